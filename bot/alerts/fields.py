@@ -1,0 +1,90 @@
+"""Pydantic field types shared by the alert source models."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator
+
+# Go's RFC 3339 timestamps carry up to nine fractional digits; datetime holds six.
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse an ISO 8601 / RFC 3339 timestamp, truncating sub-microsecond digits."""
+    text = _FRACTION.sub(r"\1", value.strip(), count=1)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
+
+
+def _before_timestamp(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_timestamp(value)
+    return value
+
+
+def _require_offset(value: datetime) -> datetime:
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError("timestamp needs a UTC offset (e.g. 'Z' or '+08:00')")
+    # pydantic's own tzinfo (from epoch numbers) is swapped for the stdlib one so that
+    # every datetime leaving this package compares, pickles and formats the same way.
+    if not isinstance(value.tzinfo, timezone):
+        value = value.replace(tzinfo=timezone(offset))
+    return value
+
+
+def _go_zero_to_none(value: datetime | None) -> datetime | None:
+    # Go marshals an unset time.Time as "0001-01-01T00:00:00Z".
+    if value is not None and value.year == 1:
+        return None
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_before_timestamp), AfterValidator(_require_offset)]
+"""An aware datetime; nanosecond fractions are truncated to microseconds."""
+
+GoTimestamp = Annotated[Timestamp | None, AfterValidator(_go_zero_to_none)]
+"""A Timestamp where Go's zero time means unset (None)."""
+
+
+def to_text(value: Any) -> str:
+    """Render a JSON scalar or structure as label text, the way a human would write it."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _coerce_text_map(value: Any) -> Any:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): to_text(v) for k, v in value.items()}
+    return value  # let pydantic report "Input should be a valid dictionary"
+
+
+TextMap = Annotated[dict[str, str], BeforeValidator(_coerce_text_map)]
+"""A string-to-string map; non-string values become text, null becomes {}."""
+
+
+def label_fingerprint(labels: dict[str, str], title: str = "") -> str:
+    """Return a stable 16-hex-digit fingerprint of a label set (and title).
+
+    Independent of key order and of the process (no `hash()` randomisation).
+    """
+    canonical = json.dumps(
+        [title, sorted(labels.items())], ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

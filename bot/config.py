@@ -1,0 +1,119 @@
+"""Settings from the environment (and `.env`), validated once at start."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class Settings(BaseSettings):
+    """Everything warroom reads from its environment; see the README's table."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    database_url: str = Field("sqlite:///./warroom.db", validation_alias="DATABASE_URL")
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: AnyHttpUrl = Field(
+        AnyHttpUrl("https://slack.com/api/"), validation_alias="SLACK_API_URL"
+    )
+    alert_token: SecretStr | None = Field(None, validation_alias="WARROOM_ALERT_TOKEN")
+    timezone: str = Field("UTC", validation_alias="WARROOM_TIMEZONE")
+    playbooks_dir: str | None = Field(None, validation_alias="WARROOM_PLAYBOOKS")
+    broadcast_channel: str | None = Field(None, validation_alias="WARROOM_BROADCAST_CHANNEL")
+    pagerduty_routing_key: SecretStr | None = Field(
+        None, validation_alias="WARROOM_PAGERDUTY_ROUTING_KEY"
+    )
+    pagerduty_url: AnyHttpUrl = Field(
+        AnyHttpUrl("https://events.pagerduty.com/v2/enqueue"),
+        validation_alias="WARROOM_PAGERDUTY_URL",
+    )
+    statuspage_api_key: SecretStr | None = Field(
+        None, validation_alias="WARROOM_STATUSPAGE_API_KEY"
+    )
+    statuspage_page_id: str | None = Field(None, validation_alias="WARROOM_STATUSPAGE_PAGE_ID")
+    statuspage_url: AnyHttpUrl = Field(
+        AnyHttpUrl("https://api.statuspage.io/v1/"), validation_alias="WARROOM_STATUSPAGE_URL"
+    )
+    webhooks: str | None = Field(None, validation_alias="WARROOM_WEBHOOKS")
+    webhook_secret: SecretStr | None = Field(None, validation_alias="WARROOM_WEBHOOK_SECRET")
+    log_format: str = Field("text", validation_alias="WARROOM_LOG_FORMAT")
+
+    @field_validator("database_url")
+    @classmethod
+    def _valid_database_url(cls, value: str) -> str:
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError as error:
+            raise ValueError(f"not a database URL: {value!r}") from error
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from error
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_ends_in_slash(cls, value: AnyHttpUrl) -> AnyHttpUrl:
+        if not str(value).endswith("/"):
+            raise ValueError("SLACK_API_URL must end with '/'")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _valid_log_format(cls, value: str) -> str:
+        if value not in ("text", "json"):
+            raise ValueError("WARROOM_LOG_FORMAT must be 'text' or 'json'")
+        return value
+
+    @model_validator(mode="after")
+    def _slack_credentials_together(self) -> Settings:
+        if (self.slack_bot_token is None) != (self.slack_signing_secret is None):
+            raise ValueError(
+                "set both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or neither (sandbox mode)"
+            )
+        return self
+
+    @property
+    def sandbox_mode(self) -> bool:
+        """No Slack credentials: use the built-in local Slack sandbox."""
+        return self.slack_bot_token is None
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        """The display time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def webhook_urls(self) -> list[str]:
+        """The outgoing webhook URLs, in order."""
+        return [url.strip() for url in (self.webhooks or "").split(",") if url.strip()]
+
+
+def describe_error(error: Exception) -> str:
+    """Render a settings validation error as one line naming the variable."""
+    from pydantic import ValidationError
+
+    if not isinstance(error, ValidationError):
+        return str(error)
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "settings"
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{where.upper()}: {message}" if where != "settings" else message)
+    return "invalid configuration: " + "; ".join(parts)

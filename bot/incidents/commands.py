@@ -1,0 +1,268 @@
+"""The `/incident` grammar: text in, a typed command out, or an error naming the right form."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
+STATUSES = ("investigating", "identified", "monitoring", "resolved")
+ROLES = ("commander", "comms", "scribe", "ops")
+MILESTONES = (
+    "started",
+    "detected",
+    "declared",
+    "acknowledged",
+    "identified",
+    "mitigated",
+    "resolved",
+)
+
+USAGE: dict[str, str] = {
+    "declare": "declare <title> [sev1-4]",
+    "ack": "ack",
+    "sev": "sev <1-4>",
+    "status": "status <investigating|identified|monitoring|resolved> [text]",
+    "update": "update <text>",
+    "note": "note <text>",
+    "log": "log <HH:MM> <text>",
+    "time": "time <milestone> <[YYYY-MM-DD ]HH:MM>",
+    "role": "role <commander|comms|scribe|ops> <@user>",
+    "stage": "stage [next|<id>]",
+    "tasks": "tasks",
+    "task": "task done <n>",
+    "impact": "impact <text>",
+    "cause": "cause <text>",
+    "action": "action <text> [@owner]",
+    "mitigate": "mitigate [text]",
+    "resolve": "resolve [text]",
+    "reopen": "reopen",
+    "timeline": "timeline",
+    "postmortem": "postmortem",
+    "drill": "drill <playbook>",
+    "statuspage": "statuspage <investigating|identified|monitoring|resolved> <public text>",
+    "maintenance": "maintenance <YYYY-MM-DD HH:MM> <duration> <title> | list | cancel <id>",
+    "help": "help",
+}
+
+# Verbs that only read, so they change nothing and record nothing.
+READ_ONLY = frozenset({"tasks", "timeline", "help"})
+
+_CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_USER = re.compile(r"^(?:<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>|@(?P<name>[\w.\-]+))$")
+_DURATION = re.compile(r"^\d+[smhd]$")
+
+
+class CommandError(ValueError):
+    """Malformed command text; `usage` is the right form to show the responder."""
+
+    def __init__(self, message: str, usage: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+
+    def __str__(self) -> str:
+        if self.usage:
+            return f"{self.message}. Usage: `/incident {self.usage}`"
+        return self.message
+
+
+@dataclass(frozen=True)
+class Command:
+    """One parsed `/incident` command; fields beyond `verb` are set per verb."""
+
+    verb: str
+    text: str | None = None
+    severity: str | None = None
+    status: str | None = None
+    clock: str | None = None  # "HH:MM[:SS]" or "YYYY-MM-DD HH:MM[:SS]", resolved by the domain
+    milestone: str | None = None
+    role: str | None = None
+    user: str | None = None
+    target: str | None = None
+    number: int | None = None
+    duration: str | None = None
+
+    @property
+    def read_only(self) -> bool:
+        """True for commands that change nothing."""
+        if self.verb == "stage":
+            return self.target is None
+        return self.verb in READ_ONLY or (self.verb == "maintenance" and self.target == "list")
+
+
+def parse_user(token: str) -> str | None:
+    """A Slack mention (`<@U123|name>`, `<@U123>`) or `@name`: the user id or `@name`."""
+    match = _USER.match(token)
+    if not match:
+        return None
+    return match.group("id") or f"@{match.group('name')}"
+
+
+def parse_command(text: str) -> Command:
+    """Parse the text after `/incident`; raise CommandError with the right form."""
+    text = (text or "").strip()
+    if not text:
+        return Command("help")
+    verb, _, rest = text.partition(" ")
+    verb = verb.lower()
+    rest = rest.strip()
+    parser = _PARSERS.get(verb)
+    if parser is None:
+        raise CommandError(f"Unknown command `{verb[:40]}`; try `/incident help`")
+    return parser(verb, rest)
+
+
+def _require_text(verb: str, rest: str) -> Command:
+    if not rest:
+        raise CommandError(f"`{verb}` needs some text", USAGE[verb])
+    return Command(verb, text=rest)
+
+
+def _optional_text(verb: str, rest: str) -> Command:
+    return Command(verb, text=rest or None)
+
+
+def _no_args(verb: str, rest: str) -> Command:
+    if rest:
+        raise CommandError(f"`{verb}` takes no arguments", USAGE[verb])
+    return Command(verb)
+
+
+def _declare(verb: str, rest: str) -> Command:
+    words = rest.split()
+    severity = None
+    if words and words[-1].lower() in SEVERITIES:
+        severity = words.pop().lower()
+    title = " ".join(words)
+    return Command(verb, text=title or None, severity=severity)
+
+
+def _sev(verb: str, rest: str) -> Command:
+    value = rest.lower().removeprefix("sev")
+    if value not in ("1", "2", "3", "4"):
+        raise CommandError("Severity must be 1, 2, 3 or 4", USAGE[verb])
+    return Command(verb, severity=f"sev{value}")
+
+
+def _status(verb: str, rest: str) -> Command:
+    word, _, text = rest.partition(" ")
+    if word.lower() not in STATUSES:
+        raise CommandError(f"Unknown status `{word[:40]}`", USAGE[verb])
+    text = text.strip()
+    if verb == "statuspage" and not text:
+        raise CommandError("`statuspage` needs the public text", USAGE[verb])
+    return Command(verb, status=word.lower(), text=text or None)
+
+
+def _log(verb: str, rest: str) -> Command:
+    match = re.fullmatch(rf"({_CLOCK})\s+(.+)", rest, re.S)
+    if not match:
+        raise CommandError("`log` needs a time (HH:MM) and text", USAGE[verb])
+    return Command(verb, clock=match.group(1), text=match.group(2).strip())
+
+
+def _time(verb: str, rest: str) -> Command:
+    match = re.fullmatch(rf"(\S+)\s+((?:{_DATE}\s+)?{_CLOCK})", rest)
+    if not match:
+        raise CommandError("`time` needs a milestone and a time", USAGE[verb])
+    milestone = match.group(1).lower()
+    if milestone not in MILESTONES:
+        raise CommandError(
+            f"Unknown milestone `{milestone[:40]}` (one of {', '.join(MILESTONES)})", USAGE[verb]
+        )
+    return Command(verb, milestone=milestone, clock=" ".join(match.group(2).split()))
+
+
+def _role(verb: str, rest: str) -> Command:
+    words = rest.split()
+    if len(words) != 2 or words[0].lower() not in ROLES:
+        raise CommandError("`role` needs a role and a person", USAGE[verb])
+    user = parse_user(words[1])
+    if user is None:
+        raise CommandError(f"`{words[1][:40]}` is not a person: mention them with @", USAGE[verb])
+    return Command(verb, role=words[0].lower(), user=user)
+
+
+def _stage(verb: str, rest: str) -> Command:
+    if not rest:
+        return Command(verb)
+    if " " in rest or not re.fullmatch(r"[a-z0-9-]+", rest.lower()):
+        raise CommandError(f"`{rest[:40]}` is not a stage id", USAGE[verb])
+    return Command(verb, target=rest.lower())
+
+
+def _task(verb: str, rest: str) -> Command:
+    match = re.fullmatch(r"done\s+(\d{1,3})", rest, re.I)
+    if not match or int(match.group(1)) < 1:
+        raise CommandError("`task` needs `done` and a task number", USAGE[verb])
+    return Command(verb, number=int(match.group(1)))
+
+
+def _action(verb: str, rest: str) -> Command:
+    if not rest:
+        raise CommandError("`action` needs some text", USAGE[verb])
+    words = rest.split()
+    owner = parse_user(words[-1]) if len(words) > 1 else None
+    text = " ".join(words[:-1]) if owner else rest
+    return Command(verb, text=text, user=owner)
+
+
+def _drill(verb: str, rest: str) -> Command:
+    if not re.fullmatch(r"[a-z0-9-]+", rest):
+        raise CommandError("`drill` needs a playbook id", USAGE[verb])
+    return Command(verb, target=rest)
+
+
+def _maintenance(verb: str, rest: str) -> Command:
+    if rest.lower() == "list":
+        return Command(verb, target="list")
+    cancel = re.fullmatch(r"cancel\s+(\d+)", rest, re.I)
+    if cancel:
+        return Command(verb, target="cancel", number=int(cancel.group(1)))
+    match = re.fullmatch(rf"({_DATE}\s+{_CLOCK})\s+(\S+)\s+(.+)", rest, re.S)
+    if not match or not _DURATION.match(match.group(2)):
+        raise CommandError(
+            "`maintenance` needs a start, a duration (like 2h) and a title", USAGE[verb]
+        )
+    return Command(
+        verb,
+        target="schedule",
+        clock=" ".join(match.group(1).split()),
+        duration=match.group(2),
+        text=match.group(3).strip(),
+    )
+
+
+_PARSERS = {
+    "declare": _declare,
+    "ack": _no_args,
+    "sev": _sev,
+    "status": _status,
+    "update": _require_text,
+    "note": _require_text,
+    "log": _log,
+    "time": _time,
+    "role": _role,
+    "stage": _stage,
+    "tasks": _no_args,
+    "task": _task,
+    "impact": _require_text,
+    "cause": _require_text,
+    "action": _action,
+    "mitigate": _optional_text,
+    "resolve": _optional_text,
+    "reopen": _no_args,
+    "timeline": _no_args,
+    "postmortem": _no_args,
+    "drill": _drill,
+    "statuspage": _status,
+    "maintenance": _maintenance,
+    "help": _no_args,
+}
+
+
+def help_text() -> str:
+    """Every command with its form, one per line."""
+    return "\n".join(f"`/incident {usage}`" for usage in USAGE.values())

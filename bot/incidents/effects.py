@@ -1,0 +1,28 @@
+"""Effects: the external work a state change causes, carried out later by the dispatcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Effect kinds. The Slack adapter handles the chat ones, integrations the rest.
+OPEN_CHANNEL = "channel.open"
+INVITE = "channel.invite"
+POST_CARD = "card.post"
+UPDATE_CARD = "card.update"
+POST_MESSAGE = "message.post"
+BROADCAST = "broadcast.post"
+PAGE = "pagerduty.event"
+STATUSPAGE = "statuspage.update"
+WEBHOOK = "webhook.send"
+POST_POSTMORTEM = "postmortem.post"
+SCHEDULE = "schedule.set"
+UNSCHEDULE = "schedule.clear"
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One operation for the outbox: a kind and a JSON-able payload."""
+
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,145 @@
+"""Verbs that move an incident through its statuses: ack, sev, status, mitigate, resolve, reopen."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.incidents import effects, stages
+from bot.incidents.errors import DomainError
+from bot.incidents.records import Recorder, milestones_of
+from bot.incidents.roles import assign_role, current_roles
+from bot.incidents.times import format_local
+from storage.models import Incident
+
+PAGED = ("sev1", "sev2")
+
+
+def _incident(rec: Recorder) -> Incident:
+    assert rec.incident is not None and rec.incident.id is not None
+    return rec.incident
+
+
+def _require_open(incident: Incident, verb: str) -> None:
+    if incident.status == "resolved":
+        raise DomainError(f"Incident #{incident.id} is resolved; `reopen` it before `{verb}`")
+
+
+def ack(rec: Recorder, *, actor: str) -> str:
+    """Acknowledge: the responder takes it (and command, if nobody holds it)."""
+    incident = _incident(rec)
+    _require_open(incident, "ack")
+    existing = milestones_of(rec.session, incident.id).get("acknowledged")  # type: ignore[arg-type]
+    if existing is not None:
+        raise DomainError(f"Already acknowledged by {existing.actor or 'someone'}")
+    rec.milestone("acknowledged", rec.now, source="command", actor=actor)
+    rec.event("ack", "acknowledged", actor=actor)
+    if "commander" not in current_roles(rec.session, incident.id):  # type: ignore[arg-type]
+        assign_role(rec, "commander", actor, actor=actor)
+    if incident.severity in PAGED and not incident.drill:
+        rec.effect(effects.PAGE, action="acknowledge")
+    stages.milestone_reached(rec, "acknowledged")
+    rec.effect(effects.UPDATE_CARD)
+    rec.touch()
+    return f"{actor} acknowledged the incident"
+
+
+def set_severity(rec: Recorder, severity: str, *, actor: str) -> str:
+    """Change the severity; raising it to sev1/sev2 pages."""
+    incident = _incident(rec)
+    _require_open(incident, "sev")
+    if incident.severity == severity:
+        raise DomainError(f"Severity is already {severity}")
+    old, incident.severity = incident.severity, severity
+    rec.event("severity", f"severity {old} → {severity}", actor=actor, data={"from": old})
+    if severity in PAGED and old not in PAGED and not incident.drill:
+        rec.effect(effects.PAGE, action="trigger")
+    rec.effect(effects.WEBHOOK, event="incident.severity_changed")
+    rec.effect(effects.UPDATE_CARD)
+    rec.touch()
+    return f"Severity changed from {old} to {severity}"
+
+
+def set_status(rec: Recorder, status: str, text: str | None, *, actor: str) -> str:
+    """Move to a status; identified and monitoring set their milestones."""
+    incident = _incident(rec)
+    if status == "resolved":
+        return resolve(rec, text, actor=actor)
+    _require_open(incident, "status")
+    if incident.status == status:
+        raise DomainError(f"Status is already {status}")
+    old, incident.status = incident.status, status
+    suffix = f": {text}" if text else ""
+    rec.event("status", f"status {old} → {status}{suffix}", actor=actor, data={"from": old})
+    milestone = {"identified": "identified", "monitoring": "mitigated"}.get(status)
+    if milestone and rec.milestone(milestone, rec.now, source="command", actor=actor):
+        stages.milestone_reached(rec, milestone)
+    rec.effect(effects.WEBHOOK, event="incident.status_changed")
+    rec.effect(effects.UPDATE_CARD)
+    rec.touch()
+    return f"Status changed to *{status}*{suffix}"
+
+
+def mitigate(rec: Recorder, text: str | None, *, actor: str) -> str:
+    """Impact is stopped: the mitigated milestone, and status monitoring."""
+    incident = _incident(rec)
+    _require_open(incident, "mitigate")
+    existing = milestones_of(rec.session, incident.id).get("mitigated")  # type: ignore[arg-type]
+    if existing is not None:
+        when = format_local(existing.at, rec.tz)
+        raise DomainError(f"Already mitigated at {when}; use `time mitigated` to correct it")
+    rec.milestone("mitigated", rec.now, source="command", actor=actor)
+    rec.event("mitigated", f"mitigated: {text}" if text else "mitigated", actor=actor)
+    if incident.status in ("investigating", "identified"):
+        incident.status = "monitoring"
+    stages.milestone_reached(rec, "mitigated")
+    rec.effect(effects.UPDATE_CARD)
+    rec.touch()
+    return f"Mitigated{': ' + text if text else ''}; status is *{incident.status}*"
+
+
+def resolve(rec: Recorder, text: str | None, *, actor: str) -> str:
+    """Resolve: close the incident, stop its reminders, draft the postmortem."""
+    incident = _incident(rec)
+    _require_open(incident, "resolve")
+    old, incident.status, incident.resolved_at = incident.status, "resolved", rec.now
+    rec.milestone("mitigated", rec.now, source="command", actor=actor)
+    rec.milestone("resolved", rec.now, source="command", actor=actor, overwrite=True)
+    rec.event(
+        "resolved", f"resolved: {text}" if text else "resolved", actor=actor, data={"from": old}
+    )
+    if text and not incident.summary:
+        incident.summary = text
+    stages.milestone_reached(rec, "resolved")
+    if incident.severity in PAGED and not incident.drill:
+        rec.effect(effects.PAGE, action="resolve")
+    rec.effect(effects.UNSCHEDULE)
+    rec.effect(effects.WEBHOOK, event="incident.resolved")
+    rec.effect(effects.UPDATE_CARD)
+    rec.effect(effects.POST_POSTMORTEM)
+    rec.effect(effects.BROADCAST, text=f"Incident #{incident.id} resolved: {incident.title}")
+    rec.touch()
+    return "Incident resolved. The postmortem draft follows."
+
+
+def reopen(rec: Recorder, *, actor: str) -> str:
+    """Reopen a resolved incident, unless its alert group already has a newer one open."""
+    incident = _incident(rec)
+    if incident.status != "resolved":
+        raise DomainError(f"Incident #{incident.id} is not resolved")
+    if incident.grouping_key:
+        newer = rec.session.scalar(
+            select(Incident.id).where(
+                Incident.grouping_key == incident.grouping_key, Incident.status != "resolved"
+            )
+        )
+        if newer is not None:
+            raise DomainError(f"Its alerts are now tracked by incident #{newer}; work there")
+    incident.status, incident.resolved_at = "investigating", None
+    resolved = milestones_of(rec.session, incident.id).get("resolved")  # type: ignore[arg-type]
+    if resolved is not None:
+        rec.session.delete(resolved)
+    rec.event("reopened", "reopened", actor=actor)
+    rec.effect(effects.SCHEDULE, job="restore")
+    rec.effect(effects.UPDATE_CARD)
+    rec.touch()
+    return "Incident reopened; status is *investigating*"

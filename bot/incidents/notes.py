@@ -1,0 +1,118 @@
+"""Verbs that add to the record: update, note, log, time, impact, cause, action, statuspage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.incidents import effects
+from bot.incidents.errors import DomainError
+from bot.incidents.records import Recorder
+from bot.incidents.times import TimeError, format_local, resolve_clock
+from storage.models import ActionItem, Incident
+
+
+def _incident(rec: Recorder) -> Incident:
+    assert rec.incident is not None and rec.incident.id is not None
+    return rec.incident
+
+
+def update(rec: Recorder, text: str, *, actor: str) -> str:
+    """A status update for stakeholders; it resets the update reminder."""
+    incident = _incident(rec)
+    rec.event("update", text, actor=actor)
+    rec.effect(
+        effects.BROADCAST, text=f"Update on incident #{incident.id} ({incident.title}): {text}"
+    )
+    if incident.status != "resolved":
+        rec.effect(effects.SCHEDULE, job="status_update")
+    rec.touch()
+    return f"Status update: {text}"
+
+
+def note(rec: Recorder, text: str, *, actor: str) -> str:
+    """A note for the record."""
+    _incident(rec)
+    rec.event("note", text, actor=actor)
+    return f"Noted: {text}"
+
+
+def log(rec: Recorder, clock: str, text: str, *, actor: str) -> str:
+    """Record something that happened earlier, at its own time."""
+    incident = _incident(rec)
+    at = _resolve(clock, rec)
+    if at < incident.created_at and (incident.created_at - at).days > 7:
+        raise DomainError("That is more than a week before the incident opened")
+    rec.event("log", text, actor=actor, source="backdate", at=at)
+    return f"Logged at {format_local(at, rec.tz)}: {text}"
+
+
+def set_time(rec: Recorder, milestone: str, clock: str, *, actor: str) -> str:
+    """Correct a milestone's time; the old value stays in its history."""
+    incident = _incident(rec)
+    at = _resolve(clock, rec)
+    if milestone == "resolved" and incident.status != "resolved":
+        raise DomainError("The incident is not resolved; `resolve` it first")
+    rec.milestone(milestone, at, source="backdate", actor=actor, overwrite=True)
+    shown = format_local(at, rec.tz, with_date=True)
+    rec.event(
+        "time",
+        f"{milestone} set to {shown}",
+        actor=actor,
+        source="backdate",
+        data={"milestone": milestone, "at": at.isoformat()},
+    )
+    rec.effect(effects.UPDATE_CARD)
+    rec.touch()
+    return f"Milestone *{milestone}* set to {shown}"
+
+
+def set_impact(rec: Recorder, text: str, *, actor: str) -> str:
+    """Describe the customer-facing impact."""
+    incident = _incident(rec)
+    incident.impact = text
+    rec.event("impact", text, actor=actor)
+    rec.effect(effects.UPDATE_CARD)
+    rec.touch()
+    return f"Impact: {text}"
+
+
+def set_cause(rec: Recorder, text: str, *, actor: str) -> str:
+    """Record the root cause (or the current best theory)."""
+    incident = _incident(rec)
+    incident.cause = text
+    rec.event("cause", text, actor=actor)
+    rec.touch()
+    return f"Cause: {text}"
+
+
+def add_action(rec: Recorder, text: str, owner: str | None, *, actor: str) -> str:
+    """Add a follow-up action item."""
+    incident = _incident(rec)
+    rec.session.add(
+        ActionItem(
+            incident_id=incident.id,  # type: ignore[arg-type]
+            text=text,
+            owner=owner,
+            created_by=actor,
+            created_at=rec.now,
+        )
+    )
+    rec.event(
+        "action", text + (f" (owner {owner})" if owner else ""), actor=actor, data={"owner": owner}
+    )
+    return f"Action item: {text}" + (f" — owner {owner}" if owner else "")
+
+
+def statuspage(rec: Recorder, status: str, text: str, *, actor: str) -> str:
+    """Publish to the public status page: only the text the responder wrote."""
+    _incident(rec)
+    rec.effect(effects.STATUSPAGE, status=status, text=text)
+    rec.event("statuspage", f"status page {status}: {text}", actor=actor, data={"status": status})
+    return f"Status page set to *{status}*: {text}"
+
+
+def _resolve(clock: str, rec: Recorder) -> datetime:
+    try:
+        return resolve_clock(clock, tz=rec.tz, now=rec.now)
+    except TimeError as error:
+        raise DomainError(str(error)) from error

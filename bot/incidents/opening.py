@@ -1,0 +1,243 @@
+"""Opening incidents: declared by a responder, or from an alert (grouped and deduplicated)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot.incidents import effects, stages
+from bot.incidents.alerts import NormalizedAlert
+from bot.incidents.context import Domain
+from bot.incidents.records import Outcome, Recorder
+from bot.incidents.roles import assign_role
+from bot.incidents.times import format_local
+from playbooks import Playbook
+from storage.models import Alert, Incident
+
+DEFAULT_SEVERITY = "sev3"
+
+
+@dataclass
+class IngestResult:
+    """What one alert did: the incident it belongs to (None if ignored) and how."""
+
+    incident: Incident | None
+    created: bool = False
+    repeat: bool = False
+    outcome: Outcome | None = None
+
+
+def _open(
+    session: Session,
+    domain: Domain,
+    *,
+    title: str,
+    severity: str,
+    playbook: Playbook,
+    actor: str | None,
+    grouping_key: str | None = None,
+    started_at: datetime | None = None,
+    source: str = "command",
+    drill: bool = False,
+) -> Recorder:
+    now = domain.clock.now()
+    incident = Incident(
+        title=title,
+        severity=severity,
+        status="investigating",
+        playbook_id=playbook.id,
+        playbook_snapshot=playbook.snapshot(),
+        grouping_key=grouping_key,
+        drill=drill,
+        opened_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(incident)
+    session.flush()  # the id names the channel and keys every row below
+    incident.channel_name = playbook.channel_name(
+        title=title, on=now.astimezone(domain.tz).date(), incident_id=incident.id or 0
+    )
+    rec = Recorder(session, incident, now, domain.tz)
+    rec.milestone("started", started_at or now, source=source, actor=actor)
+    rec.milestone("detected", now, source=source, actor=actor)
+    rec.milestone("declared", now, source=source, actor=actor)
+    prefix = "Drill declared" if drill else "Incident declared"
+    opened = (
+        f"{prefix}: {title} ({severity})" if source == "command" else f"Incident opened: {title}"
+    )
+    rec.event("declared", opened, actor=actor, source=source)
+    invite = list(dict.fromkeys([*playbook.invite, *playbook.roles.values()]))
+    rec.effect(
+        effects.OPEN_CHANNEL,
+        name=incident.channel_name,
+        topic=f"{severity.upper()} · {title}",
+        purpose=f"Incident #{incident.id}: {title}. Opened {format_local(now, domain.tz)}.",
+        invite=invite,
+    )
+    rec.effect(effects.POST_CARD)
+    rec.effect(
+        effects.BROADCAST,
+        text=f"{'[DRILL] ' if drill else ''}{severity.upper()} incident #{incident.id} opened: "
+        f"{title}",
+    )
+    for role, person in playbook.roles.items():
+        assign_role(rec, role, person, actor=None)
+    if severity in ("sev1", "sev2") and not drill:
+        rec.effect(effects.PAGE, action="trigger")
+    stages.start(rec, playbook)
+    stages.milestone_reached(rec, "detected")
+    return rec
+
+
+def declare(
+    session: Session,
+    domain: Domain,
+    *,
+    title: str,
+    severity: str | None,
+    actor: str,
+    playbook_id: str | None = None,
+    drill: bool = False,
+) -> Outcome:
+    """Open an incident a responder declared."""
+    playbook = domain.catalog.get(playbook_id) if playbook_id else domain.catalog.select({})
+    rec = _open(
+        session,
+        domain,
+        title=title,
+        severity=severity or playbook.severity or DEFAULT_SEVERITY,
+        playbook=playbook,
+        actor=actor,
+        drill=drill,
+    )
+    assert rec.incident is not None
+    rec.outcome.reply = f"Declared incident #{rec.incident.id}: {title}"
+    return rec.outcome
+
+
+def grouping_key(alert: NormalizedAlert, playbook: Playbook) -> str:
+    """The group an alert belongs to: the source's own, else the playbook's labels."""
+    if alert.group_key:
+        return f"{alert.source}:{alert.group_key}"
+    if playbook.group_by:
+        values = ",".join(f"{k}={alert.labels.get(k, '')}" for k in playbook.group_by)
+        return f"{alert.source}:{playbook.id}:{values}"
+    return f"{alert.source}:fp:{alert.fingerprint}"
+
+
+def _severity(alert: NormalizedAlert, playbook: Playbook) -> str:
+    # An explicit severity in the playbook outranks what the alert's labels suggest.
+    if "severity" in playbook.model_fields_set:
+        return playbook.severity
+    return alert.severity or DEFAULT_SEVERITY
+
+
+def _find_open(session: Session, key: str) -> Incident | None:
+    return session.scalar(
+        select(Incident).where(Incident.grouping_key == key, Incident.status != "resolved")
+    )
+
+
+def ingest_alert(session: Session, domain: Domain, alert: NormalizedAlert) -> IngestResult:
+    """Attach an alert to its group's open incident, opening one if a firing alert needs it."""
+    playbook = domain.catalog.select(alert.labels)
+    key = grouping_key(alert, playbook)
+    incident = _find_open(session, key)
+    created = False
+    if incident is None:
+        if alert.status == "resolved":
+            return IngestResult(None)  # nothing open to attach a recovery to
+        try:
+            with session.begin_nested():
+                rec = _open(
+                    session,
+                    domain,
+                    title=alert.title,
+                    severity=_severity(alert, playbook),
+                    playbook=playbook,
+                    actor=None,
+                    grouping_key=key,
+                    started_at=alert.starts_at,
+                    source="alert",
+                )
+            incident, created = rec.incident, True
+        except IntegrityError:
+            # Another transaction opened this group's incident first: join it.
+            incident = _find_open(session, key)
+            if incident is None:
+                raise
+            rec = Recorder(session, incident, domain.clock.now(), domain.tz)
+    else:
+        rec = Recorder(session, incident, domain.clock.now(), domain.tz)
+    repeat = _attach(rec, alert)
+    return IngestResult(incident, created=created, repeat=repeat, outcome=rec.outcome)
+
+
+def _attach(rec: Recorder, alert: NormalizedAlert) -> bool:
+    """Store the alert on the incident; True when it was only a repeat."""
+    session, incident, now = rec.session, rec.incident, rec.now
+    assert incident is not None
+    row = session.scalar(
+        select(Alert)
+        .where(
+            Alert.incident_id == incident.id,
+            Alert.source == alert.source,
+            Alert.fingerprint == alert.fingerprint,
+        )
+        # Repeats of one alert arrive concurrently; the row lock keeps every count.
+        .with_for_update()
+    )
+    if row is None:
+        row = Alert(
+            incident_id=incident.id,
+            source=alert.source,
+            fingerprint=alert.fingerprint,
+            title=alert.title,
+            status=alert.status,
+            labels=dict(alert.labels),
+            annotations=dict(alert.annotations),
+            starts_at=alert.starts_at,
+            ends_at=alert.ends_at,
+            url=alert.url,
+            first_seen_at=now,
+            last_seen_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            return _attach(rec, alert)  # a concurrent twin stored it: count it as a repeat
+        verb = "resolved" if alert.status == "resolved" else "firing"
+        rec.event(
+            "alert",
+            f"Alert {verb}: {alert.title}",
+            actor=None,
+            source="alert",
+            at=alert.starts_at if alert.status == "firing" and alert.starts_at else now,
+            data={"fingerprint": alert.fingerprint, "alert_source": alert.source},
+        )
+        return False
+    row.last_seen_at = now
+    if row.status == alert.status:
+        row.seen_count += 1
+        session.add(row)
+        return True
+    row.status = alert.status
+    row.ends_at = alert.ends_at
+    session.add(row)
+    text = "Alert resolved" if alert.status == "resolved" else "Alert firing again"
+    rec.event(
+        "alert",
+        f"{text}: {alert.title}",
+        actor=None,
+        source="alert",
+        at=alert.ends_at if alert.status == "resolved" and alert.ends_at else now,
+        data={"fingerprint": alert.fingerprint, "alert_source": alert.source},
+    )
+    rec.effect(effects.UPDATE_CARD)
+    return False

@@ -1,0 +1,135 @@
+"""What every incident operation writes: timeline entries, milestones, outbox effects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.incidents.effects import Effect
+from storage import outbox
+from storage.models import Incident, Milestone, TimelineEvent
+
+
+@dataclass
+class Outcome:
+    """What an operation did: the incident, what it recorded, and what to tell people.
+
+    `reply` is echoed in the incident channel; `private` is shown only to the responder
+    who asked (read-only commands); `effects` are already in the outbox.
+    """
+
+    incident: Incident | None
+    events: list[TimelineEvent] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    reply: str | None = None
+    private: str | None = None
+    duplicate: bool = False
+
+
+class Recorder:
+    """Collects one operation's writes so they land in the caller's transaction together."""
+
+    def __init__(
+        self, session: Session, incident: Incident | None, now: datetime, tz: tzinfo = UTC
+    ) -> None:
+        self.session = session
+        self.incident = incident
+        self.now = now
+        self.tz = tz
+        self.outcome = Outcome(incident)
+
+    def event(
+        self,
+        kind: str,
+        text: str,
+        *,
+        actor: str | None,
+        source: str = "command",
+        at: datetime | None = None,
+        data: dict[str, Any] | None = None,
+        key: str | None = None,
+    ) -> TimelineEvent:
+        """Add a timeline entry (at `at`, default now)."""
+        assert self.incident is not None and self.incident.id is not None
+        row = TimelineEvent(
+            incident_id=self.incident.id,
+            occurred_at=at or self.now,
+            recorded_at=self.now,
+            kind=kind,
+            actor=actor,
+            text=text,
+            data=data or {},
+            source=source,
+            idempotency_key=key,
+        )
+        self.session.add(row)
+        self.outcome.events.append(row)
+        return row
+
+    def milestone(
+        self,
+        name: str,
+        at: datetime,
+        *,
+        source: str,
+        actor: str | None,
+        overwrite: bool = False,
+    ) -> Milestone | None:
+        """Set a milestone; an existing one is kept unless `overwrite`, with its edit history."""
+        assert self.incident is not None
+        row = self.session.scalar(
+            select(Milestone).where(
+                Milestone.incident_id == self.incident.id, Milestone.name == name
+            )
+        )
+        if row is None:
+            row = Milestone(
+                incident_id=self.incident.id, name=name, at=at, source=source, actor=actor
+            )
+            self.session.add(row)
+            return row
+        if not overwrite:
+            return None
+        history = [*row.history, _history_entry(row, self.now)]
+        row.history = history
+        row.at, row.source, row.actor = at, source, actor
+        return row
+
+    def effect(self, kind: str, **payload: Any) -> Effect:
+        """Write an effect to the outbox in this transaction."""
+        incident_id = self.incident.id if self.incident is not None else None
+        effect = Effect(kind, {"incident_id": incident_id, **payload})
+        outbox.enqueue(
+            session=self.session,
+            kind=kind,
+            payload=effect.payload,
+            incident_id=incident_id,
+            now=self.now,
+        )
+        self.outcome.effects.append(effect)
+        return effect
+
+    def touch(self) -> None:
+        """Mark the incident changed."""
+        if self.incident is not None:
+            self.incident.updated_at = self.now
+            self.session.add(self.incident)
+
+
+def _history_entry(row: Milestone, now: datetime) -> dict[str, Any]:
+    return {
+        "at": row.at.isoformat(),
+        "source": row.source,
+        "actor": row.actor,
+        "replaced_at": now.isoformat(),
+    }
+
+
+def milestones_of(session: Session, incident_id: int) -> dict[str, Milestone]:
+    """An incident's milestones by name."""
+    rows = session.scalars(select(Milestone).where(Milestone.incident_id == incident_id))
+    return {row.name: row for row in rows}

@@ -1,0 +1,162 @@
+"""One entry point for `/incident` commands: parse, check, apply, record once."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot.incidents import effects, lifecycle, notes, opening, stages
+from bot.incidents.commands import Command, help_text
+from bot.incidents.context import Domain
+from bot.incidents.errors import DomainError
+from bot.incidents.records import Outcome, Recorder
+from bot.incidents.roles import assign_role
+from bot.incidents.views import timeline_text
+from storage.models import Incident, TimelineEvent
+
+# Verbs that need no incident: they work in any channel.
+ANYWHERE = frozenset({"declare", "drill", "help", "maintenance"})
+
+
+def already_done(session: Session, key: str | None) -> bool:
+    """Tell whether a request with this idempotency key was already recorded."""
+    if key is None:
+        return False
+    found = session.scalar(select(TimelineEvent.id).where(TimelineEvent.idempotency_key == key))
+    return found is not None
+
+
+def execute(
+    session: Session,
+    domain: Domain,
+    command: Command,
+    *,
+    incident: Incident | None,
+    actor: str,
+    key: str | None = None,
+) -> Outcome:
+    """Apply a parsed command as `actor`; raise DomainError (nothing changed) when refused.
+
+    `key` identifies the delivery (Slack's trigger id): a retry of the same request
+    returns a duplicate outcome and records nothing.
+    """
+    if already_done(session, key):
+        return Outcome(incident, duplicate=True)
+    if command.verb == "help":
+        return Outcome(incident, private=help_text())
+    if command.verb == "declare":
+        return _declare(session, domain, command, actor=actor, key=key)
+    if command.verb == "drill":
+        return _drill(session, domain, command, actor=actor, key=key)
+    if command.verb == "maintenance":
+        raise DomainError("Scheduled maintenance notices are not available yet")
+    if incident is None:
+        raise DomainError(
+            f"`{command.verb}` works in an incident channel; run it there, or "
+            "`/incident declare <title>` to open one"
+        )
+    if command.verb == "timeline":
+        return Outcome(incident, private=timeline_text(session, incident, domain.tz))
+    if command.verb == "tasks" or (command.verb == "stage" and command.target is None):
+        return Outcome(incident, private=stages.tasks_text(incident))
+    rec = Recorder(session, incident, domain.clock.now(), domain.tz)
+    reply = _apply(rec, command, actor)
+    _stamp(rec, command, key)
+    rec.outcome.reply = reply
+    return rec.outcome
+
+
+def _apply(rec: Recorder, command: Command, actor: str) -> str:
+    c = command
+    match c.verb:
+        case "ack":
+            return lifecycle.ack(rec, actor=actor)
+        case "sev":
+            return lifecycle.set_severity(rec, c.severity or "", actor=actor)
+        case "status":
+            return lifecycle.set_status(rec, c.status or "", c.text, actor=actor)
+        case "mitigate":
+            return lifecycle.mitigate(rec, c.text, actor=actor)
+        case "resolve":
+            return lifecycle.resolve(rec, c.text, actor=actor)
+        case "reopen":
+            return lifecycle.reopen(rec, actor=actor)
+        case "update":
+            return notes.update(rec, c.text or "", actor=actor)
+        case "note":
+            return notes.note(rec, c.text or "", actor=actor)
+        case "log":
+            return notes.log(rec, c.clock or "", c.text or "", actor=actor)
+        case "time":
+            return notes.set_time(rec, c.milestone or "", c.clock or "", actor=actor)
+        case "impact":
+            return notes.set_impact(rec, c.text or "", actor=actor)
+        case "cause":
+            return notes.set_cause(rec, c.text or "", actor=actor)
+        case "action":
+            return notes.add_action(rec, c.text or "", c.user, actor=actor)
+        case "statuspage":
+            return notes.statuspage(rec, c.status or "", c.text or "", actor=actor)
+        case "role":
+            assign_role(rec, c.role or "", c.user or "", actor=actor)
+            return f"{c.role} is now {c.user}"
+        case "stage":
+            return stages.advance(rec, None if c.target == "next" else c.target, actor=actor)
+        case "task":
+            return stages.task_done(rec, c.number or 0, actor=actor)
+        case "postmortem":
+            rec.event("postmortem", "postmortem draft requested", actor=actor)
+            rec.effect(effects.POST_POSTMORTEM)
+            return "Regenerating the postmortem draft"
+    raise DomainError(f"`{c.verb}` is not supported here")
+
+
+def _stamp(rec: Recorder, command: Command, key: str | None) -> None:
+    """Give the command's first timeline entry the delivery key, so a retry is seen."""
+    if key is None:
+        return
+    if rec.outcome.events:
+        rec.outcome.events[0].idempotency_key = key
+    try:
+        rec.session.flush()
+    except IntegrityError as error:
+        raise DuplicateDelivery(key) from error
+
+
+class DuplicateDelivery(Exception):
+    """The same delivery is being recorded by another transaction; roll back and ignore."""
+
+
+def _declare(
+    session: Session, domain: Domain, command: Command, *, actor: str, key: str | None
+) -> Outcome:
+    if not command.text:
+        raise DomainError("`declare` needs a title. Usage: `/incident declare <title> [sev1-4]`")
+    outcome = opening.declare(
+        session, domain, title=command.text, severity=command.severity, actor=actor
+    )
+    if key and outcome.events:
+        outcome.events[0].idempotency_key = key
+    return outcome
+
+
+def _drill(
+    session: Session, domain: Domain, command: Command, *, actor: str, key: str | None
+) -> Outcome:
+    playbook = domain.catalog.get(command.target or "")
+    if playbook is None:
+        known = ", ".join(p.id for p in domain.catalog.all())
+        raise DomainError(f"No playbook `{command.target}`; known: {known}")
+    outcome = opening.declare(
+        session,
+        domain,
+        title=f"Drill: {playbook.title}",
+        severity=playbook.severity,
+        actor=actor,
+        playbook_id=playbook.id,
+        drill=True,
+    )
+    if key and outcome.events:
+        outcome.events[0].idempotency_key = key
+    return outcome

@@ -1,0 +1,200 @@
+"""The bridge between an incident and the pure playbook engine: events in, effects recorded."""
+
+from __future__ import annotations
+
+from bot.incidents import effects
+from bot.incidents.errors import DomainError
+from bot.incidents.records import Recorder
+from playbooks import (
+    CancelTimebox,
+    Escalate,
+    GoToStage,
+    MilestoneReached,
+    NextStage,
+    Page,
+    Playbook,
+    PlaybookError,
+    PlaybookState,
+    Post,
+    ScheduleTimebox,
+    StageEntered,
+    StatusPage,
+    TaskCompleted,
+    TaskDone,
+    TimeboxExpired,
+    TimeboxReminder,
+    Webhook,
+    apply,
+    format_duration,
+)
+from playbooks import Effect as PlaybookEffect
+from playbooks import Event as PlaybookEvent
+from playbooks import start as start_playbook
+from storage.models import Incident
+
+
+def playbook_of(incident: Incident) -> Playbook:
+    """The playbook as it was when the incident started."""
+    return Playbook.from_snapshot(incident.playbook_snapshot)
+
+
+def state_of(incident: Incident) -> PlaybookState | None:
+    """Where the incident stands in its playbook (None before it started)."""
+    if not incident.playbook_state:
+        return None
+    return PlaybookState.from_snapshot(incident.playbook_state)
+
+
+def start(rec: Recorder, playbook: Playbook) -> None:
+    """Enter the playbook's first stage."""
+    assert rec.incident is not None
+    state, produced = start_playbook(playbook, rec.now)
+    _apply(rec, state, produced)
+
+
+def milestone_reached(rec: Recorder, name: str) -> None:
+    """Tell the playbook a milestone was reached; it may move to a later stage."""
+    _run(rec, MilestoneReached(name, rec.now))
+
+
+def advance(rec: Recorder, target: str | None, *, actor: str) -> str:
+    """Move to the next stage, or to the named one."""
+    assert rec.incident is not None
+    event: PlaybookEvent = NextStage(rec.now) if target is None else GoToStage(target, rec.now)
+    before = rec.incident.playbook_state.get("stage")
+    _run(rec, event, actor=actor, strict=True)
+    stage = playbook_of(rec.incident).stage(rec.incident.playbook_state["stage"])
+    return f"Stage: *{stage.title}* (was {before})"
+
+
+def task_done(rec: Recorder, number: int, *, actor: str) -> str:
+    """Tick off a task of the current stage."""
+    assert rec.incident is not None
+    produced = _run(rec, TaskDone(number, rec.now), actor=actor, strict=True)
+    if not produced:
+        raise DomainError(f"Task {number} is already done")
+    return f"Task {number} done"
+
+
+def timebox_expired(rec: Recorder, stage_id: str) -> None:
+    """A stage's timebox ran out (called by the scheduler)."""
+    _run(rec, TimeboxExpired(stage_id, rec.now))
+
+
+def _run(
+    rec: Recorder, event: PlaybookEvent, *, actor: str | None = None, strict: bool = False
+) -> list[PlaybookEffect]:
+    assert rec.incident is not None
+    state = state_of(rec.incident)
+    if state is None:
+        return []
+    try:
+        state, produced = apply(playbook_of(rec.incident), state, event)
+    except PlaybookError as error:
+        if strict:
+            raise DomainError(str(error)) from error
+        return []
+    _apply(rec, state, produced, actor=actor)
+    return produced
+
+
+def _apply(
+    rec: Recorder,
+    state: PlaybookState,
+    produced: list[PlaybookEffect],
+    *,
+    actor: str | None = None,
+) -> None:
+    incident = rec.incident
+    assert incident is not None
+    incident.playbook_state = state.snapshot()
+    rec.touch()
+    playbook = playbook_of(incident) if incident.playbook_snapshot else None
+    quiet = incident.drill  # drills rehearse the playbook without reaching the outside world
+    for item in produced:
+        match item:
+            case StageEntered(stage_id=stage_id, title=title):
+                rec.event(
+                    "stage",
+                    f"stage {title}",
+                    actor=actor,
+                    source="playbook",
+                    data={"stage": stage_id},
+                )
+                rec.effect(effects.POST_MESSAGE, text=_stage_text(playbook, stage_id))
+                rec.effect(effects.UPDATE_CARD)
+            case TaskCompleted(stage_id=stage_id, n=n, text=text):
+                rec.event(
+                    "task",
+                    f"task {n} done: {text}",
+                    actor=actor,
+                    source="command",
+                    data={"stage": stage_id, "task": n},
+                )
+                rec.effect(effects.UPDATE_CARD)
+            case Post(text=text):
+                rec.effect(effects.POST_MESSAGE, text=text, trusted=True)
+            case Page():
+                if not quiet:
+                    rec.effect(effects.PAGE, action="trigger")
+            case StatusPage(status=status, text=text):
+                if not quiet:
+                    rec.effect(effects.STATUSPAGE, status=status, text=text or incident.title)
+            case Webhook(url=url):
+                if not quiet:
+                    rec.effect(effects.WEBHOOK, event="playbook.stage", url=url)
+            case ScheduleTimebox(stage_id=stage_id, due_at=due_at):
+                rec.effect(
+                    effects.SCHEDULE, job="timebox", stage=stage_id, due_at=due_at.isoformat()
+                )
+            case CancelTimebox(stage_id=stage_id):
+                rec.effect(effects.UNSCHEDULE, job="timebox", stage=stage_id)
+            case TimeboxReminder(stage_id=stage_id, overdue_by=overdue_by):
+                rec.event(
+                    "reminder", f"stage {stage_id} is over its timebox", actor=None, source="system"
+                )
+                rec.effect(
+                    effects.POST_MESSAGE,
+                    text=f":alarm_clock: Stage *{stage_id}* is "
+                    f"{format_duration(overdue_by)} over its timebox.",
+                )
+            case Escalate(stage_id=stage_id):
+                rec.event(
+                    "escalation",
+                    f"stage {stage_id} still over its timebox: escalated",
+                    actor=None,
+                    source="system",
+                )
+                rec.effect(
+                    effects.BROADCAST,
+                    text=f":rotating_light: Incident #{incident.id} "
+                    f"({incident.title}) is stuck in stage {stage_id}.",
+                )
+                if not quiet:
+                    rec.effect(effects.PAGE, action="trigger")
+
+
+def _stage_text(playbook: Playbook | None, stage_id: str) -> str:
+    if playbook is None:
+        return f"Stage {stage_id}"
+    stage = playbook.stage(stage_id)
+    lines = [f":arrow_forward: *Stage: {stage.title}*"]
+    if stage.timebox is not None:
+        lines[0] += f" (timebox {format_duration(stage.timebox)})"
+    lines += [f"{n}. {task}" for n, task in enumerate(stage.tasks, 1)]
+    return "\n".join(lines)
+
+
+def tasks_text(incident: Incident) -> str:
+    """The current stage's checklist, with what is done."""
+    state = state_of(incident)
+    if state is None:
+        return "This incident has no playbook stages."
+    stage = playbook_of(incident).stage(state.stage)
+    done = state.done(stage.id)
+    if not stage.tasks:
+        return f"Stage *{stage.title}* has no tasks."
+    lines = [f"*{stage.title}*"]
+    for n, task in enumerate(stage.tasks, 1):
+        lines.append(f"{':white_check_mark:' if n in done else ':white_large_square:'} {n}. {task}")
+    return "\n".join(lines)

@@ -1,0 +1,66 @@
+"""The running service's shared parts, built once from Settings in the entry point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from bot.config import Settings
+from bot.incidents.clock import Clock, SystemClock
+from bot.incidents.context import Domain
+from playbooks import bundled_dir, load_dir
+from storage.db import is_sqlite, make_engine, make_sessionmaker
+from storage.migrate import current_revision, head_revision, upgrade
+
+
+class StartupError(RuntimeError):
+    """The service cannot start; the message is one line for the operator."""
+
+
+@dataclass
+class Runtime:
+    """Settings, database and domain collaborators shared by every adapter."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    domain: Domain
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.engine.dispose()
+
+
+def playbooks_dir(settings: Settings) -> Path:
+    """The folder playbooks come from: WARROOM_PLAYBOOKS, else the bundled ones."""
+    return Path(settings.playbooks_dir) if settings.playbooks_dir else bundled_dir()
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    """Connect to the database (migrating SQLite by itself) and load the playbooks."""
+    engine = make_engine(settings.database_url)
+    try:
+        if is_sqlite(settings.database_url):
+            upgrade(engine)
+        elif current_revision(engine) != head_revision():
+            raise StartupError(
+                "the database schema is not up to date: run `warroom db upgrade` first"
+            )
+    except StartupError:
+        engine.dispose()
+        raise
+    except Exception as error:
+        engine.dispose()
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise StartupError(f"cannot use the database: {first_line}") from error
+    try:
+        catalog = load_dir(playbooks_dir(settings))
+    except Exception as error:
+        engine.dispose()
+        raise StartupError(f"cannot load playbooks: {error}") from error
+    domain = Domain(clock=clock or SystemClock(), tz=settings.tz, catalog=catalog)
+    return Runtime(settings, engine, make_sessionmaker(engine), domain)

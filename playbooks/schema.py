@@ -1,0 +1,253 @@
+"""The playbook format (see DESIGN.md) as pydantic models."""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from playbooks.durations import format_duration, parse_duration
+from playbooks.errors import PlaybookError
+
+Milestone = Literal[
+    "started", "detected", "declared", "acknowledged", "identified", "mitigated", "resolved"
+]
+MILESTONES: tuple[str, ...] = get_args(Milestone)
+Severity = Literal["sev1", "sev2", "sev3", "sev4"]
+SEVERITIES: tuple[str, ...] = get_args(Severity)
+Role = Literal["commander", "comms", "scribe", "ops"]
+ROLES: tuple[str, ...] = get_args(Role)
+StatusPageStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+STATUSPAGE_STATUSES: tuple[str, ...] = get_args(StatusPageStatus)
+EFFECT_KEYS: tuple[str, ...] = ("post", "page", "statuspage", "webhook")
+
+DEFAULT_CHANNEL = "inc-{date}-{slug}"
+CHANNEL_PLACEHOLDERS = ("date", "slug", "id")
+# Slack channel names: lowercase letters, digits, '-' and '_', at most 80 characters.
+SLACK_CHANNEL_MAX = 80
+_CHANNEL_TEXT = re.compile(r"[a-z0-9_-]*")
+_USER = re.compile(r"[UW][A-Z0-9]{2,}")
+_GROUP = re.compile(r"S[A-Z0-9]{2,}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _to_duration(value: Any) -> Any:
+    if isinstance(value, timedelta):
+        return value
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise PydanticCustomError("duration", "{reason}", {"reason": str(exc)}) from None
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_to_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+Id = Annotated[str, Field(pattern=r"^[a-z0-9-]+$", min_length=1, max_length=64)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+def _person(value: str) -> str:
+    if _USER.fullmatch(value) or _EMAIL.fullmatch(value):
+        return value
+    raise PydanticCustomError(
+        "person", "{value} is neither a Slack user id (U...) nor an email", {"value": repr(value)}
+    )
+
+
+def _invitee(value: str) -> str:
+    if _USER.fullmatch(value) or _GROUP.fullmatch(value) or _EMAIL.fullmatch(value):
+        return value
+    raise PydanticCustomError(
+        "invitee",
+        "{value} is not a Slack user id (U...), user-group id (S...) or email",
+        {"value": repr(value)},
+    )
+
+
+Person = Annotated[str, AfterValidator(_person)]
+Invitee = Annotated[str, AfterValidator(_invitee)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PostEffect(_Model):
+    post: Text
+
+
+class PageEffect(_Model):
+    page: Literal["pagerduty"]
+
+
+class StatusPageEffect(_Model):
+    statuspage: StatusPageStatus
+    text: Text | None = None
+
+
+class WebhookEffect(_Model):
+    webhook: Annotated[str, Field(pattern=r"^https?://\S+$")]
+
+
+def _effect_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return next((key for key in EFFECT_KEYS if key in type(value).model_fields), None)
+    if not isinstance(value, dict):
+        return None
+    kinds = [key for key in EFFECT_KEYS if key in value]
+    return kinds[0] if len(kinds) == 1 else None
+
+
+OnEnterEffect = Annotated[
+    Annotated[PostEffect, Tag("post")]
+    | Annotated[PageEffect, Tag("page")]
+    | Annotated[StatusPageEffect, Tag("statuspage")]
+    | Annotated[WebhookEffect, Tag("webhook")],
+    Discriminator(
+        _effect_kind,
+        custom_error_type="effect",
+        custom_error_message="each on_enter entry has exactly one of: post, page, statuspage, "
+        "webhook",
+    ),
+]
+
+
+class Reminders(_Model):
+    status_update: Duration | None = None
+    unacknowledged: Duration | None = None
+    postmortem_due: Duration | None = None
+
+
+class Stage(_Model):
+    id: Id
+    title: Text
+    enter_on: Milestone | None = None
+    timebox: Duration | None = None
+    tasks: list[Text] = Field(default_factory=list)
+    on_enter: list[OnEnterEffect] = Field(default_factory=list)
+
+
+def slugify(text: str) -> str:
+    """Make a channel-safe slug of a title: lowercase words joined by '-'."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug or "incident"
+
+
+class Playbook(_Model):
+    id: Id
+    title: Text
+    match: dict[Text, str] = Field(default_factory=dict)
+    severity: Severity = "sev3"
+    channel: str = DEFAULT_CHANNEL
+    invite: list[Invitee] = Field(default_factory=list)
+    roles: dict[Role, Person] = Field(default_factory=dict)
+    reminders: Reminders = Field(default_factory=Reminders)
+    group_by: list[Text] = Field(default_factory=list)
+    stages: Annotated[list[Stage], Field(min_length=1)]
+
+    @field_validator("channel")
+    @classmethod
+    def _check_channel(cls, pattern: str) -> str:
+        try:
+            parts = list(string.Formatter().parse(pattern))
+        except ValueError as exc:
+            raise PydanticCustomError(
+                "channel",
+                "bad channel pattern {pattern}: {reason}",
+                {"pattern": repr(pattern), "reason": str(exc)},
+            ) from None
+        for literal, field, spec, conversion in parts:
+            if field is not None and (field not in CHANNEL_PLACEHOLDERS or spec or conversion):
+                raise PydanticCustomError(
+                    "channel",
+                    "unknown placeholder {field} in channel pattern: use {allowed}",
+                    {"field": "{" + field + "}", "allowed": "{date}, {slug} or {id}"},
+                )
+            if not _CHANNEL_TEXT.fullmatch(literal):
+                raise PydanticCustomError(
+                    "channel",
+                    "channel pattern {pattern} has characters Slack refuses: use lowercase "
+                    "letters, digits, '-' and '_'",
+                    {"pattern": repr(pattern)},
+                )
+        if not pattern:
+            raise PydanticCustomError("channel", "channel pattern is empty", {})
+        return pattern
+
+    @model_validator(mode="after")
+    def _check_stage_ids(self) -> Playbook:
+        seen: set[str] = set()
+        for stage in self.stages:
+            if stage.id in seen:
+                raise PydanticCustomError(
+                    "duplicate_stage_id", "stage id {id} is used twice", {"id": repr(stage.id)}
+                )
+            seen.add(stage.id)
+        return self
+
+    def stage_ids(self) -> list[str]:
+        return [stage.id for stage in self.stages]
+
+    def stage_index(self, stage_id: str) -> int:
+        """Return the position of a stage; raise PlaybookError if there is none such."""
+        for index, stage in enumerate(self.stages):
+            if stage.id == stage_id:
+                return index
+        raise PlaybookError(
+            f"no stage {stage_id!r} in playbook {self.id!r}; "
+            f"stages are: {', '.join(self.stage_ids())}"
+        )
+
+    def stage(self, stage_id: str) -> Stage:
+        return self.stages[self.stage_index(stage_id)]
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        """Tell whether every `match` label equals the alert's (an empty match matches all)."""
+        return all(labels.get(key) == value for key, value in self.match.items())
+
+    def channel_name(self, *, title: str, on: date, incident_id: str | int) -> str:
+        """Render the channel pattern for one incident, cut to Slack's 80 characters."""
+        name = self.channel.format(
+            date=on.strftime("%Y%m%d"), slug=slugify(title), id=str(incident_id).lower()
+        )
+        return name[:SLACK_CHANNEL_MAX].rstrip("-_")
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the playbook as a plain JSON-able dict, the shape its YAML has."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any]) -> Playbook:
+        return cls.model_validate(data)
+
+
+def summary(playbook: Playbook) -> str:
+    """One line about a playbook, as `warroom playbooks check` prints it."""
+    stages = len(playbook.stages)
+    if playbook.match:
+        labels = ", ".join(f"{key}={value}" for key, value in sorted(playbook.match.items()))
+        scope = f"match {labels}"
+    else:
+        scope = "fallback (no match)"
+    return (
+        f"{playbook.id}: {playbook.title}, {playbook.severity}, "
+        f"{stages} stage{'s' if stages != 1 else ''}, {scope}"
+    )

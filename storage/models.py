@@ -1,0 +1,177 @@
+"""The tables: incidents and everything recorded about them, plus the outbox."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from storage.types import JSONType, UTCDateTime
+
+OPEN_STATUSES = ("investigating", "identified", "monitoring")
+
+
+def _utc(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _json(default: Any = dict) -> Any:
+    return Field(default_factory=default, sa_type=JSONType, nullable=False)
+
+
+class Incident(SQLModel, table=True):
+    """One incident: its state, the playbook it runs and where it lives in Slack."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        # One open incident per grouping key, whatever the concurrency or the replica count.
+        Index(
+            "uq_incidents_open_group",
+            "grouping_key",
+            unique=True,
+            sqlite_where=text("status != 'resolved' AND grouping_key IS NOT NULL"),
+            postgresql_where=text("status != 'resolved' AND grouping_key IS NOT NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    severity: str = Field(index=True)
+    status: str = Field(default="investigating", index=True)
+    playbook_id: str
+    playbook_snapshot: dict[str, Any] = _json()
+    playbook_state: dict[str, Any] = _json()
+    grouping_key: str | None = Field(default=None)
+    channel_id: str | None = Field(default=None, index=True)
+    channel_name: str | None = None
+    card_ts: str | None = None
+    drill: bool = False
+    impact: str | None = None
+    cause: str | None = None
+    summary: str | None = None
+    opened_by: str | None = None
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    resolved_at: datetime | None = _utc(nullable=True)
+    postmortem: str | None = None
+
+
+class Milestone(SQLModel, table=True):
+    """A named moment of an incident, with where its time came from and how it was edited."""
+
+    __tablename__ = "milestones"
+    __table_args__ = (UniqueConstraint("incident_id", "name", name="uq_milestones_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    name: str
+    at: datetime = _utc()
+    source: str  # alert | command | backdate | pin | declare
+    actor: str | None = None
+    history: list[dict[str, Any]] = _json(list)
+
+
+class TimelineEvent(SQLModel, table=True):
+    """One entry of an incident's timeline."""
+
+    __tablename__ = "timeline_events"
+    __table_args__ = (Index("ix_timeline_incident_occurred", "incident_id", "occurred_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id")
+    occurred_at: datetime = _utc()
+    recorded_at: datetime = _utc()
+    kind: str
+    actor: str | None = None
+    text: str = ""
+    data: dict[str, Any] = _json()
+    source: str = "command"  # alert | command | backdate | pin | system | playbook
+    # A retried delivery carries the same key; the unique index records it once.
+    idempotency_key: str | None = Field(default=None, unique=True)
+
+
+class Alert(SQLModel, table=True):
+    """An alert (source, fingerprint) attached to the incident of its group."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "source", "fingerprint", name="uq_alerts_identity"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    source: str
+    fingerprint: str
+    title: str
+    status: str = "firing"
+    labels: dict[str, str] = _json()
+    annotations: dict[str, str] = _json()
+    starts_at: datetime | None = _utc(nullable=True)
+    ends_at: datetime | None = _utc(nullable=True)
+    url: str | None = None
+    first_seen_at: datetime = _utc()
+    last_seen_at: datetime = _utc()
+    seen_count: int = 1
+
+
+class RoleAssignment(SQLModel, table=True):
+    """Who holds a role; the latest assignment of a role wins, older ones are history."""
+
+    __tablename__ = "role_assignments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    role: str
+    user: str
+    assigned_by: str | None = None
+    assigned_at: datetime = _utc()
+
+
+class ActionItem(SQLModel, table=True):
+    """A follow-up the team commits to."""
+
+    __tablename__ = "action_items"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    text: str
+    owner: str | None = None
+    due: date | None = None
+    status: str = "open"
+    created_by: str | None = None
+    created_at: datetime = _utc()
+
+
+class OutboxOp(SQLModel, table=True):
+    """An external operation committed with the state change that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int | None = Field(default=None, foreign_key="incidents.id", index=True)
+    kind: str
+    payload: dict[str, Any] = _json()
+    state: str = "pending"  # pending | running | done | failed
+    attempts: int = 0
+    next_attempt_at: datetime = _utc()
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    claimed_by: str | None = None
+    result: dict[str, Any] | None = Field(default=None, sa_type=JSONType, nullable=True)
+    last_error: str | None = None
+
+
+class Delivery(SQLModel, table=True):
+    """A webhook delivery already accepted, so a retry of it changes nothing."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("source", "delivery_id", name="uq_deliveries"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    delivery_id: str
+    received_at: datetime = _utc()
+    response: dict[str, Any] = _json()

@@ -1,0 +1,148 @@
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from playbooks import (
+    BUILTIN_DEFAULT,
+    Catalog,
+    Playbook,
+    PlaybookError,
+    bundled_dir,
+    load_dir,
+    load_playbook,
+    playbook_files,
+)
+
+
+def playbook(playbook_id: str, match: dict[str, str] | None = None) -> Playbook:
+    return Playbook.model_validate(
+        {
+            "id": playbook_id,
+            "title": playbook_id.title(),
+            "match": match or {},
+            "stages": [{"id": "only", "title": "Only"}],
+        }
+    )
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return Catalog(
+        [
+            playbook("default"),
+            playbook("db", {"service": "orders-db"}),
+            playbook("db-prod", {"service": "orders-db", "env": "prod"}),
+            playbook("db-prod-b", {"service": "orders-db", "env": "prod"}),
+            playbook("a-db-prod", {"service": "orders-db", "env": "prod"}),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        ({"service": "orders-db"}, "db"),
+        ({"service": "orders-db", "env": "staging"}, "db"),
+        # Two keys beat one; among equals, the smallest id wins.
+        ({"service": "orders-db", "env": "prod", "team": "x"}, "a-db-prod"),
+        ({"service": "web"}, "default"),
+        ({}, "default"),
+    ],
+)
+def test_select_most_specific_first(catalog, labels, expected):
+    assert catalog.select(labels).id == expected
+
+
+def test_select_without_any_fallback_uses_the_built_in_default():
+    catalog = Catalog([playbook("db", {"service": "orders-db"})])
+    assert catalog.select({"service": "web"}) is BUILTIN_DEFAULT
+    assert BUILTIN_DEFAULT.id == "default"
+    assert BUILTIN_DEFAULT.stages[0].id == "respond"
+
+
+def test_a_playbook_without_match_other_than_default_is_the_fallback():
+    catalog = Catalog([playbook("generic"), playbook("db", {"service": "orders-db"})])
+    assert catalog.select({"service": "web"}).id == "generic"
+
+
+def test_bundled_selection():
+    catalog = load_dir(bundled_dir())
+    assert catalog.select({"service": "matching-engine", "severity": "critical"}).id == (
+        "trading-engine-outage"
+    )
+    assert catalog.select({"service": "orders-db"}).id == "database-replication"
+    assert catalog.select({"service": "payments"}).id == "default"
+
+
+def test_catalog_lookups(catalog):
+    assert catalog.get("db").match == {"service": "orders-db"}
+    assert catalog.get("nope") is None
+    assert [p.id for p in catalog.all()] == ["a-db-prod", "db", "db-prod", "db-prod-b", "default"]
+    assert len(catalog) == 5
+    assert "db" in catalog
+
+
+def test_catalog_refuses_duplicate_ids():
+    with pytest.raises(PlaybookError, match="playbook id 'db' is used twice"):
+        Catalog([playbook("db"), playbook("db")])
+
+
+@pytest.mark.parametrize("path", playbook_files(bundled_dir()), ids=lambda path: path.stem)
+def test_snapshot_round_trips_through_json(path):
+    original = load_playbook(path)
+    snapshot = json.loads(json.dumps(original.snapshot()))
+    assert Playbook.from_snapshot(snapshot) == original
+
+
+def test_snapshot_is_the_yaml_shape():
+    snapshot = load_dir(bundled_dir()).get("trading-engine-outage").snapshot()
+    assert snapshot["reminders"] == {"status_update": "15m"}
+    respond = snapshot["stages"][1]
+    assert respond["timebox"] == "5m"
+    assert respond["on_enter"][1] == {"page": "pagerduty"}
+    assert respond["on_enter"][2]["statuspage"] == "investigating"
+    assert "enter_on" not in snapshot["stages"][3]
+
+
+def test_stage_lookup_errors_name_the_stages():
+    with pytest.raises(PlaybookError) as excinfo:
+        playbook("x").stage("missing")
+    assert str(excinfo.value) == "no stage 'missing' in playbook 'x'; stages are: only"
+
+
+def test_stage_ids_must_be_unique_in_code_too():
+    with pytest.raises(ValueError, match="stage id 'a' is used twice"):
+        Playbook.model_validate(
+            {"id": "x", "title": "X", "stages": [{"id": "a", "title": "A"}] * 2}
+        )
+
+
+def test_durations_are_timedeltas_in_code():
+    built = Playbook.model_validate(
+        {"id": "x", "title": "X", "stages": [{"id": "a", "title": "A", "timebox": "2h"}]}
+    )
+    assert built.stages[0].timebox == timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("inc-{date}-{slug}", "inc-20210310-trading-engine-outage-spot-margin"),
+        ("inc-{id}", "inc-42"),
+        ("{slug}", "trading-engine-outage-spot-margin"),
+    ],
+)
+def test_channel_name(pattern, expected):
+    built = playbook("x").model_copy(update={"channel": pattern})
+    name = built.channel_name(
+        title="Trading engine outage: spot & margin!", on=date(2021, 3, 10), incident_id=42
+    )
+    assert name == expected
+
+
+def test_channel_name_fits_slack_limit():
+    name = playbook("x").channel_name(title="word " * 40, on=date(2024, 2, 28), incident_id=1)
+    assert len(name) <= 80
+    assert name.startswith("inc-20240228-word-word")
+    assert not name.endswith("-")

@@ -1,0 +1,297 @@
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from playbooks import (
+    PlaybookLoadError,
+    Problem,
+    bundled_dir,
+    check_dir,
+    load_dir,
+    load_playbook,
+    playbook_files,
+    summary,
+)
+
+BUNDLED = playbook_files(bundled_dir())
+
+GOOD = """\
+id: good
+title: Good
+stages:
+  - id: only
+    title: Only
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def problems_of(folder: Path) -> list[str]:
+    return [str(problem) for problem in check_dir(folder)]
+
+
+def test_bundled_folder_holds_the_three_playbooks():
+    assert [path.name for path in BUNDLED] == [
+        "database-replication.yaml",
+        "default.yaml",
+        "trading-engine-outage.yaml",
+    ]
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda path: path.stem)
+def test_bundled_playbook_loads_clean(path):
+    playbook = load_playbook(path)
+    assert playbook.id == path.stem
+    assert len(playbook.stages) >= 5
+
+
+def test_bundled_folder_checks_clean():
+    assert check_dir(bundled_dir()) == []
+
+
+def test_trading_engine_outage_playbook():
+    playbook = load_dir(bundled_dir()).get("trading-engine-outage")
+    assert playbook is not None
+    assert summary(playbook) == (
+        "trading-engine-outage: Trading engine outage, sev1, 6 stages, "
+        "match service=matching-engine"
+    )
+    assert playbook.invite == ["U0ALICE", "U0BOB", "carol@example.com"]
+    assert playbook.reminders.status_update == timedelta(minutes=15)
+    assert playbook.stage_ids() == ["detect", "respond", "identify", "repair", "restore", "review"]
+    respond = playbook.stage("respond")
+    assert respond.title == "Emergency response"
+    assert respond.enter_on == "acknowledged"
+    assert respond.timebox == timedelta(minutes=5)
+    assert respond.tasks == ["Page the matching-engine on-call", "Post a first status update"]
+    assert [type(effect).__name__ for effect in respond.on_enter] == [
+        "PostEffect",
+        "PageEffect",
+        "StatusPageEffect",
+    ]
+    assert playbook.stage("repair").tasks[0] == "Prepare the system restart"
+    assert playbook.stage("restore").enter_on == "mitigated"
+    review = playbook.stage("review")
+    assert review.enter_on == "resolved"
+    assert len(review.tasks) == 5
+    assert "24-hour advance notice" in " ".join(review.tasks)
+
+
+def test_summary_of_a_fallback_playbook():
+    playbook = load_dir(bundled_dir()).get("default")
+    assert summary(playbook) == "default: Incident, sev3, 6 stages, fallback (no match)"
+
+
+def test_problem_prints_as_file_line_message():
+    assert str(Problem("a.yaml", 7, "unknown key 'x'")) == "a.yaml:7: unknown key 'x'"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "id: x\ntitle: [unclosed\nstages: []\n",
+            "3: invalid YAML: while parsing a flow sequence: expected ',' or ']', but got ':'",
+            id="bad-yaml",
+        ),
+        pytest.param(
+            GOOD + "colour: red\n",
+            "6: unknown key 'colour'",
+            id="unknown-top-level-key",
+        ),
+        pytest.param(
+            GOOD + "    timeboxx: 5m\n",
+            "6: unknown key 'timeboxx' in stages[0]",
+            id="unknown-stage-key",
+        ),
+        pytest.param(
+            GOOD + "    timebox: five\n",
+            "6: stages[0].timebox: bad duration 'five': expected 30s, 15m, 2h, 3d or 1h30m",
+            id="bad-duration",
+        ),
+        pytest.param(
+            GOOD + "reminders:\n  status_update: 10\n",
+            "7: reminders.status_update: expected a duration like 30s, 15m, 2h, 3d or 1h30m, "
+            "got 10",
+            id="number-for-duration",
+        ),
+        pytest.param(
+            GOOD + "    enter_on: fixed\n",
+            "6: stages[0].enter_on: 'fixed' is not a milestone (started, detected, declared, "
+            "acknowledged, identified, mitigated or resolved)",
+            id="enter-on-not-a-milestone",
+        ),
+        pytest.param(
+            GOOD + "severity: sev5\n",
+            "6: severity: 'sev5' is not a severity (sev1, sev2, sev3 or sev4)",
+            id="bad-severity",
+        ),
+        pytest.param(
+            "id: x\nstages:\n  - id: a\n    title: A\n",
+            "1: missing required field 'title'",
+            id="missing-title",
+        ),
+        pytest.param(
+            "id: x\ntitle: X\nstages:\n  - id: a\n    title: A\n  - id: b\n",
+            "6: missing required field 'title' in stages[1]",
+            id="missing-stage-title",
+        ),
+        pytest.param(
+            "id: x\ntitle: X\nstages: []\n",
+            "3: stages: needs at least one entry",
+            id="no-stages",
+        ),
+        pytest.param(
+            "id: x\ntitle: X\nstages:\n  - id: a\n    title: A\n  - id: b\n    title: B\n"
+            "  - title: C\n    id: a\n",
+            "9: stage id 'a' is used twice (first at line 4)",
+            id="stage-id-reused",
+        ),
+        pytest.param(
+            "id: Not Valid\ntitle: X\nstages: [{id: a, title: A}]\n",
+            "1: id: 'Not Valid' must use only lowercase letters, digits and '-'",
+            id="bad-id",
+        ),
+        pytest.param(
+            GOOD + "    on_enter:\n      - post: hi\n      - shout: hi\n",
+            "8: stages[0].on_enter[1]: each on_enter entry has exactly one of: post, page, "
+            "statuspage, webhook",
+            id="unknown-effect",
+        ),
+        pytest.param(
+            GOOD + "    on_enter:\n      - statuspage: monitoring\n        text: ''\n",
+            "8: stages[0].on_enter[0].text: must not be empty",
+            id="empty-statuspage-text",
+        ),
+        pytest.param(
+            GOOD + "    on_enter:\n      - statuspage: fixed\n",
+            "7: stages[0].on_enter[0].statuspage: 'fixed' is not a status page status "
+            "(investigating, identified, monitoring or resolved)",
+            id="bad-statuspage-status",
+        ),
+        pytest.param(
+            GOOD + "    on_enter: [{webhook: 'ftp://example.com'}]\n",
+            "6: stages[0].on_enter[0].webhook: 'ftp://example.com' is not an http(s) URL",
+            id="bad-webhook",
+        ),
+        pytest.param(
+            GOOD + "invite: [U0ALICE, somebody]\n",
+            "6: invite[1]: 'somebody' is not a Slack user id (U...), user-group id (S...) or email",
+            id="bad-invitee",
+        ),
+        pytest.param(
+            GOOD + "roles:\n  captain: U0ALICE\n",
+            "7: roles: 'captain' is not a role (commander, comms, scribe or ops)",
+            id="bad-role",
+        ),
+        pytest.param(
+            GOOD + "channel: 'inc-{date}-{team}'\n",
+            "6: channel: unknown placeholder {team} in channel pattern: use {date}, {slug} or {id}",
+            id="bad-channel-placeholder",
+        ),
+        pytest.param(
+            GOOD + "match: {service: 5}\n",
+            "6: match.service: expected a string, got a number (5)",
+            id="label-not-a-string",
+        ),
+        pytest.param("- id: x\n", "1: a playbook is a mapping of keys, got a list", id="list"),
+        pytest.param("", "1: a playbook is a mapping of keys, got nothing", id="empty"),
+    ],
+)
+def test_each_problem_names_its_line(tmp_path, text, expected):
+    path = write(tmp_path, "bad.yaml", text)
+    assert problems_of(tmp_path) == [f"{path}:{expected}"]
+
+
+def test_every_problem_in_a_file_is_reported(tmp_path):
+    path = write(
+        tmp_path,
+        "bad.yaml",
+        """\
+        id: bad
+        title: Bad
+        severity: sev9
+        reminders: {status_update: soon, nag: 5m}
+        stages:
+          - id: a
+            title: A
+            enter_on: fixed
+            timebox: 5
+          - id: b
+          - id: a
+            title: Again
+        """,
+    )
+    assert problems_of(tmp_path) == [
+        f"{path}:3: severity: 'sev9' is not a severity (sev1, sev2, sev3 or sev4)",
+        f"{path}:4: reminders.status_update: bad duration 'soon': "
+        "expected 30s, 15m, 2h, 3d or 1h30m",
+        f"{path}:4: unknown key 'nag' in reminders",
+        f"{path}:8: stages[0].enter_on: 'fixed' is not a milestone (started, detected, "
+        "declared, acknowledged, identified, mitigated or resolved)",
+        f"{path}:9: stages[0].timebox: expected a duration like 30s, 15m, 2h, 3d or 1h30m, got 5",
+        f"{path}:10: missing required field 'title' in stages[1]",
+        f"{path}:11: stage id 'a' is used twice (first at line 6)",
+    ]
+
+
+def test_duplicate_playbook_id_across_files_points_at_the_second(tmp_path):
+    first = write(tmp_path, "a.yaml", GOOD)
+    second = write(tmp_path, "b.yml", "# the same id again\n" + GOOD)
+    assert problems_of(tmp_path) == [f"{second}:2: playbook id 'good' is already used at {first}:1"]
+
+
+def test_duplicate_yaml_key_is_bad_yaml_at_the_second_key(tmp_path):
+    path = write(tmp_path, "dup.yaml", "id: x\ntitle: A\ntitle: B\nstages: [{id: a, title: A}]\n")
+    [problem] = check_dir(tmp_path)
+    assert (problem.file, problem.line) == (str(path), 3)
+    assert problem.message.startswith("invalid YAML: while constructing a mapping: found duplicate")
+
+
+def test_problems_across_files_come_in_file_order(tmp_path):
+    write(tmp_path, "b.yaml", GOOD.replace("good", "bee") + "oops: 1\n")
+    write(tmp_path, "a.yaml", GOOD.replace("good", "ay") + "oops: 1\n")
+    write(tmp_path, "notes.txt", "not a playbook")
+    assert [(Path(p.file).name, p.line) for p in check_dir(tmp_path)] == [
+        ("a.yaml", 6),
+        ("b.yaml", 6),
+    ]
+
+
+def test_check_dir_on_a_missing_folder(tmp_path):
+    missing = tmp_path / "nope"
+    assert problems_of(missing) == [f"{missing}:0: not a directory"]
+
+
+def test_load_playbook_raises_with_every_problem(tmp_path):
+    path = write(tmp_path, "bad.yaml", GOOD + "severity: high\nextra: 1\n")
+    with pytest.raises(PlaybookLoadError) as excinfo:
+        load_playbook(path)
+    assert [str(problem) for problem in excinfo.value.problems] == [
+        f"{path}:6: severity: 'high' is not a severity (sev1, sev2, sev3 or sev4)",
+        f"{path}:7: unknown key 'extra'",
+    ]
+    assert str(excinfo.value) == "\n".join(str(p) for p in excinfo.value.problems)
+
+
+def test_load_dir_refuses_a_folder_with_problems(tmp_path):
+    write(tmp_path, "good.yaml", GOOD)
+    write(tmp_path, "bad.yaml", "id: x\n")
+    with pytest.raises(PlaybookLoadError) as excinfo:
+        load_dir(tmp_path)
+    assert [(Path(p.file).name, p.line) for p in excinfo.value.problems] == [
+        ("bad.yaml", 1),
+        ("bad.yaml", 1),
+    ]
+
+
+def test_load_dir_returns_a_catalog(tmp_path):
+    write(tmp_path, "good.yaml", GOOD)
+    catalog = load_dir(tmp_path)
+    assert [playbook.id for playbook in catalog.all()] == ["good"]

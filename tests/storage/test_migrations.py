@@ -1,0 +1,90 @@
+"""`warroom db upgrade`: creates the schema on an empty database, and is idempotent."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import inspect
+
+from storage.db import make_engine
+from storage.migrate import current_revision, head_revision, upgrade
+
+TABLES = {
+    "incidents",
+    "milestones",
+    "timeline_events",
+    "alerts",
+    "role_assignments",
+    "action_items",
+    "outbox",
+    "deliveries",
+}
+
+
+def test_upgrade_creates_every_table_and_twice_changes_nothing(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert current_revision(engine) is None
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    schema_once = {t: inspect(engine).get_columns(t) for t in TABLES}
+    upgrade(engine)
+    schema_twice = {t: inspect(engine).get_columns(t) for t in TABLES}
+    assert set(inspect(engine).get_table_names()) >= TABLES
+    assert [str(c) for c in schema_once.values()] == [str(c) for c in schema_twice.values()]
+    engine.dispose()
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()
+
+
+@pytest.mark.parametrize("times", [1, 2])
+def test_cli_db_upgrade(tmp_path, times: int) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    for _ in range(times):
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "db", "upgrade"],
+            env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+    assert f"at revision {head_revision()}" in done.stdout
+    engine = make_engine(url)
+    assert set(inspect(engine).get_table_names()) >= TABLES
+    engine.dispose()
+
+
+def test_partial_unique_index_allows_one_open_incident_per_group(engine, sessions) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import IntegrityError
+
+    from storage.models import Incident
+
+    now = datetime(2021, 3, 10, tzinfo=UTC)
+
+    def incident(status: str) -> Incident:
+        return Incident(
+            title="t",
+            severity="sev1",
+            status=status,
+            playbook_id="default",
+            grouping_key="g1",
+            created_at=now,
+            updated_at=now,
+        )
+
+    with sessions() as session:
+        session.add_all([incident("resolved"), incident("resolved"), incident("investigating")])
+        session.commit()
+        session.add(incident("identified"))
+        with pytest.raises(IntegrityError):
+            session.commit()
+        session.rollback()
