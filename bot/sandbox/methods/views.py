@@ -1,0 +1,129 @@
+"""views.*: modals and App Home tabs, stored so the sandbox page can show and submit them."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import RowMapping, select
+
+from bot.sandbox import tables as t
+from bot.sandbox.base import Args, Call, SlackError, new_id
+from bot.sandbox.methods.registry import method
+
+VIEW_TYPES = {"modal", "home"}
+TRIGGER_PREFIX = "trigger:"
+
+
+def _view_arg(call: Call, args: Args, kind: str | None = None) -> dict[str, Any]:
+    view = args.json("view", "invalid_arguments")
+    if not isinstance(view, dict):
+        raise SlackError(
+            "invalid_arguments",
+            response_metadata={"messages": ["[ERROR] missing required field: view"]},
+        )
+    problems = []
+    if view.get("type") not in VIEW_TYPES or (kind and view.get("type") != kind):
+        problems.append("[ERROR] must be a valid enum value [json-pointer:/view/type]")
+    if not isinstance(view.get("blocks"), list):
+        problems.append("[ERROR] missing required field: blocks [json-pointer:/view]")
+    if view.get("type") == "modal" and not isinstance(view.get("title"), dict):
+        problems.append("[ERROR] missing required field: title [json-pointer:/view]")
+    if problems:
+        raise SlackError("invalid_arguments", response_metadata={"messages": problems})
+    return view
+
+
+def _view_object(call: Call, view_id: str, view: dict[str, Any], view_hash: str) -> dict[str, Any]:
+    bot_id = call.caller["bot_id"]
+    return {
+        "id": view_id,
+        "team_id": call.team_id,
+        "type": view["type"],
+        "title": view.get("title"),
+        "submit": view.get("submit"),
+        "close": view.get("close"),
+        "blocks": view["blocks"],
+        "private_metadata": view.get("private_metadata", ""),
+        "callback_id": view.get("callback_id", ""),
+        "state": {"values": {}},
+        "hash": view_hash,
+        "clear_on_close": bool(view.get("clear_on_close", False)),
+        "notify_on_close": bool(view.get("notify_on_close", False)),
+        "root_view_id": view_id,
+        "previous_view_id": None,
+        "app_id": "A" + bot_id[1:] if bot_id else None,
+        "external_id": view.get("external_id", ""),
+        "app_installed_team_id": call.team_id,
+        "bot_id": bot_id,
+    }
+
+
+def _new_hash(call: Call) -> str:
+    return f"{call.epoch()}.{secrets.token_hex(4)}"
+
+
+def _store(call: Call, view_id: str | None, user_id: str, view: dict[str, Any]) -> dict[str, Any]:
+    view_hash = _new_hash(call)
+    values = {"user_id": user_id, "hash": view_hash, "view": view, "closed": False}
+    values["external_id"] = view.get("external_id") or None
+    if view_id is None:
+        view_id = new_id("V")
+        call.conn.execute(t.views.insert().values(id=view_id, **values))
+    else:
+        call.conn.execute(t.views.update().where(t.views.c.id == view_id).values(**values))
+    return _view_object(call, view_id, view, view_hash)
+
+
+def trigger_user(call: Call, trigger_id: str) -> str:
+    """Return the user a trigger was issued for by the sandbox ("" for foreign triggers)."""
+    query = select(t.kv.c.value).where(t.kv.c.key == TRIGGER_PREFIX + trigger_id)
+    return call.conn.execute(query).scalar() or ""
+
+
+@method("views.open")
+def views_open(call: Call, args: Args) -> dict[str, Any]:
+    trigger_id = args.require("trigger_id", "invalid_trigger_id")
+    view = _view_arg(call, args, "modal")
+    return {"view": _store(call, None, trigger_user(call, trigger_id), view)}
+
+
+@method("views.push")
+def views_push(call: Call, args: Args) -> dict[str, Any]:
+    return views_open(call, args)
+
+
+def _find(call: Call, args: Args) -> RowMapping:
+    view_id, external_id = args.str("view_id"), args.str("external_id")
+    if view_id:
+        query = select(t.views).where(t.views.c.id == view_id)
+    elif external_id:
+        query = select(t.views).where(t.views.c.external_id == external_id)
+    else:
+        raise SlackError("not_found")
+    row = call.conn.execute(query).mappings().first()
+    if row is None:
+        raise SlackError("not_found")
+    return row
+
+
+@method("views.update")
+def views_update(call: Call, args: Args) -> dict[str, Any]:
+    row = _find(call, args)
+    view = _view_arg(call, args, row["view"]["type"])
+    if args.str("hash") and args.str("hash") != row["hash"]:
+        raise SlackError("hash_conflict")
+    return {"view": _store(call, row["id"], row["user_id"], view)}
+
+
+@method("views.publish")
+def views_publish(call: Call, args: Args) -> dict[str, Any]:
+    user_id = args.require("user_id", "user_not_found")
+    call.user(user_id)
+    view = _view_arg(call, args, "home")
+    query = select(t.views).where(t.views.c.user_id == user_id)
+    existing = [row for row in call.conn.execute(query).mappings() if row["view"]["type"] == "home"]
+    current = existing[0] if existing else None
+    if current and args.str("hash") and args.str("hash") != current["hash"]:
+        raise SlackError("hash_conflict")
+    return {"view": _store(call, current["id"] if current else None, user_id, view)}
