@@ -1,18 +1,74 @@
-"""The ASGI app: health routes here, the adapters' routers hung on it."""
+"""The ASGI app: health routes, Slack at /slack/events, the sandbox in sandbox mode."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from bot.dispatcher import Dispatcher
+from bot.integrations.deferred import deferred_handlers
 from bot.runtime import Runtime
+from bot.slack.operations import SlackOperations
+from bot.slack.wiring import SlackCredentials, build_slack
+from bot.web.alerts import build_alerts_router
+from bot.web.api import build_api_router
 from storage.db import ping
 
 
-def create_app(runtime: Runtime) -> FastAPI:
-    """Build the FastAPI app around a runtime."""
-    app = FastAPI(title="warroom", version="0.1.0")
+def _credentials(runtime: Runtime, public_url: str, app: FastAPI) -> SlackCredentials:
+    settings = runtime.settings
+    if not settings.sandbox_mode:
+        assert settings.slack_bot_token and settings.slack_signing_secret
+        return SlackCredentials(
+            bot_token=settings.slack_bot_token.get_secret_value(),
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            api_url=str(settings.slack_api_url),
+        )
+    from bot.sandbox import Sandbox, build_sandbox_router
+
+    sandbox = Sandbox(runtime.engine)
+    app.state.sandbox = sandbox
+    app.include_router(build_sandbox_router(sandbox), prefix="/sandbox")
+    return SlackCredentials(
+        bot_token=sandbox.bot_token,
+        signing_secret=sandbox.signing_secret,
+        api_url=f"{public_url}/sandbox/api/",
+    )
+
+
+def create_app(runtime: Runtime, *, public_url: str) -> FastAPI:
+    """Build the app around a runtime; `public_url` is how this process reaches itself."""
+    public_url = public_url.rstrip("/")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(dispatcher.run_forever(), name="outbox-dispatcher")
+        runtime.wake_dispatcher = dispatcher.wake
+        dispatcher.wake()
+        try:
+            yield
+        finally:
+            dispatcher.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=5)
+
+    app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
+    app.include_router(build_alerts_router(runtime))
+    app.include_router(build_api_router(runtime))
+    slack = build_slack(runtime, _credentials(runtime, public_url, app))
+    operations = SlackOperations(
+        slack.client,
+        runtime.sessions,
+        tz=runtime.domain.tz,
+        broadcast_channel=runtime.settings.broadcast_channel,
+    )
+    dispatcher = Dispatcher(runtime.sessions, {**deferred_handlers(), **operations.handlers})
+    app.state.dispatcher = dispatcher
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -27,5 +83,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         except Exception:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        """Everything Slack sends: commands, interactivity, events (signatures checked)."""
+        return await slack.handler.handle(request)
 
     return app

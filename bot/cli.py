@@ -31,8 +31,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except StartupError as error:
         print(f"warroom: {error}", file=sys.stderr)
         return 1
-    app = create_app(runtime)
-    print(f"warroom serving on http://{args.host}:{args.port}", flush=True)
+    local_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # noqa: S104
+    public_url = f"http://{local_host}:{args.port}"
+    app = create_app(runtime, public_url=public_url)
+    print(f"warroom serving on {public_url}", flush=True)
+    if settings.sandbox_mode:
+        print(
+            f"No Slack credentials: open the local Slack sandbox at {public_url}/sandbox",
+            flush=True,
+        )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     runtime.close()
     return 0

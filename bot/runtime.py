@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -29,6 +30,9 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     domain: Domain
+    # Called after a commit that wrote outbox rows, so the dispatcher starts at once
+    # instead of at its next poll. The dispatcher replaces this no-op when it starts.
+    wake_dispatcher: Callable[[], None] = field(default=lambda: None)
 
     def close(self) -> None:
         """Release database connections."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from storage.models import OutboxOp
@@ -27,45 +27,37 @@ def enqueue(
     return op
 
 
-def claim_batch(
+def claim(
     *, session: Session, worker: str, now: datetime, lease: timedelta, limit: int = 50
-) -> list[OutboxOp]:
-    """Claim due operations, oldest first, at most one incident's head each.
+) -> list[list[OutboxOp]]:
+    """Claim due operations as per-incident chains, oldest first.
 
-    Operations of one incident run in order, so only the oldest unfinished operation of
-    each incident is eligible. `FOR UPDATE SKIP LOCKED` lets replicas claim disjoint rows.
+    An incident's operations run in order, so a chain is taken only when nothing older of
+    that incident is still waiting or running elsewhere. `FOR UPDATE SKIP LOCKED` lets
+    replicas claim disjoint rows; a running row whose lease ran out is due again.
     """
     query = (
         select(OutboxOp)
-        .where(
-            or_(
-                OutboxOp.state == "pending",
-                (OutboxOp.state == "running") & (OutboxOp.next_attempt_at <= now),
-            ),
-            OutboxOp.next_attempt_at <= now,
-        )
+        .where(OutboxOp.state.in_(("pending", "running")), OutboxOp.next_attempt_at <= now)
         .order_by(OutboxOp.id)
-        .limit(limit * 4)
+        .limit(limit * 10)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    candidates = list(session.scalars(query))
-    claimed: list[OutboxOp] = []
-    seen_incidents: set[int] = set()
-    for op in candidates:
-        if op.incident_id is not None:
-            if op.incident_id in seen_incidents or _has_earlier_open(session, op):
-                seen_incidents.add(op.incident_id)
-                continue
-            seen_incidents.add(op.incident_id)
-        op.state = "running"
-        op.claimed_by = worker
-        op.attempts += 1
-        op.next_attempt_at = now + lease
-        op.updated_at = now
-        claimed.append(op)
-        if len(claimed) >= limit:
-            break
+    chains: dict[int | str, list[OutboxOp]] = {}
+    for op in session.scalars(query):
+        key: int | str = op.incident_id if op.incident_id is not None else f"op{op.id}"
+        if key not in chains and len(chains) >= limit:
+            continue
+        chains.setdefault(key, []).append(op)
+    claimed: list[list[OutboxOp]] = []
+    for chain in chains.values():
+        if chain[0].incident_id is not None and _has_earlier_open(session, chain[0]):
+            continue
+        for op in chain:
+            op.state, op.claimed_by = "running", worker
+            op.next_attempt_at, op.updated_at = now + lease, now
+        claimed.append(chain)
     session.flush()
     return claimed
 
@@ -83,12 +75,40 @@ def _has_earlier_open(session: Session, op: OutboxOp) -> bool:
     return earlier is not None
 
 
+def release(*, session: Session, op_ids: list[int], now: datetime) -> None:
+    """Hand claimed operations back untried (an earlier one of their chain failed)."""
+    if op_ids:
+        session.execute(
+            update(OutboxOp)
+            .where(OutboxOp.id.in_(op_ids), OutboxOp.state == "running")
+            .values(state="pending", next_attempt_at=now, claimed_by=None, updated_at=now)
+        )
+
+
+def pending_count(*, session: Session) -> int:
+    """How many operations are waiting or running."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(OutboxOp)
+            .where(OutboxOp.state.in_(("pending", "running")))
+        )
+        or 0
+    )
+
+
 def complete(*, session: Session, op_id: int, result: dict[str, Any], now: datetime) -> None:
     """Mark an operation done and keep what the far side answered."""
     session.execute(
         update(OutboxOp)
         .where(OutboxOp.id == op_id)
-        .values(state="done", result=result, updated_at=now, last_error=None)
+        .values(
+            state="done",
+            result=result,
+            updated_at=now,
+            last_error=None,
+            attempts=OutboxOp.attempts + 1,
+        )
     )
 
 
@@ -97,7 +117,14 @@ def retry_later(*, session: Session, op_id: int, error: str, at: datetime, now: 
     session.execute(
         update(OutboxOp)
         .where(OutboxOp.id == op_id)
-        .values(state="pending", next_attempt_at=at, last_error=error[:2000], updated_at=now)
+        .values(
+            state="pending",
+            next_attempt_at=at,
+            last_error=error[:2000],
+            updated_at=now,
+            attempts=OutboxOp.attempts + 1,
+            claimed_by=None,
+        )
     )
 
 
@@ -106,5 +133,7 @@ def fail(*, session: Session, op_id: int, error: str, now: datetime) -> None:
     session.execute(
         update(OutboxOp)
         .where(OutboxOp.id == op_id)
-        .values(state="failed", last_error=error[:2000], updated_at=now)
+        .values(
+            state="failed", last_error=error[:2000], updated_at=now, attempts=OutboxOp.attempts + 1
+        )
     )

@@ -116,3 +116,9 @@ def _resolve(clock: str, rec: Recorder) -> datetime:
         return resolve_clock(clock, tz=rec.tz, now=rec.now)
     except TimeError as error:
         raise DomainError(str(error)) from error
+
+
+def pin(rec: Recorder, text: str, *, author: str | None, at: datetime, actor: str | None) -> None:
+    """A pinned (or 📌-reacted) message joins the timeline at the message's own time."""
+    _incident(rec)
+    rec.event("pin", text, actor=author or actor, source="pin", at=at, data={"pinned_by": actor})

@@ -71,7 +71,8 @@ def _open(
         f"{prefix}: {title} ({severity})" if source == "command" else f"Incident opened: {title}"
     )
     rec.event("declared", opened, actor=actor, source=source)
-    invite = list(dict.fromkeys([*playbook.invite, *playbook.roles.values()]))
+    declarer = [actor] if actor else []
+    invite = list(dict.fromkeys([*declarer, *playbook.invite, *playbook.roles.values()]))
     rec.effect(
         effects.OPEN_CHANNEL,
         name=incident.channel_name,
@@ -116,7 +117,10 @@ def declare(
         drill=drill,
     )
     assert rec.incident is not None
-    rec.outcome.reply = f"Declared incident #{rec.incident.id}: {title}"
+    rec.effect(effects.POST_MESSAGE, text=f"declared this incident: {title}", actor=actor)
+    rec.outcome.reply = (
+        f"Declared incident #{rec.incident.id}: {title}. Opening #{rec.incident.channel_name}…"
+    )
     return rec.outcome
 
 

@@ -100,7 +100,11 @@ class Recorder:
         return row
 
     def effect(self, kind: str, **payload: Any) -> Effect:
-        """Write an effect to the outbox in this transaction."""
+        """Write an effect to the outbox in this transaction.
+
+        The returned effect's payload is the row's own dict: changes to it before the
+        flush are stored (how a command's echo gets its text after the command ran).
+        """
         incident_id = self.incident.id if self.incident is not None else None
         effect = Effect(kind, {"incident_id": incident_id, **payload})
         outbox.enqueue(

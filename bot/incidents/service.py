@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -61,7 +63,10 @@ def execute(
     if command.verb == "tasks" or (command.verb == "stage" and command.target is None):
         return Outcome(incident, private=stages.tasks_text(incident))
     rec = Recorder(session, incident, domain.clock.now(), domain.tz)
+    # The echo goes first in the outbox so the channel reads command, then its effects.
+    echo = rec.effect(effects.POST_MESSAGE, text="", actor=actor)
     reply = _apply(rec, command, actor)
+    echo.payload["text"] = reply
     _stamp(rec, command, key)
     rec.outcome.reply = reply
     return rec.outcome
@@ -160,3 +165,27 @@ def _drill(
     if key and outcome.events:
         outcome.events[0].idempotency_key = key
     return outcome
+
+
+def record_pin(
+    session: Session,
+    domain: Domain,
+    incident: Incident,
+    *,
+    text: str,
+    author: str | None,
+    at: datetime,
+    actor: str | None,
+    key: str,
+) -> Outcome:
+    """Add a pinned message to the timeline once, however often it is pinned or reacted to."""
+    if already_done(session, key):
+        return Outcome(incident, duplicate=True)
+    rec = Recorder(session, incident, domain.clock.now(), domain.tz)
+    notes.pin(rec, text, author=author, at=at, actor=actor)
+    rec.outcome.events[0].idempotency_key = key
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise DuplicateDelivery(key) from error
+    return rec.outcome

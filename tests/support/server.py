@@ -19,9 +19,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def run_app_in_thread(app: Any, *, startup_timeout: float = 10.0) -> Iterator[str]:
+def run_app_in_thread(
+    app: Any, *, startup_timeout: float = 10.0, port: int | None = None
+) -> Iterator[str]:
     """Serve app on 127.0.0.1 in a background thread; yield its base URL (no trailing /)."""
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)

@@ -76,7 +76,7 @@ def test_sev_changes_severity_and_pages_when_raised(run, store, incident_id) -> 
     outcome = run("sev 1", incident_id)
     assert store.incident(incident_id).severity == "sev1"
     assert store.events(incident_id)[-1].text == "severity sev2 → sev1"
-    assert kinds(outcome.effects) == ["webhook.send", "card.update"]
+    assert kinds(outcome.effects) == ["message.post", "webhook.send", "card.update"]
     outcome = run("sev 3", incident_id)
     assert "pagerduty.event" not in kinds(outcome.effects)
     with pytest.raises(DomainError, match="already sev3"):
@@ -117,8 +117,14 @@ def test_update_is_recorded_broadcast_and_resets_the_reminder(run, store, incide
         "Restart in progress, ETA 10 minutes",
         "U0ALICE",
     )
-    assert kinds(outcome.effects) == ["broadcast.post", "schedule.set"]
+    assert kinds(outcome.effects) == ["message.post", "broadcast.post", "schedule.set"]
     assert outcome.reply == "Status update: Restart in progress, ETA 10 minutes"
+    echo = [op for op in store.outbox(incident_id) if op.kind == "message.post"][-1]
+    assert echo.payload == {
+        "incident_id": incident_id,
+        "text": "Status update: Restart in progress, ETA 10 minutes",
+        "actor": "U0ALICE",
+    }
 
 
 def test_note_is_a_timeline_entry(run, store, incident_id) -> None:
@@ -297,7 +303,7 @@ def test_statuspage_queues_only_the_public_text(run, store, incident_id) -> None
 
 def test_postmortem_regenerates(run, incident_id) -> None:
     outcome = run("postmortem", incident_id)
-    assert kinds(outcome.effects) == ["postmortem.post"]
+    assert kinds(outcome.effects) == ["message.post", "postmortem.post"]
 
 
 def test_drill_runs_a_playbook_without_paging(run, store) -> None:

@@ -1,0 +1,206 @@
+"""The outbox dispatcher: carries out committed operations in order per incident, with retries."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from bot.incidents import effects
+from bot.incidents.clock import Clock, SystemClock
+from bot.slack.operations import PERMANENT_ERRORS, PermanentError, slack_error
+from storage import outbox
+from storage.db import transaction
+from storage.models import OutboxOp, TimelineEvent
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+MAX_BACKOFF = 300.0
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next try: exponential with jitter, capped at five minutes."""
+    base = min(MAX_BACKOFF, 0.5 * 2 ** min(attempts, 12))
+    return base * random.uniform(0.8, 1.2)
+
+
+class Dispatcher:
+    """Claims due outbox chains and runs each through its handler."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        handlers: dict[str, Handler],
+        *,
+        clock: Clock | None = None,
+        lease: timedelta = timedelta(seconds=120),
+        poll_interval: float = 1.0,
+        concurrency: int = 16,
+    ) -> None:
+        self.sessions = sessions
+        self.handlers = handlers
+        self.clock = clock or SystemClock()
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.worker = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Start a round now; safe to call from any thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    def stop(self) -> None:
+        """Finish the current round and return from run_forever."""
+        self._stopping = True
+        self.wake()
+
+    async def run_forever(self) -> None:
+        """Run rounds until stopped, waking on `wake()` or every poll interval."""
+        self._loop = asyncio.get_running_loop()
+        while not self._stopping:
+            # Cleared before the round, so a wake during the round starts the next at once.
+            self._wake.clear()
+            try:
+                busy = await self.run_once()
+            except Exception:
+                log.exception("outbox round failed; retrying shortly")
+                busy = 0
+            if busy:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+
+    async def run_once(self) -> int:
+        """Claim and run one round of due chains; return how many operations ran."""
+        self._loop = asyncio.get_running_loop()
+        chains = await asyncio.to_thread(self._claim)
+        if not chains:
+            return 0
+        counts = await asyncio.gather(*(self._run_chain(chain) for chain in chains))
+        return sum(counts)
+
+    async def drain(self, max_rounds: int = 1000) -> None:
+        """Run rounds until nothing is due (tests and replays)."""
+        for _ in range(max_rounds):
+            if not await self.run_once():
+                return
+        raise RuntimeError(f"outbox still busy after {max_rounds} rounds")
+
+    def _claim(self) -> list[list[OutboxOp]]:
+        with transaction(self.sessions) as session:
+            return outbox.claim(
+                session=session, worker=self.worker, now=self.clock.now(), lease=self.lease
+            )
+
+    async def _run_chain(self, chain: list[OutboxOp]) -> int:
+        async with self._semaphore:
+            ran = 0
+            for index, op in enumerate(chain):
+                later = chain[index + 1 :]
+                if op.kind == effects.UPDATE_CARD and any(
+                    o.kind == effects.UPDATE_CARD for o in later
+                ):
+                    # A later redraw shows everything this one would: skip a Slack call.
+                    await self._finish(op, {"superseded": True})
+                    continue
+                ok = await self._run(op)
+                ran += 1
+                if not ok:
+                    await asyncio.to_thread(self._release, [o.id for o in later if o.id])
+                    break
+            return ran
+
+    async def _run(self, op: OutboxOp) -> bool:
+        handler = self.handlers.get(op.kind)
+        if handler is None:
+            await self._fail(op, f"no handler for {op.kind}")
+            return True
+        try:
+            result = await handler(dict(op.payload))
+        except SlackApiError as error:
+            code = slack_error(error)
+            status = error.response.status_code
+            if code in PERMANENT_ERRORS:
+                await self._fail(op, f"Slack refused {op.kind}: {code}")
+                return True
+            delay = backoff(op.attempts)
+            retry_after = error.response.headers.get("Retry-After") or error.response.headers.get(
+                "retry-after"
+            )
+            if status == 429 and retry_after:
+                delay = max(delay, float(retry_after))
+            await self._retry(op, f"Slack {status} {code}", delay)
+            return False
+        except PermanentError as error:
+            await self._fail(op, str(error))
+            return True
+        except Exception as error:  # network errors, timeouts, third parties down
+            await self._retry(op, f"{type(error).__name__}: {error}", backoff(op.attempts))
+            return False
+        await self._finish(op, result or {})
+        return True
+
+    async def _finish(self, op: OutboxOp, result: dict[str, Any]) -> None:
+        def work() -> None:
+            with transaction(self.sessions) as session:
+                outbox.complete(session=session, op_id=op.id, result=result, now=self.clock.now())
+
+        await asyncio.to_thread(work)
+
+    async def _retry(self, op: OutboxOp, error: str, delay: float) -> None:
+        log.warning("outbox op %s (%s) failed, retrying in %.1fs: %s", op.id, op.kind, delay, error)
+        now = self.clock.now()
+
+        def work() -> None:
+            with transaction(self.sessions) as session:
+                outbox.retry_later(
+                    session=session,
+                    op_id=op.id,
+                    error=error,
+                    at=now + timedelta(seconds=delay),
+                    now=now,
+                )
+
+        await asyncio.to_thread(work)
+
+    async def _fail(self, op: OutboxOp, error: str) -> None:
+        log.error("outbox op %s (%s) failed for good: %s", op.id, op.kind, error)
+        now = self.clock.now()
+
+        def work() -> None:
+            with transaction(self.sessions) as session:
+                outbox.fail(session=session, op_id=op.id, error=error, now=now)
+                if op.incident_id is not None:
+                    session.add(
+                        TimelineEvent(
+                            incident_id=op.incident_id,
+                            occurred_at=now,
+                            recorded_at=now,
+                            kind="delivery_failed",
+                            text=error[:500],
+                            source="system",
+                            data={"op": op.id, "kind": op.kind},
+                        )
+                    )
+
+        await asyncio.to_thread(work)
+
+    def _release(self, op_ids: list[int]) -> None:
+        with transaction(self.sessions) as session:
+            outbox.release(session=session, op_ids=op_ids, now=self.clock.now())

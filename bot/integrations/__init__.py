@@ -1,0 +1,1 @@
+"""Outbound integrations (PagerDuty, Statuspage, webhooks) carried out by the dispatcher."""

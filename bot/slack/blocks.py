@@ -1,0 +1,205 @@
+"""Block Kit for the incident card, messages, modals and App Home."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.slack.escape import escape, mention, truncate
+from bot.slack.ids import ActionId, BlockId, CallbackId
+
+SEVERITY_EMOJI = {
+    "sev1": ":red_circle:",
+    "sev2": ":large_orange_circle:",
+    "sev3": ":large_yellow_circle:",
+    "sev4": ":white_circle:",
+}
+STATUS_EMOJI = {
+    "investigating": ":mag:",
+    "identified": ":dart:",
+    "monitoring": ":eyes:",
+    "resolved": ":white_check_mark:",
+}
+
+
+@dataclass(frozen=True)
+class CardView:
+    """What the incident card shows, read from the stored incident."""
+
+    id: int
+    title: str
+    severity: str
+    status: str
+    stage: str | None
+    commander: str | None
+    started_at: datetime | None
+    impact: str | None
+    playbook: str
+    drill: bool
+    alert_links: list[str]
+    resolved_at: datetime | None = None
+
+
+def _when(at: datetime | None, tz: ZoneInfo) -> str:
+    if at is None:
+        return "—"
+    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def card_blocks(card: CardView, tz: ZoneInfo) -> list[dict[str, Any]]:
+    """The pinned incident card."""
+    prefix = "[DRILL] " if card.drill else ""
+    header = truncate(f"{prefix}{card.severity.upper()} · #{card.id} {card.title}", 150)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
+        {
+            "type": "section",
+            "fields": [
+                _field("Status", f"{STATUS_EMOJI.get(card.status, '')} {card.status}"),
+                _field("Severity", f"{SEVERITY_EMOJI.get(card.severity, '')} {card.severity}"),
+                _field("Stage", escape(card.stage or "—")),
+                _field("Commander", mention(card.commander)),
+                _field("Impact start", _when(card.started_at, tz)),
+                _field("Playbook", escape(card.playbook)),
+            ],
+        },
+    ]
+    if card.impact:
+        blocks.append(_section(f"*Impact*\n{truncate(escape(card.impact), 2900)}"))
+    if card.alert_links:
+        links = " · ".join(f"<{link}|alert {n}>" for n, link in enumerate(card.alert_links[:5], 1))
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": links}]})
+    blocks.append({"type": "divider"})
+    if card.status == "resolved":
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"Resolved {_when(card.resolved_at, tz)}"}],
+            }
+        )
+        return blocks
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": f"incident-{card.id}",
+            "elements": [
+                _button("Acknowledge", ActionId.ACKNOWLEDGE, card.id, style="primary"),
+                _button("Add note", ActionId.ADD_NOTE, card.id),
+                _button("Resolve", ActionId.RESOLVE, card.id, style="danger", confirm=True),
+            ],
+        }
+    )
+    return blocks
+
+
+def card_text(card: CardView) -> str:
+    """Fallback text for notifications and clients without blocks."""
+    return f"{card.severity.upper()} incident #{card.id}: {escape(card.title)} ({card.status})"
+
+
+def _field(label: str, value: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": f"*{label}*\n{value}"}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _button(
+    text: str, action_id: str, incident_id: int, *, style: str | None = None, confirm: bool = False
+) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": str(incident_id),
+    }
+    if style:
+        button["style"] = style
+    if confirm:
+        button["confirm"] = {
+            "title": {"type": "plain_text", "text": "Resolve the incident?"},
+            "text": {"type": "mrkdwn", "text": "This closes it and drafts the postmortem."},
+            "confirm": {"type": "plain_text", "text": "Resolve"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+    return button
+
+
+def declare_modal(channel_id: str | None) -> dict[str, Any]:
+    """The modal `/incident declare` opens when given no title."""
+    options = [
+        {"text": {"type": "plain_text", "text": s.upper()}, "value": s}
+        for s in ("sev1", "sev2", "sev3", "sev4")
+    ]
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.DECLARE,
+        "private_metadata": channel_id or "",
+        "title": {"type": "plain_text", "text": "Declare an incident"},
+        "submit": {"type": "plain_text", "text": "Declare"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": BlockId.TITLE,
+                "label": {"type": "plain_text", "text": "What is wrong?"},
+                "element": {"type": "plain_text_input", "action_id": "value", "max_length": 150},
+            },
+            {
+                "type": "input",
+                "block_id": BlockId.SEVERITY,
+                "label": {"type": "plain_text", "text": "Severity"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": "value",
+                    "options": options,
+                    "initial_option": options[2],
+                },
+            },
+        ],
+    }
+
+
+def note_modal(incident_id: int) -> dict[str, Any]:
+    """The modal behind the card's Add note button."""
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.NOTE,
+        "private_metadata": str(incident_id),
+        "title": {"type": "plain_text", "text": f"Note on #{incident_id}"},
+        "submit": {"type": "plain_text", "text": "Add"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": BlockId.NOTE,
+                "label": {"type": "plain_text", "text": "Note"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "multiline": True,
+                    "max_length": 3000,
+                },
+            }
+        ],
+    }
+
+
+def home_view(open_incidents: list[CardView], tz: ZoneInfo) -> dict[str, Any]:
+    """App Home: the open incidents."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Open incidents"}}
+    ]
+    if not open_incidents:
+        blocks.append(_section("No open incidents. :sunny:"))
+    for card in open_incidents[:40]:
+        blocks.append(
+            _section(
+                f"{SEVERITY_EMOJI.get(card.severity, '')} *#{card.id} {escape(card.title)}*\n"
+                f"{card.status} · stage {escape(card.stage or '—')} · commander "
+                f"{mention(card.commander)} · since {_when(card.started_at, tz)}"
+            )
+        )
+    return {"type": "home", "blocks": blocks}

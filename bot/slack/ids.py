@@ -1,0 +1,26 @@
+"""Every Slack action id and view callback id warroom uses, in one place."""
+
+from enum import StrEnum
+
+
+class ActionId(StrEnum):
+    """Buttons on the incident card."""
+
+    ACKNOWLEDGE = "incident_acknowledge"
+    ADD_NOTE = "incident_add_note"
+    RESOLVE = "incident_resolve"
+
+
+class CallbackId(StrEnum):
+    """Modals."""
+
+    DECLARE = "incident_declare"
+    NOTE = "incident_note"
+
+
+class BlockId(StrEnum):
+    """Inputs inside modals."""
+
+    TITLE = "title"
+    SEVERITY = "severity"
+    NOTE = "note"

@@ -1,0 +1,193 @@
+"""Bolt listeners: parse what Slack sent, ack fast, run the domain after the ack, reply."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.incidents.commands import Command, CommandError, parse_command
+from bot.runtime import Runtime
+from bot.slack.blocks import declare_modal, home_view, note_modal
+from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.runner import open_cards, run_command, run_pin
+
+log = logging.getLogger(__name__)
+PIN_REACTIONS = frozenset({"pushpin", "round_pushpin"})
+
+
+async def _private(respond: AsyncRespond, text: str | None) -> None:
+    if text:
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+def register(app: AsyncApp, runtime: Runtime) -> None:
+    """Attach every listener to the Bolt app."""
+
+    @app.command("/incident")
+    async def handle_command_incident(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        try:
+            command = parse_command(body.get("text", ""))
+        except CommandError as error:
+            await ack(response_type="ephemeral", text=str(error))
+            return
+        if command.verb == "declare" and not command.text:
+            await ack()
+            await client.views_open(
+                trigger_id=body["trigger_id"], view=declare_modal(body.get("channel_id"))
+            )
+            return
+        # Slack gives up after 3 s, so the ack goes before any database work.
+        await ack()
+        reply = await asyncio.to_thread(
+            run_command,
+            runtime,
+            command,
+            user_id=body["user_id"],
+            channel_id=body.get("channel_id"),
+            key=f"command:{body.get('trigger_id')}" if body.get("trigger_id") else None,
+        )
+        await _private(respond, reply.private)
+
+    async def _button(body: dict[str, Any], respond: AsyncRespond, verb: str) -> None:
+        action = body["actions"][0]
+        reply = await asyncio.to_thread(
+            run_command,
+            runtime,
+            Command(verb),
+            user_id=body["user"]["id"],
+            incident_id=int(action["value"]),
+            key=f"action:{body.get('trigger_id')}:{action['action_id']}",
+        )
+        await _private(respond, reply.private)
+
+    @app.action(ActionId.ACKNOWLEDGE)
+    async def handle_action_acknowledge(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        await _button(body, respond, "ack")
+
+    @app.action(ActionId.RESOLVE)
+    async def handle_action_resolve(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        await _button(body, respond, "resolve")
+
+    @app.action(ActionId.ADD_NOTE)
+    async def handle_action_add_note(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        incident_id = int(body["actions"][0]["value"])
+        await client.views_open(trigger_id=body["trigger_id"], view=note_modal(incident_id))
+
+    @app.view(CallbackId.NOTE)
+    async def handle_view_note(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        text = _input(view, BlockId.NOTE).strip()
+        if not text:
+            await ack(response_action="errors", errors={BlockId.NOTE: "Write a note first"})
+            return
+        await ack()
+        await asyncio.to_thread(
+            run_command,
+            runtime,
+            Command("note", text=text),
+            user_id=body["user"]["id"],
+            incident_id=int(view["private_metadata"]),
+            key=f"view:{view.get('id')}",
+        )
+
+    @app.view(CallbackId.DECLARE)
+    async def handle_view_declare(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        title = _input(view, BlockId.TITLE).strip()
+        severity = _input(view, BlockId.SEVERITY) or "sev3"
+        if not title:
+            await ack(response_action="errors", errors={BlockId.TITLE: "Give the incident a title"})
+            return
+        await ack()
+        user = body["user"]["id"]
+        reply = await asyncio.to_thread(
+            run_command,
+            runtime,
+            Command("declare", text=title, severity=severity),
+            user_id=user,
+            key=f"view:{view.get('id')}",
+        )
+        channel = view.get("private_metadata")
+        if reply.private and channel:
+            await client.chat_postEphemeral(channel=channel, user=user, text=reply.private)
+
+    @app.event("reaction_added")
+    async def handle_event_reaction_added(event: dict[str, Any], client: AsyncWebClient) -> None:
+        item = event.get("item", {})
+        if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
+            return
+        response = await client.conversations_history(
+            channel=item["channel"], latest=item["ts"], inclusive=True, limit=1
+        )
+        messages = response.get("messages", [])
+        if not messages or messages[0].get("ts") != item["ts"]:
+            response = await client.conversations_replies(
+                channel=item["channel"], ts=item["ts"], limit=1
+            )
+            messages = response.get("messages", [])
+        if not messages:
+            return
+        message = messages[0]
+        await asyncio.to_thread(
+            run_pin,
+            runtime,
+            channel_id=item["channel"],
+            ts=item["ts"],
+            text=message.get("text", ""),
+            author=message.get("user"),
+            actor=event.get("user"),
+        )
+
+    @app.event("pin_added")
+    async def handle_event_pin_added(event: dict[str, Any]) -> None:
+        item = event.get("item", {})
+        message = item.get("message") or {}
+        ts = message.get("ts") or item.get("ts")
+        channel = item.get("channel") or event.get("channel_id")
+        if not ts or not channel:
+            return
+        await asyncio.to_thread(
+            run_pin,
+            runtime,
+            channel_id=channel,
+            ts=ts,
+            text=message.get("text", ""),
+            author=message.get("user"),
+            actor=event.get("user"),
+        )
+
+    @app.event("app_home_opened")
+    async def handle_event_app_home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+        cards = await asyncio.to_thread(open_cards, runtime)
+        await client.views_publish(user_id=event["user"], view=home_view(cards, runtime.domain.tz))
+
+    @app.event("member_joined_channel")
+    async def handle_event_member_joined_channel() -> None:
+        # Joining is visible in Slack itself; nothing to record.
+        return
+
+    @app.event("message")
+    async def handle_event_message() -> None:
+        return
+
+
+def _input(view: dict[str, Any], block_id: str) -> str:
+    value = view.get("state", {}).get("values", {}).get(block_id, {}).get("value", {})
+    if "selected_option" in value:
+        return (value.get("selected_option") or {}).get("value", "")
+    return value.get("value") or ""

@@ -1,0 +1,268 @@
+"""Carry out the chat effects of the outbox against Slack's Web API."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from bot.incidents import effects
+from bot.slack.blocks import card_blocks, card_text
+from bot.slack.cards import card_view
+from bot.slack.escape import escape, mention, truncate
+from storage.db import transaction
+from storage.models import Incident
+
+# Slack answers these when retrying can never help; the operation is failed, not retried.
+PERMANENT_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "missing_scope",
+        "channel_not_found",
+        "is_archived",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "invalid_name",
+        "invalid_name_specials",
+        "invalid_name_maxlength",
+        "invalid_name_required",
+        "restricted_action",
+        "message_not_found",
+        "cant_update_message",
+    }
+)
+
+
+class PermanentError(Exception):
+    """Slack refused in a way no retry can fix."""
+
+
+def slack_error(error: SlackApiError) -> str:
+    """Slack's error code from a failed call."""
+    return str(error.response.get("error", "unknown_error"))
+
+
+class SlackOperations:
+    """Handlers for the outbox kinds that talk to Slack."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        sessions: sessionmaker[Session],
+        *,
+        tz: ZoneInfo,
+        broadcast_channel: str | None,
+    ) -> None:
+        self.client = client
+        self.sessions = sessions
+        self.tz = tz
+        self.broadcast_channel = broadcast_channel
+        self._channel_ids: dict[str, str] = {}
+        self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            effects.OPEN_CHANNEL: self.open_channel,
+            effects.INVITE: self.invite,
+            effects.POST_CARD: self.post_card,
+            effects.UPDATE_CARD: self.update_card,
+            effects.POST_MESSAGE: self.post_message,
+            effects.BROADCAST: self.broadcast,
+        }
+
+    async def _db(self, fn: Callable[[Session], Any]) -> Any:
+        def work() -> Any:
+            with transaction(self.sessions) as session:
+                return fn(session)
+
+        return await asyncio.to_thread(work)
+
+    async def _incident(self, incident_id: int) -> Incident:
+        incident = await self._db(lambda s: s.get(Incident, incident_id))
+        if incident is None:
+            raise PermanentError(f"incident {incident_id} does not exist")
+        return incident
+
+    async def _channel(self, incident_id: int) -> str:
+        incident = await self._incident(incident_id)
+        if not incident.channel_id:
+            raise PermanentError(f"incident {incident_id} has no channel")
+        return incident.channel_id
+
+    async def open_channel(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Create the incident channel (suffixing a taken name), describe it, invite people."""
+        incident = await self._incident(payload["incident_id"])
+        channel_id = incident.channel_id
+        name = incident.channel_name or payload["name"]
+        if channel_id is None:
+            channel_id, name = await self._create(payload["name"])
+
+            def keep(session: Session) -> None:
+                row = session.get(Incident, incident.id)
+                assert row is not None
+                row.channel_id, row.channel_name = channel_id, name
+
+            # Stored before anything else so a retry after a crash reuses this channel.
+            await self._db(keep)
+        await self.client.conversations_setTopic(channel=channel_id, topic=payload["topic"][:250])
+        await self.client.conversations_setPurpose(
+            channel=channel_id, purpose=payload["purpose"][:250]
+        )
+        invited = await self._invite(channel_id, payload.get("invite", []))
+        return {"channel_id": channel_id, "name": name, "invited": invited}
+
+    async def _create(self, name: str) -> tuple[str, str]:
+        base = name
+        for attempt in range(1, 50):
+            try:
+                response = await self.client.conversations_create(name=name)
+                return response["channel"]["id"], response["channel"]["name"]
+            except SlackApiError as error:
+                if slack_error(error) != "name_taken":
+                    raise
+                suffix = f"-{attempt + 1}"
+                name = base[: 80 - len(suffix)] + suffix
+        raise PermanentError(f"no free channel name like {base}")
+
+    async def _resolve_people(self, people: list[str]) -> list[str]:
+        users: list[str] = []
+        for person in people:
+            if re.fullmatch(r"[UW][A-Z0-9]+", person):
+                users.append(person)
+            elif re.fullmatch(r"S[A-Z0-9]+", person):
+                response = await self.client.usergroups_users_list(usergroup=person)
+                users.extend(response.get("users", []))
+            elif "@" in person and not person.startswith("@"):
+                try:
+                    response = await self.client.users_lookupByEmail(email=person)
+                    users.append(response["user"]["id"])
+                except SlackApiError as error:
+                    if slack_error(error) != "users_not_found":
+                        raise
+        return list(dict.fromkeys(users))
+
+    async def _invite(self, channel_id: str, people: list[str]) -> list[str]:
+        users = await self._resolve_people(people)
+        bot_user = await self._bot_user()
+        users = [u for u in users if u != bot_user]
+        if not users:
+            return []
+        try:
+            await self.client.conversations_invite(channel=channel_id, users=",".join(users))
+        except SlackApiError as error:
+            if slack_error(error) != "already_in_channel":
+                raise
+        return users
+
+    async def _bot_user(self) -> str | None:
+        if "__bot__" not in self._channel_ids:
+            response = await self.client.auth_test()
+            self._channel_ids["__bot__"] = response.get("user_id", "")
+        return self._channel_ids["__bot__"] or None
+
+    async def invite(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Bring people into the incident channel."""
+        channel_id = await self._channel(payload["incident_id"])
+        return {"invited": await self._invite(channel_id, payload.get("users", []))}
+
+    async def post_card(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Post the incident card and pin it."""
+        incident_id = payload["incident_id"]
+        channel_id = await self._channel(incident_id)
+        card = await self._db(lambda s: card_view(s, s.get(Incident, incident_id)))
+        response = await self.client.chat_postMessage(
+            channel=channel_id, text=card_text(card), blocks=card_blocks(card, self.tz)
+        )
+        ts = response["ts"]
+
+        def keep(session: Session) -> None:
+            row = session.get(Incident, incident_id)
+            assert row is not None
+            row.card_ts = ts
+
+        await self._db(keep)
+        try:
+            await self.client.pins_add(channel=channel_id, timestamp=ts)
+        except SlackApiError as error:
+            if slack_error(error) != "already_pinned":
+                raise
+        return {"channel_id": channel_id, "ts": ts}
+
+    async def update_card(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Redraw the card in place from the incident as it is now."""
+        incident_id = payload["incident_id"]
+        incident = await self._incident(incident_id)
+        if not incident.channel_id or not incident.card_ts:
+            raise PermanentError("the card was never posted")
+        card = await self._db(lambda s: card_view(s, s.get(Incident, incident_id)))
+        await self.client.chat_update(
+            channel=incident.channel_id,
+            ts=incident.card_ts,
+            text=card_text(card),
+            blocks=card_blocks(card, self.tz),
+        )
+        return {"ts": incident.card_ts}
+
+    async def post_message(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Post a message in the incident channel; responders' text is escaped."""
+        channel_id = await self._channel(payload["incident_id"])
+        text = payload.get("text") or ""
+        if not payload.get("trusted"):
+            text = escape(text)
+        if payload.get("actor"):
+            text = f"{mention(payload['actor'])}: {text}"
+        response = await self.client.chat_postMessage(
+            channel=channel_id, text=truncate(text, 39000)
+        )
+        return {"ts": response["ts"]}
+
+    async def broadcast(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Announce in the broadcast channel, when one is configured."""
+        if not self.broadcast_channel:
+            return {"skipped": "WARROOM_BROADCAST_CHANNEL is not set"}
+        channel = await self._broadcast_id()
+        text = escape(payload.get("text") or "")
+        incident_id = payload.get("incident_id")
+        if incident_id:
+            incident = await self._incident(incident_id)
+            if incident.channel_id:
+                text += f" · <#{incident.channel_id}>"
+        response = await self.client.chat_postMessage(channel=channel, text=text)
+        return {"ts": response["ts"], "channel_id": channel}
+
+    async def _broadcast_id(self) -> str:
+        target = (self.broadcast_channel or "").lstrip("#")
+        if re.fullmatch(r"[CG][A-Z0-9]+", target):
+            return target
+        if target not in self._channel_ids:
+            cursor = None
+            while True:
+                response = await self.client.conversations_list(
+                    limit=200, cursor=cursor, exclude_archived=True
+                )
+                for channel in response.get("channels", []):
+                    self._channel_ids[channel["name"]] = channel["id"]
+                cursor = response.get("response_metadata", {}).get("next_cursor")
+                if target in self._channel_ids or not cursor:
+                    break
+        if target not in self._channel_ids:
+            raise PermanentError(f"broadcast channel #{target} not found")
+        channel_id = self._channel_ids[target]
+        try:
+            await self.client.conversations_join(channel=channel_id)
+        except SlackApiError as error:
+            if slack_error(error) not in (
+                "already_in_channel",
+                "method_not_supported_for_channel_type",
+            ):
+                raise
+        return channel_id

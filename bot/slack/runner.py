@@ -1,0 +1,114 @@
+"""Run domain operations for Slack listeners: one transaction each, replies for the user."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot.incidents.commands import Command, CommandError, parse_command
+from bot.incidents.errors import DomainError
+from bot.incidents.service import DuplicateDelivery, execute, record_pin
+from bot.runtime import Runtime
+from bot.slack.blocks import CardView
+from bot.slack.cards import card_view
+from storage.db import transaction
+from storage.models import Incident
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to tell the user who asked, privately (None: nothing)."""
+
+    private: str | None = None
+
+
+def incident_for_channel(session: Session, channel_id: str | None) -> Incident | None:
+    """The incident whose channel this is."""
+    if not channel_id:
+        return None
+    return session.scalar(
+        select(Incident).where(Incident.channel_id == channel_id).order_by(Incident.id.desc())
+    )
+
+
+def run_command(
+    runtime: Runtime,
+    command: Command | str,
+    *,
+    user_id: str,
+    channel_id: str | None = None,
+    incident_id: int | None = None,
+    key: str | None = None,
+) -> Reply:
+    """Apply one `/incident` command (or button) as `user_id`; errors come back as a Reply."""
+    try:
+        parsed = parse_command(command) if isinstance(command, str) else command
+    except CommandError as error:
+        return Reply(str(error))
+    try:
+        with transaction(runtime.sessions) as session:
+            incident = (
+                session.get(Incident, incident_id)
+                if incident_id is not None
+                else incident_for_channel(session, channel_id)
+            )
+            outcome = execute(
+                session, runtime.domain, parsed, incident=incident, actor=user_id, key=key
+            )
+    except DomainError as error:
+        return Reply(str(error))
+    except (DuplicateDelivery, IntegrityError):
+        # The same delivery is being (or was) recorded by another request.
+        return Reply(None)
+    runtime.wake_dispatcher()
+    if outcome.duplicate:
+        return Reply(None)
+    if parsed.verb in ("declare", "drill"):
+        return Reply(outcome.reply)
+    return Reply(outcome.private)
+
+
+def run_pin(
+    runtime: Runtime,
+    *,
+    channel_id: str,
+    ts: str,
+    text: str,
+    author: str | None,
+    actor: str | None,
+) -> bool:
+    """Add a pinned message to its incident's timeline; False if the channel has none."""
+    try:
+        with transaction(runtime.sessions) as session:
+            incident = incident_for_channel(session, channel_id)
+            if incident is None:
+                return False
+            record_pin(
+                session,
+                runtime.domain,
+                incident,
+                text=text,
+                author=author,
+                at=datetime.fromtimestamp(float(ts), UTC),
+                actor=actor,
+                key=f"pin:{channel_id}:{ts}",
+            )
+    except (DuplicateDelivery, IntegrityError):
+        return True
+    return True
+
+
+def open_cards(runtime: Runtime) -> list[CardView]:
+    """Cards of every open incident, newest first (App Home)."""
+    with runtime.sessions() as session:
+        rows = session.scalars(
+            select(Incident).where(Incident.status != "resolved").order_by(Incident.id.desc())
+        )
+        return [card_view(session, row) for row in rows]

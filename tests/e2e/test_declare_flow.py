@@ -1,0 +1,40 @@
+"""A declared incident gets its channel, responders, pinned card and announcement in the sandbox."""
+
+from __future__ import annotations
+
+from bot.slack.runner import run_command
+from tests.support.server import wait_until
+
+
+def test_declare_opens_a_channel_with_a_pinned_card(service) -> None:
+    reply = run_command(
+        service.runtime, "declare Spot trading errors sev1", user_id="U0ALICE", key="k1"
+    )
+    assert reply.private.startswith("Declared incident #1: Spot trading errors")
+    sandbox = service.sandbox
+    found = wait_until(lambda: _channel(sandbox, "inc-"), timeout=10)
+    channel = wait_until(
+        lambda: (c := sandbox.channel(found["id"])).get("purpose", {}).get("value") and c
+    )
+    assert channel["name"].startswith("inc-") and channel["name"].endswith("-spot-trading-errors")
+    assert channel["topic"]["value"] == "SEV1 · Spot trading errors"
+
+    def card():
+        return next(
+            (m for m in sandbox.messages(channel["id"]) if m.get("blocks") and m.get("pinned_to")),
+            None,
+        )
+
+    pinned = wait_until(card, timeout=10)
+    header = pinned["blocks"][0]["text"]["text"]
+    assert header == "SEV1 · #1 Spot trading errors"
+    assert {"U0ALICE"} <= set(sandbox.channel(channel["id"])["members"])
+    announced = wait_until(
+        lambda: [m for m in sandbox.messages("incidents") if "Spot trading errors" in m["text"]]
+    )
+    assert announced[0]["text"].startswith("SEV1 incident #1 opened: Spot trading errors")
+
+
+def _channel(sandbox, prefix: str):
+    channels = sandbox.info()["channels"]
+    return next((c for c in channels if c["name"].startswith(prefix)), None)
