@@ -175,3 +175,13 @@ class Delivery(SQLModel, table=True):
     delivery_id: str
     received_at: datetime = _utc()
     response: dict[str, Any] = _json()
+
+
+class Person(SQLModel, table=True):
+    """A responder's display name, learned from what Slack sends, for drafts and the API."""
+
+    __tablename__ = "people"
+
+    id: str = Field(primary_key=True)  # Slack user id
+    name: str
+    updated_at: datetime = _utc()

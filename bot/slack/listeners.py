@@ -49,6 +49,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             runtime,
             command,
             user_id=body["user_id"],
+            user_name=body.get("user_name"),
             channel_id=body.get("channel_id"),
             key=f"command:{body.get('trigger_id')}" if body.get("trigger_id") else None,
         )
@@ -61,6 +62,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             runtime,
             Command(verb),
             user_id=body["user"]["id"],
+            user_name=_user_name(body),
             incident_id=int(action["value"]),
             key=f"action:{body.get('trigger_id')}:{action['action_id']}",
         )
@@ -100,6 +102,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             runtime,
             Command("note", text=text),
             user_id=body["user"]["id"],
+            user_name=_user_name(body),
             incident_id=int(view["private_metadata"]),
             key=f"view:{view.get('id')}",
         )
@@ -120,6 +123,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             runtime,
             Command("declare", text=title, severity=severity),
             user_id=user,
+            user_name=_user_name(body),
             key=f"view:{view.get('id')}",
         )
         channel = view.get("private_metadata")
@@ -191,3 +195,8 @@ def _input(view: dict[str, Any], block_id: str) -> str:
     if "selected_option" in value:
         return (value.get("selected_option") or {}).get("value", "")
     return value.get("value") or ""
+
+
+def _user_name(body: dict[str, Any]) -> str | None:
+    user = body.get("user") or {}
+    return user.get("username") or user.get("name")

@@ -18,6 +18,7 @@ from bot.slack.blocks import CardView
 from bot.slack.cards import card_view
 from storage.db import transaction
 from storage.models import Incident
+from storage.people import remember
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def run_command(
     channel_id: str | None = None,
     incident_id: int | None = None,
     key: str | None = None,
+    user_name: str | None = None,
 ) -> Reply:
     """Apply one `/incident` command (or button) as `user_id`; errors come back as a Reply."""
     try:
@@ -54,6 +56,9 @@ def run_command(
         return Reply(str(error))
     try:
         with transaction(runtime.sessions) as session:
+            remember(
+                session=session, user_id=user_id, name=user_name, now=runtime.domain.clock.now()
+            )
             incident = (
                 session.get(Incident, incident_id)
                 if incident_id is not None

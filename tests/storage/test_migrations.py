@@ -20,6 +20,7 @@ TABLES = {
     "action_items",
     "outbox",
     "deliveries",
+    "people",
 }
 
 
