@@ -19,7 +19,7 @@ MILESTONES = (
 )
 
 USAGE: dict[str, str] = {
-    "declare": "declare <title> [sev1-4]",
+    "declare": "declare <title> [sev1-4] [playbook:<id>]",
     "ack": "ack",
     "sev": "sev <1-4>",
     "status": "status <investigating|identified|monitoring|resolved> [text]",
@@ -132,11 +132,17 @@ def _no_args(verb: str, rest: str) -> Command:
 
 def _declare(verb: str, rest: str) -> Command:
     words = rest.split()
-    severity = None
-    if words and words[-1].lower() in SEVERITIES:
-        severity = words.pop().lower()
+    severity = playbook = None
+    # Optional trailing words in either order: a severity and `playbook:<id>`.
+    for _ in range(2):
+        if words and words[-1].lower() in SEVERITIES and severity is None:
+            severity = words.pop().lower()
+        elif words and words[-1].lower().startswith("playbook:") and playbook is None:
+            playbook = words.pop().split(":", 1)[1].lower()
+            if not re.fullmatch(r"[a-z0-9-]+", playbook):
+                raise CommandError(f"`{playbook[:40]}` is not a playbook id", USAGE[verb])
     title = " ".join(words)
-    return Command(verb, text=title or None, severity=severity)
+    return Command(verb, text=title or None, severity=severity, target=playbook)
 
 
 def _sev(verb: str, rest: str) -> Command:

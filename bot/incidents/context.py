@@ -9,9 +9,13 @@ from bot.incidents.clock import Clock
 from playbooks import Catalog
 
 
-@dataclass(frozen=True)
+@dataclass
 class Domain:
-    """The domain's collaborators, built once in the entry point and passed down."""
+    """The domain's collaborators, built once in the entry point and passed down.
+
+    `catalog` is replaced whole when the playbook folder changes (hot reload); a running
+    incident is unaffected, as it keeps a snapshot of its playbook.
+    """
 
     clock: Clock
     tz: ZoneInfo

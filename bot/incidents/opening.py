@@ -59,9 +59,11 @@ def _open(
     )
     session.add(incident)
     session.flush()  # the id names the channel and keys every row below
-    incident.channel_name = playbook.channel_name(
+    name = playbook.channel_name(
         title=title, on=now.astimezone(domain.tz).date(), incident_id=incident.id or 0
     )
+    # Drills are told apart at a glance in the channel list.
+    incident.channel_name = f"drill-{name}"[:80].rstrip("-_") if drill else name
     rec = Recorder(session, incident, now, domain.tz)
     rec.milestone("started", started_at or now, source=source, actor=actor)
     rec.milestone("detected", now, source=source, actor=actor)
@@ -79,6 +81,7 @@ def _open(
         topic=f"{severity.upper()} · {title}",
         purpose=f"Incident #{incident.id}: {title}. Opened {format_local(now, domain.tz)}.",
         invite=invite,
+        private=bool(getattr(playbook, "private", False)),
     )
     rec.effect(effects.POST_CARD)
     rec.effect(

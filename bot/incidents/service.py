@@ -138,8 +138,16 @@ def _declare(
 ) -> Outcome:
     if not command.text:
         raise DomainError("`declare` needs a title. Usage: `/incident declare <title> [sev1-4]`")
+    if command.target and domain.catalog.get(command.target) is None:
+        known = ", ".join(p.id for p in domain.catalog.all())
+        raise DomainError(f"No playbook `{command.target}`; known: {known}")
     outcome = opening.declare(
-        session, domain, title=command.text, severity=command.severity, actor=actor
+        session,
+        domain,
+        title=command.text,
+        severity=command.severity,
+        actor=actor,
+        playbook_id=command.target,
     )
     if key and outcome.events:
         outcome.events[0].idempotency_key = key
@@ -156,7 +164,7 @@ def _drill(
     outcome = opening.declare(
         session,
         domain,
-        title=f"Drill: {playbook.title}",
+        title=playbook.title,  # the drill flag, card and channel prefix say it is practice
         severity=playbook.severity,
         actor=actor,
         playbook_id=playbook.id,

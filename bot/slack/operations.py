@@ -104,7 +104,7 @@ class SlackOperations:
         channel_id = incident.channel_id
         name = incident.channel_name or payload["name"]
         if channel_id is None:
-            channel_id, name = await self._create(payload["name"])
+            channel_id, name = await self._create(payload["name"], payload.get("private", False))
 
             def keep(session: Session) -> None:
                 row = session.get(Incident, incident.id)
@@ -120,11 +120,11 @@ class SlackOperations:
         invited = await self._invite(channel_id, payload.get("invite", []))
         return {"channel_id": channel_id, "name": name, "invited": invited}
 
-    async def _create(self, name: str) -> tuple[str, str]:
+    async def _create(self, name: str, private: bool) -> tuple[str, str]:
         base = name
         for attempt in range(1, 50):
             try:
-                response = await self.client.conversations_create(name=name)
+                response = await self.client.conversations_create(name=name, is_private=private)
                 return response["channel"]["id"], response["channel"]["name"]
             except SlackApiError as error:
                 if slack_error(error) != "name_taken":

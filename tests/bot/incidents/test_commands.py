@@ -126,3 +126,24 @@ def test_parser_never_raises_anything_but_command_error(text: str) -> None:
         assert str(error)
     else:
         assert command.verb
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "declare Orders lagging sev2 playbook:database-failover",
+            Command("declare", text="Orders lagging", severity="sev2", target="database-failover"),
+        ),
+        (
+            "declare Orders lagging playbook:database-failover sev2",
+            Command("declare", text="Orders lagging", severity="sev2", target="database-failover"),
+        ),
+        (
+            "declare Orders lagging playbook:x",
+            Command("declare", text="Orders lagging", target="x"),
+        ),
+    ],
+)
+def test_declare_can_name_a_playbook(text: str, expected: Command) -> None:
+    assert parse_command(text) == expected

@@ -49,6 +49,14 @@ def test_declare_opens_an_incident_with_its_channel_card_and_milestones(run, sto
     assert store.events(incident.id)[0].text == "Incident declared: Spot trading errors (sev1)"
 
 
+def test_declare_can_name_its_playbook(run, store) -> None:
+    outcome = run("declare Matching engine drill sev2 playbook:trading-engine-outage")
+    incident = store.incident(outcome.incident.id)
+    assert (incident.playbook_id, incident.severity) == ("trading-engine-outage", "sev2")
+    with pytest.raises(DomainError, match="No playbook `nope`; known: "):
+        run("declare Something playbook:nope")
+
+
 def test_declare_without_title_is_refused_and_stores_nothing(run, store) -> None:
     with pytest.raises(DomainError, match="needs a title"):
         run("declare")
@@ -310,6 +318,7 @@ def test_drill_runs_a_playbook_without_paging(run, store) -> None:
     outcome = run("drill trading-engine-outage")
     incident = store.incident(outcome.incident.id)
     assert incident.drill and incident.playbook_id == "trading-engine-outage"
+    assert incident.channel_name == "drill-inc-20210310-trading-engine-outage"
     assert "pagerduty.event" not in kinds(store.outbox(incident.id))
     with pytest.raises(DomainError, match="No playbook `nope`"):
         run("drill nope")
