@@ -11,12 +11,14 @@ from fastapi.responses import JSONResponse, Response
 
 from bot.dispatcher import Dispatcher
 from bot.integrations.deferred import deferred_handlers
+from bot.leader import AdvisoryLeader
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from bot.slack.operations import SlackOperations
 from bot.slack.wiring import SlackCredentials, build_slack
 from bot.web.alerts import build_alerts_router
 from bot.web.api import build_api_router
-from storage.db import ping
+from storage.db import is_sqlite, ping
 
 
 def _credentials(runtime: Runtime, public_url: str, app: FastAPI) -> SlackCredentials:
@@ -46,15 +48,29 @@ def create_app(runtime: Runtime, *, public_url: str) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(dispatcher.run_forever(), name="outbox-dispatcher")
+        tasks = [asyncio.create_task(dispatcher.run_forever(), name="outbox-dispatcher")]
         runtime.wake_dispatcher = dispatcher.wake
+        if is_sqlite(runtime.settings.database_url):
+            scheduler.start(paused=False)  # the embedded single process leads by itself
+        else:
+            scheduler.start(paused=True)
+            leader = AdvisoryLeader(
+                runtime.engine, on_elected=scheduler.resume, on_lost=scheduler.pause
+            )
+            tasks.append(asyncio.create_task(leader.run(), name="leader-election"))
         dispatcher.wake()
         try:
             yield
         finally:
             dispatcher.stop()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, timeout=5)
+            scheduler.shutdown()
+            for task in tasks[1:]:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(tasks[0], timeout=5)
+            for task in tasks[1:]:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
@@ -67,7 +83,13 @@ def create_app(runtime: Runtime, *, public_url: str) -> FastAPI:
         tz=runtime.domain.tz,
         broadcast_channel=runtime.settings.broadcast_channel,
     )
-    dispatcher = Dispatcher(runtime.sessions, {**deferred_handlers(), **operations.handlers})
+    scheduler = Scheduler(runtime)
+    app.state.scheduler = scheduler
+    dispatcher = Dispatcher(
+        runtime.sessions,
+        {**deferred_handlers(), **scheduler.handlers(), **operations.handlers},
+        clock=runtime.domain.clock,
+    )
     app.state.dispatcher = dispatcher
 
     @app.get("/healthz")

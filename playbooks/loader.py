@@ -224,9 +224,17 @@ def _message(error: ErrorDetails, path: str, *, key: str | None = None) -> str:
         )
     if kind == "too_short":
         return f"{subject}: needs at least one entry"
-    if kind in ("string_type", "list_type", "dict_type", "model_type", "model_attributes_type"):
+    if kind in (
+        "string_type",
+        "bool_type",
+        "list_type",
+        "dict_type",
+        "model_type",
+        "model_attributes_type",
+    ):
         wanted = {
             "string_type": "a string",
+            "bool_type": "true or false",
             "list_type": "a list",
             "dict_type": "a mapping",
         }.get(kind, "a mapping")

@@ -157,6 +157,9 @@ class Playbook(_Model):
     match: dict[Text, str] = Field(default_factory=dict)
     severity: Severity = "sev3"
     channel: str = DEFAULT_CHANNEL
+    # A private incident channel (security incidents): only invitees see it. Strict: only
+    # YAML true/false, so a quoted "no" or a 1 is an error instead of a guess.
+    private: Annotated[bool, Field(strict=True)] = False
     invite: list[Invitee] = Field(default_factory=list)
     roles: dict[Role, Person] = Field(default_factory=dict)
     reminders: Reminders = Field(default_factory=Reminders)
@@ -247,7 +250,8 @@ def summary(playbook: Playbook) -> str:
         scope = f"match {labels}"
     else:
         scope = "fallback (no match)"
+    private = ", private channel" if playbook.private else ""
     return (
-        f"{playbook.id}: {playbook.title}, {playbook.severity}, "
+        f"{playbook.id}: {playbook.title}, {playbook.severity}{private}, "
         f"{stages} stage{'s' if stages != 1 else ''}, {scope}"
     )

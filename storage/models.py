@@ -185,3 +185,17 @@ class Person(SQLModel, table=True):
     id: str = Field(primary_key=True)  # Slack user id
     name: str
     updated_at: datetime = _utc()
+
+
+class Maintenance(SQLModel, table=True):
+    """A scheduled maintenance window, announced ahead in the broadcast channel."""
+
+    __tablename__ = "maintenances"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    starts_at: datetime = _utc()
+    ends_at: datetime = _utc()
+    created_by: str | None = None
+    created_at: datetime = _utc()
+    cancelled_at: datetime | None = _utc(nullable=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.incidents import effects, stages
+from bot.incidents import effects, reminders, stages
 from bot.incidents.errors import DomainError
 from bot.incidents.records import Recorder, milestones_of
 from bot.incidents.roles import assign_role, current_roles
@@ -37,6 +37,7 @@ def ack(rec: Recorder, *, actor: str) -> str:
         assign_role(rec, "commander", actor, actor=actor)
     if incident.severity in PAGED and not incident.drill:
         rec.effect(effects.PAGE, action="acknowledge")
+    rec.effect(effects.UNSCHEDULE, job="ack")
     stages.milestone_reached(rec, "acknowledged")
     rec.effect(effects.UPDATE_CARD)
     rec.touch()
@@ -112,7 +113,7 @@ def resolve(rec: Recorder, text: str | None, *, actor: str) -> str:
     stages.milestone_reached(rec, "resolved")
     if incident.severity in PAGED and not incident.drill:
         rec.effect(effects.PAGE, action="resolve")
-    rec.effect(effects.UNSCHEDULE)
+    reminders.schedule_on_resolve(rec)
     rec.effect(effects.WEBHOOK, event="incident.resolved")
     rec.effect(effects.UPDATE_CARD)
     rec.effect(effects.POST_POSTMORTEM)
@@ -139,7 +140,7 @@ def reopen(rec: Recorder, *, actor: str) -> str:
     if resolved is not None:
         rec.session.delete(resolved)
     rec.event("reopened", "reopened", actor=actor)
-    rec.effect(effects.SCHEDULE, job="restore")
+    reminders.schedule_on_reopen(rec)
     rec.effect(effects.UPDATE_CARD)
     rec.touch()
     return "Incident reopened; status is *investigating*"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.incidents import effects
+from bot.incidents import effects, reminders
 from bot.incidents.errors import DomainError
 from bot.incidents.records import Recorder
 from bot.incidents.times import TimeError, format_local, resolve_clock
@@ -24,7 +24,7 @@ def update(rec: Recorder, text: str, *, actor: str) -> str:
         effects.BROADCAST, text=f"Update on incident #{incident.id} ({incident.title}): {text}"
     )
     if incident.status != "resolved":
-        rec.effect(effects.SCHEDULE, job="status_update")
+        reminders.schedule_status_reminder(rec)
     rec.touch()
     return f"Status update: {text}"
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.incidents import effects, stages
+from bot.incidents import effects, reminders, stages
 from bot.incidents.alerts import NormalizedAlert
 from bot.incidents.context import Domain
 from bot.incidents.records import Outcome, Recorder
@@ -95,6 +95,7 @@ def _open(
         rec.effect(effects.PAGE, action="trigger")
     stages.start(rec, playbook)
     stages.milestone_reached(rec, "detected")
+    reminders.schedule_on_open(rec)
     return rec
 
 

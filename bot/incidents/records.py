@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from bot.incidents.effects import Effect
 from storage import outbox
-from storage.models import Incident, Milestone, TimelineEvent
+from storage.models import Incident, Milestone, OutboxOp, TimelineEvent
 
 
 @dataclass
@@ -41,6 +41,7 @@ class Recorder:
         self.now = now
         self.tz = tz
         self.outcome = Outcome(incident)
+        self._ops: dict[int, OutboxOp] = {}
 
     def event(
         self,
@@ -102,20 +103,29 @@ class Recorder:
     def effect(self, kind: str, **payload: Any) -> Effect:
         """Write an effect to the outbox in this transaction.
 
-        The returned effect's payload is the row's own dict: changes to it before the
-        flush are stored (how a command's echo gets its text after the command ran).
+        Change its payload later with `amend`, never in place: the row may be flushed.
         """
         incident_id = self.incident.id if self.incident is not None else None
         effect = Effect(kind, {"incident_id": incident_id, **payload})
-        outbox.enqueue(
+        self._ops[id(effect)] = outbox.enqueue(
             session=self.session,
             kind=kind,
-            payload=effect.payload,
+            payload=dict(effect.payload),
             incident_id=incident_id,
             now=self.now,
         )
         self.outcome.effects.append(effect)
         return effect
+
+    def amend(self, effect: Effect, **changes: Any) -> Effect:
+        """Change an effect's payload after the fact (a command's echo gets its text last)."""
+        amended = Effect(effect.kind, {**effect.payload, **changes})
+        op = self._ops.pop(id(effect))
+        op.payload = dict(amended.payload)  # a new dict, so the change is flushed
+        self._ops[id(amended)] = op
+        effects = self.outcome.effects
+        effects[effects.index(effect)] = amended
+        return amended
 
     def touch(self) -> None:
         """Mark the incident changed."""

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.incidents import effects, lifecycle, notes, opening, stages
+from bot.incidents import effects, lifecycle, maintenance, notes, opening, stages
 from bot.incidents.commands import Command, help_text
 from bot.incidents.context import Domain
 from bot.incidents.errors import DomainError
@@ -52,7 +52,7 @@ def execute(
     if command.verb == "drill":
         return _drill(session, domain, command, actor=actor, key=key)
     if command.verb == "maintenance":
-        raise DomainError("Scheduled maintenance notices are not available yet")
+        return _maintenance(session, domain, command, incident=incident, actor=actor)
     if incident is None:
         raise DomainError(
             f"`{command.verb}` works in an incident channel; run it there, or "
@@ -66,7 +66,7 @@ def execute(
     # The echo goes first in the outbox so the channel reads command, then its effects.
     echo = rec.effect(effects.POST_MESSAGE, text="", actor=actor)
     reply = _apply(rec, command, actor)
-    echo.payload["text"] = reply
+    rec.amend(echo, text=reply)
     _stamp(rec, command, key)
     rec.outcome.reply = reply
     return rec.outcome
@@ -197,3 +197,20 @@ def record_pin(
     except IntegrityError as error:
         raise DuplicateDelivery(key) from error
     return rec.outcome
+
+
+def _maintenance(
+    session: Session, domain: Domain, command: Command, *, incident: Incident | None, actor: str
+) -> Outcome:
+    if command.target == "list":
+        return Outcome(incident, private=maintenance.listing(session, domain))
+    if command.target == "cancel":
+        return maintenance.cancel(session, domain, command.number or 0, actor=actor)
+    return maintenance.schedule(
+        session,
+        domain,
+        start=command.clock or "",
+        duration=command.duration or "",
+        title=command.text or "",
+        actor=actor,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.incidents import effects
 from bot.incidents.errors import DomainError
 from bot.incidents.records import Recorder
+from bot.incidents.times import format_duration as human_duration
 from playbooks import (
     CancelTimebox,
     Escalate,
@@ -25,7 +26,6 @@ from playbooks import (
     TimeboxReminder,
     Webhook,
     apply,
-    format_duration,
 )
 from playbooks import Effect as PlaybookEffect
 from playbooks import Event as PlaybookEvent
@@ -121,7 +121,7 @@ def _apply(
                     source="playbook",
                     data={"stage": stage_id},
                 )
-                rec.effect(effects.POST_MESSAGE, text=_stage_text(playbook, stage_id))
+                rec.effect(effects.POST_MESSAGE, text=_stage_text(playbook, stage_id), trusted=True)
                 rec.effect(effects.UPDATE_CARD)
             case TaskCompleted(stage_id=stage_id, n=n, text=text):
                 rec.event(
@@ -156,7 +156,7 @@ def _apply(
                 rec.effect(
                     effects.POST_MESSAGE,
                     text=f":alarm_clock: Stage *{stage_id}* is "
-                    f"{format_duration(overdue_by)} over its timebox.",
+                    f"{human_duration(overdue_by)} over its timebox.",
                 )
             case Escalate(stage_id=stage_id):
                 rec.event(
@@ -180,7 +180,7 @@ def _stage_text(playbook: Playbook | None, stage_id: str) -> str:
     stage = playbook.stage(stage_id)
     lines = [f":arrow_forward: *Stage: {stage.title}*"]
     if stage.timebox is not None:
-        lines[0] += f" (timebox {format_duration(stage.timebox)})"
+        lines[0] += f" (timebox {human_duration(stage.timebox)})"
     lines += [f"{n}. {task}" for n, task in enumerate(stage.tasks, 1)]
     return "\n".join(lines)
 

@@ -71,7 +71,9 @@ def test_bundled_selection():
     assert catalog.select({"service": "matching-engine", "severity": "critical"}).id == (
         "trading-engine-outage"
     )
-    assert catalog.select({"service": "orders-db"}).id == "database-replication"
+    assert catalog.select({"service": "orders-db"}).id == "database-failover"
+    assert catalog.select({"category": "security", "service": "wallet"}).id == ("security-incident")
+    assert catalog.select({"type": "maintenance"}).id == "scheduled-maintenance"
     assert catalog.select({"service": "payments"}).id == "default"
 
 
@@ -103,6 +105,16 @@ def test_snapshot_is_the_yaml_shape():
     assert respond["on_enter"][1] == {"page": "pagerduty"}
     assert respond["on_enter"][2]["statuspage"] == "investigating"
     assert "enter_on" not in snapshot["stages"][3]
+    assert snapshot["private"] is False
+
+
+def test_private_survives_a_snapshot_and_defaults_to_public():
+    security = load_dir(bundled_dir()).get("security-incident")
+    assert security.snapshot()["private"] is True
+    assert Playbook.from_snapshot(security.snapshot()).private is True
+    # Snapshots stored before `private` existed still load, as public channels.
+    older = {key: value for key, value in security.snapshot().items() if key != "private"}
+    assert Playbook.from_snapshot(older).private is False
 
 
 def test_stage_lookup_errors_name_the_stages():

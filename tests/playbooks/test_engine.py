@@ -156,7 +156,7 @@ def test_the_reference_incident_walks_the_trading_playbook(trading):
     assert effects[0] == CancelTimebox("respond")
     state, effects = apply(trading, state, NextStage(at(11)))
     assert state.stage == "repair"
-    assert effects[1] == StageEntered("repair", "Emergency repair")
+    assert effects[1] == StageEntered("repair", "Repair and restart")
     state, _ = apply(trading, state, TaskDone(1, at(11)))
     state, effects = apply(trading, state, MilestoneReached("mitigated", at(19)))
     assert state.stage == "restore"

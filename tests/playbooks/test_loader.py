@@ -1,10 +1,12 @@
+import re
 import textwrap
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from playbooks import (
+    MILESTONES,
     PlaybookLoadError,
     Problem,
     bundled_dir,
@@ -14,6 +16,7 @@ from playbooks import (
     playbook_files,
     summary,
 )
+from playbooks.schema import StatusPageEffect, WebhookEffect
 
 BUNDLED = playbook_files(bundled_dir())
 
@@ -36,10 +39,12 @@ def problems_of(folder: Path) -> list[str]:
     return [str(problem) for problem in check_dir(folder)]
 
 
-def test_bundled_folder_holds_the_three_playbooks():
+def test_bundled_folder_holds_the_five_playbooks():
     assert [path.name for path in BUNDLED] == [
-        "database-replication.yaml",
+        "database-failover.yaml",
         "default.yaml",
+        "scheduled-maintenance.yaml",
+        "security-incident.yaml",
         "trading-engine-outage.yaml",
     ]
 
@@ -48,7 +53,35 @@ def test_bundled_folder_holds_the_three_playbooks():
 def test_bundled_playbook_loads_clean(path):
     playbook = load_playbook(path)
     assert playbook.id == path.stem
-    assert len(playbook.stages) >= 5
+    assert len(playbook.stages) >= 4
+    assert all(stage.tasks for stage in playbook.stages), "every stage has a checklist"
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda path: path.stem)
+def test_bundled_stages_follow_the_milestones_in_order(path):
+    playbook = load_playbook(path)
+    entered_on = [stage.enter_on for stage in playbook.stages if stage.enter_on]
+    # The engine only moves forward, so a stage entered on an earlier milestone than the
+    # one before it could never be reached by milestones alone.
+    assert entered_on == sorted(entered_on, key=MILESTONES.index)
+    assert playbook.stages[-1].enter_on == "resolved"
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda path: path.stem)
+def test_bundled_channel_names_are_valid_slack_names(path):
+    name = load_playbook(path).channel_name(
+        title="Spot & margin trading down!", on=date(2021, 3, 10), incident_id=42
+    )
+    assert re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,79}", name)
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda path: path.stem)
+def test_bundled_private_playbooks_post_nothing_publicly(path):
+    playbook = load_playbook(path)
+    effects = [effect for stage in playbook.stages for effect in stage.on_enter]
+    if playbook.private:
+        assert not [effect for effect in effects if isinstance(effect, StatusPageEffect)]
+        assert not [effect for effect in effects if isinstance(effect, WebhookEffect)]
 
 
 def test_bundled_folder_checks_clean():
@@ -69,18 +102,77 @@ def test_trading_engine_outage_playbook():
     assert respond.title == "Emergency response"
     assert respond.enter_on == "acknowledged"
     assert respond.timebox == timedelta(minutes=5)
-    assert respond.tasks == ["Page the matching-engine on-call", "Post a first status update"]
+    assert respond.tasks == [
+        "Page the matching-engine on-call",
+        "Post a first status update",
+        "Stop order intake or return a maintenance error to API clients",
+        "Announce the disruption to API users",
+    ]
     assert [type(effect).__name__ for effect in respond.on_enter] == [
         "PostEffect",
         "PageEffect",
         "StatusPageEffect",
     ]
-    assert playbook.stage("repair").tasks[0] == "Prepare the system restart"
-    assert playbook.stage("restore").enter_on == "mitigated"
+    identify = playbook.stage("identify")
+    assert identify.title == "Identify the failed dependency"
+    for dependency in ("market data", "risk", "wallet/ledger", "internal queue"):
+        assert dependency in identify.tasks[0]
+    repair = playbook.stage("repair")
+    assert (repair.title, repair.enter_on) == ("Repair and restart", None)
+    assert repair.tasks[0] == "Prepare the system restart"
+    assert "Restart with order intake paused" in repair.tasks
+    restore = playbook.stage("restore")
+    assert (restore.title, restore.enter_on) == ("Restore and verify", "mitigated")
+    assert restore.tasks[:4] == [
+        "Verify order books after the restart",
+        "Reconcile open orders against the ledger",
+        "Re-enable order intake",
+        "Announce recovery to API users",
+    ]
     review = playbook.stage("review")
     assert review.enter_on == "resolved"
-    assert len(review.tasks) == 5
-    assert "24-hour advance notice" in " ".join(review.tasks)
+    assert review.tasks == [
+        "Extend testing in a simulated environment",
+        "Add multi-server and multi-region redundancy",
+        "Support hot updates of stateless logic without disrupting trading",
+        "Give 24-hour advance notice of scheduled maintenance",
+        "Review affected customers case by case",
+    ]
+    assert playbook.private is False
+
+
+def test_security_incident_playbook():
+    playbook = load_dir(bundled_dir()).get("security-incident")
+    assert summary(playbook) == (
+        "security-incident: Security incident, sev1, private channel, 6 stages, "
+        "match category=security"
+    )
+    assert playbook.private is True
+    assert playbook.invite == ["S0SECURITY", "U0DAVE"]
+    assert playbook.channel_name(title="Leaked key", on=date(2024, 2, 28), incident_id=7) == (
+        "sec-20240228-7"
+    )
+    assert playbook.stage("contain").enter_on == "acknowledged"
+
+
+def test_scheduled_maintenance_playbook():
+    playbook = load_dir(bundled_dir()).get("scheduled-maintenance")
+    assert summary(playbook) == (
+        "scheduled-maintenance: Scheduled maintenance, sev4, 4 stages, match type=maintenance"
+    )
+    assert playbook.stage_ids() == ["announce", "execute", "verify", "close"]
+    assert "24-hour advance notice" in playbook.stage("announce").tasks[0]
+
+
+def test_database_failover_playbook():
+    playbook = load_dir(bundled_dir()).get("database-failover")
+    assert summary(playbook) == (
+        "database-failover: Orders database failover, sev2, 6 stages, match service=orders-db"
+    )
+    assert playbook.stage("failover").tasks[:2] == [
+        "Fence the old primary so it takes no more writes",
+        "Promote the chosen replica",
+    ]
 
 
 def test_summary_of_a_fallback_playbook():
@@ -194,6 +286,11 @@ def test_problem_prints_as_file_line_message():
             GOOD + "channel: 'inc-{date}-{team}'\n",
             "6: channel: unknown placeholder {team} in channel pattern: use {date}, {slug} or {id}",
             id="bad-channel-placeholder",
+        ),
+        pytest.param(
+            GOOD + "private: yes\n",
+            "6: private: expected true or false, got a string ('yes')",
+            id="private-not-a-bool",
         ),
         pytest.param(
             GOOD + "match: {service: 5}\n",

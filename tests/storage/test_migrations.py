@@ -21,6 +21,7 @@ TABLES = {
     "outbox",
     "deliveries",
     "people",
+    "maintenances",
 }
 
 

@@ -272,6 +272,8 @@ def test_mitigate_then_resolve_closes_and_drafts_the_postmortem(
     assert milestones["mitigated"].at == datetime(2021, 3, 10, 10, 7, tzinfo=UTC)
     assert milestones["resolved"].at == datetime(2021, 3, 10, 10, 15, tzinfo=UTC)
     assert {"postmortem.post", "schedule.clear", "card.update"} <= set(kinds(outcome.effects))
+    echoes = [op.payload["text"] for op in store.outbox(incident_id) if op.payload.get("actor")]
+    assert echoes[-1] == "Incident resolved. The postmortem draft follows."
     with pytest.raises(DomainError, match="resolved; `reopen` it"):
         run("ack", incident_id)
 

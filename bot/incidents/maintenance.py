@@ -1,0 +1,121 @@
+"""Scheduled maintenance: announced 24 hours and 1 hour ahead, at the start and at the end."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.incidents import effects
+from bot.incidents.context import Domain
+from bot.incidents.errors import DomainError
+from bot.incidents.records import Outcome, Recorder
+from bot.incidents.times import TimeError, format_local, resolve_clock
+from playbooks import parse_duration
+from storage.models import Maintenance
+
+NOTICES = (("t24h", timedelta(hours=-24)), ("t1h", timedelta(hours=-1)))
+
+
+def _when(item: Maintenance, domain: Domain) -> str:
+    start = format_local(item.starts_at, domain.tz, with_date=True)
+    end = format_local(
+        item.ends_at, domain.tz, with_date=item.ends_at.date() != item.starts_at.date()
+    )
+    return f"{start}–{end} {domain.tz.key}"
+
+
+def schedule(
+    session: Session, domain: Domain, *, start: str, duration: str, title: str, actor: str
+) -> Outcome:
+    """Schedule a maintenance window and its notices."""
+    now = domain.clock.now()
+    try:
+        starts_at = resolve_clock(start, tz=domain.tz, now=now + timedelta(days=3650))
+        length = parse_duration(duration)
+    except (TimeError, ValueError) as error:
+        raise DomainError(str(error)) from error
+    if starts_at <= now:
+        raise DomainError("Maintenance must start in the future")
+    item = Maintenance(
+        title=title,
+        starts_at=starts_at,
+        ends_at=starts_at + length,
+        created_by=actor,
+        created_at=now,
+    )
+    session.add(item)
+    session.flush()
+    rec = Recorder(session, None, now, domain.tz)
+    for phase, offset in (*NOTICES, ("start", timedelta(0))):
+        due = starts_at + offset
+        if due > now:
+            rec.effect(
+                effects.SCHEDULE,
+                job="maintenance",
+                maintenance_id=item.id,
+                phase=phase,
+                due_at=due.isoformat(),
+            )
+    rec.effect(
+        effects.SCHEDULE,
+        job="maintenance",
+        maintenance_id=item.id,
+        phase="end",
+        due_at=item.ends_at.isoformat(),
+    )
+    rec.effect(
+        effects.BROADCAST,
+        text=f":calendar: Scheduled maintenance #{item.id}: {title}, {_when(item, domain)}.",
+    )
+    rec.outcome.private = f"Maintenance #{item.id} scheduled: {title}, {_when(item, domain)}"
+    return rec.outcome
+
+
+def listing(session: Session, domain: Domain) -> str:
+    """Upcoming and running maintenance windows."""
+    now = domain.clock.now()
+    rows = session.scalars(
+        select(Maintenance)
+        .where(Maintenance.cancelled_at.is_(None), Maintenance.ends_at > now)
+        .order_by(Maintenance.starts_at)
+    ).all()
+    if not rows:
+        return "No maintenance scheduled."
+    return "\n".join(f"#{m.id} {m.title}: {_when(m, domain)}" for m in rows)
+
+
+def cancel(session: Session, domain: Domain, maintenance_id: int, *, actor: str) -> Outcome:
+    """Cancel a window; its pending notices are withdrawn and the cancellation announced."""
+    item = session.get(Maintenance, maintenance_id)
+    now = domain.clock.now()
+    if item is None or item.cancelled_at is not None:
+        raise DomainError(f"No scheduled maintenance #{maintenance_id}")
+    if item.ends_at <= now:
+        raise DomainError(f"Maintenance #{maintenance_id} is already over")
+    item.cancelled_at = now
+    rec = Recorder(session, None, now, domain.tz)
+    rec.effect(effects.UNSCHEDULE, job="maintenance", maintenance_id=item.id)
+    rec.effect(effects.BROADCAST, text=f"Maintenance #{item.id} ({item.title}) is cancelled.")
+    rec.outcome.private = f"Maintenance #{item.id} cancelled"
+    return rec.outcome
+
+
+def notice_due(session: Session, domain: Domain, maintenance_id: int, phase: str) -> Outcome | None:
+    """Post one of a window's notices, unless it was cancelled."""
+    item = session.get(Maintenance, maintenance_id)
+    if item is None or item.cancelled_at is not None:
+        return None
+    rec = Recorder(session, None, domain.clock.now(), domain.tz)
+    text = {
+        "t24h": f":calendar: Maintenance #{item.id} in 24 hours: {item.title}, "
+        f"{_when(item, domain)}.",
+        "t1h": f":hourglass: Maintenance #{item.id} in 1 hour: {item.title}, "
+        f"{_when(item, domain)}.",
+        "start": f":construction: Maintenance #{item.id} has started: {item.title} "
+        f"(until {format_local(item.ends_at, domain.tz)} {domain.tz.key}).",
+        "end": f":white_check_mark: Maintenance #{item.id} is over: {item.title}.",
+    }[phase]
+    rec.effect(effects.BROADCAST, text=text)
+    return rec.outcome

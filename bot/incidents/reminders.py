@@ -1,0 +1,166 @@
+"""Reminders and escalations: when they are due, and what happens when they fire.
+
+The domain decides the times (it has the clock and the playbook); the scheduler adapter
+only turns `schedule.set` / `schedule.clear` effects into jobs and calls back in here.
+Job ids follow `<kind>:<incident>[:<stage>]`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from bot.incidents import effects, stages
+from bot.incidents.context import Domain
+from bot.incidents.records import Outcome, Recorder, milestones_of
+from bot.incidents.times import format_duration
+from bot.incidents.views import timeline
+from storage.models import Incident
+
+STATUS_UPDATE = {
+    "sev1": timedelta(minutes=15),
+    "sev2": timedelta(minutes=30),
+    "sev3": timedelta(hours=1),
+}
+UNACKNOWLEDGED = {
+    "sev1": timedelta(minutes=5),
+    "sev2": timedelta(minutes=10),
+    "sev3": timedelta(minutes=30),
+}
+POSTMORTEM_DUE = {"sev1": timedelta(days=3), "sev2": timedelta(days=5)}
+
+
+def _reminder(incident: Incident, name: str, defaults: dict[str, timedelta]) -> timedelta | None:
+    if incident.playbook_snapshot:
+        configured = stages.playbook_of(incident).reminders
+        value = getattr(configured, name, None)
+        if value is not None:
+            return value
+    return defaults.get(incident.severity)
+
+
+def status_update_cadence(incident: Incident) -> timedelta | None:
+    """How often stakeholders expect an update: the playbook's, else by severity."""
+    return _reminder(incident, "status_update", STATUS_UPDATE)
+
+
+def schedule_status_reminder(rec: Recorder) -> None:
+    """(Re)start the status-update reminder from now."""
+    assert rec.incident is not None
+    cadence = status_update_cadence(rec.incident)
+    if cadence is None:
+        return
+    rec.effect(
+        effects.SCHEDULE,
+        job="reminder",
+        due_at=(rec.now + cadence).isoformat(),
+        every_seconds=int(cadence.total_seconds()),
+    )
+
+
+def schedule_on_open(rec: Recorder) -> None:
+    """Jobs of a new incident: update reminder, and escalation if nobody acknowledges."""
+    assert rec.incident is not None
+    schedule_status_reminder(rec)
+    window = _reminder(rec.incident, "unacknowledged", UNACKNOWLEDGED)
+    if window is not None:
+        rec.effect(effects.SCHEDULE, job="ack", due_at=(rec.now + window).isoformat())
+
+
+def schedule_on_resolve(rec: Recorder) -> None:
+    """Stop every reminder of the incident; remind the team the postmortem is due."""
+    assert rec.incident is not None
+    rec.effect(effects.UNSCHEDULE, job="*")
+    due = _reminder(rec.incident, "postmortem_due", POSTMORTEM_DUE)
+    if due is not None and not rec.incident.drill:
+        rec.effect(effects.SCHEDULE, job="postmortem", due_at=(rec.now + due).isoformat())
+
+
+def schedule_on_reopen(rec: Recorder) -> None:
+    """Bring the reminders back; the postmortem is not due while the incident is open."""
+    rec.effect(effects.UNSCHEDULE, job="postmortem")
+    schedule_status_reminder(rec)
+
+
+def _open_incident(session: Session, incident_id: int) -> Incident | None:
+    incident = session.get(Incident, incident_id)
+    if incident is None or incident.status == "resolved":
+        return None
+    return incident
+
+
+def status_update_due(session: Session, domain: Domain, incident_id: int) -> Outcome | None:
+    """The update reminder fired: nudge the channel unless an update came meanwhile."""
+    incident = _open_incident(session, incident_id)
+    cadence = status_update_cadence(incident) if incident else None
+    if incident is None or cadence is None:
+        return None
+    rec = Recorder(session, incident, domain.clock.now(), domain.tz)
+    updates = [e for e in timeline(session, incident_id) if e.kind == "update"]
+    last = updates[-1].recorded_at if updates else incident.created_at
+    if rec.now - last < cadence - timedelta(seconds=1):
+        return None  # an update raced the reminder
+    since = format_duration(rec.now - last)
+    what = "the last status update" if updates else "the incident opened"
+    rec.event("reminder", f"status update due ({since} since {what})", actor=None, source="system")
+    rec.effect(
+        effects.POST_MESSAGE,
+        trusted=True,
+        text=f":alarm_clock: It has been {since} since {what}. Post one with "
+        "`/incident update <text>`.",
+    )
+    return rec.outcome
+
+
+def unacknowledged_due(session: Session, domain: Domain, incident_id: int) -> Outcome | None:
+    """Nobody acknowledged in time: escalate."""
+    incident = _open_incident(session, incident_id)
+    if incident is None or "acknowledged" in milestones_of(session, incident_id):
+        return None
+    rec = Recorder(session, incident, domain.clock.now(), domain.tz)
+    waited = format_duration(rec.now - incident.created_at)
+    rec.event(
+        "escalation", f"not acknowledged after {waited}: escalated", actor=None, source="system"
+    )
+    rec.effect(
+        effects.POST_MESSAGE,
+        trusted=True,
+        text=f":rotating_light: Not acknowledged after {waited}. Escalating.",
+    )
+    rec.effect(
+        effects.BROADCAST,
+        text=f"Incident #{incident.id} ({incident.title}) has not "
+        f"been acknowledged after {waited}.",
+    )
+    if not incident.drill:
+        rec.effect(effects.PAGE, action="trigger", escalation=True)
+    return rec.outcome
+
+
+def timebox_due(
+    session: Session, domain: Domain, incident_id: int, stage_id: str
+) -> Outcome | None:
+    """A stage's timebox ran out: remind, then escalate (the playbook engine decides)."""
+    incident = _open_incident(session, incident_id)
+    if incident is None:
+        return None
+    rec = Recorder(session, incident, domain.clock.now(), domain.tz)
+    stages.timebox_expired(rec, stage_id)
+    return rec.outcome
+
+
+def postmortem_due(session: Session, domain: Domain, incident_id: int) -> Outcome | None:
+    """The postmortem review is due."""
+    incident = session.get(Incident, incident_id)
+    if incident is None or incident.status != "resolved":
+        return None
+    rec = Recorder(session, incident, domain.clock.now(), domain.tz)
+    rec.event("reminder", "postmortem review due", actor=None, source="system")
+    rec.effect(
+        effects.POST_MESSAGE,
+        trusted=True,
+        text=":memo: The postmortem for this incident is due. Finish the draft and "
+        "schedule the review.",
+    )
+    return rec.outcome

@@ -1,0 +1,89 @@
+"""Leader election over a PostgreSQL advisory lock: exactly one replica runs the scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine, text
+
+log = logging.getLogger(__name__)
+LOCK_KEY = 0x57415252  # "WARR"
+
+
+class AdvisoryLeader:
+    """Holds `pg_try_advisory_lock` on a dedicated connection while this process leads.
+
+    The lock dies with the connection, so a killed leader frees it at once and the next
+    replica to try takes over.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        on_elected: Callable[[], None],
+        on_lost: Callable[[], None],
+        interval: float = 2.0,
+    ) -> None:
+        self.engine = engine
+        self.on_elected = on_elected
+        self.on_lost = on_lost
+        self.interval = interval
+        self._connection: Connection | None = None
+
+    @property
+    def leading(self) -> bool:
+        """Whether this process holds the lock."""
+        return self._connection is not None
+
+    def _try_acquire(self) -> bool:
+        connection = self.engine.connect()
+        try:
+            got = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY})
+            if got.scalar():
+                connection.commit()
+                self._connection = connection
+                return True
+        except Exception:
+            log.warning("leader election: database unreachable", exc_info=True)
+        connection.close()
+        return False
+
+    def _still_holding(self) -> bool:
+        assert self._connection is not None
+        try:
+            self._connection.execute(text("SELECT 1"))
+            self._connection.commit()
+            return True
+        except Exception:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None
+            return False
+
+    async def run(self) -> None:
+        """Try for the lock until cancelled; hand leadership in and out through the callbacks."""
+        try:
+            while True:
+                if self._connection is None:
+                    if await asyncio.to_thread(self._try_acquire):
+                        log.info("leader election: this process is the scheduler leader")
+                        self.on_elected()
+                elif not await asyncio.to_thread(self._still_holding):
+                    log.warning("leader election: lost the lock")
+                    self.on_lost()
+                await asyncio.sleep(self.interval)
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Give the lock up (shutdown)."""
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                self._connection.commit()
+                self._connection.close()
+            self._connection = None

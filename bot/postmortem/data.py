@@ -1,0 +1,271 @@
+"""Everything a postmortem draft shows, computed once from what the incident recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.incidents.records import milestones_of
+from bot.incidents.roles import current_roles
+from bot.postmortem.sections import (
+    ROLE_ORDER,
+    AlertRow,
+    Metric,
+    StageRow,
+    Window,
+    adherence,
+    alert_row,
+    impact_window,
+    metrics,
+    services_of,
+)
+from storage.models import ActionItem, Alert, Incident, TimelineEvent
+from storage.people import names
+
+MISSING = "—"
+# Kinds whose text reads as a bare statement in the table without saying what it is.
+KIND_LABELS = {
+    "impact": "Impact",
+    "cause": "Cause",
+    "update": "Status update",
+    "action": "Action item",
+    "log": "Logged",
+    "pin": "Pinned",
+}
+PROMPTS = (
+    ("What went well", "What helped us detect, respond and recover quickly?"),
+    ("What went wrong", "What slowed us down, confused us or made the impact worse?"),
+    ("Where we got lucky", "What could have made this much worse, and did not by chance?"),
+)
+
+Namer = Callable[[str | None], str]
+
+__all__ = [
+    "MISSING",
+    "ActionRow",
+    "AlertRow",
+    "Communication",
+    "Metric",
+    "Postmortem",
+    "Responder",
+    "StageRow",
+    "TimelineRow",
+    "Window",
+    "build",
+]
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    time: str
+    kind: str
+    text: str
+    who: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    text: str
+    owner: str
+    due: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Responder:
+    name: str
+    id: str
+    roles: tuple[str, ...]
+    entries: int
+
+
+@dataclass(frozen=True)
+class Communication:
+    time: str
+    kind: str
+    text: str
+    who: str
+
+
+@dataclass(frozen=True)
+class Postmortem:
+    """A postmortem draft's content, display-ready: every time is in `timezone`."""
+
+    incident_id: int
+    title: str
+    severity: str
+    status: str
+    incident_status: str
+    date: str
+    timezone: str
+    commander: str
+    authors: tuple[str, ...]
+    playbook: str
+    drill: bool
+    summary: str
+    overview: str
+    impact: Window
+    services: tuple[str, ...]
+    symptom: str
+    cause: str
+    trigger: str
+    timeline: tuple[TimelineRow, ...]
+    timeline_with_date: bool
+    metrics: tuple[Metric, ...]
+    stages: tuple[StageRow, ...]
+    prompts: tuple[tuple[str, str], ...]
+    actions: tuple[ActionRow, ...]
+    responders: tuple[Responder, ...]
+    roles: dict[str, str]
+    communications: tuple[Communication, ...]
+    alerts: tuple[AlertRow, ...]
+
+
+def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
+    """Gather an incident's draft in a handful of queries, whatever its timeline's length."""
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise LookupError(f"No incident #{incident_id}")
+    events = session.execute(
+        select(
+            TimelineEvent.occurred_at,
+            TimelineEvent.kind,
+            TimelineEvent.actor,
+            TimelineEvent.text,
+            TimelineEvent.source,
+        )
+        .where(TimelineEvent.incident_id == incident_id)
+        .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+    ).all()
+    milestones = {name: row.at for name, row in milestones_of(session, incident_id).items()}
+    roles = current_roles(session, incident_id)
+    actions = list(
+        session.scalars(
+            select(ActionItem)
+            .where(ActionItem.incident_id == incident_id)
+            .order_by(ActionItem.created_at, ActionItem.id)
+        )
+    )
+    alerts = list(
+        session.scalars(
+            select(Alert)
+            .where(Alert.incident_id == incident_id)
+            .order_by(Alert.first_seen_at, Alert.id)
+        )
+    )
+
+    # Count entries per actor in the order they first spoke: the authors of the record.
+    entries: dict[str, int] = {}
+    for event in events:
+        if event.actor:
+            entries[event.actor] = entries.get(event.actor, 0) + 1
+    people = {*entries, *roles.values(), *(a.owner for a in actions if a.owner)}
+    known = names(session=session, user_ids=people) if people else {}
+
+    def name(user: str | None) -> str:
+        return known.get(user, user) if user else MISSING
+
+    started = milestones.get("started", incident.created_at)
+    local_times = [event.occurred_at.astimezone(tz) for event in events]
+    days = {when.date() for when in local_times}
+    days.add(started.astimezone(tz).date())
+    days.add(incident.created_at.astimezone(tz).date())
+    with_date = len(days) > 1
+    clock = "%Y-%m-%d %H:%M" if with_date else "%H:%M"
+
+    timeline = []
+    communications = []
+    for event, when in zip(events, local_times, strict=True):
+        shown = when.strftime(clock)
+        label = KIND_LABELS.get(event.kind)
+        text = f"{label}: {event.text}" if label else event.text
+        who = name(event.actor)
+        timeline.append(TimelineRow(shown, event.kind, text, who, event.source))
+        if event.kind in ("update", "statuspage"):
+            communications.append(Communication(shown, event.kind, event.text, who))
+
+    window = impact_window(milestones, incident.created_at, tz)
+    services = services_of(alerts)
+    symptom = incident.impact or MISSING
+    overview = _overview(incident, window, services)
+    return Postmortem(
+        incident_id=incident_id,
+        title=incident.title,
+        severity=incident.severity,
+        status="Draft",
+        incident_status=incident.status,
+        date=started.astimezone(tz).strftime("%Y-%m-%d"),
+        timezone=tz.key,
+        commander=name(roles.get("commander")),
+        authors=tuple(name(user) for user in entries),
+        playbook=incident.playbook_id,
+        drill=incident.drill,
+        summary=incident.summary or overview,
+        overview=overview,
+        impact=window,
+        services=services,
+        symptom=symptom,
+        cause=incident.cause or MISSING,
+        trigger=_trigger(incident, alerts, name),
+        timeline=tuple(timeline),
+        timeline_with_date=with_date,
+        metrics=metrics(milestones, tz, with_date=with_date),
+        stages=adherence(incident, milestones, tz, with_date=with_date),
+        prompts=PROMPTS,
+        actions=tuple(
+            ActionRow(a.text, name(a.owner), a.due.isoformat() if a.due else MISSING, a.status)
+            for a in actions
+        ),
+        responders=_responders(entries, roles, name),
+        roles={role: name(user) for role, user in _ordered(roles).items()},
+        communications=tuple(communications),
+        alerts=tuple(alert_row(alert, tz) for alert in alerts),
+    )
+
+
+def _overview(incident: Incident, window: Window, services: tuple[str, ...]) -> str:
+    parts = [f"{incident.title} ({incident.severity})"]
+    if services:
+        parts.append(f"affected {', '.join(services)}")
+    if window.end is None:
+        parts.append(f"starting {window.text}; impact had not ended when this draft was made")
+    else:
+        parts.append(f"for {window.duration}, {window.text}")
+    sentence = ", ".join(parts) + "."
+    if incident.impact:
+        sentence += f" Impact: {incident.impact.rstrip('.')}."
+    if incident.cause:
+        sentence += f" Cause: {incident.cause.rstrip('.')}."
+    return sentence
+
+
+def _trigger(incident: Incident, alerts: list[Alert], name: Namer) -> str:
+    if alerts:
+        first = alerts[0]
+        return f"{first.source} alert: {first.title}"
+    if incident.opened_by:
+        return f"declared by {name(incident.opened_by)}"
+    return MISSING
+
+
+def _ordered(roles: dict[str, str]) -> dict[str, str]:
+    rank = {role: n for n, role in enumerate(ROLE_ORDER)}
+    return dict(sorted(roles.items(), key=lambda item: rank.get(item[0], len(rank))))
+
+
+def _responders(
+    entries: dict[str, int], roles: dict[str, str], name: Namer
+) -> tuple[Responder, ...]:
+    held: dict[str, list[str]] = {}
+    for role, user in _ordered(roles).items():
+        held.setdefault(user, []).append(role)
+    order = list(dict.fromkeys([*held, *entries]))
+    return tuple(
+        Responder(name(user), user, tuple(held.get(user, ())), entries.get(user, 0))
+        for user in order
+    )

@@ -1,0 +1,187 @@
+"""The computed parts of a draft: impact window, metrics, playbook adherence, alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.incidents.stages import playbook_of, state_of
+from bot.incidents.times import format_duration
+from storage.models import Alert, Incident
+
+MISSING = "—"
+ROLE_ORDER = ("commander", "comms", "scribe", "ops")
+SERVICE_LABELS = ("service", "job", "app")
+# (label, milestone): each measured from `started`, the moment impact began.
+METRICS = (
+    ("Time to detect", "detected"),
+    ("Time to acknowledge", "acknowledged"),
+    ("Time to mitigate", "mitigated"),
+    ("Time to resolve", "resolved"),
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """When customers were affected: `started` until `mitigated` (else `resolved`)."""
+
+    start: str
+    end: str | None
+    duration: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    milestone: str
+    value: str
+    at: str
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    source: str
+    fingerprint: str
+    title: str
+    status: str
+    labels: dict[str, str]
+    labels_text: str
+    url: str
+    first_seen: str
+    seen_count: int
+
+
+@dataclass(frozen=True)
+class StageRow:
+    id: str
+    title: str
+    reached: bool
+    current: bool
+    entered: str
+    spent: str
+    timebox: str
+    over_timebox: bool
+    done: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+def impact_window(milestones: dict[str, datetime], opened: datetime, tz: ZoneInfo) -> Window:
+    """The impact window, with the date, and on the end too when it is another local day."""
+    start = milestones.get("started", opened).astimezone(tz)
+    stop = milestones.get("mitigated") or milestones.get("resolved")
+    zone = start.strftime("%Z")
+    start_text = start.strftime("%Y-%m-%d %H:%M")
+    if stop is None:
+        return Window(start_text, None, "ongoing", f"{start_text} {zone} – ongoing")
+    end = stop.astimezone(tz)
+    same_day = end.date() == start.date()
+    end_text = end.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
+    if end.strftime("%Z") != zone:  # a DST change inside the window: name both offsets
+        start_text, zone = f"{start_text} {zone}", end.strftime("%Z")
+    return Window(
+        start=start.strftime("%Y-%m-%d %H:%M"),
+        end=end.strftime("%Y-%m-%d %H:%M"),
+        duration=format_duration(stop - milestones.get("started", opened)),
+        text=f"{start_text} – {end_text} {zone}",
+    )
+
+
+def metrics(
+    milestones: dict[str, datetime], tz: ZoneInfo, *, with_date: bool
+) -> tuple[Metric, ...]:
+    """Time from `started` to each response milestone; `—` for the ones not reached."""
+    started = milestones.get("started")
+    rows = []
+    for label, name in METRICS:
+        at = milestones.get(name)
+        if at is None or started is None:
+            rows.append(Metric(label, name, MISSING, MISSING))
+            continue
+        rows.append(Metric(label, name, format_duration(at - started), _clock(at, tz, with_date)))
+    return tuple(rows)
+
+
+def adherence(
+    incident: Incident, milestones: dict[str, datetime], tz: ZoneInfo, *, with_date: bool
+) -> tuple[StageRow, ...]:
+    """Each playbook stage: when it was entered, how long it took, which tasks were done."""
+    if not incident.playbook_snapshot:
+        return ()
+    playbook = playbook_of(incident)
+    state = state_of(incident)
+    entered = state.entered_at if state is not None else {}
+    moments = sorted(entered.values())
+    resolved = milestones.get("resolved")
+    rows = []
+    for stage in playbook.stages:
+        at = entered.get(stage.id)
+        done = state.done(stage.id) if state is not None else frozenset()
+        tasks_done = tuple(task for n, task in enumerate(stage.tasks, 1) if n in done)
+        skipped = tuple(task for n, task in enumerate(stage.tasks, 1) if n not in done)
+        spent = _spent(at, moments, resolved)
+        rows.append(
+            StageRow(
+                id=stage.id,
+                title=stage.title,
+                reached=at is not None,
+                current=state is not None and state.stage == stage.id,
+                entered=_clock(at, tz, with_date) if at else MISSING,
+                spent=format_duration(spent) if spent is not None else MISSING,
+                timebox=format_duration(stage.timebox) if stage.timebox else MISSING,
+                over_timebox=bool(stage.timebox and spent and spent > stage.timebox),
+                done=tasks_done,
+                skipped=skipped,
+            )
+        )
+    return tuple(rows)
+
+
+def _spent(
+    at: datetime | None, moments: list[datetime], resolved: datetime | None
+) -> timedelta | None:
+    """Time in a stage: until the next stage was entered, else until resolution."""
+    if at is None:
+        return None
+    later = [moment for moment in moments if moment > at]
+    if later:
+        return later[0] - at
+    if resolved is not None and resolved > at:
+        return resolved - at
+    return None
+
+
+def _clock(at: datetime, tz: ZoneInfo, with_date: bool) -> str:
+    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
+
+
+def services_of(alerts: list[Alert]) -> tuple[str, ...]:
+    """Affected services named by the alerts' service, job or app labels, in order."""
+    found: dict[str, None] = {}
+    for alert in alerts:
+        for label in SERVICE_LABELS:
+            value = alert.labels.get(label)
+            if value:
+                found[value] = None
+    return tuple(found)
+
+
+def alert_row(alert: Alert, tz: ZoneInfo) -> AlertRow:
+    """An alert for the appendix, labels sorted, first seen in the team's zone."""
+    labels = dict(sorted(alert.labels.items()))
+    return AlertRow(
+        source=alert.source,
+        fingerprint=alert.fingerprint,
+        title=alert.title,
+        status=alert.status,
+        labels=labels,
+        labels_text=", ".join(f"{k}={v}" for k, v in labels.items()) or MISSING,
+        url=alert.url or "",
+        first_seen=_stamp(alert.starts_at or alert.first_seen_at, tz),
+        seen_count=alert.seen_count,
+    )
+
+
+def _stamp(when: datetime, tz: ZoneInfo) -> str:
+    return when.astimezone(tz).strftime("%Y-%m-%d %H:%M")

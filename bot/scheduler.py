@@ -1,0 +1,228 @@
+"""APScheduler 3.x adapter: reminder jobs in the same database, fired through the domain.
+
+Jobs are module-level coroutine functions so the job store can pickle them by reference;
+they reach the running service through `_runtime`, set when the scheduler is built.
+Only one process may run jobs against a job store: on PostgreSQL the leader is chosen by
+an advisory lock (bot/leader.py); the others start paused and only write jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlmodel import Session
+
+from bot.incidents import effects, maintenance, reminders
+from bot.incidents.clock import SimulatedClock
+from bot.incidents.context import Domain
+from bot.incidents.records import Outcome
+from bot.runtime import Runtime
+from storage.db import transaction
+
+log = logging.getLogger(__name__)
+_runtime: Runtime | None = None
+
+
+def _run(fn: Callable[[Session], Outcome | None]) -> None:
+    assert _runtime is not None, "scheduler job fired before the scheduler was built"
+    with transaction(_runtime.sessions) as session:
+        fn(session)
+    _runtime.wake_dispatcher()
+
+
+async def _fire(fn: Callable[[Session], Outcome | None]) -> None:
+    await asyncio.to_thread(_run, fn)
+
+
+async def fire_reminder(incident_id: int) -> None:
+    """Status-update reminder."""
+    await _fire(lambda s: reminders.status_update_due(s, _domain(), incident_id))
+
+
+async def fire_ack(incident_id: int) -> None:
+    """Not acknowledged in time."""
+    await _fire(lambda s: reminders.unacknowledged_due(s, _domain(), incident_id))
+
+
+async def fire_timebox(incident_id: int, stage_id: str) -> None:
+    """A stage's timebox ran out."""
+    await _fire(lambda s: reminders.timebox_due(s, _domain(), incident_id, stage_id))
+
+
+async def fire_postmortem(incident_id: int) -> None:
+    """The postmortem is due."""
+    await _fire(lambda s: reminders.postmortem_due(s, _domain(), incident_id))
+
+
+async def fire_maintenance(maintenance_id: int, phase: str) -> None:
+    """A maintenance notice."""
+    await _fire(lambda s: maintenance.notice_due(s, _domain(), maintenance_id, phase))
+
+
+def _domain() -> Domain:
+    assert _runtime is not None
+    return _runtime.domain
+
+
+JOBS: dict[str, Callable[..., Any]] = {
+    "reminder": fire_reminder,
+    "ack": fire_ack,
+    "timebox": fire_timebox,
+    "postmortem": fire_postmortem,
+    "maintenance": fire_maintenance,
+}
+INCIDENT_JOBS = ("reminder", "ack", "timebox", "postmortem")
+
+
+def job_id(payload: dict[str, Any]) -> str:
+    """`reminder:<incident>`, `timebox:<incident>:<stage>`, `maintenance:<id>:<phase>`."""
+    job = payload["job"]
+    if job == "maintenance":
+        return f"maintenance:{payload['maintenance_id']}:{payload['phase']}"
+    if job == "timebox":
+        return f"timebox:{payload['incident_id']}:{payload['stage']}"
+    return f"{job}:{payload['incident_id']}"
+
+
+def _args(payload: dict[str, Any]) -> list[Any]:
+    job = payload["job"]
+    if job == "maintenance":
+        return [payload["maintenance_id"], payload["phase"]]
+    if job == "timebox":
+        return [payload["incident_id"], payload["stage"]]
+    return [payload["incident_id"]]
+
+
+class Scheduler:
+    """The reminder scheduler of one process; `handlers()` feed it from the outbox."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        global _runtime
+        _runtime = runtime
+        self.runtime = runtime
+        self.scheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=runtime.engine)},
+            # A reminder missed while the process was down fires once on start, not in a burst.
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+            timezone=UTC,
+        )
+        self._wakeups: asyncio.Task[None] | None = None
+
+    @property
+    def running_jobs(self) -> bool:
+        """True when this process fires jobs (leader, not paused)."""
+        from apscheduler.schedulers.base import STATE_RUNNING
+
+        return self.scheduler.state == STATE_RUNNING
+
+    def start(self, *, paused: bool) -> None:
+        """Start; a paused scheduler writes jobs to the store but fires none."""
+        self.scheduler.start(paused=paused)
+        self._wakeups = asyncio.get_running_loop().create_task(self._wake_regularly())
+
+    def resume(self) -> None:
+        """Become the process that fires jobs."""
+        log.info("scheduler: this process now fires reminder jobs")
+        self.scheduler.resume()
+
+    def pause(self) -> None:
+        """Stop firing jobs (leadership lost)."""
+        log.warning("scheduler: paused (no longer the leader)")
+        self.scheduler.pause()
+
+    async def _wake_regularly(self) -> None:
+        # Another replica may add jobs to the shared store; look at it every second.
+        while True:
+            await asyncio.sleep(1)
+            if self.running_jobs:
+                self.scheduler.wakeup()
+
+    def shutdown(self) -> None:
+        """Stop without waiting for running jobs."""
+        if self._wakeups is not None:
+            self._wakeups.cancel()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        """Outbox handlers for `schedule.set` and `schedule.clear`."""
+        return {effects.SCHEDULE: self.set, effects.UNSCHEDULE: self.clear}
+
+    async def set(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Add or replace a job."""
+        due = datetime.fromisoformat(payload["due_at"])
+        every = payload.get("every_seconds")
+        trigger = (
+            IntervalTrigger(seconds=every, start_date=due, timezone=UTC)
+            if every
+            else DateTrigger(run_date=due, timezone=UTC)
+        )
+        identifier = job_id(payload)
+        self.scheduler.add_job(
+            JOBS[payload["job"]],
+            trigger,
+            id=identifier,
+            args=_args(payload),
+            replace_existing=True,
+        )
+        return {"job": identifier, "due_at": due.isoformat()}
+
+    async def clear(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Remove jobs: one by id, an incident's (`job: "*"`), or a maintenance's."""
+        job = payload.get("job", "*")
+        if job == "*":
+            prefixes = [f"{kind}:{payload['incident_id']}" for kind in INCIDENT_JOBS]
+        elif job == "maintenance":
+            prefixes = [f"maintenance:{payload['maintenance_id']}"]
+        elif job == "timebox" and "stage" not in payload:
+            prefixes = [f"timebox:{payload['incident_id']}"]
+        else:
+            prefixes = [job_id(payload)]
+        removed = []
+        for existing in self.scheduler.get_jobs():
+            if any(existing.id == p or existing.id.startswith(f"{p}:") for p in prefixes):
+                with contextlib.suppress(JobLookupError):
+                    existing.remove()
+                    removed.append(existing.id)
+        return {"removed": removed}
+
+    async def run_due(
+        self,
+        until: datetime,
+        clock: SimulatedClock,
+        after_each: Callable[[], Awaitable[None]] | None = None,
+    ) -> int:
+        """Fire, in time order, every job due up to `until`, moving the clock to each (replay)."""
+        fired = 0
+        while True:
+            due = [
+                j for j in self.scheduler.get_jobs() if j.next_run_time and j.next_run_time <= until
+            ]
+            if not due:
+                return fired
+            job = min(due, key=lambda j: (j.next_run_time, j.id))
+            run_time = job.next_run_time
+            if run_time > clock.now():
+                clock.set(run_time)
+            await job.func(*job.args)
+            fired += 1
+            following = job.trigger.get_next_fire_time(run_time, run_time)
+            try:
+                if following is None:
+                    job.remove()
+                else:
+                    job.modify(next_run_time=following)
+            except JobLookupError:
+                pass  # the job removed itself (an incident resolved by it)
+            if after_each is not None:
+                await after_each()

@@ -1,0 +1,1 @@
+"""HTTP adapters: the alert webhooks and the read-only incident API."""

@@ -1,0 +1,187 @@
+"""`POST /alerts/{source}`: webhook in, alerts stored with their incidents, 202 after commit."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from bot.alerts import SOURCES, AlertPayloadError, UnknownSource, parse
+from bot.incidents.alerts import NormalizedAlert
+from bot.incidents.opening import ingest_alert
+from bot.runtime import Runtime
+from bot.web.auth import require_auth
+from bot.web.body import read_body
+from bot.web.errors import DATABASE_UNAVAILABLE, ErrorBody, JSONErrorRoute, WebError
+from storage.db import transaction
+from storage.models import Delivery
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_ID_HEADER = "X-Webhook-Id"  # PagerDuty's id of one delivery, the same on retries
+DELIVERY_ID_MAX = 200
+
+
+class IncidentRef(BaseModel):
+    """An incident the notification opened or joined."""
+
+    id: int
+    channel_id: str | None
+    channel_name: str | None
+    created: bool
+
+
+class Accepted(BaseModel):
+    """The 202 answer: the incidents touched (in order, once each) and how many alerts came."""
+
+    incidents: list[IncidentRef]
+    alerts: int
+
+
+class _Repeat(Exception):
+    """The delivery id was stored by a concurrent request first."""
+
+
+def _delivery_id(request: Request, source: str) -> str | None:
+    if source != "pagerduty":
+        return None
+    value = (request.headers.get(WEBHOOK_ID_HEADER) or "").strip()
+    if not value:
+        return None
+    if len(value) > DELIVERY_ID_MAX:
+        raise WebError(400, f"{WEBHOOK_ID_HEADER} longer than {DELIVERY_ID_MAX} characters")
+    return value
+
+
+def _replayed(stored: dict[str, Any]) -> dict[str, Any]:
+    # JSONB reorders keys; going through the model makes a repeat byte-identical.
+    return Accepted.model_validate(stored).model_dump(mode="json")
+
+
+class AlertIngestor:
+    """The database half of the route, run in a worker thread."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def __call__(
+        self, source: str, alerts: list[NormalizedAlert], delivery_id: str | None
+    ) -> tuple[dict[str, Any], bool]:
+        """Store every alert in one transaction; return (answer, whether anything was written)."""
+        try:
+            return self._ingest(source, alerts, delivery_id)
+        except _Repeat:
+            stored = self._stored(source, delivery_id)
+            if stored is None:
+                raise
+            return stored, False
+
+    def _stored(self, source: str, delivery_id: str | None) -> dict[str, Any] | None:
+        with transaction(self.runtime.sessions) as session:
+            row = session.scalar(
+                select(Delivery).where(
+                    Delivery.source == source, Delivery.delivery_id == delivery_id
+                )
+            )
+            return _replayed(row.response) if row is not None else None
+
+    def _ingest(
+        self, source: str, alerts: list[NormalizedAlert], delivery_id: str | None
+    ) -> tuple[dict[str, Any], bool]:
+        runtime = self.runtime
+        with transaction(runtime.sessions) as session:
+            delivery = None
+            if delivery_id is not None:
+                stored = session.scalar(
+                    select(Delivery).where(
+                        Delivery.source == source, Delivery.delivery_id == delivery_id
+                    )
+                )
+                if stored is not None:
+                    return _replayed(stored.response), False
+                delivery = Delivery(
+                    source=source,
+                    delivery_id=delivery_id,
+                    received_at=runtime.domain.clock.now(),
+                )
+                session.add(delivery)
+                try:
+                    # First, so a concurrent twin waits on the unique index, not after its work.
+                    session.flush()
+                except IntegrityError as error:
+                    raise _Repeat from error
+            touched: dict[int, IncidentRef] = {}
+            for alert in alerts:
+                result = ingest_alert(session, runtime.domain, alert)
+                incident = result.incident
+                if incident is None or incident.id is None:
+                    continue
+                ref = touched.get(incident.id)
+                if ref is None:
+                    touched[incident.id] = IncidentRef(
+                        id=incident.id,
+                        channel_id=incident.channel_id,
+                        channel_name=incident.channel_name,
+                        created=result.created,
+                    )
+                elif result.created:
+                    ref.created = True
+            answer = Accepted(incidents=list(touched.values()), alerts=len(alerts)).model_dump(
+                mode="json"
+            )
+            if delivery is not None:
+                delivery.response = answer
+                session.add(delivery)
+        return answer, True
+
+
+def build_alerts_router(runtime: Runtime) -> APIRouter:
+    """The alert webhook route, authenticated by token, source signature or loopback."""
+    router = APIRouter(tags=["alerts"], route_class=JSONErrorRoute)
+    authenticate = require_auth(runtime.settings, signatures=True)
+    ingest = AlertIngestor(runtime)
+    errors: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorBody} for code in (400, 401, 404, 413, 422, 503)
+    }
+
+    @router.post(
+        "/alerts/{source}",
+        status_code=202,
+        response_model=Accepted,
+        responses=errors,
+        dependencies=[Depends(authenticate)],
+        summary="Receive an alert notification",
+        description=f"`source` is one of: {', '.join(sorted(SOURCES))}. "
+        "Answers 202 once every alert of the body is committed.",
+    )
+    async def receive_alerts(source: str, request: Request) -> JSONResponse:
+        """Parse the body, store its alerts and their incidents, then acknowledge."""
+        if source not in SOURCES:
+            raise WebError(404, UnknownSource(source, sorted(SOURCES)).to_dict())
+        body = await read_body(request)
+        try:
+            alerts = parse(source, body)
+        except AlertPayloadError as error:
+            raise WebError(error.status_code, error.to_dict()) from None
+        delivery_id = _delivery_id(request, source)
+        try:
+            answer, wrote = await anyio.to_thread.run_sync(ingest, source, alerts, delivery_id)
+        except SQLAlchemyError as error:
+            log.error("database error storing %d %s alert(s): %r", len(alerts), source, error)
+            return JSONResponse(DATABASE_UNAVAILABLE, 503)
+        if wrote:
+            # The outbox rows are committed: let the dispatcher start on them now. The
+            # alerts are safe whatever happens here; its next poll would find them too.
+            try:
+                runtime.wake_dispatcher()
+            except Exception:
+                log.exception("could not wake the outbox dispatcher")
+        return JSONResponse(answer, 202)
+
+    return router

@@ -1,0 +1,121 @@
+"""Response models of the incident API, so the OpenAPI schema says what clients get."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class IncidentSummary(BaseModel):
+    """One incident as listed."""
+
+    id: int
+    title: str
+    severity: str
+    status: str
+    playbook: str
+    channel_id: str | None
+    channel_name: str | None
+    started_at: datetime | None
+    resolved_at: datetime | None
+
+
+class IncidentList(BaseModel):
+    """`GET /api/incidents`: newest first."""
+
+    incidents: list[IncidentSummary]
+
+
+class MilestoneEdit(BaseModel):
+    """An earlier value of a milestone, replaced at `replaced_at`."""
+
+    at: datetime | None = None
+    source: str | None = None
+    actor: str | None = None
+    replaced_at: datetime | None = None
+
+
+class MilestoneOut(BaseModel):
+    """A named moment of the incident and where its time came from."""
+
+    at: datetime
+    source: str
+    actor: str | None
+    history: list[MilestoneEdit]
+
+
+class TaskOut(BaseModel):
+    """A task of the current stage; `n` is what `/incident task done <n>` takes."""
+
+    n: int
+    text: str
+    done: bool
+
+
+class StageOut(BaseModel):
+    """The playbook stage the incident is in."""
+
+    id: str
+    title: str
+    tasks: list[TaskOut]
+
+
+class AlertOut(BaseModel):
+    """An alert attached to the incident; labels and annotations exactly as received."""
+
+    source: str
+    fingerprint: str
+    title: str
+    status: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    seen_count: int
+    url: str | None
+
+
+class ActionItemOut(BaseModel):
+    """A follow-up the team committed to."""
+
+    id: int
+    text: str
+    owner: str | None
+    due: date | None
+    status: str
+
+
+class IncidentDetail(IncidentSummary):
+    """`GET /api/incidents/{id}`."""
+
+    milestones: dict[str, MilestoneOut]
+    stage: StageOut | None
+    roles: dict[str, str]
+    alerts: list[AlertOut]
+    impact: str | None
+    cause: str | None
+    drill: bool
+    action_items: list[ActionItemOut]
+
+
+class EventOut(BaseModel):
+    """One timeline entry."""
+
+    at: datetime
+    kind: str
+    actor: str | None
+    text: str
+    source: str
+
+
+class Timeline(BaseModel):
+    """`GET /api/incidents/{id}/timeline`: in the order things happened."""
+
+    events: list[EventOut]
+
+
+def history_entries(history: list[dict[str, Any]]) -> list[MilestoneEdit]:
+    """Milestone history as stored (ISO strings) into models; unknown keys are dropped."""
+    return [MilestoneEdit.model_validate(item) for item in history if isinstance(item, dict)]
