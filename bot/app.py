@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from bot.dispatcher import Dispatcher
 from bot.integrations.deferred import deferred_handlers
 from bot.leader import AdvisoryLeader
+from bot.reload import playbook_reloader
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.slack.operations import SlackOperations
@@ -58,6 +59,9 @@ def create_app(runtime: Runtime, *, public_url: str) -> FastAPI:
                 runtime.engine, on_elected=scheduler.resume, on_lost=scheduler.pause
             )
             tasks.append(asyncio.create_task(leader.run(), name="leader-election"))
+        if runtime.settings.playbooks_dir:
+            reloader = playbook_reloader(runtime)
+            tasks.append(asyncio.create_task(reloader.run(), name="playbook-reload"))
         dispatcher.wake()
         try:
             yield
@@ -82,6 +86,7 @@ def create_app(runtime: Runtime, *, public_url: str) -> FastAPI:
         runtime.sessions,
         tz=runtime.domain.tz,
         broadcast_channel=runtime.settings.broadcast_channel,
+        template_dir=runtime.settings.template_dir,
     )
     scheduler = Scheduler(runtime)
     app.state.scheduler = scheduler

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
@@ -28,6 +29,7 @@ class Settings(BaseSettings):
     alert_token: SecretStr | None = Field(None, validation_alias="WARROOM_ALERT_TOKEN")
     timezone: str = Field("UTC", validation_alias="WARROOM_TIMEZONE")
     playbooks_dir: str | None = Field(None, validation_alias="WARROOM_PLAYBOOKS")
+    templates_dir: str | None = Field(None, validation_alias="WARROOM_TEMPLATES")
     broadcast_channel: str | None = Field(None, validation_alias="WARROOM_BROADCAST_CHANNEL")
     pagerduty_routing_key: SecretStr | None = Field(
         None, validation_alias="WARROOM_PAGERDUTY_ROUTING_KEY"
@@ -74,6 +76,13 @@ class Settings(BaseSettings):
             raise ValueError("SLACK_API_URL must end with '/'")
         return value
 
+    @field_validator("templates_dir")
+    @classmethod
+    def _templates_folder_exists(cls, value: str | None) -> str | None:
+        if value and not (Path(value) / "postmortem.md.j2").is_file():
+            raise ValueError(f"{value} has no postmortem.md.j2")
+        return value
+
     @field_validator("log_format")
     @classmethod
     def _valid_log_format(cls, value: str) -> str:
@@ -98,6 +107,11 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         """The display time zone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def template_dir(self) -> Path | None:
+        """The team's postmortem template folder, if it has one."""
+        return Path(self.templates_dir) if self.templates_dir else None
 
     @property
     def webhook_urls(self) -> list[str]:

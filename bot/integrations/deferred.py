@@ -31,5 +31,4 @@ def deferred_handlers() -> dict[str, Handler]:
         effects.WEBHOOK: skipped("no outgoing webhooks are configured"),
         effects.SCHEDULE: skipped("the scheduler is not running"),
         effects.UNSCHEDULE: skipped("the scheduler is not running"),
-        effects.POST_POSTMORTEM: skipped("postmortem drafts are not built yet"),
     }

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from bot.postmortem.data import Postmortem, build
 from bot.postmortem.markdown import render
 
-__all__ = ["Postmortem", "build", "draft", "render"]
+__all__ = ["Postmortem", "build", "current_draft", "draft", "headline", "render", "store_draft"]
 
 
 def draft(
@@ -18,3 +18,40 @@ def draft(
 ) -> str:
     """Draft an incident's postmortem as Markdown, times in `tz`."""
     return render(build(session, incident_id, tz=tz), template_dir=template_dir)
+
+
+def store_draft(
+    session: Session, incident_id: int, *, tz: ZoneInfo, template_dir: Path | None = None
+) -> tuple[Postmortem, str]:
+    """Draft the postmortem anew and keep it on the incident; return its data and text."""
+    from storage.models import Incident
+
+    pm = build(session, incident_id, tz=tz)
+    text = render(pm, template_dir=template_dir)
+    incident = session.get(Incident, incident_id)
+    assert incident is not None
+    incident.postmortem = text
+    return pm, text
+
+
+def current_draft(
+    session: Session, incident_id: int, *, tz: ZoneInfo, template_dir: Path | None = None
+) -> str:
+    """The stored draft of a resolved incident, else a fresh one (raises LookupError)."""
+    from storage.models import Incident
+
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise LookupError(f"No incident #{incident_id}")
+    if incident.postmortem and incident.status == "resolved":
+        return incident.postmortem
+    return draft(session, incident_id, tz=tz, template_dir=template_dir)
+
+
+def headline(pm: Postmortem) -> str:
+    """One line for Slack: the window, its length and what was hit."""
+    services = ", ".join(pm.services) or "no service label"
+    return (
+        f"Postmortem draft for incident #{pm.incident_id} ({pm.title}): impact "
+        f"{pm.impact.start} – {pm.impact.end}, {pm.impact.duration}; affected: {services}."
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from bot.incidents import effects
+from bot.postmortem import headline, store_draft
 from bot.slack.blocks import card_blocks, card_text
 from bot.slack.cards import card_view
 from bot.slack.escape import escape, mention, truncate
@@ -64,11 +66,13 @@ class SlackOperations:
         *,
         tz: ZoneInfo,
         broadcast_channel: str | None,
+        template_dir: Path | None = None,
     ) -> None:
         self.client = client
         self.sessions = sessions
         self.tz = tz
         self.broadcast_channel = broadcast_channel
+        self.template_dir = template_dir
         self._channel_ids: dict[str, str] = {}
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             effects.OPEN_CHANNEL: self.open_channel,
@@ -77,6 +81,7 @@ class SlackOperations:
             effects.UPDATE_CARD: self.update_card,
             effects.POST_MESSAGE: self.post_message,
             effects.BROADCAST: self.broadcast,
+            effects.POST_POSTMORTEM: self.post_postmortem,
         }
 
     async def _db(self, fn: Callable[[Session], Any]) -> Any:
@@ -266,3 +271,20 @@ class SlackOperations:
             ):
                 raise
         return channel_id
+
+    async def post_postmortem(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Draft the postmortem, keep it, and upload it to the channel as a Markdown file."""
+        incident_id = payload["incident_id"]
+        channel_id = await self._channel(incident_id)
+        pm, text = await self._db(
+            lambda s: store_draft(s, incident_id, tz=self.tz, template_dir=self.template_dir)
+        )
+        response = await self.client.files_upload_v2(
+            channel=channel_id,
+            content=text,
+            filename=f"postmortem-incident-{incident_id}.md",
+            title=f"Postmortem draft: {pm.title}",
+            initial_comment=escape(headline(pm)),
+        )
+        file = response.get("file") or (response.get("files") or [{}])[0]
+        return {"file_id": file.get("id"), "chars": len(text)}

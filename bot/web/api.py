@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -12,6 +13,7 @@ from bot.incidents.records import milestones_of
 from bot.incidents.roles import current_roles
 from bot.incidents.stages import playbook_of, state_of
 from bot.incidents.views import timeline
+from bot.postmortem import current_draft
 from bot.runtime import Runtime
 from bot.web.auth import require_auth
 from bot.web.errors import ErrorBody, JSONErrorRoute, WebError
@@ -169,5 +171,24 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         """The incident's timeline in the order things happened."""
         with transaction(runtime.sessions) as session:
             return incident_timeline(session, incident_id)
+
+    @router.get(
+        "/incidents/{incident_id}/postmortem",
+        response_class=PlainTextResponse,
+        responses={**not_found, 200: {"content": {"text/markdown": {}}}},
+    )
+    def get_postmortem(incident_id: int) -> PlainTextResponse:
+        """The postmortem draft as Markdown (the stored one once resolved)."""
+        with transaction(runtime.sessions) as session:
+            try:
+                text = current_draft(
+                    session,
+                    incident_id,
+                    tz=runtime.domain.tz,
+                    template_dir=runtime.settings.template_dir,
+                )
+            except LookupError as error:
+                raise WebError(404, f"no incident #{incident_id}") from error
+        return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
     return router

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -43,11 +44,10 @@ def make_settings(url: str, **extra: str) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-@pytest.fixture
-def service(database: tuple[Engine, str]) -> Iterator[Service]:
-    """warroom serving in sandbox mode on a free port."""
-    _engine, url = database
-    runtime = build_runtime(make_settings(url))
+@contextmanager
+def serving(url: str, **settings: str) -> Iterator[Service]:
+    """Run warroom in sandbox mode on a free port with extra settings."""
+    runtime = build_runtime(make_settings(url, **settings))
     port = free_port()
     app = create_app(runtime, public_url=f"http://127.0.0.1:{port}")
     with run_app_in_thread(app, port=port) as base:
@@ -55,3 +55,10 @@ def service(database: tuple[Engine, str]) -> Iterator[Service]:
         yield Service(base, client, runtime)
         client.close()
     runtime.close()
+
+
+@pytest.fixture
+def service(database: tuple[Engine, str]) -> Iterator[Service]:
+    """warroom serving in sandbox mode on a free port."""
+    with serving(database[1]) as running:
+        yield running

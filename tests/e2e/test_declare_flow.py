@@ -38,3 +38,34 @@ def test_declare_opens_a_channel_with_a_pinned_card(service) -> None:
 def _channel(sandbox, prefix: str):
     channels = sandbox.info()["channels"]
     return next((c for c in channels if c["name"].startswith(prefix)), None)
+
+
+def test_resolve_posts_the_postmortem_file_and_summary(service) -> None:
+    import httpx
+
+    runtime, sandbox = service.runtime, service.sandbox
+    run_command(runtime, "declare Spot trading errors sev1", user_id="U0ALICE")
+    channel = wait_until(lambda: _channel(sandbox, "inc-"), timeout=10)
+    wait_until(lambda: any(m.get("pinned_to") for m in sandbox.messages(channel["id"])))
+    run_command(
+        runtime, "impact API users got error 30030", user_id="U0ALICE", channel_id=channel["id"]
+    )
+    reply = run_command(runtime, "resolve restored", user_id="U0ALICE", channel_id=channel["id"])
+    assert reply.private is None
+
+    def uploaded():
+        return next((m for m in sandbox.messages(channel["id"]) if m.get("files")), None)
+
+    message = wait_until(uploaded, timeout=10)
+    assert message["text"].startswith("Postmortem draft for incident #1 (Spot trading errors)")
+    file = message["files"][0]
+    assert file["name"] == "postmortem-incident-1.md"
+    content = httpx.get(file["url_private"]).text
+    assert content.startswith("# ")
+    assert "API users got error 30030" in content
+    served = httpx.get(f"{service.url}/api/incidents/1/postmortem", headers=service.auth)
+    assert served.status_code == 200
+    assert served.headers["content-type"].startswith("text/markdown")
+    assert served.text == content
+    missing = httpx.get(f"{service.url}/api/incidents/99/postmortem", headers=service.auth)
+    assert (missing.status_code, missing.json()) == (404, {"error": "no incident #99"})

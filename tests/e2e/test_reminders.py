@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.app import create_app
-from bot.runtime import build_runtime
 from bot.sandbox.client import SandboxClient
 from bot.slack.runner import run_command
-from tests.e2e.conftest import Service, make_settings
-from tests.support.server import free_port, run_app_in_thread, wait_until
+from tests.e2e.conftest import Service, serving
+from tests.support.server import wait_until
 
 FAST = """\
 id: default
@@ -34,14 +32,8 @@ def fast_service(database: tuple[Engine, str], tmp_path: Path) -> Iterator[Servi
     folder = tmp_path / "playbooks"
     folder.mkdir()
     (folder / "default.yaml").write_text(FAST)
-    runtime = build_runtime(make_settings(database[1], WARROOM_PLAYBOOKS=str(folder)))
-    port = free_port()
-    app = create_app(runtime, public_url=f"http://127.0.0.1:{port}")
-    with run_app_in_thread(app, port=port) as base:
-        client = SandboxClient(base)
-        yield Service(base, client, runtime)
-        client.close()
-    runtime.close()
+    with serving(database[1], WARROOM_PLAYBOOKS=str(folder)) as running:
+        yield running
 
 
 def _channel_texts(sandbox: SandboxClient) -> list[str]:
