@@ -35,7 +35,9 @@ def _credentials(runtime: Runtime, public_url: str, app: FastAPI) -> SlackCreden
 
     sandbox = Sandbox(runtime.engine)
     app.state.sandbox = sandbox
-    app.include_router(build_sandbox_router(sandbox), prefix="/sandbox")
+    app.include_router(
+        build_sandbox_router(sandbox, events_url=f"{public_url}/slack/events"), prefix="/sandbox"
+    )
     return SlackCredentials(
         bot_token=sandbox.bot_token,
         signing_secret=sandbox.signing_secret,

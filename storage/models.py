@@ -56,6 +56,8 @@ class Incident(SQLModel, table=True):
     updated_at: datetime = _utc()
     resolved_at: datetime | None = _utc(nullable=True)
     postmortem: str | None = None
+    # References the integrations keep for this incident (e.g. the Statuspage incident id).
+    external: dict[str, Any] = _json()
 
 
 class Milestone(SQLModel, table=True):

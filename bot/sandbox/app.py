@@ -1,7 +1,8 @@
 """HTTP for the sandbox: Slack's Web API at /api/<method>, uploads, downloads, test controls.
 
 Mount under `/sandbox` so `WebClient(base_url="http://HOST:PORT/sandbox/api/")` works unchanged.
-Everything named `sandbox.*` is sandbox-only (no Slack has it) and needs no token.
+Everything named `sandbox.*` is sandbox-only (no Slack has it) and needs no token. The driver
+(commands, clicks, modals, events to the app at `events_url`) and the workspace page hang here too.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from bot.sandbox.driver import Driver
+from bot.sandbox.driver_routes import build_driver_router
 from bot.sandbox.faults import parse_fault
 from bot.sandbox.methods import METHODS
+from bot.sandbox.ui import add_ui_routes
 from bot.sandbox.workspace import Sandbox
 
 SERVER_ERRORS = {500: "internal_error", 502: "bad_gateway", 503: "service_unavailable"}
@@ -61,9 +65,29 @@ def _sandbox_base(request: Request, method: str) -> str:
     return url[: -len(f"api/{method}")]
 
 
-def build_sandbox_router(sandbox: Sandbox) -> APIRouter:
-    """Return the sandbox's routes; mount them with `app.include_router(r, prefix="/sandbox")`."""
+def build_sandbox_router(
+    sandbox: Sandbox,
+    *,
+    events_url: str | None = None,
+    retry_delays: tuple[float, ...] | None = None,
+) -> APIRouter:
+    """Return the sandbox's routes; mount them with `app.include_router(r, prefix="/sandbox")`.
+
+    Args:
+        events_url: the app's Request URL (`http://HOST:PORT/slack/events`) for commands,
+            interactivity and events; `sandbox.events_url` may also be set later.
+        retry_delays: seconds before each retry of a failed event delivery.
+    """
+    if events_url is not None:
+        sandbox.events_url = events_url
+    driver = sandbox.driver
+    if driver is None:
+        driver = (
+            Driver(sandbox) if retry_delays is None else Driver(sandbox, retry_delays=retry_delays)
+        )
     router = APIRouter(tags=["sandbox"])
+    add_ui_routes(router, sandbox)
+    router.include_router(build_driver_router(driver))
 
     @router.get("/api/sandbox.info")
     def sandbox_info() -> dict[str, Any]:
@@ -144,6 +168,7 @@ def build_sandbox_router(sandbox: Sandbox) -> APIRouter:
         if fault is not None:
             await asyncio.sleep(fault.delay)
         base = _sandbox_base(request, method)
+        driver.note_origin(base)
         body = await run_in_threadpool(sandbox.call, method, args, token=token, base_url=base)
         return _answer(body)
 

@@ -44,6 +44,56 @@ class SandboxUser:
     def pin(self, channel: str, ts: str) -> SlackResponse:
         return self.web.pins_add(channel=self.client.channel_id(channel), timestamp=ts)
 
+    # -- what Slack sends the app when this user acts (the sandbox's driver) -------------------
+
+    def command(self, text: str, channel: str) -> dict[str, Any]:
+        """Run a slash command (`"/incident ack"`) in a channel (id or name); the driver's answer.
+
+        The answer has `response` (the app's ack body), `trigger_id` and `response_url`.
+        """
+        body = {"user": self.id, "channel": channel, "text": text}
+        return self.client._control("POST", "sandbox.command", json=body)
+
+    def click(
+        self,
+        channel: str,
+        action_id: str,
+        *,
+        message_ts: str | None = None,
+        value: str | None = None,
+    ) -> dict[str, Any]:
+        """Click a button: on the message at message_ts, else the newest message that has it."""
+        body: dict[str, Any] = {"user": self.id, "channel": channel, "action_id": action_id}
+        if message_ts is not None:
+            body["message_ts"] = message_ts
+        if value is not None:
+            body["value"] = value
+        return self.client._control("POST", "sandbox.click", json=body)
+
+    def submit_view(self, values: dict[str, str], view_id: str | None = None) -> dict[str, Any]:
+        """Submit this user's newest open modal (or view_id) with block_id -> value.
+
+        `response_action` in the answer is "errors" (with `errors`) when the modal stays open.
+        """
+        body: dict[str, Any] = {"user": self.id, "values": values}
+        if view_id is not None:
+            body["view_id"] = view_id
+        return self.client._control("POST", "sandbox.submitView", json=body)
+
+    def close_view(self, view_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"user": self.id}
+        if view_id is not None:
+            body["view_id"] = view_id
+        return self.client._control("POST", "sandbox.closeView", json=body)
+
+    def open_home(self) -> dict[str, Any]:
+        """Open the app's Home tab: the app gets app_home_opened; answers the current view."""
+        return self.client._control("POST", "sandbox.openHome", json={"user": self.id})
+
+    def open_views(self) -> list[dict[str, Any]]:
+        """Return this user's open modals, the newest last."""
+        return self.client.open_views(self.id)
+
 
 class SandboxClient:
     """Talk to a running sandbox at base_url, the server root (`http://127.0.0.1:PORT`)."""
@@ -122,3 +172,15 @@ class SandboxClient:
 
     def reset_calls(self) -> None:
         self._control("POST", "sandbox.calls.reset")
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        """Return every Events API delivery to the app, with each attempt's status."""
+        return self._control("GET", "sandbox.deliveries")["deliveries"]
+
+    def open_views(self, user: str) -> list[dict[str, Any]]:
+        """Return a user's open modals (by id or name), the newest last."""
+        return self._control("GET", "sandbox.views", params={"user": user})["views"]
+
+    def home(self, user: str) -> dict[str, Any] | None:
+        """Return the App Home view published for a user, if any."""
+        return self._control("GET", "sandbox.views", params={"user": user})["home"]

@@ -7,7 +7,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -22,17 +22,27 @@ from bot.sandbox.methods.history import ephemeral_messages, on_channel
 from bot.sandbox.methods.views import TRIGGER_PREFIX
 from bot.sandbox.render import channel_object, message_object, ts_key
 
+if TYPE_CHECKING:
+    from bot.sandbox.driver import Driver
+
 log = logging.getLogger(__name__)
 
 Listener = Callable[[dict[str, Any]], None]
 DEFAULT_BASE_URL = "http://127.0.0.1:3000/sandbox/"
+VIEW_OPENED_PREFIX = "view_opened:"
 
 
 class Sandbox:
     """A Slack workspace kept in `sandbox_*` tables of the bot's own database."""
 
-    def __init__(self, engine: Engine, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, clock: Clock | None = None, events_url: str | None = None
+    ) -> None:
         self.engine = engine
+        # Where the driver sends commands, interactions and events (the bot's /slack/events);
+        # settable later, once the server knows its own address.
+        self.events_url = events_url
+        self.driver: Driver | None = None
         self.clock = clock or SystemClock()
         self.faults = Faults()
         self.calls = CallLog(self.clock)
@@ -85,6 +95,7 @@ class Sandbox:
                 caller_id = caller["id"]
                 call = Call(conn, caller, self.clock, seeding.TEAM_ID, base_url)
                 result = fn(call, Args(args))
+                _announce_for_page(call, method, args, result)
         except SlackError as exc:
             self._log(method, args, {}, caller_id, error=exc.error)
             return {"ok": False, "error": exc.error, **exc.extra}
@@ -222,6 +233,16 @@ class Sandbox:
             return files.file_content(conn, file_id)
 
     @contextmanager
+    def as_app(self) -> Iterator[Call]:
+        """Act as the bot where Slack itself acts for the app (response_url, command acks).
+
+        Membership rules are skipped; the events it emits go out after the commit.
+        """
+        with self._as_bot() as call:
+            yield call
+        self._deliver(call.events)
+
+    @contextmanager
     def _as_bot(self) -> Iterator[Call]:
         """A call context as the bot, for sandbox-only reads that skip membership rules."""
         with self.transaction() as conn:
@@ -265,3 +286,18 @@ class Sandbox:
             if ephemeral:
                 shown += ephemeral_messages(call, row["id"])
         return sorted(shown, key=lambda m: ts_key(m["ts"]))
+
+
+def _announce_for_page(call: Call, method: str, args: Mapping[str, Any], result: dict) -> None:
+    """Emit sandbox-only events (`sandbox_*`) for changes Slack announces to clients only."""
+    if method == "chat.postEphemeral":
+        call.emit("sandbox_ephemeral", channel=args.get("channel"), user=args.get("user"))
+    elif method.startswith("views.") and isinstance(result.get("view"), dict):
+        view = result["view"]
+        query = select(t.views.c.user_id).where(t.views.c.id == view["id"])
+        user_id = call.conn.execute(query).scalar() or ""
+        if method in ("views.open", "views.push"):
+            # views has no creation time; the page and the driver need the newest modal.
+            key = f"{VIEW_OPENED_PREFIX}{view['id']}"
+            call.conn.execute(t.kv.insert().values(key=key, value=call.next_ts()))
+        call.emit("sandbox_view", method=method, user=user_id, view_id=view["id"])

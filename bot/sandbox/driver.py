@@ -1,0 +1,352 @@
+"""Drive the bot the way Slack does: signed slash commands, clicks, view submissions, events.
+
+Requests go to the sandbox's `events_url` (the bot's `/slack/events`); what the app answers
+shows up in the workspace as Slack would show it. Works from Python and behind HTTP routes.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+
+from bot.sandbox import surface
+from bot.sandbox.delivery import RETRY_DELAYS, AppAnswer, EventQueue, post_to_app
+from bot.sandbox.responses import DriverError, ResponseUrls
+from bot.sandbox.surface import NotFound
+from bot.sandbox.workspace import Sandbox
+
+FORWARDED_EVENTS = frozenset(
+    {"reaction_added", "pin_added", "member_joined_channel", "app_home_opened"}
+)
+# Slack's deprecated verification token; Bolt ignores it, payloads still carry one.
+VERIFICATION_TOKEN = "sandboxverificationtoken"
+TEAM_DOMAIN = "warroom-sandbox"
+FORM = "application/x-www-form-urlencoded"
+
+
+class Driver:
+    """Slack's side of the conversation with the app, for one sandbox."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        *,
+        sandbox_url: str | None = None,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+    ) -> None:
+        self.sandbox = sandbox
+        self.sandbox_url = sandbox_url
+        self._origin: str | None = None
+        sandbox.driver = self
+        self._http = httpx.Client()
+        self.responses = ResponseUrls(sandbox)
+        info = sandbox.info()
+        self._team_id = info["team"]["id"]
+        self._app_id = info["bot"]["app_id"]
+        self._bot_user = info["bot"]["user_id"]
+        self._bot_token = info["bot_token"]
+        self._secret = info["signing_secret"]
+        self.events = EventQueue(self._send_event, retry_delays=retry_delays)
+        self._unsubscribe = sandbox.subscribe(self._on_event)
+
+    @property
+    def events_url(self) -> str | None:
+        """The app's Request URL: as configured, else `/slack/events` where the sandbox is."""
+        if self.sandbox.events_url:
+            return self.sandbox.events_url
+        return f"{self._origin}/slack/events" if self._origin else None
+
+    def note_origin(self, sandbox_url: str) -> None:
+        """Remember how clients reach the sandbox: in sandbox mode the app is on that server."""
+        if self._origin is None:
+            parts = urlsplit(sandbox_url)
+            self._origin = f"{parts.scheme}://{parts.netloc}"
+
+    def close(self) -> None:
+        self._unsubscribe()
+        self.events.stop()
+        self._http.close()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until queued events are delivered (or given up); False on timeout."""
+        return self.events.join(timeout)
+
+    # -- slash commands ----------------------------------------------------------------------
+
+    def command(
+        self, user: str, channel: str, text: str, *, sandbox_url: str | None = None
+    ) -> dict[str, Any]:
+        """Run `/command args` typed by user in channel (ids or names); show the ack."""
+        command, _, rest = text.strip().partition(" ")
+        if not command.startswith("/") or len(command) < 2:
+            raise DriverError("invalid_command")
+        u, c = self._who_where(user, channel)
+        trigger_id = self.sandbox.issue_trigger(u["id"])
+        response_url = self._response_url(sandbox_url, c["id"], u["id"], None)
+        form = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": self._team_id,
+            "team_domain": TEAM_DOMAIN,
+            "channel_id": c["id"],
+            "channel_name": _channel_name(c),
+            "user_id": u["id"],
+            "user_name": u["name"],
+            "command": command,
+            "text": rest.strip(),
+            "api_app_id": self._app_id,
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": trigger_id,
+        }
+        answer = self._post(urlencode(form).encode(), FORM)
+        if not answer.ok:
+            error = "operation_timeout" if answer.failure == "http_timeout" else "dispatch_failed"
+            text = f'{command} failed with the error "{error}"'
+            surface.post_as_app(self.sandbox, c["id"], {"text": text}, user_id=u["id"])
+            raise DriverError(error, app_status=answer.status)
+        body = answer.json()
+        if body is None and answer.body.strip():
+            body = {"text": answer.body.decode(errors="replace")}
+        if body and (body.get("text") or body.get("blocks")):
+            shown_to = None if body.get("response_type") == "in_channel" else u["id"]
+            surface.post_as_app(self.sandbox, c["id"], body, user_id=shown_to)
+        return {
+            "ok": True,
+            "channel": c["id"],
+            "response": body,
+            "trigger_id": trigger_id,
+            "response_url": response_url,
+        }
+
+    # -- interactivity -----------------------------------------------------------------------
+
+    def click(
+        self,
+        user: str,
+        channel: str,
+        action_id: str,
+        *,
+        message_ts: str | None = None,
+        value: str | None = None,
+        sandbox_url: str | None = None,
+    ) -> dict[str, Any]:
+        """Click a button on a message (the newest carrying it unless message_ts is given)."""
+        u, c = self._who_where(user, channel)
+        message, block, button = surface.message_with_button(
+            self.sandbox, c["id"], u["id"], action_id, message_ts=message_ts, value=value
+        )
+        ephemeral = bool(message.pop("is_ephemeral", False))
+        trigger_id = self.sandbox.issue_trigger(u["id"])
+        response_url = self._response_url(sandbox_url, c["id"], u["id"], message["ts"])
+        action = {
+            "action_id": action_id,
+            "block_id": block.get("block_id", ""),
+            "text": button.get("text"),
+            "type": "button",
+            "action_ts": f"{self.sandbox.clock.now().timestamp():.6f}",
+        }
+        for key in ("value", "style"):
+            if key in button:
+                action[key] = button[key]
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": self._user_object(u),
+            "api_app_id": self._app_id,
+            "token": VERIFICATION_TOKEN,
+            "container": {
+                "type": "message",
+                "message_ts": message["ts"],
+                "channel_id": c["id"],
+                "is_ephemeral": ephemeral,
+            },
+            "trigger_id": trigger_id,
+            "team": {"id": self._team_id, "domain": TEAM_DOMAIN},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": c["id"], "name": _channel_name(c)},
+            "state": {"values": {}},
+            "response_url": response_url,
+            "actions": [action],
+        }
+        if not ephemeral:
+            payload["message"] = message
+        answer = self._post(urlencode({"payload": json.dumps(payload)}).encode(), FORM)
+        if not answer.ok:
+            raise DriverError("dispatch_failed", app_status=answer.status)
+        return {
+            "ok": True,
+            "channel": c["id"],
+            "message_ts": message["ts"],
+            "trigger_id": trigger_id,
+            "response_url": response_url,
+        }
+
+    def submit_view(
+        self, user: str, values: dict[str, Any], *, view_id: str | None = None
+    ) -> dict[str, Any]:
+        """Submit a user's open modal (the newest unless view_id) with block_id -> value."""
+        u = self._user(user)
+        views = surface.open_views(self.sandbox, u["id"])
+        view = next((v for v in reversed(views) if view_id in (None, v["id"])), None)
+        if view is None:
+            raise NotFound("view_not_found")
+        state, errors = surface.state_values(view, values)
+        result: dict[str, Any] = {"ok": True, "view_id": view["id"]}
+        if errors:
+            # Slack's client checks required inputs itself; the app never hears of it.
+            return {**result, "response_action": "errors", "errors": errors}
+        payload = {
+            "type": "view_submission",
+            "team": {"id": self._team_id, "domain": TEAM_DOMAIN},
+            "user": self._user_object(u),
+            "api_app_id": self._app_id,
+            "token": VERIFICATION_TOKEN,
+            "trigger_id": self.sandbox.issue_trigger(u["id"]),
+            "view": {**view, "state": {"values": state}},
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+        answer = self._post(urlencode({"payload": json.dumps(payload)}).encode(), FORM)
+        if not answer.ok:
+            raise DriverError("dispatch_failed", app_status=answer.status)
+        body = answer.json() or {}
+        action = body.get("response_action")
+        if action == "errors":
+            return {**result, "response_action": "errors", "errors": body.get("errors") or {}}
+        if action == "update" and isinstance(body.get("view"), dict):
+            surface.set_view(self.sandbox, view["id"], body["view"], user_id=u["id"])
+            return {**result, "response_action": "update"}
+        if action == "push" and isinstance(body.get("view"), dict):
+            trigger = self.sandbox.issue_trigger(u["id"])
+            args = {"trigger_id": trigger, "view": body["view"]}
+            pushed = self.sandbox.call("views.push", args, token=self._bot_token)
+            return {**result, "response_action": "push", "pushed": pushed.get("view", {}).get("id")}
+        closed = [v["id"] for v in views] if action == "clear" else [view["id"]]
+        surface.close_views(self.sandbox, closed, user_id=u["id"])
+        return {**result, "response_action": action or "close"}
+
+    def close_view(self, user: str, view_id: str | None = None) -> dict[str, Any]:
+        """The user's Cancel: close the newest open modal (or view_id)."""
+        u = self._user(user)
+        views = surface.open_views(self.sandbox, u["id"])
+        view = next((v for v in reversed(views) if view_id in (None, v["id"])), None)
+        if view is None:
+            raise NotFound("view_not_found")
+        surface.close_views(self.sandbox, [view["id"]], user_id=u["id"])
+        return {"ok": True, "view_id": view["id"]}
+
+    def open_home(self, user: str) -> dict[str, Any]:
+        """The user opens the app's Home tab: app_home_opened goes to the app."""
+        u = self._user(user)
+        opened = self.sandbox.call("conversations.open", {"users": u["id"]}, token=self._bot_token)
+        channel = opened.get("channel", {}).get("id", "")
+        event: dict[str, Any] = {
+            "type": "app_home_opened",
+            "user": u["id"],
+            "channel": channel,
+            "tab": "home",
+            "event_ts": f"{self.sandbox.clock.now().timestamp():.6f}",
+        }
+        home = surface.home_view(self.sandbox, u["id"])
+        if home is not None:
+            event["view"] = home
+        self._forward(event)
+        return {"ok": True, "channel": channel, "view": home}
+
+    # -- response_url ------------------------------------------------------------------------
+
+    def respond(self, response_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Handle a POST to a response_url the way Slack's hooks do."""
+        return self.responses.respond(response_id, body)
+
+    def _response_url(
+        self, sandbox_url: str | None, channel_id: str, user_id: str, message_ts: str | None
+    ) -> str:
+        base = self._sandbox_url(sandbox_url)
+        return self.responses.create(base, channel_id, user_id, message_ts)
+
+    def _sandbox_url(self, given: str | None) -> str:
+        url = given or self.sandbox_url
+        if not url and self.events_url:
+            parts = urlsplit(self.events_url)
+            url = f"{parts.scheme}://{parts.netloc}/sandbox/"
+        url = url or "http://127.0.0.1:3000/sandbox/"
+        return url if url.endswith("/") else url + "/"
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        if event.get("type") in FORWARDED_EVENTS:
+            self._forward(event)
+
+    def _forward(self, event: dict[str, Any]) -> None:
+        if not self.events_url:
+            return
+        event_id = "Ev" + secrets.token_hex(5).upper()
+        envelope = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": self._team_id,
+            "api_app_id": self._app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(self.sandbox.clock.now().timestamp()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": self._team_id,
+                    "user_id": self._bot_user,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+            "event_context": "4-" + secrets.token_urlsafe(24),
+        }
+        self.events.put(json.dumps(envelope).encode(), event_id, event["type"])
+
+    def _send_event(self, body: bytes, headers: dict[str, str]) -> AppAnswer:
+        url = self.events_url
+        if not url:
+            return AppAnswer(0, failure="connection_failed")
+        return post_to_app(
+            self._http, url, self._secret, body, "application/json", extra_headers=headers
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _post(self, body: bytes, content_type: str) -> AppAnswer:
+        if not self.events_url:
+            raise DriverError("no_events_url")
+        return post_to_app(self._http, self.events_url, self._secret, body, content_type)
+
+    def user_id(self, user: str) -> str:
+        """Return a user's id given an id or name."""
+        return self._user(user)["id"]
+
+    def _user(self, user: str) -> Any:
+        with self.sandbox.as_app() as call:
+            return surface.find_user(call, user)
+
+    def _who_where(self, user: str, channel: str) -> tuple[Any, Any]:
+        with self.sandbox.as_app() as call:
+            return surface.find_user(call, user), surface.find_channel(call, channel)
+
+    def _user_object(self, u: Any) -> dict[str, str]:
+        return {"id": u["id"], "username": u["name"], "name": u["name"], "team_id": self._team_id}
+
+
+def _channel_name(channel: Any) -> str:
+    if channel["is_im"]:
+        return "directmessage"
+    return "privategroup" if channel["is_private"] else channel["name"]
+
+
+def driver_for(sandbox: Sandbox) -> Driver:
+    """Return the sandbox's driver, creating it once."""
+    return sandbox.driver or Driver(sandbox)

@@ -1,0 +1,101 @@
+"""The workspace page in real Chromium: declare an incident, open its channel, acknowledge it."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+pytestmark = pytest.mark.browser
+
+
+def require_chromium() -> None:
+    """Skip without Debian's Chromium, except under CI where it must be installed."""
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.set_default_timeout(15_000)
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_declare_open_channel_and_acknowledge_in_the_page(service, browser_page) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    page.goto(f"{service.url}/sandbox")
+    expect(page.locator("#channel-title")).to_have_text("#incidents")
+    page.select_option("#user-switch", "alice")
+    expect(page.locator("#user-switch")).to_have_value("alice")
+
+    page.fill("#composer-input", "/incident declare Spot trading errors sev1")
+    page.press("#composer-input", "Enter")
+
+    incident = page.locator("#incident-list a", has_text="spot-trading-errors")
+    expect(incident).to_be_visible()
+    incident.click()
+    expect(page.locator("#channel-title")).to_have_text(re.compile(r"#inc-.*spot-trading-errors"))
+
+    card = page.locator("#messages article.message.pinned", has=page.locator(".bk-header"))
+    expect(card.locator(".bk-header")).to_have_text("SEV1 · #1 Spot trading errors")
+    expect(card.locator(".tag.pin")).to_have_text("📌 Pinned")
+    expect(card.locator(".bk-field", has_text="Status")).to_contain_text("🔍 investigating")
+
+    page.select_option("#user-switch", "bob")
+    card.get_by_role("button", name="Acknowledge").click()
+
+    messages = page.locator("#messages")
+    expect(messages).to_contain_text("acknowledged")
+    expect(card.locator(".bk-field", has_text="Commander")).to_contain_text("@bob")
+    assert "<" not in page.locator("#messages").inner_text()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_declare_through_the_modal_and_see_it_on_home(service, browser_page) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    page.goto(f"{service.url}/sandbox/")
+    page.select_option("#user-switch", "carol")
+    page.fill("#composer-input", "/incident declare")
+    page.press("#composer-input", "Enter")
+
+    modal = page.locator("#modal-root .modal")
+    expect(modal.locator("h2")).to_have_text("Declare an incident")
+    modal.get_by_role("button", name="Declare").click()
+    expect(modal.locator(".bk-error").first).not_to_be_empty()
+
+    modal.get_by_label("What is wrong?").fill("Margin <b>trading</b> down")
+    modal.get_by_label("Severity").select_option("sev2")
+    modal.get_by_role("button", name="Declare").click()
+    expect(page.locator("#modal-root")).to_be_hidden()
+
+    expect(page.locator("#incident-list a", has_text="margin")).to_be_visible()
+    page.click("#home-link")
+    home = page.locator("#messages .home")
+    expect(home).to_contain_text("Margin <b>trading</b> down")
+    expect(home).to_contain_text("🟠")
