@@ -10,7 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from bot.dispatcher import Dispatcher
+from bot.incidents.clock import SimulatedClock
+from bot.integrations import integration_handlers
 from bot.integrations.deferred import deferred_handlers
+from bot.integrations.http import make_client
 from bot.leader import AdvisoryLeader
 from bot.reload import playbook_reloader
 from bot.runtime import Runtime
@@ -33,7 +36,7 @@ def _credentials(runtime: Runtime, public_url: str, app: FastAPI) -> SlackCreden
         )
     from bot.sandbox import Sandbox, build_sandbox_router
 
-    sandbox = Sandbox(runtime.engine)
+    sandbox = Sandbox(runtime.engine, clock=runtime.domain.clock)
     app.state.sandbox = sandbox
     app.include_router(
         build_sandbox_router(sandbox, events_url=f"{public_url}/slack/events"), prefix="/sandbox"
@@ -45,15 +48,21 @@ def _credentials(runtime: Runtime, public_url: str, app: FastAPI) -> SlackCreden
     )
 
 
-def create_app(runtime: Runtime, *, public_url: str) -> FastAPI:
-    """Build the app around a runtime; `public_url` is how this process reaches itself."""
+def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> FastAPI:
+    """Build the app around a runtime; `public_url` is how this process reaches itself.
+
+    `replay` is for simulated time: Slack requests are answered only after their work is
+    done, and the scheduler fires nothing by itself (the replay fires due jobs).
+    """
     public_url = public_url.rstrip("/")
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(dispatcher.run_forever(), name="outbox-dispatcher")]
         runtime.wake_dispatcher = dispatcher.wake
-        if is_sqlite(runtime.settings.database_url):
+        if replay:
+            scheduler.start(paused=True)
+        elif is_sqlite(runtime.settings.database_url):
             scheduler.start(paused=False)  # the embedded single process leads by itself
         else:
             scheduler.start(paused=True)
@@ -77,12 +86,15 @@ def create_app(runtime: Runtime, *, public_url: str) -> FastAPI:
             for task in tasks[1:]:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await http_client.aclose()
 
     app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.include_router(build_alerts_router(runtime))
     app.include_router(build_api_router(runtime))
-    slack = build_slack(runtime, _credentials(runtime, public_url, app))
+    slack = build_slack(
+        runtime, _credentials(runtime, public_url, app), process_before_response=replay
+    )
     operations = SlackOperations(
         slack.client,
         runtime.sessions,
@@ -92,10 +104,17 @@ def create_app(runtime: Runtime, *, public_url: str) -> FastAPI:
     )
     scheduler = Scheduler(runtime)
     app.state.scheduler = scheduler
+    http_client = make_client()
+    # A replay runs on simulated time: it must never page anyone or touch a status page.
+    integrations = deferred_handlers() if replay else integration_handlers(runtime, http_client)
     dispatcher = Dispatcher(
         runtime.sessions,
-        {**deferred_handlers(), **scheduler.handlers(), **operations.handlers},
-        clock=runtime.domain.clock,
+        {**integrations, **scheduler.handlers(), **operations.handlers},
+        clock=(
+            runtime.domain.clock.drifting()
+            if isinstance(runtime.domain.clock, SimulatedClock)
+            else runtime.domain.clock
+        ),
     )
     app.state.dispatcher = dispatcher
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from bot.config import Settings, describe_error
+
+if TYPE_CHECKING:
+    from bot.replay.runner import ReplayResult
 
 
 def _settings() -> Settings:
@@ -65,8 +70,6 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
 
 def cmd_playbooks_check(args: argparse.Namespace) -> int:
     """Validate a playbook folder: `file:line: message` per problem, exit 1 on any."""
-    from pathlib import Path
-
     from playbooks import bundled_dir, check_dir, load_dir, summary
 
     folder = Path(args.dir) if args.dir else bundled_dir()
@@ -77,6 +80,120 @@ def cmd_playbooks_check(args: argparse.Namespace) -> int:
         return 1
     for playbook in load_dir(folder).all():
         print(summary(playbook))
+    return 0
+
+
+def _print_replay(result: ReplayResult, *, tz_name: str, transcript: bool) -> None:
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(tz_name)
+    if transcript:
+        print("# Transcript\n")
+        for message in result.messages:
+            when = message.at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+            text = message.text.replace("\n", "\n    ")
+            print(f"{when} #{message.channel} {message.author}: {text}")
+        print()
+    for warning in result.warnings:
+        print(f"warroom: warning: {warning}", file=sys.stderr)
+    print("\n\n---\n\n".join(result.drafts))
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay a scenario on simulated time and print the postmortem draft."""
+    from bot.replay.runner import ReplayError, replay
+    from bot.replay.scenario import ScenarioError, load_scenario
+
+    path = Path(args.scenario) if args.scenario else _bundled_scenario()
+    try:
+        scenario = load_scenario(path)
+        result = replay(scenario)
+    except (ScenarioError, ReplayError) as error:
+        print(f"warroom: {error}", file=sys.stderr)
+        return 1
+    _print_replay(result, tz_name=scenario.timezone, transcript=args.transcript)
+    return 0
+
+
+def _bundled_scenario() -> Path:
+    return Path(__file__).parent / "replay" / "scenarios" / "reference-incident.yaml"
+
+
+def cmd_postmortem(args: argparse.Namespace) -> int:
+    """Print an incident's postmortem draft."""
+    from bot.postmortem import current_draft
+    from bot.runtime import StartupError, build_runtime
+
+    settings = _settings()
+    try:
+        runtime = build_runtime(settings)
+    except StartupError as error:
+        print(f"warroom: {error}", file=sys.stderr)
+        return 1
+    try:
+        with runtime.sessions() as session:
+            print(
+                current_draft(session, args.id, tz=settings.tz, template_dir=settings.template_dir)
+            )
+    except LookupError:
+        print(f"warroom: no incident #{args.id}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    return 0
+
+
+def cmd_stats(_args: argparse.Namespace) -> int:
+    """Medians and p90 over stored incidents, drills left out."""
+    from bot.incidents.stats import figures
+    from bot.incidents.times import format_duration
+    from bot.runtime import StartupError, build_runtime
+
+    try:
+        runtime = build_runtime(_settings())
+    except StartupError as error:
+        print(f"warroom: {error}", file=sys.stderr)
+        return 1
+    with runtime.sessions() as session:
+        count, rows, cadence = figures(session)
+    runtime.close()
+    show = lambda value: format_duration(value) if value is not None else "—"  # noqa: E731
+    print(f"{count} incidents (drills excluded)\n")
+    print(f"{'measure':<22} {'n':>4} {'median':>10} {'p90':>10}")
+    for row in rows:
+        print(f"{row.name:<22} {row.count:>4} {show(row.median):>10} {show(row.p90):>10}")
+    kept = f"{cadence:.0%}" if cadence is not None else "—"
+    print(f"\nstatus updates on cadence: {kept}")
+    return 0
+
+
+def cmd_maintenance(args: argparse.Namespace) -> int:
+    """Schedule, list or cancel maintenance windows (the service posts the notices)."""
+    from bot.incidents.commands import CommandError, parse_command
+    from bot.incidents.errors import DomainError
+    from bot.incidents.service import execute
+    from bot.runtime import StartupError, build_runtime
+    from storage.db import transaction
+
+    text = " ".join(["maintenance", *args.words])
+    try:
+        command = parse_command(text)
+        runtime = build_runtime(_settings())
+    except CommandError as error:
+        print(f"warroom: {error}".replace("/incident ", "warroom "), file=sys.stderr)
+        return 2
+    except StartupError as error:
+        print(f"warroom: {error}", file=sys.stderr)
+        return 1
+    try:
+        with transaction(runtime.sessions) as session:
+            outcome = execute(session, runtime.domain, command, incident=None, actor="cli")
+    except DomainError as error:
+        print(f"warroom: {error}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    print(outcome.private or outcome.reply or "done")
     return 0
 
 
@@ -95,6 +212,30 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub.add_parser("upgrade", help="create or migrate the schema").set_defaults(
         func=cmd_db_upgrade
     )
+
+    demo = sub.add_parser("demo", help="replay the reference incident and print its draft")
+    demo.add_argument("--transcript", action="store_true", help="also print every message")
+    demo.set_defaults(func=cmd_replay, scenario=None)
+
+    replay_cmd = sub.add_parser("replay", help="replay a scenario on simulated time")
+    replay_cmd.add_argument("scenario", help="scenario YAML file")
+    replay_cmd.add_argument("--transcript", action="store_true", help="also print every message")
+    replay_cmd.set_defaults(func=cmd_replay)
+
+    postmortem = sub.add_parser("postmortem", help="print an incident's postmortem draft")
+    postmortem.add_argument("id", type=int)
+    postmortem.set_defaults(func=cmd_postmortem)
+
+    sub.add_parser("stats", help="response-time figures over stored incidents").set_defaults(
+        func=cmd_stats
+    )
+
+    maintenance = sub.add_parser(
+        "maintenance",
+        help="'YYYY-MM-DD HH:MM DURATION TITLE', 'list' or 'cancel ID'",
+    )
+    maintenance.add_argument("words", nargs="+")
+    maintenance.set_defaults(func=cmd_maintenance)
 
     books = sub.add_parser("playbooks", help="playbook tools")
     books_sub = books.add_subparsers(dest="playbooks_command", required=True)

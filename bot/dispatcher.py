@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from bot.incidents import effects
 from bot.incidents.clock import Clock, SystemClock
+from bot.integrations.errors import RetryLater
 from bot.slack.operations import PERMANENT_ERRORS, PermanentError, slack_error
 from storage import outbox
 from storage.db import transaction
@@ -146,6 +147,11 @@ class Dispatcher:
             if status == 429 and retry_after:
                 delay = max(delay, float(retry_after))
             await self._retry(op, f"Slack {status} {code}", delay)
+            return False
+        except RetryLater as error:
+            # A third party said when to come back (Retry-After); else the usual backoff.
+            delay = error.delay_seconds
+            await self._retry(op, error.reason, backoff(op.attempts) if delay is None else delay)
             return False
         except PermanentError as error:
             await self._fail(op, str(error))

@@ -31,6 +31,12 @@ from storage.db import transaction
 
 log = logging.getLogger(__name__)
 _runtime: Runtime | None = None
+_current: Scheduler | None = None
+
+
+def current() -> Scheduler | None:
+    """The scheduler of this process, once built (replays fire its due jobs)."""
+    return _current
 
 
 def _run(fn: Callable[[Session], Outcome | None]) -> None:
@@ -107,8 +113,9 @@ class Scheduler:
     """The reminder scheduler of one process; `handlers()` feed it from the outbox."""
 
     def __init__(self, runtime: Runtime) -> None:
-        global _runtime
+        global _runtime, _current
         _runtime = runtime
+        _current = self
         self.runtime = runtime
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=runtime.engine)},

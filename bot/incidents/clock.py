@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -26,6 +27,7 @@ class SimulatedClock:
         if start.tzinfo is None:
             raise ValueError("SimulatedClock needs an aware datetime")
         self._now = start.astimezone(UTC)
+        self._set_at = time.monotonic()
 
     def now(self) -> datetime:
         return self._now
@@ -36,7 +38,24 @@ class SimulatedClock:
         if when < self._now:
             raise ValueError(f"clock cannot go back from {self._now} to {when}")
         self._now = when
+        self._set_at = time.monotonic()
+
+    def drifting(self) -> Clock:
+        """A view that runs on in real time from the last simulated instant.
+
+        Background work that waits (outbox retries) needs time to pass between simulated
+        steps; the steps themselves keep the exact simulated times.
+        """
+        return _Drifting(self)
 
     def advance(self, delta: timedelta) -> None:
         """Move forward by delta."""
         self.set(self._now + delta)
+
+
+class _Drifting:
+    def __init__(self, base: SimulatedClock) -> None:
+        self.base = base
+
+    def now(self) -> datetime:
+        return self.base._now + timedelta(seconds=time.monotonic() - self.base._set_at)

@@ -41,7 +41,7 @@ def ack(rec: Recorder, *, actor: str) -> str:
     stages.milestone_reached(rec, "acknowledged")
     rec.effect(effects.UPDATE_CARD)
     rec.touch()
-    return f"{actor} acknowledged the incident"
+    return "acknowledged the incident"
 
 
 def set_severity(rec: Recorder, severity: str, *, actor: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,6 +44,7 @@ def _open(
     started_at: datetime | None = None,
     source: str = "command",
     drill: bool = False,
+    first: Callable[[Recorder], object] | None = None,
 ) -> Recorder:
     now = domain.clock.now()
     incident = Incident(
@@ -65,6 +67,8 @@ def _open(
     # Drills are told apart at a glance in the channel list.
     incident.channel_name = f"drill-{name}"[:80].rstrip("-_") if drill else name
     rec = Recorder(session, incident, now, domain.tz)
+    if first is not None:
+        first(rec)  # the alert that opened it comes first in the timeline
     rec.milestone("started", started_at or now, source=source, actor=actor)
     rec.milestone("detected", now, source=source, actor=actor)
     rec.milestone("declared", now, source=source, actor=actor)
@@ -156,7 +160,6 @@ def ingest_alert(session: Session, domain: Domain, alert: NormalizedAlert) -> In
     playbook = domain.catalog.select(alert.labels)
     key = grouping_key(alert, playbook)
     incident = _find_open(session, key)
-    created = False
     if incident is None:
         if alert.status == "resolved":
             return IngestResult(None)  # nothing open to attach a recovery to
@@ -172,8 +175,9 @@ def ingest_alert(session: Session, domain: Domain, alert: NormalizedAlert) -> In
                     grouping_key=key,
                     started_at=alert.starts_at,
                     source="alert",
+                    first=lambda opened: _attach(opened, alert),
                 )
-            incident, created = rec.incident, True
+            return IngestResult(rec.incident, created=True, outcome=rec.outcome)
         except IntegrityError:
             # Another transaction opened this group's incident first: join it.
             incident = _find_open(session, key)
@@ -183,7 +187,7 @@ def ingest_alert(session: Session, domain: Domain, alert: NormalizedAlert) -> In
     else:
         rec = Recorder(session, incident, domain.clock.now(), domain.tz)
     repeat = _attach(rec, alert)
-    return IngestResult(incident, created=created, repeat=repeat, outcome=rec.outcome)
+    return IngestResult(incident, repeat=repeat, outcome=rec.outcome)
 
 
 def _attach(rec: Recorder, alert: NormalizedAlert) -> bool:

@@ -149,29 +149,44 @@ def _apply(
                 )
             case CancelTimebox(stage_id=stage_id):
                 rec.effect(effects.UNSCHEDULE, job="timebox", stage=stage_id)
-            case TimeboxReminder(stage_id=stage_id, overdue_by=overdue_by):
+            case TimeboxReminder(stage_id=stage_id):
+                title, timebox = _stage_title(playbook, stage_id)
                 rec.event(
-                    "reminder", f"stage {stage_id} is over its timebox", actor=None, source="system"
+                    "reminder",
+                    f"stage {title} ran past its {timebox} timebox",
+                    actor=None,
+                    source="system",
+                    data={"stage": stage_id},
                 )
                 rec.effect(
                     effects.POST_MESSAGE,
-                    text=f":alarm_clock: Stage *{stage_id}* is "
-                    f"{human_duration(overdue_by)} over its timebox.",
+                    trusted=True,
+                    text=f":alarm_clock: Stage *{title}* ran past its {timebox} timebox. "
+                    "Move on with `/incident stage next`, or say why with "
+                    "`/incident note`.",
                 )
             case Escalate(stage_id=stage_id):
+                title, _ = _stage_title(playbook, stage_id)
                 rec.event(
                     "escalation",
-                    f"stage {stage_id} still over its timebox: escalated",
+                    f"stage {title} still over its timebox: escalated",
                     actor=None,
                     source="system",
                 )
                 rec.effect(
                     effects.BROADCAST,
-                    text=f":rotating_light: Incident #{incident.id} "
-                    f"({incident.title}) is stuck in stage {stage_id}.",
+                    text=f"Incident #{incident.id} ({incident.title}) is stuck in stage {title}.",
                 )
                 if not quiet:
                     rec.effect(effects.PAGE, action="trigger")
+
+
+def _stage_title(playbook: Playbook | None, stage_id: str) -> tuple[str, str]:
+    if playbook is None:
+        return stage_id, "set"
+    stage = playbook.stage(stage_id)
+    timebox = human_duration(stage.timebox) if stage.timebox is not None else "set"
+    return stage.title, timebox
 
 
 def _stage_text(playbook: Playbook | None, stage_id: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -126,6 +127,11 @@ class Postmortem:
     alerts: tuple[AlertRow, ...]
 
 
+# Entries whose text names people by Slack id ("commander is now U0BOB").
+NAMES_PEOPLE = frozenset({"role", "action"})
+_PERSON = re.compile(r"\b[UW](?=[A-Z]*\d)[A-Z0-9]{4,}\b")
+
+
 def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
     """Gather an incident's draft in a handful of queries, whatever its timeline's length."""
     incident = session.get(Incident, incident_id)
@@ -184,6 +190,8 @@ def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
         shown = when.strftime(clock)
         label = KIND_LABELS.get(event.kind)
         text = f"{label}: {event.text}" if label else event.text
+        if event.kind in NAMES_PEOPLE:
+            text = _PERSON.sub(lambda m: known.get(m.group(0), m.group(0)), text)
         who = name(event.actor)
         timeline.append(TimelineRow(shown, event.kind, text, who, event.source))
         if event.kind in ("update", "statuspage"):

@@ -68,11 +68,15 @@ def seed(conn: Connection, *, now: int) -> None:
                 seq=seq,
             )
         )
-    conn.execute(
-        t.usergroups.insert().values(
-            id=SRE_GROUP_ID, handle="sre", name="SRE on-call", users=["U0ALICE", "U0BOB"]
+    # The groups the bundled playbooks invite, so every playbook runs in the sandbox.
+    for group_id, handle, name, users in (
+        (SRE_GROUP_ID, "sre", "SRE on-call", ["U0ALICE", "U0BOB"]),
+        ("S0DBAGROUP", "dba", "Database on-call", ["U0BOB", "U0CAROL"]),
+        ("S0SECURITY", "security", "Security response", ["U0DAVE", "U0ERIN"]),
+    ):
+        conn.execute(
+            t.usergroups.insert().values(id=group_id, handle=handle, name=name, users=users)
         )
-    )
     everyone = [BOT_USER_ID] + [h["id"] for h in HUMANS]
     for n, (channel_id, name, purpose) in enumerate(CHANNELS, start=1):
         conn.execute(

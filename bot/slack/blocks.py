@@ -40,6 +40,7 @@ class CardView:
     drill: bool
     alert_links: list[str]
     resolved_at: datetime | None = None
+    tasks: tuple[tuple[str, bool], ...] = ()
 
 
 def _when(at: datetime | None, tz: ZoneInfo) -> str:
@@ -68,6 +69,12 @@ def card_blocks(card: CardView, tz: ZoneInfo) -> list[dict[str, Any]]:
     ]
     if card.impact:
         blocks.append(_section(f"*Impact*\n{truncate(escape(card.impact), 2900)}"))
+    if card.tasks and card.status != "resolved":
+        lines = [
+            f"{':white_check_mark:' if done else ':white_large_square:'} {n}. {escape(text)}"
+            for n, (text, done) in enumerate(card.tasks, 1)
+        ]
+        blocks.append(_section(truncate("*Checklist*\n" + "\n".join(lines), 2900)))
     if card.alert_links:
         links = " · ".join(f"<{link}|alert {n}>" for n, link in enumerate(card.alert_links[:5], 1))
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": links}]})

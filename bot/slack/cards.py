@@ -18,8 +18,12 @@ def card_view(session: Session, incident: Incident) -> CardView:
     milestones = milestones_of(session, incident.id)
     state = state_of(incident)
     stage = None
+    tasks: tuple[tuple[str, bool], ...] = ()
     if state is not None:
-        stage = playbook_of(incident).stage(state.stage).title
+        current = playbook_of(incident).stage(state.stage)
+        stage = current.title
+        done = state.done(current.id)
+        tasks = tuple((task, n in done) for n, task in enumerate(current.tasks, 1))
     links = list(
         session.scalars(
             select(Alert.url)
@@ -42,4 +46,5 @@ def card_view(session: Session, incident: Incident) -> CardView:
         drill=incident.drill,
         alert_links=[link for link in links if link and link.startswith(("http://", "https://"))],
         resolved_at=incident.resolved_at,
+        tasks=tasks,
     )

@@ -44,12 +44,14 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             return
         # Slack gives up after 3 s, so the ack goes before any database work.
         await ack()
+        people = await _names(client, command.user)
         reply = await asyncio.to_thread(
             run_command,
             runtime,
             command,
             user_id=body["user_id"],
             user_name=body.get("user_name"),
+            people=people,
             channel_id=body.get("channel_id"),
             key=f"command:{body.get('trigger_id')}" if body.get("trigger_id") else None,
         )
@@ -200,3 +202,17 @@ def _input(view: dict[str, Any], block_id: str) -> str:
 def _user_name(body: dict[str, Any]) -> str | None:
     user = body.get("user") or {}
     return user.get("username") or user.get("name")
+
+
+async def _names(client: AsyncWebClient, user: str | None) -> dict[str, str]:
+    """The display name of a person a command mentions (a role holder, an action owner)."""
+    if not user or user.startswith("@"):
+        return {}
+    try:
+        response = await client.users_info(user=user)
+    except Exception:  # a name is a nicety: never fail the command for it
+        log.info("could not look up %s", user, exc_info=True)
+        return {}
+    info = response.get("user") or {}
+    name = info.get("name") or (info.get("profile") or {}).get("display_name")
+    return {user: name} if name else {}

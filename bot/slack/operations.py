@@ -47,6 +47,12 @@ PERMANENT_ERRORS = frozenset(
 )
 
 
+UNKNOWN_PERSON = frozenset(
+    {"no_such_subteam", "subteam_not_found", "users_not_found", "user_not_found"}
+)
+USER_ID = re.compile(r"(?<![\w@<])[UW](?=[A-Z]*\d)[A-Z0-9]{4,}(?![\w>])")
+
+
 class PermanentError(Exception):
     """Slack refused in a way no retry can fix."""
 
@@ -118,12 +124,14 @@ class SlackOperations:
 
             # Stored before anything else so a retry after a crash reuses this channel.
             await self._db(keep)
-        await self.client.conversations_setTopic(channel=channel_id, topic=payload["topic"][:250])
+        await self.client.conversations_setTopic(
+            channel=channel_id, topic=truncate(escape(payload["topic"]), 250)
+        )
         await self.client.conversations_setPurpose(
-            channel=channel_id, purpose=payload["purpose"][:250]
+            channel=channel_id, purpose=truncate(escape(payload["purpose"]), 250)
         )
         invited = await self._invite(channel_id, payload.get("invite", []))
-        return {"channel_id": channel_id, "name": name, "invited": invited}
+        return {"channel_id": channel_id, "name": name, **invited}
 
     async def _create(self, name: str, private: bool) -> tuple[str, str]:
         base = name
@@ -138,35 +146,40 @@ class SlackOperations:
                 name = base[: 80 - len(suffix)] + suffix
         raise PermanentError(f"no free channel name like {base}")
 
-    async def _resolve_people(self, people: list[str]) -> list[str]:
+    async def _resolve_people(self, people: list[str]) -> tuple[list[str], list[str]]:
+        """User ids for ids, emails and user groups; plus the invitees Slack does not know."""
         users: list[str] = []
+        unknown: list[str] = []
         for person in people:
-            if re.fullmatch(r"[UW][A-Z0-9]+", person):
-                users.append(person)
-            elif re.fullmatch(r"S[A-Z0-9]+", person):
-                response = await self.client.usergroups_users_list(usergroup=person)
-                users.extend(response.get("users", []))
-            elif "@" in person and not person.startswith("@"):
-                try:
+            try:
+                if re.fullmatch(r"[UW][A-Z0-9]+", person):
+                    users.append(person)
+                elif re.fullmatch(r"S[A-Z0-9]+", person):
+                    response = await self.client.usergroups_users_list(usergroup=person)
+                    users.extend(response.get("users", []))
+                elif "@" in person and not person.startswith("@"):
                     response = await self.client.users_lookupByEmail(email=person)
                     users.append(response["user"]["id"])
-                except SlackApiError as error:
-                    if slack_error(error) != "users_not_found":
-                        raise
-        return list(dict.fromkeys(users))
+                else:
+                    unknown.append(person)
+            except SlackApiError as error:
+                # One stale invitee in a playbook must not keep the channel from opening.
+                if slack_error(error) not in UNKNOWN_PERSON:
+                    raise
+                unknown.append(person)
+        return list(dict.fromkeys(users)), unknown
 
-    async def _invite(self, channel_id: str, people: list[str]) -> list[str]:
-        users = await self._resolve_people(people)
+    async def _invite(self, channel_id: str, people: list[str]) -> dict[str, list[str]]:
+        users, unknown = await self._resolve_people(people)
         bot_user = await self._bot_user()
         users = [u for u in users if u != bot_user]
-        if not users:
-            return []
-        try:
-            await self.client.conversations_invite(channel=channel_id, users=",".join(users))
-        except SlackApiError as error:
-            if slack_error(error) != "already_in_channel":
-                raise
-        return users
+        if users:
+            try:
+                await self.client.conversations_invite(channel=channel_id, users=",".join(users))
+            except SlackApiError as error:
+                if slack_error(error) != "already_in_channel":
+                    raise
+        return {"invited": users, "unknown": unknown}
 
     async def _bot_user(self) -> str | None:
         if "__bot__" not in self._channel_ids:
@@ -177,7 +190,7 @@ class SlackOperations:
     async def invite(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Bring people into the incident channel."""
         channel_id = await self._channel(payload["incident_id"])
-        return {"invited": await self._invite(channel_id, payload.get("users", []))}
+        return await self._invite(channel_id, payload.get("users", []))
 
     async def post_card(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Post the incident card and pin it."""
@@ -224,6 +237,9 @@ class SlackOperations:
         if not payload.get("trusted"):
             text = escape(text)
         if payload.get("actor"):
+            # A command's echo names people by id ("commander is now U0BOB"): show them as
+            # mentions. Only echoes: ids in alert text must never turn into pings.
+            text = USER_ID.sub(lambda m: mention(m.group(0)), text)
             text = f"{mention(payload['actor'])}: {text}"
         response = await self.client.chat_postMessage(
             channel=channel_id, text=truncate(text, 39000)

@@ -48,6 +48,7 @@ def run_command(
     incident_id: int | None = None,
     key: str | None = None,
     user_name: str | None = None,
+    people: dict[str, str] | None = None,
 ) -> Reply:
     """Apply one `/incident` command (or button) as `user_id`; errors come back as a Reply."""
     try:
@@ -56,9 +57,9 @@ def run_command(
         return Reply(str(error))
     try:
         with transaction(runtime.sessions) as session:
-            remember(
-                session=session, user_id=user_id, name=user_name, now=runtime.domain.clock.now()
-            )
+            now = runtime.domain.clock.now()
+            for person, name in {**(people or {}), user_id: user_name}.items():
+                remember(session=session, user_id=person, name=name, now=now)
             incident = (
                 session.get(Incident, incident_id)
                 if incident_id is not None

@@ -49,14 +49,17 @@ def make_client(credentials: SlackCredentials) -> AsyncWebClient:
     )
 
 
-def build_slack(runtime: Runtime, credentials: SlackCredentials) -> SlackSide:
+def build_slack(
+    runtime: Runtime, credentials: SlackCredentials, *, process_before_response: bool = False
+) -> SlackSide:
     """The Bolt app (signature checks on), its listeners and its request handler."""
     client = make_client(credentials)
     bolt = AsyncApp(
         signing_secret=credentials.signing_secret,
         client=client,
-        # Our listeners ack first and work after; Bolt answers Slack at the ack.
-        process_before_response=False,
+        # Our listeners ack first and work after; Bolt answers Slack at the ack (replays
+        # wait for the work instead, so each step's effects are in before the next).
+        process_before_response=process_before_response,
     )
     register(bolt, runtime)
     return SlackSide(client=client, bolt=bolt, handler=AsyncSlackRequestHandler(bolt))

@@ -79,7 +79,9 @@ def test_usergroups(bot: WebClient) -> None:
     assert error_of(bot.usergroups_users_list, usergroup="S0NOPE") == "no_such_subteam"
     groups = bot.usergroups_list(include_users=True)["usergroups"]
     assert [(g["id"], g["handle"], g["users"]) for g in groups] == [
-        ("S0SREGROUP", "sre", ["U0ALICE", "U0BOB"])
+        ("S0DBAGROUP", "dba", ["U0BOB", "U0CAROL"]),
+        ("S0SECURITY", "security", ["U0DAVE", "U0ERIN"]),
+        ("S0SREGROUP", "sre", ["U0ALICE", "U0BOB"]),
     ]
 
 
@@ -95,7 +97,7 @@ def test_sandbox_info_describes_the_seeded_workspace(sandbox: SandboxClient) -> 
     channels = {c["name"]: c for c in info["channels"]}
     assert "U0WARROOM" in channels["general"]["members"]
     assert "U0WARROOM" in channels["incidents"]["members"]
-    assert info["usergroups"][0]["handle"] == "sre"
+    assert {g["handle"] for g in info["usergroups"]} == {"sre", "dba", "security"}
 
 
 def test_added_users_get_tokens(sandbox: SandboxClient) -> None:

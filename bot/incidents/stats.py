@@ -1,0 +1,91 @@
+"""Across incidents: how fast the team acknowledges, mitigates and resolves, drills left out."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.incidents.reminders import status_update_cadence
+from storage.models import Incident, Milestone, TimelineEvent
+
+MEASURES = (
+    ("time to acknowledge", "acknowledged"),
+    ("time to mitigate", "mitigated"),
+    ("time to resolve", "resolved"),
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measure over the incidents that have it."""
+
+    name: str
+    count: int
+    median: timedelta | None
+    p90: timedelta | None
+
+
+def percentile(values: list[timedelta], fraction: float) -> timedelta | None:
+    """Nearest-rank percentile (fraction 0.5 is the median); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def figures(session: Session) -> tuple[int, list[Figure], float | None]:
+    """Incidents counted, their figures, and the share of update intervals kept on cadence."""
+    incidents = list(session.scalars(select(Incident).where(Incident.drill.is_(False))))
+    ids = [i.id for i in incidents]
+    if not ids:
+        return 0, [Figure(name, 0, None, None) for name, _ in MEASURES], None
+    milestones: dict[int, dict[str, Milestone]] = {}
+    for row in session.scalars(select(Milestone).where(Milestone.incident_id.in_(ids))):
+        milestones.setdefault(row.incident_id, {})[row.name] = row
+    updates: dict[int, list[TimelineEvent]] = {}
+    for event in session.scalars(
+        select(TimelineEvent)
+        .where(TimelineEvent.incident_id.in_(ids), TimelineEvent.kind == "update")
+        .order_by(TimelineEvent.occurred_at)
+    ):
+        updates.setdefault(event.incident_id, []).append(event)
+
+    result: list[Figure] = []
+    for name, milestone in MEASURES:
+        values = []
+        for incident in incidents:
+            marks = milestones.get(incident.id or 0, {})
+            if "started" in marks and milestone in marks:
+                values.append(marks[milestone].at - marks["started"].at)
+        result.append(Figure(name, len(values), percentile(values, 0.5), percentile(values, 0.9)))
+
+    first_updates, kept, intervals = [], 0, 0
+    for incident in incidents:
+        marks = milestones.get(incident.id or 0, {})
+        posted = updates.get(incident.id or 0, [])
+        declared = marks.get("declared")
+        if posted and declared:
+            first_updates.append(posted[0].occurred_at - declared.at)
+        cadence = status_update_cadence(incident)
+        if cadence is None or declared is None:
+            continue
+        end = marks["resolved"].at if "resolved" in marks else None
+        times = [declared.at, *(e.occurred_at for e in posted)] + ([end] if end else [])
+        for before, after in itertools.pairwise(times):
+            intervals += 1
+            kept += after - before <= cadence
+    result.append(
+        Figure(
+            "time to first update",
+            len(first_updates),
+            percentile(first_updates, 0.5),
+            percentile(first_updates, 0.9),
+        )
+    )
+    return len(incidents), result, (kept / intervals if intervals else None)

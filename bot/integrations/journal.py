@@ -1,0 +1,180 @@
+"""What integrations read and write in the database: the incident, its refs, its timeline.
+
+Each call is its own short transaction, run in a worker thread so the event loop that
+carries the HTTP calls never waits on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from bot.incidents.clock import Clock
+from bot.incidents.records import milestones_of
+from storage.db import transaction
+from storage.models import Incident, OutboxOp, TimelineEvent
+
+KIND = "integration"
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """The fields of an incident an integration sends out, read once per operation."""
+
+    id: int
+    title: str
+    severity: str
+    status: str
+    drill: bool
+    playbook_id: str
+    channel_id: str | None
+    channel_name: str | None
+    started_at: datetime
+    resolved_at: datetime | None
+    external: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def channel_url(self) -> str | None:
+        """A link that opens the incident channel in whatever Slack workspace holds it."""
+        if not self.channel_id:
+            return None
+        return f"https://slack.com/app_redirect?channel={self.channel_id}"
+
+
+class Journal:
+    """An integration's window on storage."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    async def incident(self, incident_id: int) -> IncidentView | None:
+        """Read an incident as it is now (None if it is gone)."""
+        return await asyncio.to_thread(self._incident, incident_id)
+
+    def _incident(self, incident_id: int) -> IncidentView | None:
+        with self.sessions() as session:
+            row = session.get(Incident, incident_id)
+            if row is None:
+                return None
+            started = milestones_of(session, incident_id).get("started")
+            return IncidentView(
+                id=incident_id,
+                title=row.title,
+                severity=row.severity,
+                status=row.status,
+                drill=row.drill,
+                playbook_id=row.playbook_id,
+                channel_id=row.channel_id,
+                channel_name=row.channel_name,
+                started_at=started.at if started is not None else row.created_at,
+                resolved_at=row.resolved_at,
+                external=dict(row.external or {}),
+            )
+
+    async def remember(self, incident_id: int, **refs: Any) -> None:
+        """Store references to the far side's objects in `incident.external`."""
+
+        def work() -> None:
+            with transaction(self.sessions) as session:
+                row = session.get(Incident, incident_id)
+                if row is not None:
+                    # A new dict, so SQLAlchemy sees the JSON column changed.
+                    row.external = {**(row.external or {}), **refs}
+
+        await asyncio.to_thread(work)
+
+    async def record(
+        self,
+        incident_id: int,
+        text: str,
+        *,
+        ok: bool,
+        data: dict[str, Any] | None = None,
+        key: str | None = None,
+    ) -> None:
+        """Add an `integration` timeline entry.
+
+        A failure worded exactly like the incident's last integration entry only counts a
+        repeat on it, so an endpoint down for an hour is one line, not one per retry.
+        `key` records an entry once, whatever the retries (see `recorded`).
+        """
+        entry = {"ok": ok, **(data or {})}
+        await asyncio.to_thread(self._record, incident_id, text, entry, key)
+
+    def _record(self, incident_id: int, text: str, data: dict[str, Any], key: str | None) -> None:
+        now = self.now()
+        try:
+            with transaction(self.sessions) as session:
+                if not data["ok"]:
+                    last = session.scalar(
+                        select(TimelineEvent)
+                        .where(TimelineEvent.incident_id == incident_id, TimelineEvent.kind == KIND)
+                        .order_by(TimelineEvent.id.desc())
+                        .limit(1)
+                    )
+                    if last is not None and last.text == text:
+                        last.data = {**last.data, "repeats": int(last.data.get("repeats", 0)) + 1}
+                        return
+                session.add(
+                    TimelineEvent(
+                        incident_id=incident_id,
+                        occurred_at=now,
+                        recorded_at=now,
+                        kind=KIND,
+                        text=text[:500],
+                        source="system",
+                        data=data,
+                        idempotency_key=key,
+                    )
+                )
+        except IntegrityError:
+            if key is None:
+                raise  # only a keyed entry may already exist
+
+    async def recorded(self, key: str) -> bool:
+        """Whether an entry with this idempotency key exists (a delivery already made)."""
+
+        def work() -> bool:
+            with self.sessions() as session:
+                found = session.scalar(
+                    select(TimelineEvent.id).where(TimelineEvent.idempotency_key == key)
+                )
+                return found is not None
+
+        return await asyncio.to_thread(work)
+
+    async def current_op(self, kind: str, payload: dict[str, Any]) -> int | None:
+        """The id of the outbox operation being carried out with this payload, if any.
+
+        The dispatcher runs an incident's operations strictly in order and finishes each
+        before the next, so the one it is running is that incident's oldest `running` row.
+        Handlers are called with the payload only; this gives them a stable delivery id.
+        """
+        incident_id = payload.get("incident_id")
+        if incident_id is None:
+            return None
+
+        def work() -> int | None:
+            with self.sessions() as session:
+                op = session.scalar(
+                    select(OutboxOp)
+                    .where(OutboxOp.incident_id == incident_id, OutboxOp.state == "running")
+                    .order_by(OutboxOp.id)
+                    .limit(1)
+                )
+                if op is None or op.kind != kind or op.payload != payload:
+                    return None
+                return op.id
+
+        return await asyncio.to_thread(work)

@@ -1,0 +1,93 @@
+"""Page through PagerDuty's Events API v2: trigger, acknowledge and resolve one alert."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from bot.integrations.calls import call
+from bot.integrations.deferred import Handler
+from bot.integrations.errors import Refused
+from bot.integrations.journal import IncidentView, Journal
+
+# PagerDuty's four event severities, from ours (sev1 is the worst).
+SEVERITIES = {"sev1": "critical", "sev2": "error", "sev3": "warning", "sev4": "info"}
+ACTIONS = ("trigger", "acknowledge", "resolve")
+SUMMARY_LIMIT = 1024  # PagerDuty truncates longer summaries
+
+
+def dedup_key(incident_id: int) -> str:
+    """One PagerDuty alert per incident: later events find it by this key."""
+    return f"warroom-{incident_id}"
+
+
+def event_body(
+    routing_key: str, action: str, incident: IncidentView, *, escalation: bool = False
+) -> dict[str, Any]:
+    """The Events API v2 body; acknowledge and resolve carry only what identifies the alert."""
+    body: dict[str, Any] = {
+        "routing_key": routing_key,
+        "event_action": action,
+        "dedup_key": dedup_key(incident.id),
+    }
+    if action != "trigger":
+        return body
+    prefix = "[ESCALATED] " if escalation else ""
+    summary = f"{prefix}[{incident.severity.upper()}] Incident #{incident.id}: {incident.title}"
+    details: dict[str, Any] = {
+        "incident_id": incident.id,
+        "severity": incident.severity,
+        "status": incident.status,
+        "playbook": incident.playbook_id,
+        "started_at": incident.started_at.isoformat(),
+    }
+    if incident.channel_name:
+        details["channel"] = f"#{incident.channel_name}"
+    if escalation:
+        details["escalation"] = True
+    body["payload"] = {
+        "summary": summary[:SUMMARY_LIMIT],
+        "source": "warroom",
+        "severity": SEVERITIES.get(incident.severity, "error"),
+        "custom_details": details,
+    }
+    if incident.channel_url:
+        name = f"#{incident.channel_name}" if incident.channel_name else "incident channel"
+        body["links"] = [{"href": incident.channel_url, "text": f"Slack {name}"}]
+    return body
+
+
+def pagerduty_handler(
+    client: httpx.AsyncClient, journal: Journal, *, url: str, routing_key: str
+) -> Handler:
+    """The `pagerduty.event` handler: 202 is done, 429/5xx retry, 400 fails for good."""
+
+    async def handle(payload: dict[str, Any]) -> dict[str, Any]:
+        action = payload.get("action")
+        if action not in ACTIONS:
+            raise Refused(f"unknown PagerDuty action {action!r}")
+        incident = await journal.incident(int(payload["incident_id"]))
+        if incident is None:
+            raise Refused(f"incident #{payload['incident_id']} no longer exists")
+        if incident.drill:
+            return {"skipped": "drills never page"}
+        escalation = bool(payload.get("escalation"))
+        label = "PagerDuty escalation" if escalation else f"PagerDuty {action}"
+        data = {"integration": "pagerduty", "action": action}
+        response = await call(
+            client,
+            journal,
+            incident_id=incident.id,
+            label=label,
+            data=data,
+            method="POST",
+            url=url,
+            json=event_body(routing_key, action, incident, escalation=escalation),
+        )
+        await journal.record(
+            incident.id, f"{label} sent", ok=True, data={**data, "status": response.status_code}
+        )
+        return {"status": response.status_code, "dedup_key": dedup_key(incident.id)}
+
+    return handle

@@ -1,0 +1,162 @@
+"""Outgoing webhooks: signed JSON incident events to the team's own endpoints.
+
+The contract receivers rely on is in WEBHOOKS.md next to this file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from bot.incidents import effects
+from bot.integrations.calls import attempt, failure_text
+from bot.integrations.deferred import Handler
+from bot.integrations.errors import Refused, RetryLater
+from bot.integrations.http import Verdict
+from bot.integrations.journal import IncidentView, Journal
+
+log = logging.getLogger(__name__)
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The X-Warroom-Signature value: HMAC-SHA256 of "<timestamp>.<body>", hex."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return f"sha256={digest.hexdigest()}"
+
+
+def incident_json(incident: IncidentView, payload: dict[str, Any]) -> dict[str, Any]:
+    """The incident as receivers see it; values the event itself carries win."""
+    body: dict[str, Any] = {
+        "id": incident.id,
+        "title": incident.title,
+        "severity": payload.get("severity", incident.severity),
+        "status": payload.get("status", incident.status),
+        "channel_id": incident.channel_id,
+        "channel_name": incident.channel_name,
+        "started_at": _iso(incident.started_at),
+        "resolved_at": _iso(incident.resolved_at),
+        "playbook": incident.playbook_id,
+        "drill": incident.drill,
+    }
+    if incident.channel_url:
+        body["url"] = incident.channel_url
+    return body
+
+
+def targets(configured: list[str], payload: dict[str, Any]) -> list[str]:
+    """Every configured URL, plus the playbook's own for a playbook webhook, each once."""
+    extra = [payload["url"]] if payload.get("url") else []
+    return list(dict.fromkeys([*configured, *extra]))
+
+
+def webhook_handler(
+    client: httpx.AsyncClient, journal: Journal, *, urls: list[str], secret: str | None
+) -> Handler:
+    """The `webhook.send` handler: one POST per URL; any retryable failure retries the op.
+
+    A URL that already took this delivery is not sent it again when the op retries: its
+    success is a timeline entry keyed by delivery and URL.
+    """
+    warned = False
+
+    async def handle(payload: dict[str, Any]) -> dict[str, Any]:
+        nonlocal warned
+        event = str(payload.get("event") or "")
+        destinations = targets(urls, payload)
+        if not destinations:
+            return {"skipped": "no webhook URLs"}
+        incident = await journal.incident(int(payload["incident_id"]))
+        if incident is None:
+            raise Refused(f"incident #{payload['incident_id']} no longer exists")
+        if secret is None and not warned:
+            warned = True
+            log.warning("WARROOM_WEBHOOK_SECRET is not set: webhooks are sent unsigned")
+        op_id = await journal.current_op(effects.WEBHOOK, payload)
+        delivery = f"{incident.id}:{event}:{op_id if op_id is not None else uuid.uuid4().hex}"
+        now = journal.now()
+        body = json.dumps(
+            {"event": event, "incident": incident_json(incident, payload), "sent_at": _iso(now)},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode()
+        timestamp = str(int(now.timestamp()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Warroom-Event": event,
+            "X-Warroom-Delivery": delivery,
+            "X-Warroom-Timestamp": timestamp,
+        }
+        if secret is not None:
+            headers["X-Warroom-Signature"] = sign(secret, timestamp, body)
+
+        delivered: list[str] = []
+        failures: list[tuple[str, Verdict]] = []
+        for url in destinations:
+            host = _host(url)
+            key = f"webhook:{delivery}:{hashlib.sha256(url.encode()).hexdigest()[:16]}"
+            if await journal.recorded(key):
+                delivered.append(host)
+                continue
+            label = f"Webhook {event} to {host}"
+            data = {"integration": "webhook", "event": event, "host": host, "delivery": delivery}
+            verdict = Verdict("refused", "not an http(s) URL")
+            if _valid(url):
+                verdict, _ = await attempt(client, "POST", url, content=body, headers=headers)
+            if verdict.ok:
+                delivered.append(host)
+                await journal.record(
+                    incident.id,
+                    f"{label} delivered ({verdict.detail})",
+                    ok=True,
+                    data={**data, "status": verdict.detail},
+                    key=key,
+                )
+                continue
+            failures.append((host, verdict))
+            await journal.record(
+                incident.id,
+                failure_text(label, verdict),
+                ok=False,
+                data={**data, "error": verdict.detail, "retry": verdict.outcome == "retry"},
+            )
+        if failures:
+            raise _failure(event, failures)
+        return {"delivery": delivery, "delivered": delivered}
+
+    return handle
+
+
+def _failure(event: str, failures: list[tuple[str, Verdict]]) -> Exception:
+    reason = f"webhook {event}: " + "; ".join(f"{host} {v.detail}" for host, v in failures)
+    retryable = [v for _, v in failures if v.outcome == "retry"]
+    if not retryable:
+        return Refused(reason)
+    delays = [v.delay for v in retryable if v.delay is not None]
+    return RetryLater(max(delays) if delays else None, reason)
+
+
+def _valid(url: str) -> bool:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.host)
+
+
+def _host(url: str) -> str:
+    """Only the host is ever shown: a webhook URL's path or query may hold a token."""
+    try:
+        return httpx.URL(url).host or "invalid URL"
+    except httpx.InvalidURL:
+        return "invalid URL"
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat().replace("+00:00", "Z") if when is not None else None

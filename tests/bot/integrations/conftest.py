@@ -1,0 +1,164 @@
+"""Drive integrations the way production does: domain commands, the outbox, the dispatcher."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from bot.config import Settings
+from bot.dispatcher import Dispatcher
+from bot.incidents import effects
+from bot.incidents.clock import SimulatedClock
+from bot.incidents.commands import parse_command
+from bot.incidents.context import Domain
+from bot.incidents.service import execute
+from bot.integrations import integration_handlers
+from bot.integrations.http import make_client
+from bot.runtime import Runtime
+from storage import outbox
+from storage.db import transaction
+from storage.models import Incident, OutboxOp, TimelineEvent
+
+CHANNEL_ID = "C0INCIDENT"
+PD_URL = "https://events.pagerduty.test/v2/enqueue"
+PD_KEY = "R0UTINGKEY0123456789ABCDEFGHIJKL"
+SP_URL = "https://statuspage.test/v1/"
+SP_PAGE = "pg123"
+SP_KEY = "sp-secret-key"
+WEBHOOK_SECRET = "whsec-test"
+HOOK_A = "https://hooks.a.test/warroom?token=abc"
+HOOK_B = "https://hooks.b.test/in"
+EVERYTHING = {
+    "WARROOM_PAGERDUTY_ROUTING_KEY": PD_KEY,
+    "WARROOM_PAGERDUTY_URL": PD_URL,
+    "WARROOM_STATUSPAGE_API_KEY": SP_KEY,
+    "WARROOM_STATUSPAGE_PAGE_ID": SP_PAGE,
+    "WARROOM_STATUSPAGE_URL": SP_URL,
+    "WARROOM_WEBHOOKS": f"{HOOK_A}, {HOOK_B}",
+    "WARROOM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+}
+
+
+async def _noop(_payload: dict[str, Any]) -> dict[str, Any]:
+    return {}
+
+
+@dataclass
+class Harness:
+    """The real dispatcher and outbox, integrations configured from `env`, Slack a no-op."""
+
+    sessions: sessionmaker[Session]
+    domain: Domain
+    clock: SimulatedClock
+    dispatcher: Dispatcher
+
+    def run(self, text: str, incident_id: int | None = None, actor: str = "U0ALICE") -> int:
+        """Run `/incident <text>` in one transaction; return the incident id."""
+        with transaction(self.sessions) as session:
+            incident = session.get(Incident, incident_id) if incident_id else None
+            outcome = execute(
+                session, self.domain, parse_command(text), incident=incident, actor=actor
+            )
+            assert outcome.incident is not None and outcome.incident.id is not None
+            return outcome.incident.id
+
+    def declare(self, text: str = "declare Matching engine down sev1") -> int:
+        return self.run(text)
+
+    def enqueue(self, incident_id: int, kind: str, **payload: Any) -> None:
+        """Write an effect as the domain does (for kinds no command emits on its own)."""
+        with transaction(self.sessions) as session:
+            outbox.enqueue(
+                session=session,
+                kind=kind,
+                payload={"incident_id": incident_id, **payload},
+                incident_id=incident_id,
+                now=self.clock.now(),
+            )
+
+    def ops(self, incident_id: int, kind: str) -> list[OutboxOp]:
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(OutboxOp)
+                    .where(OutboxOp.incident_id == incident_id, OutboxOp.kind == kind)
+                    .order_by(OutboxOp.id)
+                )
+            )
+
+    def timeline(self, incident_id: int, kind: str = "integration") -> list[TimelineEvent]:
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(TimelineEvent)
+                    .where(TimelineEvent.incident_id == incident_id, TimelineEvent.kind == kind)
+                    .order_by(TimelineEvent.id)
+                )
+            )
+
+    def incident(self, incident_id: int) -> Incident:
+        with self.sessions() as session:
+            row = session.get(Incident, incident_id)
+            assert row is not None
+            return row
+
+    def next_attempt(self, op_id: int | None) -> datetime:
+        with self.sessions() as session:
+            op = session.get(OutboxOp, op_id)
+            assert op is not None
+            return op.next_attempt_at
+
+
+Build = Callable[..., Harness]
+
+
+@pytest.fixture
+async def harness(
+    database: tuple[Engine, str],
+    sessions: sessionmaker[Session],
+    domain: Domain,
+    clock: SimulatedClock,
+) -> AsyncIterator[Build]:
+    """Build a harness with the given WARROOM_* settings (all integrations by default)."""
+    engine, url = database
+    clients: list[httpx.AsyncClient] = []
+
+    async def open_channel(payload: dict[str, Any]) -> dict[str, Any]:
+        with transaction(sessions) as session:
+            incident = session.get(Incident, payload["incident_id"])
+            assert incident is not None
+            incident.channel_id = CHANNEL_ID
+        return {"channel_id": CHANNEL_ID}
+
+    slack = {
+        kind: _noop
+        for kind in (
+            effects.INVITE,
+            effects.POST_CARD,
+            effects.UPDATE_CARD,
+            effects.POST_MESSAGE,
+            effects.BROADCAST,
+            effects.POST_POSTMORTEM,
+        )
+    }
+    slack[effects.OPEN_CHANNEL] = open_channel
+
+    def build(**env: str) -> Harness:
+        settings = Settings(_env_file=None, DATABASE_URL=url, **env)  # type: ignore[call-arg]
+        runtime = Runtime(settings, engine, sessions, domain)
+        client = make_client()
+        clients.append(client)
+        handlers = {**integration_handlers(runtime, client), **slack}
+        return Harness(sessions, domain, clock, Dispatcher(sessions, handlers, clock=clock))
+
+    yield build
+    for client in clients:
+        await client.aclose()

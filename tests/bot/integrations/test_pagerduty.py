@@ -1,0 +1,226 @@
+"""PagerDuty Events API v2 through the real outbox and dispatcher."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import httpx
+import respx
+
+from bot.incidents import effects
+from tests.bot.integrations.conftest import CHANNEL_ID, EVERYTHING, PD_KEY, PD_URL, Build
+
+
+def _body(request: httpx.Request) -> dict:
+    return json.loads(request.content)
+
+
+async def test_trigger_on_declare_sends_the_full_event(harness: Build) -> None:
+    h = harness(**EVERYTHING)
+    incident_id = h.declare()
+    with respx.mock(assert_all_mocked=True) as mock:
+        route = mock.post(PD_URL).respond(202, json={"status": "success", "dedup_key": "x"})
+        await h.dispatcher.run_once()
+
+    assert route.call_count == 1
+    request = route.calls[0].request
+    assert request.method == "POST"
+    assert request.headers["User-Agent"] == "warroom/0.1"
+    assert request.headers["Content-Type"] == "application/json"
+    assert _body(request) == {
+        "routing_key": PD_KEY,
+        "event_action": "trigger",
+        "dedup_key": f"warroom-{incident_id}",
+        "payload": {
+            "summary": f"[SEV1] Incident #{incident_id}: Matching engine down",
+            "source": "warroom",
+            "severity": "critical",
+            "custom_details": {
+                "incident_id": incident_id,
+                "severity": "sev1",
+                "status": "investigating",
+                "playbook": "default",
+                "started_at": "2021-03-10T09:56:00+00:00",
+                "channel": f"#{h.incident(incident_id).channel_name}",
+            },
+        },
+        "links": [
+            {
+                "href": f"https://slack.com/app_redirect?channel={CHANNEL_ID}",
+                "text": f"Slack #{h.incident(incident_id).channel_name}",
+            }
+        ],
+    }
+    [op] = h.ops(incident_id, effects.PAGE)
+    assert (op.state, op.result) == ("done", {"status": 202, "dedup_key": f"warroom-{incident_id}"})
+    [entry] = h.timeline(incident_id)
+    assert (entry.text, entry.source, entry.data["ok"]) == (
+        "PagerDuty trigger sent",
+        "system",
+        True,
+    )
+
+
+async def test_acknowledge_and_resolve_send_only_the_key(harness: Build) -> None:
+    h = harness(**EVERYTHING)
+    incident_id = h.declare()
+    with respx.mock(assert_all_mocked=True) as mock:
+        route = mock.post(PD_URL).respond(202, json={"status": "success"})
+        await h.dispatcher.drain()
+        h.run("ack", incident_id)
+        h.run("resolve Restarted the dependency", incident_id)
+        await h.dispatcher.drain()
+
+    actions = [_body(call.request) for call in route.calls]
+    assert [a["event_action"] for a in actions] == ["trigger", "acknowledge", "resolve"]
+    for body in actions[1:]:
+        assert body == {
+            "routing_key": PD_KEY,
+            "event_action": body["event_action"],
+            "dedup_key": f"warroom-{incident_id}",
+        }
+    assert [e.text for e in h.timeline(incident_id)] == [
+        "PagerDuty trigger sent",
+        "PagerDuty acknowledge sent",
+        "PagerDuty resolve sent",
+    ]
+
+
+async def test_429_waits_exactly_retry_after_and_loses_nothing(harness: Build) -> None:
+    h = harness(**EVERYTHING)
+    incident_id = h.declare()
+    h.run("ack", incident_id)  # queued behind the trigger: must wait for it, not be lost
+    with respx.mock(assert_all_mocked=True) as mock:
+        route = mock.post(PD_URL)
+        route.side_effect = [
+            httpx.Response(429, headers={"Retry-After": "30"}, json={"status": "throttled"}),
+            httpx.Response(202, json={"status": "success"}),
+            httpx.Response(202, json={"status": "success"}),
+        ]
+        await h.dispatcher.run_once()
+        trigger, ack = h.ops(incident_id, effects.PAGE)
+        assert trigger.state == "pending" and ack.state == "pending"
+        assert h.next_attempt(trigger.id) == h.clock.now() + timedelta(seconds=30)
+        assert trigger.last_error == "PagerDuty trigger: 429"
+        assert await h.dispatcher.run_once() == 0  # not due yet, and the ack waits behind it
+
+        h.clock.advance(timedelta(seconds=30))
+        await h.dispatcher.drain()
+
+    assert [_body(c.request)["event_action"] for c in route.calls] == [
+        "trigger",
+        "trigger",
+        "acknowledge",
+    ]
+    assert [op.state for op in h.ops(incident_id, effects.PAGE)] == ["done", "done"]
+    assert [e.text for e in h.timeline(incident_id)] == [
+        "PagerDuty trigger rate limited (429), retrying in 30s",
+        "PagerDuty trigger sent",
+        "PagerDuty acknowledge sent",
+    ]
+
+
+async def test_5xx_and_timeouts_retry_with_backoff_and_are_recorded(harness: Build) -> None:
+    h = harness(**EVERYTHING)
+    incident_id = h.declare()
+    with respx.mock(assert_all_mocked=True) as mock:
+        route = mock.post(PD_URL)
+        route.side_effect = [
+            httpx.Response(503, text="upstream unavailable"),
+            httpx.ConnectTimeout("timed out"),
+            httpx.ConnectError("refused"),
+            httpx.Response(202, json={"status": "success"}),
+        ]
+        waits = []
+        for _ in range(3):
+            await h.dispatcher.run_once()
+            [op] = h.ops(incident_id, effects.PAGE)
+            assert op.state == "pending"
+            wait = (h.next_attempt(op.id) - h.clock.now()).total_seconds()
+            waits.append(wait)
+            h.clock.advance(timedelta(seconds=wait))
+        await h.dispatcher.drain()
+
+    # Exponential backoff with ±20 % jitter from half a second.
+    for attempt, wait in enumerate(waits):
+        assert 0.5 * 2**attempt * 0.8 <= wait <= 0.5 * 2**attempt * 1.2
+    [op] = h.ops(incident_id, effects.PAGE)
+    assert (op.state, op.attempts) == ("done", 4)
+    assert route.call_count == 4
+    assert [e.text for e in h.timeline(incident_id)] == [
+        "PagerDuty trigger failed (503), retrying",
+        "PagerDuty trigger failed (timeout), retrying",
+        "PagerDuty trigger failed (connection error), retrying",
+        "PagerDuty trigger sent",
+    ]
+
+
+async def test_repeated_identical_failures_are_one_entry(harness: Build) -> None:
+    h = harness(**EVERYTHING)
+    incident_id = h.declare()
+    with respx.mock(assert_all_mocked=True) as mock:
+        mock.post(PD_URL).respond(502)
+        for _ in range(3):
+            await h.dispatcher.run_once()
+            h.clock.advance(timedelta(minutes=5))
+    [entry] = h.timeline(incident_id)
+    assert entry.text == "PagerDuty trigger failed (502), retrying"
+    assert entry.data["repeats"] == 2
+
+
+async def test_400_fails_for_good_with_pagerdutys_message(harness: Build) -> None:
+    h = harness(**EVERYTHING)
+    incident_id = h.declare()
+    h.run("note checking the dependency graph", incident_id)
+    with respx.mock(assert_all_mocked=True) as mock:
+        mock.post(PD_URL).respond(
+            400,
+            json={
+                "status": "invalid event",
+                "message": "Event object is invalid",
+                "errors": ["Length of 'routing_key' is incorrect (should be 32 characters)"],
+            },
+        )
+        await h.dispatcher.drain()
+
+    [op] = h.ops(incident_id, effects.PAGE)
+    assert op.state == "failed"
+    detail = (
+        "400: Event object is invalid; "
+        "Length of 'routing_key' is incorrect (should be 32 characters)"
+    )
+    [failed] = h.timeline(incident_id, "delivery_failed")
+    assert failed.text == f"PagerDuty trigger refused ({detail})"
+    [entry] = h.timeline(incident_id)
+    assert entry.text == f"PagerDuty trigger failed ({detail})"
+    # The chain goes on: the Slack operations after the page still ran.
+    assert all(o.state == "done" for o in h.ops(incident_id, effects.UPDATE_CARD))
+
+
+async def test_escalation_and_severity_mapping(harness: Build) -> None:
+    h = harness(**EVERYTHING)
+    incident_id = h.declare("declare Orders slow sev3")
+    h.run("sev 2", incident_id)
+    h.enqueue(incident_id, effects.PAGE, action="trigger", escalation=True)
+    with respx.mock(assert_all_mocked=True) as mock:
+        route = mock.post(PD_URL).respond(202, json={"status": "success"})
+        mock.post(url__startswith="https://hooks.").respond(200)
+        await h.dispatcher.drain()
+
+    first, escalation = (_body(c.request) for c in route.calls)
+    assert first["payload"]["severity"] == "error"
+    assert escalation["payload"]["summary"].startswith("[ESCALATED] [SEV2]")
+    assert escalation["payload"]["custom_details"]["escalation"] is True
+    assert "PagerDuty escalation sent" in [e.text for e in h.timeline(incident_id)]
+
+
+async def test_unconfigured_pagerduty_is_skipped_without_a_request(harness: Build) -> None:
+    h = harness()
+    incident_id = h.declare()
+    with respx.mock(assert_all_mocked=True) as mock:
+        await h.dispatcher.drain()
+    assert not mock.calls
+    [op] = h.ops(incident_id, effects.PAGE)
+    assert (op.state, op.result) == ("done", {"skipped": "PagerDuty paging is not configured"})
+    assert h.timeline(incident_id) == []
