@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from bot.incidents import effects
 from bot.incidents.clock import Clock, SystemClock
+from bot.incidents.effects import OP_ID
 from bot.integrations.errors import RetryLater
 from bot.slack.operations import PERMANENT_ERRORS, PermanentError, slack_error
 from storage import outbox
@@ -133,7 +134,7 @@ class Dispatcher:
             await self._fail(op, f"no handler for {op.kind}")
             return True
         try:
-            result = await handler(dict(op.payload))
+            result = await handler({**op.payload, OP_ID: op.id})
         except SlackApiError as error:
             code = slack_error(error)
             status = error.response.status_code

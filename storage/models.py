@@ -150,11 +150,17 @@ class OutboxOp(SQLModel, table=True):
     """An external operation committed with the state change that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "state", "next_attempt_at"),
+        Index("ix_outbox_lane", "incident_id", "lane", "state"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int | None = Field(default=None, foreign_key="incidents.id", index=True)
     kind: str
+    # Operations of one incident run in order within a lane; lanes do not wait for each
+    # other, so a third party that is down never holds up the incident's Slack updates.
+    lane: str = Field(default="main", sa_column_kwargs={"server_default": "main"})
     payload: dict[str, Any] = _json()
     state: str = "pending"  # pending | running | done | failed
     attempts: int = 0

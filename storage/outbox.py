@@ -12,12 +12,19 @@ from storage.models import OutboxOp
 
 
 def enqueue(
-    *, session: Session, kind: str, payload: dict[str, Any], incident_id: int | None, now: datetime
+    *,
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    incident_id: int | None,
+    now: datetime,
+    lane: str = "main",
 ) -> OutboxOp:
     """Add an operation; it becomes visible to the dispatcher when the caller commits."""
     op = OutboxOp(
         incident_id=incident_id,
         kind=kind,
+        lane=lane,
         payload=payload,
         next_attempt_at=now,
         created_at=now,
@@ -30,11 +37,12 @@ def enqueue(
 def claim(
     *, session: Session, worker: str, now: datetime, lease: timedelta, limit: int = 50
 ) -> list[list[OutboxOp]]:
-    """Claim due operations as per-incident chains, oldest first.
+    """Claim due operations as chains, one per (incident, lane), each in order.
 
-    An incident's operations run in order, so a chain is taken only when nothing older of
-    that incident is still waiting or running elsewhere. `FOR UPDATE SKIP LOCKED` lets
-    replicas claim disjoint rows; a running row whose lease ran out is due again.
+    A chain starts at the oldest unfinished operation of its lane and stops before the
+    first one that is not due (waiting for a retry) or not ours: nothing in a lane ever
+    overtakes an earlier operation. `FOR UPDATE SKIP LOCKED` lets replicas claim disjoint
+    rows; a running row whose lease ran out is due again.
     """
     query = (
         select(OutboxOp)
@@ -44,35 +52,37 @@ def claim(
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    chains: dict[int | str, list[OutboxOp]] = {}
-    for op in session.scalars(query):
-        key: int | str = op.incident_id if op.incident_id is not None else f"op{op.id}"
-        if key not in chains and len(chains) >= limit:
-            continue
-        chains.setdefault(key, []).append(op)
+    due = {op.id: op for op in session.scalars(query)}
     claimed: list[list[OutboxOp]] = []
-    for chain in chains.values():
-        if chain[0].incident_id is not None and _has_earlier_open(session, chain[0]):
-            continue
+    lanes: dict[tuple[int, str], list[OutboxOp]] = {}
+    for op in due.values():
+        if op.incident_id is None:
+            claimed.append([op])  # no incident, no order to keep
+        else:
+            lanes.setdefault((op.incident_id, op.lane), []).append(op)
+    for (incident_id, lane), _ops in list(lanes.items())[:limit]:
+        open_ids = session.scalars(
+            select(OutboxOp.id)
+            .where(
+                OutboxOp.incident_id == incident_id,
+                OutboxOp.lane == lane,
+                OutboxOp.state.in_(("pending", "running")),
+            )
+            .order_by(OutboxOp.id)
+        )
+        chain: list[OutboxOp] = []
+        for op_id in open_ids:
+            if op_id not in due:
+                break
+            chain.append(due[op_id])
+        if chain:
+            claimed.append(chain)
+    for chain in claimed:
         for op in chain:
             op.state, op.claimed_by = "running", worker
             op.next_attempt_at, op.updated_at = now + lease, now
-        claimed.append(chain)
     session.flush()
     return claimed
-
-
-def _has_earlier_open(session: Session, op: OutboxOp) -> bool:
-    earlier = session.scalar(
-        select(OutboxOp.id)
-        .where(
-            OutboxOp.incident_id == op.incident_id,
-            OutboxOp.id < op.id,
-            OutboxOp.state.in_(("pending", "running")),
-        )
-        .limit(1)
-    )
-    return earlier is not None
 
 
 def release(*, session: Session, op_ids: list[int], now: datetime) -> None:

@@ -26,3 +26,16 @@ class Effect:
 
     kind: str
     payload: dict[str, Any] = field(default_factory=dict)
+
+
+# The dispatcher hands each handler its operation's id under this payload key: a stable id
+# for deliveries that the far side deduplicates (webhooks).
+OP_ID = "_op_id"
+
+# Each third party gets a lane of its own: one that is down holds up only itself.
+LANES = {PAGE: "pagerduty", STATUSPAGE: "statuspage", WEBHOOK: "webhook"}
+
+
+def lane_of(kind: str) -> str:
+    """The outbox lane an effect kind runs in."""
+    return LANES.get(kind, "main")

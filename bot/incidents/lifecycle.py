@@ -54,7 +54,7 @@ def set_severity(rec: Recorder, severity: str, *, actor: str) -> str:
     rec.event("severity", f"severity {old} → {severity}", actor=actor, data={"from": old})
     if severity in PAGED and old not in PAGED and not incident.drill:
         rec.effect(effects.PAGE, action="trigger")
-    rec.effect(effects.WEBHOOK, event="incident.severity_changed")
+    rec.effect(effects.WEBHOOK, event="incident.severity_changed", severity=severity)
     rec.effect(effects.UPDATE_CARD)
     rec.touch()
     return f"Severity changed from {old} to {severity}"
@@ -74,7 +74,7 @@ def set_status(rec: Recorder, status: str, text: str | None, *, actor: str) -> s
     milestone = {"identified": "identified", "monitoring": "mitigated"}.get(status)
     if milestone and rec.milestone(milestone, rec.now, source="command", actor=actor):
         stages.milestone_reached(rec, milestone)
-    rec.effect(effects.WEBHOOK, event="incident.status_changed")
+    rec.effect(effects.WEBHOOK, event="incident.status_changed", status=status)
     rec.effect(effects.UPDATE_CARD)
     rec.touch()
     return f"Status changed to *{status}*{suffix}"
@@ -117,6 +117,7 @@ def resolve(rec: Recorder, text: str | None, *, actor: str) -> str:
     rec.effect(effects.WEBHOOK, event="incident.resolved")
     rec.effect(effects.UPDATE_CARD)
     rec.effect(effects.POST_POSTMORTEM)
+    rec.effect(effects.WEBHOOK, event="postmortem.ready")
     rec.effect(effects.BROADCAST, text=f"Incident #{incident.id} resolved: {incident.title}")
     rec.touch()
     return "Incident resolved. The postmortem draft follows."

@@ -97,6 +97,8 @@ def _open(
         assign_role(rec, role, person, actor=None)
     if severity in ("sev1", "sev2") and not drill:
         rec.effect(effects.PAGE, action="trigger")
+    if not drill:
+        rec.effect(effects.WEBHOOK, event="incident.opened")
     stages.start(rec, playbook)
     stages.milestone_reached(rec, "detected")
     reminders.schedule_on_open(rec)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot.incidents.effects import Effect
+from bot.incidents.effects import Effect, lane_of
 from storage import outbox
 from storage.models import Incident, Milestone, OutboxOp, TimelineEvent
 
@@ -110,6 +110,7 @@ class Recorder:
         self._ops[id(effect)] = outbox.enqueue(
             session=self.session,
             kind=kind,
+            lane=lane_of(kind),
             payload=dict(effect.payload),
             incident_id=incident_id,
             now=self.now,

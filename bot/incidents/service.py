@@ -113,6 +113,7 @@ def _apply(rec: Recorder, command: Command, actor: str) -> str:
         case "postmortem":
             rec.event("postmortem", "postmortem draft requested", actor=actor)
             rec.effect(effects.POST_POSTMORTEM)
+            rec.effect(effects.WEBHOOK, event="postmortem.ready")
             return "Regenerating the postmortem draft"
     raise DomainError(f"`{c.verb}` is not supported here")
 

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from bot.incidents.clock import Clock
 from bot.incidents.records import milestones_of
 from storage.db import transaction
-from storage.models import Incident, OutboxOp, TimelineEvent
+from storage.models import Incident, TimelineEvent
 
 KIND = "integration"
 
@@ -151,30 +151,5 @@ class Journal:
                     select(TimelineEvent.id).where(TimelineEvent.idempotency_key == key)
                 )
                 return found is not None
-
-        return await asyncio.to_thread(work)
-
-    async def current_op(self, kind: str, payload: dict[str, Any]) -> int | None:
-        """The id of the outbox operation being carried out with this payload, if any.
-
-        The dispatcher runs an incident's operations strictly in order and finishes each
-        before the next, so the one it is running is that incident's oldest `running` row.
-        Handlers are called with the payload only; this gives them a stable delivery id.
-        """
-        incident_id = payload.get("incident_id")
-        if incident_id is None:
-            return None
-
-        def work() -> int | None:
-            with self.sessions() as session:
-                op = session.scalar(
-                    select(OutboxOp)
-                    .where(OutboxOp.incident_id == incident_id, OutboxOp.state == "running")
-                    .order_by(OutboxOp.id)
-                    .limit(1)
-                )
-                if op is None or op.kind != kind or op.payload != payload:
-                    return None
-                return op.id
 
         return await asyncio.to_thread(work)

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from bot.incidents import effects
+from bot.dispatcher import OP_ID
 from bot.integrations.calls import attempt, failure_text
 from bot.integrations.deferred import Handler
 from bot.integrations.errors import Refused, RetryLater
@@ -78,7 +78,7 @@ def webhook_handler(
         if secret is None and not warned:
             warned = True
             log.warning("WARROOM_WEBHOOK_SECRET is not set: webhooks are sent unsigned")
-        op_id = await journal.current_op(effects.WEBHOOK, payload)
+        op_id = payload.get(OP_ID)
         delivery = f"{incident.id}:{event}:{op_id if op_id is not None else uuid.uuid4().hex}"
         now = journal.now()
         body = json.dumps(

@@ -313,7 +313,7 @@ def test_statuspage_queues_only_the_public_text(run, store, incident_id) -> None
 
 def test_postmortem_regenerates(run, incident_id) -> None:
     outcome = run("postmortem", incident_id)
-    assert kinds(outcome.effects) == ["message.post", "postmortem.post"]
+    assert kinds(outcome.effects) == ["message.post", "postmortem.post", "webhook.send"]
 
 
 def test_drill_runs_a_playbook_without_paging(run, store) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -70,8 +70,22 @@ class Harness:
             assert outcome.incident is not None and outcome.incident.id is not None
             return outcome.incident.id
 
-    def declare(self, text: str = "declare Matching engine down sev1") -> int:
-        return self.run(text)
+    def declare(
+        self, text: str = "declare Matching engine down sev1", *, opened: bool = False
+    ) -> int:
+        """Declare an incident; its `incident.opened` webhook is set aside unless `opened`."""
+        incident_id = self.run(text)
+        if not opened:
+            with transaction(self.sessions) as session:
+                session.execute(
+                    update(OutboxOp)
+                    .where(
+                        OutboxOp.incident_id == incident_id,
+                        OutboxOp.kind == effects.WEBHOOK,
+                    )
+                    .values(state="done", result={"set_aside": "by the test harness"})
+                )
+        return incident_id
 
     def enqueue(self, incident_id: int, kind: str, **payload: Any) -> None:
         """Write an effect as the domain does (for kinds no command emits on its own)."""
@@ -85,14 +99,14 @@ class Harness:
             )
 
     def ops(self, incident_id: int, kind: str) -> list[OutboxOp]:
+        """The incident's operations of a kind, less those `declare` set aside."""
         with self.sessions() as session:
-            return list(
-                session.scalars(
-                    select(OutboxOp)
-                    .where(OutboxOp.incident_id == incident_id, OutboxOp.kind == kind)
-                    .order_by(OutboxOp.id)
-                )
+            rows = session.scalars(
+                select(OutboxOp)
+                .where(OutboxOp.incident_id == incident_id, OutboxOp.kind == kind)
+                .order_by(OutboxOp.id)
             )
+            return [op for op in rows if "set_aside" not in (op.result or {})]
 
     def timeline(self, incident_id: int, kind: str = "integration") -> list[TimelineEvent]:
         with self.sessions() as session:

@@ -174,8 +174,10 @@ async def test_no_urls_is_skipped(harness: Build) -> None:
     with respx.mock(assert_all_mocked=True) as mock:
         await h.dispatcher.drain()
     assert not mock.calls
-    [op] = h.ops(incident_id, effects.WEBHOOK)
-    assert (op.state, op.result) == ("done", {"skipped": "no webhook URLs"})
+    ops = h.ops(incident_id, effects.WEBHOOK)
+    assert [op.payload["event"] for op in ops] == ["incident.resolved", "postmortem.ready"]
+    for op in ops:
+        assert (op.state, op.result) == ("done", {"skipped": "no webhook URLs"})
 
 
 async def test_the_documented_verifier_accepts_a_real_delivery(harness: Build) -> None:
@@ -202,3 +204,16 @@ async def test_the_documented_verifier_accepts_a_real_delivery(harness: Build) -
         assert not verify(WEBHOOK_SECRET, headers, request.content + b" ")
     with unittest_mock.patch("time.time", return_value=sent + 301):
         assert not verify(WEBHOOK_SECRET, headers, request.content)
+
+
+async def test_opening_an_incident_sends_incident_opened(harness: Build) -> None:
+    h = harness(**_hooks_only())
+    incident_id = h.declare("declare Orders slow sev3", opened=True)
+    with respx.mock(assert_all_mocked=True) as mock:
+        a = mock.post(HOOK_A).respond(200)
+        mock.post(HOOK_B).respond(200)
+        await h.dispatcher.drain()
+    [call] = a.calls
+    body = json.loads(call.request.content)
+    assert (body["event"], body["incident"]["id"]) == ("incident.opened", incident_id)
+    assert call.request.headers["X-Warroom-Signature"] == _expected_signature(call.request)

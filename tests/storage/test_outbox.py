@@ -1,0 +1,96 @@
+"""The outbox: operations come out in order per incident and lane, never overtaking."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from storage import outbox
+from storage.db import transaction
+from storage.models import Incident, OutboxOp
+
+NOW = datetime(2021, 3, 10, 9, 56, tzinfo=UTC)
+LEASE = timedelta(seconds=60)
+
+
+def _incident(sessions) -> int:
+    with transaction(sessions) as session:
+        row = Incident(
+            title="t", severity="sev1", playbook_id="default", created_at=NOW, updated_at=NOW
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def _enqueue(sessions, incident_id: int, *kinds: tuple[str, str]) -> list[int]:
+    with transaction(sessions) as session:
+        ops = [
+            outbox.enqueue(
+                session=session, kind=kind, payload={}, incident_id=incident_id, now=NOW, lane=lane
+            )
+            for kind, lane in kinds
+        ]
+        session.flush()
+        return [op.id for op in ops]
+
+
+def _claim(sessions, now: datetime = NOW, worker: str = "w1") -> list[list[str]]:
+    with transaction(sessions) as session:
+        chains = outbox.claim(session=session, worker=worker, now=now, lease=LEASE)
+        return [[op.kind for op in chain] for chain in chains]
+
+
+def test_a_lane_never_overtakes_an_operation_waiting_for_a_retry(sessions) -> None:
+    incident = _incident(sessions)
+    first, _second, _third = _enqueue(
+        sessions,
+        incident,
+        ("channel.open", "main"),
+        ("card.post", "main"),
+        ("message.post", "main"),
+    )
+    assert _claim(sessions) == [["channel.open", "card.post", "message.post"]]
+    with transaction(sessions) as session:
+        outbox.retry_later(
+            session=session, op_id=first, error="429", at=NOW + timedelta(seconds=30), now=NOW
+        )
+        outbox.release(session=session, op_ids=[_second, _third], now=NOW)
+    assert _claim(sessions, NOW + timedelta(seconds=1)) == []
+    assert _claim(sessions, NOW + timedelta(seconds=31)) == [
+        ["channel.open", "card.post", "message.post"]
+    ]
+
+
+def test_a_failing_third_party_does_not_hold_up_slack(sessions) -> None:
+    incident = _incident(sessions)
+    page, _ = _enqueue(sessions, incident, ("pagerduty.event", "pagerduty"), ("card.post", "main"))
+    claimed = _claim(sessions)
+    assert sorted(claimed) == [["card.post"], ["pagerduty.event"]]
+    with transaction(sessions) as session:
+        outbox.retry_later(
+            session=session, op_id=page, error="503", at=NOW + timedelta(minutes=5), now=NOW
+        )
+    _enqueue(sessions, incident, ("message.post", "main"))
+    with transaction(sessions) as session:
+        session.execute(update(OutboxOp).where(OutboxOp.kind == "card.post").values(state="done"))
+    assert _claim(sessions, NOW + timedelta(seconds=1)) == [["message.post"]]
+
+
+def test_concurrent_claims_take_disjoint_operations(sessions) -> None:
+    incidents = [_incident(sessions) for _ in range(8)]
+    for incident in incidents:
+        _enqueue(sessions, incident, ("channel.open", "main"), ("card.post", "main"))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda w: _claim_ids(sessions, f"w{w}"), range(4)))
+    taken = [op_id for result in results for op_id in result]
+    assert len(taken) == len(set(taken)) == 16
+
+
+def _claim_ids(sessions, worker: str) -> list[int]:
+    with transaction(sessions) as session:
+        chains = outbox.claim(session=session, worker=worker, now=NOW, lease=LEASE)
+        return [op.id for chain in chains for op in chain]
