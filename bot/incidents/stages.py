@@ -49,7 +49,8 @@ def start(rec: Recorder, playbook: Playbook) -> None:
     """Enter the playbook's first stage."""
     assert rec.incident is not None
     state, produced = start_playbook(playbook, rec.now)
-    _apply(rec, state, produced)
+    # The card about to be posted shows the first stage and its checklist already.
+    _apply(rec, state, produced, announce_stage=False)
 
 
 def milestone_reached(rec: Recorder, name: str) -> None:
@@ -104,6 +105,7 @@ def _apply(
     produced: list[PlaybookEffect],
     *,
     actor: str | None = None,
+    announce_stage: bool = True,
 ) -> None:
     incident = rec.incident
     assert incident is not None
@@ -121,8 +123,11 @@ def _apply(
                     source="playbook",
                     data={"stage": stage_id},
                 )
-                rec.effect(effects.POST_MESSAGE, text=_stage_text(playbook, stage_id), trusted=True)
-                rec.effect(effects.UPDATE_CARD)
+                if announce_stage:
+                    rec.effect(
+                        effects.POST_MESSAGE, text=_stage_text(playbook, stage_id), trusted=True
+                    )
+                    rec.effect(effects.UPDATE_CARD)
             case TaskCompleted(stage_id=stage_id, n=n, text=text):
                 rec.event(
                     "task",

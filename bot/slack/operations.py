@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ PERMANENT_ERRORS = frozenset(
 )
 
 
+LOOKUP_TTL = 300.0
 UNKNOWN_PERSON = frozenset(
     {"no_such_subteam", "subteam_not_found", "users_not_found", "user_not_found"}
 )
@@ -80,6 +82,8 @@ class SlackOperations:
         self.broadcast_channel = broadcast_channel
         self.template_dir = template_dir
         self._channel_ids: dict[str, str] = {}
+        self._people: dict[str, tuple[float, list[str]]] = {}
+        self._joined: set[str] = set()
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             effects.OPEN_CHANNEL: self.open_channel,
             effects.INVITE: self.invite,
@@ -154,12 +158,10 @@ class SlackOperations:
             try:
                 if re.fullmatch(r"[UW][A-Z0-9]+", person):
                     users.append(person)
-                elif re.fullmatch(r"S[A-Z0-9]+", person):
-                    response = await self.client.usergroups_users_list(usergroup=person)
-                    users.extend(response.get("users", []))
-                elif "@" in person and not person.startswith("@"):
-                    response = await self.client.users_lookupByEmail(email=person)
-                    users.append(response["user"]["id"])
+                elif re.fullmatch(r"S[A-Z0-9]+", person) or (
+                    "@" in person and not person.startswith("@")
+                ):
+                    users.extend(await self._lookup(person))
                 else:
                     unknown.append(person)
             except SlackApiError as error:
@@ -168,6 +170,24 @@ class SlackOperations:
                     raise
                 unknown.append(person)
         return list(dict.fromkeys(users)), unknown
+
+    async def _lookup(self, person: str) -> list[str]:
+        """User ids of a user group or an email, remembered for a few minutes.
+
+        Every incident of a playbook invites the same people; asking Slack once per
+        incident would spend calls that the rate limit needs for the incident itself.
+        """
+        cached = self._people.get(person)
+        if cached is not None and time.monotonic() - cached[0] < LOOKUP_TTL:
+            return cached[1]
+        if person.startswith("S"):
+            response = await self.client.usergroups_users_list(usergroup=person)
+            found = list(response.get("users", []))
+        else:
+            response = await self.client.users_lookupByEmail(email=person)
+            found = [response["user"]["id"]]
+        self._people[person] = (time.monotonic(), found)
+        return found
 
     async def _invite(self, channel_id: str, people: list[str]) -> dict[str, list[str]]:
         users, unknown = await self._resolve_people(people)
@@ -278,6 +298,8 @@ class SlackOperations:
         if target not in self._channel_ids:
             raise PermanentError(f"broadcast channel #{target} not found")
         channel_id = self._channel_ids[target]
+        if channel_id in self._joined:
+            return channel_id
         try:
             await self.client.conversations_join(channel=channel_id)
         except SlackApiError as error:
@@ -286,6 +308,7 @@ class SlackOperations:
                 "method_not_supported_for_channel_type",
             ):
                 raise
+        self._joined.add(channel_id)
         return channel_id
 
     async def post_postmortem(self, payload: dict[str, Any]) -> dict[str, Any]:
