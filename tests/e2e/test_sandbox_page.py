@@ -99,3 +99,65 @@ def test_declare_through_the_modal_and_see_it_on_home(service, browser_page) -> 
     home = page.locator("#messages .home")
     expect(home).to_contain_text("Margin <b>trading</b> down")
     expect(home).to_contain_text("🟠")
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_the_reference_incident_from_the_page(service, browser_page) -> None:
+    import httpx
+    from playwright.sync_api import expect
+
+    alert = {
+        "title": "API error 30030: matching engine upgrade in progress",
+        "severity": "critical",
+        "labels": {"service": "matching-engine", "alertname": "MatchingEngineErrors"},
+        "group": "matching-engine",
+    }
+    answer = httpx.post(f"{service.url}/alerts/generic", json=alert, headers=service.auth)
+    assert answer.status_code == 202
+
+    page = browser_page
+    page.goto(f"{service.url}/sandbox/")
+    page.select_option("#user-switch", "alice")
+    page.locator("#incident-list a", has_text="api-error-30030").click()
+    card = page.locator("#messages article.message.pinned", has=page.locator(".bk-header"))
+    expect(card.locator(".bk-header")).to_contain_text("SEV1 · #1 API error 30030")
+    card.get_by_role("button", name="Acknowledge").click()
+    expect(card.locator(".bk-field", has_text="Stage")).to_contain_text("Emergency response")
+
+    def say(text: str, expected: str) -> None:
+        page.fill("#composer-input", text)
+        page.press("#composer-input", "Enter")
+        expect(page.locator("#messages")).to_contain_text(expected)
+
+    say("/incident impact API users receive error code 30030", "Impact: API users receive")
+    say("/incident update Investigating spot and margin errors", "Status update: Investigating")
+    say("Restart of the risk service did not help", "Restart of the risk service")
+    plain = page.locator("#messages article.message", has_text="Restart of the risk service")
+    plain.hover()
+    plain.get_by_role("button", name="React with pushpin").click()
+    say("/incident status identified failed internal dependency", "Status changed to")
+    expect(card.locator(".bk-field", has_text="Status")).to_contain_text("identified")
+    say("/incident cause an internal dependency of the matching engine failed", "Cause:")
+    say("/incident mitigate service restored", "Mitigated")
+
+    card.get_by_role("button", name="Resolve").click()
+    page.locator(".modal.confirm").get_by_role("button", name="Resolve").click()
+    expect(page.locator("#messages")).to_contain_text("Postmortem draft for incident #1")
+    expect(page.locator("#messages a.file")).to_contain_text("Postmortem draft")
+
+    timeline = httpx.get(f"{service.url}/api/incidents/1/timeline", headers=service.auth)
+    kinds = [event["kind"] for event in timeline.json()["events"]]
+    for kind in (
+        "alert",
+        "ack",
+        "impact",
+        "update",
+        "pin",
+        "status",
+        "cause",
+        "mitigated",
+        "resolved",
+    ):
+        assert kind in kinds, kind
+    draft = httpx.get(f"{service.url}/api/incidents/1/postmortem", headers=service.auth).text
+    assert "Restart of the risk service did not help" in draft

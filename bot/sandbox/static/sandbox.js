@@ -164,6 +164,13 @@
       if (a.title) att.appendChild(el("b", null, a.title));
       if (a.text || a.fallback) att.appendChild(el("div")).appendChild(Mrkdwn.render(a.text || a.fallback, c));
     }
+    for (const f of m.files || []) {
+      const file = body.appendChild(el("a", "file", "📄 " + (f.title || f.name)));
+      // Only our own download URLs: a file link never points anywhere else.
+      if (/^https?:\/\//.test(f.url_private || "")) file.href = f.url_private;
+      file.target = "_blank";
+      file.rel = "noopener";
+    }
     if (m.reply_count) body.appendChild(el("div", "replies", m.reply_count + (m.reply_count === 1 ? " reply" : " replies")));
     if (m.reactions && m.reactions.length) {
       const row = body.appendChild(el("div", "reactions"));
