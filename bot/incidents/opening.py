@@ -6,8 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from bot.incidents import effects, reminders, stages
@@ -152,8 +155,11 @@ def _severity(alert: NormalizedAlert, playbook: Playbook) -> str:
 
 
 def _find_open(session: Session, key: str) -> Incident | None:
+    # The snapshot columns are large and an alert joining its incident needs none of them.
     return session.scalar(
-        select(Incident).where(Incident.grouping_key == key, Incident.status != "resolved")
+        select(Incident)
+        .where(Incident.grouping_key == key, Incident.status != "resolved")
+        .options(defer(Incident.playbook_snapshot), defer(Incident.postmortem))
     )
 
 
@@ -193,21 +199,32 @@ def ingest_alert(session: Session, domain: Domain, alert: NormalizedAlert) -> In
 
 
 def _attach(rec: Recorder, alert: NormalizedAlert) -> bool:
-    """Store the alert on the incident; True when it was only a repeat."""
+    """Store the alert on the incident; True when it was only a repeat.
+
+    A storm is mostly repeats and new alerts, so each takes one statement (an UPDATE or an
+    INSERT ... ON CONFLICT DO NOTHING) with no lock round trip and no savepoint; only a
+    status change reads the row.
+    """
     session, incident, now = rec.session, rec.incident, rec.now
     assert incident is not None
-    row = session.scalar(
-        select(Alert)
-        .where(
-            Alert.incident_id == incident.id,
-            Alert.source == alert.source,
-            Alert.fingerprint == alert.fingerprint,
-        )
-        # Repeats of one alert arrive concurrently; the row lock keeps every count.
-        .with_for_update()
+    identity = (
+        Alert.incident_id == incident.id,
+        Alert.source == alert.source,
+        Alert.fingerprint == alert.fingerprint,
     )
-    if row is None:
-        row = Alert(
+    repeated = session.execute(
+        update(Alert)
+        .where(*identity, Alert.status == alert.status)
+        .values(seen_count=Alert.seen_count + 1, last_seen_at=now)
+        .returning(Alert.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if repeated is not None:
+        return True
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    inserted = session.execute(
+        insert(Alert)
+        .values(
             incident_id=incident.id,
             source=alert.source,
             fingerprint=alert.fingerprint,
@@ -220,12 +237,12 @@ def _attach(rec: Recorder, alert: NormalizedAlert) -> bool:
             url=alert.url,
             first_seen_at=now,
             last_seen_at=now,
+            seen_count=1,
         )
-        try:
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:
-            return _attach(rec, alert)  # a concurrent twin stored it: count it as a repeat
+        .on_conflict_do_nothing(index_elements=["incident_id", "source", "fingerprint"])
+        .returning(Alert.id)
+    ).first()
+    if inserted is not None:
         verb = "resolved" if alert.status == "resolved" else "firing"
         rec.event(
             "alert",
@@ -236,6 +253,9 @@ def _attach(rec: Recorder, alert: NormalizedAlert) -> bool:
             data={"fingerprint": alert.fingerprint, "alert_source": alert.source},
         )
         return False
+    # The alert is stored with another status: a recovery, or firing again.
+    row = session.scalar(select(Alert).where(*identity).with_for_update())
+    assert row is not None
     row.last_seen_at = now
     if row.status == alert.status:
         row.seen_count += 1
