@@ -1,0 +1,249 @@
+"""Shared bench helpers: a temporary database, the service (or a baseline) in its own process.
+
+Every bench starts what it measures as a separate `python` process on a free loopback port,
+the way `warroom serve` runs in production, so the client's CPU time is not the server's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+ALERT_TOKEN = "bench-alert-token"
+AUTH = {"Authorization": f"Bearer {ALERT_TOKEN}"}
+STARTUP_TIMEOUT = 60.0
+
+
+def parse_args(doc: str | None, quick_help: str) -> argparse.Namespace:
+    """The options every bench takes: `--quick` and `--postgres URL`."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also run on PostgreSQL: a server URL such as "
+        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres (a temporary database is "
+        "created beside the one named, and dropped after)",
+    )
+    return parser.parse_args()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The pct-th percentile (0-100) by linear interpolation between closest ranks."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def wait_until(
+    predicate: Callable[[], Any], *, timeout: float, interval: float = 0.02, what: str = ""
+) -> Any:
+    """Return predicate()'s first truthy value, or raise after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"not within {timeout:.0f}s: {what or predicate}")
+        time.sleep(interval)
+
+
+def machine() -> dict[str, Any]:
+    """What the figures ran on: cores, memory, Python."""
+    memory_gib = None
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory_gib = round(pages / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
+
+
+# -- databases ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A database kind to run on: `sqlite`, or `postgresql` on the server at `server_url`."""
+
+    name: str
+    server_url: str | None = None
+
+
+def backends(args: argparse.Namespace) -> list[Backend]:
+    """SQLite always; PostgreSQL too when `--postgres` names a server."""
+    found = [Backend("sqlite")]
+    if args.postgres:
+        found.append(Backend("postgresql", args.postgres))
+    return found
+
+
+def _admin_engine(server_url: str) -> Any:
+    url = make_url(server_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=None)
+
+
+@contextmanager
+def temp_database(backend: Backend, folder: Path) -> Iterator[str]:
+    """Yield the DATABASE_URL of a fresh, migrated database; drop it afterwards."""
+    if backend.server_url is None:
+        yield f"sqlite:///{folder / 'warroom.db'}"  # the service migrates SQLite itself
+        return
+    name = f"warroom_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = _admin_engine(backend.server_url)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = (
+        make_url(backend.server_url)
+        .set(drivername="postgresql+psycopg", database=name)
+        .render_as_string(hide_password=False)
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "db", "upgrade"],
+            env=service_env(url),
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"warroom db upgrade failed: {done.stderr.strip()}")
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+
+def service_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment for `python -m bot`: sandbox mode (no SLACK_*), our token and time zone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WARROOM_"))}
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "WARROOM_ALERT_TOKEN": ALERT_TOKEN,
+            "WARROOM_TIMEZONE": "Asia/Hong_Kong",
+            "WARROOM_BROADCAST_CHANNEL": "incidents",
+            "PYTHONUNBUFFERED": "1",
+            **extra,
+        }
+    )
+    return env
+
+
+@dataclass
+class Server:
+    """A process serving HTTP on `url`; its output goes to `log`."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@contextmanager
+def run_server(
+    argv: list[str], *, port: int, env: dict[str, str], cwd: Path, name: str
+) -> Iterator[Server]:
+    """Start argv (it must listen on port), wait for GET /healthz, and stop it (SIGTERM) after."""
+    log = cwd / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", process, log)
+    try:
+
+        def healthy() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.tail()}")
+            try:
+                return httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(healthy, timeout=STARTUP_TIMEOUT, interval=0.1, what=f"{name} healthy")
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+@contextmanager
+def warroom(backend: Backend, **extra_env: str) -> Iterator[Server]:
+    """`python -m bot serve` in sandbox mode on a fresh database of this backend."""
+    with tempfile.TemporaryDirectory(prefix="warroom-bench-") as raw:
+        folder = Path(raw)
+        with temp_database(backend, folder) as url:
+            port = free_port()
+            argv = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"]
+            argv += ["--port", str(port)]
+            env = service_env(url, **extra_env)
+            with run_server(argv, port=port, env=env, cwd=folder, name="warroom") as server:
+                yield server
+
+
+@contextmanager
+def baseline(script: str, **env_extra: str) -> Iterator[Server]:
+    """A bench/ baseline script (`python bench/SCRIPT --port N`) in its own process."""
+    with tempfile.TemporaryDirectory(prefix="warroom-baseline-") as raw:
+        port = free_port()
+        argv = [sys.executable, str(BENCH_DIR / script), "--port", str(port)]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **env_extra}
+        with run_server(argv, port=port, env=env, cwd=Path(raw), name=script) as server:
+            yield server
+
+
+def verdict(passed: bool) -> str:
+    return "pass" if passed else "MISS"
