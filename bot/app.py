@@ -1,4 +1,4 @@
-"""The ASGI app: health routes, Slack at /slack/events, the sandbox in sandbox mode."""
+"""The ASGI app: health, metrics, Slack at /slack/events (or Socket Mode), the sandbox."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.dispatcher import Dispatcher
 from bot.incidents.clock import SimulatedClock
@@ -15,13 +17,17 @@ from bot.integrations import integration_handlers
 from bot.integrations.deferred import deferred_handlers
 from bot.integrations.http import make_client
 from bot.leader import AdvisoryLeader
+from bot.logs import AccessLog, redact_also
+from bot.metrics import CONTENT_TYPE, HttpMetrics, Metrics
 from bot.reload import playbook_reloader
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.slack.operations import SlackOperations
 from bot.slack.wiring import SlackCredentials, build_slack
+from bot.socket_mode import SocketMode
 from bot.web.alerts import build_alerts_router
 from bot.web.api import build_api_router
+from bot.web.errors import database_unavailable
 from storage.db import is_sqlite, ping
 
 
@@ -36,8 +42,12 @@ def _credentials(runtime: Runtime, public_url: str, app: FastAPI) -> SlackCreden
         )
     from bot.sandbox import Sandbox, build_sandbox_router
 
-    sandbox = Sandbox(runtime.engine, clock=runtime.domain.clock)
+    # SLACK_APP_TOKEN in sandbox mode: the sandbox takes it as its app-level token and the
+    # bot connects to the sandbox's Socket Mode endpoint with it.
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+    sandbox = Sandbox(runtime.engine, clock=runtime.domain.clock, app_token=app_token)
     app.state.sandbox = sandbox
+    redact_also(sandbox.signing_secret)
     app.include_router(
         build_sandbox_router(sandbox, events_url=f"{public_url}/slack/events"), prefix="/sandbox"
     )
@@ -46,6 +56,18 @@ def _credentials(runtime: Runtime, public_url: str, app: FastAPI) -> SlackCreden
         signing_secret=sandbox.signing_secret,
         api_url=f"{public_url}/sandbox/api/",
     )
+
+
+def _socket_mode(
+    runtime: Runtime, bolt: AsyncApp, public_url: str, *, replay: bool
+) -> SocketMode | None:
+    """Socket Mode when an app-level token is set (not in replays, which drive HTTP)."""
+    token = runtime.settings.slack_app_token
+    if token is None or replay:
+        return None
+    # In sandbox mode "Slack" is this very server: connect once it listens.
+    wait_for = f"{public_url}/healthz" if runtime.settings.sandbox_mode else None
+    return SocketMode(bolt, token.get_secret_value(), wait_for=wait_for)
 
 
 def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> FastAPI:
@@ -73,10 +95,14 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
         if runtime.settings.playbooks_dir:
             reloader = playbook_reloader(runtime)
             tasks.append(asyncio.create_task(reloader.run(), name="playbook-reload"))
+        if socket_mode is not None:
+            socket_mode.start()
         dispatcher.wake()
         try:
             yield
         finally:
+            if socket_mode is not None:
+                await socket_mode.stop()
             dispatcher.stop()
             scheduler.shutdown()
             for task in tasks[1:]:
@@ -89,12 +115,25 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
             await http_client.aclose()
 
     app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan)
+    # Any route whose database goes away answers 503 JSON, never a stack trace.
+    app.add_exception_handler(SQLAlchemyError, database_unavailable)
     app.state.runtime = runtime
+    metrics = Metrics()
+    metrics.watch_outbox(runtime.sessions)
+    metrics.watch_incidents(runtime.sessions)
+    app.state.metrics = metrics
+    app.add_middleware(HttpMetrics, metrics=metrics)
+    app.add_middleware(AccessLog)
     app.include_router(build_alerts_router(runtime))
     app.include_router(build_api_router(runtime))
     slack = build_slack(
-        runtime, _credentials(runtime, public_url, app), process_before_response=replay
+        runtime,
+        _credentials(runtime, public_url, app),
+        process_before_response=replay,
+        metrics=metrics,
     )
+    socket_mode = _socket_mode(runtime, slack.bolt, public_url, replay=replay)
+    app.state.socket_mode = socket_mode
     operations = SlackOperations(
         slack.client,
         runtime.sessions,
@@ -103,6 +142,7 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
         template_dir=runtime.settings.template_dir,
     )
     scheduler = Scheduler(runtime)
+    metrics.watch_scheduler(scheduler.scheduler)
     app.state.scheduler = scheduler
     http_client = make_client()
     # A replay runs on simulated time: it must never page anyone or touch a status page.
@@ -131,6 +171,11 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
         except Exception:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_route() -> Response:
+        """Prometheus metrics."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:

@@ -28,9 +28,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.app import create_app
+    from bot.logs import configure_logging
     from bot.runtime import StartupError, build_runtime
 
     settings = _settings()
+    configure_logging(settings, level=args.log_level.upper())
     try:
         runtime = build_runtime(settings)
     except StartupError as error:
@@ -45,7 +47,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"No Slack credentials: open the local Slack sandbox at {public_url}/sandbox",
             flush=True,
         )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    if settings.slack_app_token is not None:
+        print("Slack Socket Mode: commands, clicks and events come over the socket", flush=True)
+    # Logging is ours (redacted, one access line per request without query strings).
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     runtime.close()
     return 0
 
@@ -205,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the service (sandbox mode without Slack tokens)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="default: info (WARROOM_LOG_FORMAT=json for JSON lines)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database schema")

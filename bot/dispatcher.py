@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from bot.incidents import effects
 from bot.incidents.clock import Clock, SystemClock
-from bot.incidents.effects import OP_ID
+from bot.incidents.effects import OP_ID, OP_RESUMED
 from bot.integrations.errors import RetryLater
 from bot.slack.operations import PERMANENT_ERRORS, PermanentError, slack_error
 from storage import outbox
@@ -46,7 +46,7 @@ class Dispatcher:
         handlers: dict[str, Handler],
         *,
         clock: Clock | None = None,
-        lease: timedelta = timedelta(seconds=120),
+        lease: timedelta = timedelta(seconds=15),
         poll_interval: float = 1.0,
         concurrency: int = 16,
     ) -> None:
@@ -57,6 +57,8 @@ class Dispatcher:
         self.poll_interval = poll_interval
         self.worker = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._semaphore = asyncio.Semaphore(concurrency)
+        # Ids of claimed operations not yet finished; their lease is renewed while held.
+        self._held: set[int] = set()
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -75,18 +77,48 @@ class Dispatcher:
     async def run_forever(self) -> None:
         """Run rounds until stopped, waking on `wake()` or every poll interval."""
         self._loop = asyncio.get_running_loop()
-        while not self._stopping:
-            # Cleared before the round, so a wake during the round starts the next at once.
-            self._wake.clear()
-            try:
-                busy = await self.run_once()
-            except Exception:
-                log.exception("outbox round failed; retrying shortly")
-                busy = 0
-            if busy:
+        heartbeat = asyncio.create_task(self._heartbeat(), name="outbox-lease-heartbeat")
+        try:
+            while not self._stopping:
+                # Cleared before the round, so a wake during the round starts the next at once.
+                self._wake.clear()
+                try:
+                    busy = await self.run_once()
+                except Exception:
+                    log.exception("outbox round failed; retrying shortly")
+                    busy = 0
+                if busy:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self) -> None:
+        """Keep the lease on held operations alive, three renewals per lease.
+
+        The lease is short so that the work of a crashed process is picked up within
+        seconds; a live process keeps what it holds however long Slack makes it wait.
+        """
+        interval = self.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            held = sorted(self._held)
+            if not held:
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+            try:
+                await asyncio.to_thread(self._renew, held)
+            except Exception:
+                log.exception("could not renew the outbox lease; retrying")
+
+    def _renew(self, op_ids: list[int]) -> None:
+        now = self.clock.now()
+        with transaction(self.sessions) as session:
+            outbox.renew(
+                session=session, op_ids=op_ids, worker=self.worker, until=now + self.lease, now=now
+            )
 
     async def run_once(self) -> int:
         """Claim and run one round of due chains; return how many operations ran."""
@@ -94,6 +126,7 @@ class Dispatcher:
         chains = await asyncio.to_thread(self._claim)
         if not chains:
             return 0
+        self._held.update(op.id for chain in chains for op in chain if op.id is not None)
         counts = await asyncio.gather(*(self._run_chain(chain) for chain in chains))
         return sum(counts)
 
@@ -111,6 +144,12 @@ class Dispatcher:
             )
 
     async def _run_chain(self, chain: list[OutboxOp]) -> int:
+        try:
+            return await self._run_ops(chain)
+        finally:
+            self._held.difference_update(op.id for op in chain)
+
+    async def _run_ops(self, chain: list[OutboxOp]) -> int:
         async with self._semaphore:
             ran = 0
             for index, op in enumerate(chain):
@@ -134,7 +173,8 @@ class Dispatcher:
             await self._fail(op, f"no handler for {op.kind}")
             return True
         try:
-            result = await handler({**op.payload, OP_ID: op.id})
+            resumed = op.attempts > 0 or op.last_error is not None
+            result = await handler({**op.payload, OP_ID: op.id, OP_RESUMED: resumed})
         except SlackApiError as error:
             code = slack_error(error)
             status = error.response.status_code

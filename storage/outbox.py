@@ -79,6 +79,9 @@ def claim(
             claimed.append(chain)
     for chain in claimed:
         for op in chain:
+            if op.state == "running":
+                # Its worker stopped holding it: the far side may have done part of it.
+                op.last_error = f"resumed from {op.claimed_by}, whose lease ran out"
             op.state, op.claimed_by = "running", worker
             op.next_attempt_at, op.updated_at = now + lease, now
     session.flush()
@@ -93,6 +96,23 @@ def release(*, session: Session, op_ids: list[int], now: datetime) -> None:
             .where(OutboxOp.id.in_(op_ids), OutboxOp.state == "running")
             .values(state="pending", next_attempt_at=now, claimed_by=None, updated_at=now)
         )
+
+
+def renew(
+    *, session: Session, op_ids: list[int], worker: str, until: datetime, now: datetime
+) -> int:
+    """Extend the lease on operations `worker` still holds; return how many it still holds.
+
+    A row another worker took over (its lease ran out) or that finished is left alone.
+    """
+    if not op_ids:
+        return 0
+    result = session.execute(
+        update(OutboxOp)
+        .where(OutboxOp.id.in_(op_ids), OutboxOp.state == "running", OutboxOp.claimed_by == worker)
+        .values(next_attempt_at=until, updated_at=now)
+    )
+    return int(result.rowcount or 0)
 
 
 def pending_count(*, session: Session) -> int:

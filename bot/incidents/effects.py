@@ -31,6 +31,9 @@ class Effect:
 # The dispatcher hands each handler its operation's id under this payload key: a stable id
 # for deliveries that the far side deduplicates (webhooks).
 OP_ID = "_op_id"
+# ...and says whether an earlier attempt may have got part of the way (a retry, or work
+# resumed from a crashed worker), so a handler can look for what that attempt left.
+OP_RESUMED = "_op_resumed"
 
 # Each third party gets a lane of its own: one that is down holds up only itself.
 LANES = {PAGE: "pagerduty", STATUSPAGE: "statuspage", WEBHOOK: "webhook"}

@@ -20,6 +20,7 @@ from bot.sandbox.driver import Driver
 from bot.sandbox.driver_routes import build_driver_router
 from bot.sandbox.faults import parse_fault
 from bot.sandbox.methods import METHODS
+from bot.sandbox.socket import build_socket_router
 from bot.sandbox.ui import add_ui_routes
 from bot.sandbox.workspace import Sandbox
 
@@ -88,6 +89,7 @@ def build_sandbox_router(
     router = APIRouter(tags=["sandbox"])
     add_ui_routes(router, sandbox)
     router.include_router(build_driver_router(driver))
+    router.include_router(build_socket_router(driver.sockets, sandbox.app_token))
 
     @router.get("/api/sandbox.info")
     def sandbox_info() -> dict[str, Any]:

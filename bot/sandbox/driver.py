@@ -16,6 +16,7 @@ import httpx
 from bot.sandbox import surface
 from bot.sandbox.delivery import RETRY_DELAYS, AppAnswer, EventQueue, post_to_app
 from bot.sandbox.responses import DriverError, ResponseUrls
+from bot.sandbox.socket import SocketHub
 from bot.sandbox.surface import NotFound
 from bot.sandbox.workspace import Sandbox
 
@@ -50,6 +51,8 @@ class Driver:
         self._bot_user = info["bot"]["user_id"]
         self._bot_token = info["bot_token"]
         self._secret = info["signing_secret"]
+        # Socket Mode: while the app holds a connection, everything goes over it instead.
+        self.sockets = SocketHub(self._app_id)
         self.events = EventQueue(self._send_event, retry_delays=retry_delays)
         self._unsubscribe = sandbox.subscribe(self._on_event)
 
@@ -102,9 +105,10 @@ class Driver:
             "response_url": response_url,
             "trigger_id": trigger_id,
         }
-        answer = self._post(urlencode(form).encode(), FORM)
+        answer = self._post("slash_commands", form)
         if not answer.ok:
-            error = "operation_timeout" if answer.failure == "http_timeout" else "dispatch_failed"
+            timeout = answer.failure in ("http_timeout", "socket_timeout")
+            error = "operation_timeout" if timeout else "dispatch_failed"
             text = f'{command} failed with the error "{error}"'
             surface.post_as_app(self.sandbox, c["id"], {"text": text}, user_id=u["id"])
             raise DriverError(error, app_status=answer.status)
@@ -174,7 +178,7 @@ class Driver:
         }
         if not ephemeral:
             payload["message"] = message
-        answer = self._post(urlencode({"payload": json.dumps(payload)}).encode(), FORM)
+        answer = self._post("interactive", payload)
         if not answer.ok:
             raise DriverError("dispatch_failed", app_status=answer.status)
         return {
@@ -211,7 +215,7 @@ class Driver:
             "is_enterprise_install": False,
             "enterprise": None,
         }
-        answer = self._post(urlencode({"payload": json.dumps(payload)}).encode(), FORM)
+        answer = self._post("interactive", payload)
         if not answer.ok:
             raise DriverError("dispatch_failed", app_status=answer.status)
         body = answer.json() or {}
@@ -311,6 +315,10 @@ class Driver:
         self.events.put(json.dumps(envelope).encode(), event_id, event["type"])
 
     def _send_event(self, body: bytes, headers: dict[str, str]) -> AppAnswer:
+        if self.sockets.connected:
+            retry = int(headers.get("X-Slack-Retry-Num", "0"))
+            reason = headers.get("X-Slack-Retry-Reason", "")
+            return self.sockets.deliver("events_api", json.loads(body), retry=retry, reason=reason)
         url = self.events_url
         if not url:
             return AppAnswer(0, failure="connection_failed")
@@ -320,10 +328,15 @@ class Driver:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _post(self, body: bytes, content_type: str) -> AppAnswer:
+    def _post(self, kind: str, payload: dict[str, Any]) -> AppAnswer:
+        """Deliver a command or an interaction: over Socket Mode if connected, else HTTP."""
+        if self.sockets.connected:
+            return self.sockets.deliver(kind, payload)
         if not self.events_url:
             raise DriverError("no_events_url")
-        return post_to_app(self._http, self.events_url, self._secret, body, content_type)
+        fields = payload if kind == "slash_commands" else {"payload": json.dumps(payload)}
+        body = urlencode(fields).encode()
+        return post_to_app(self._http, self.events_url, self._secret, body, FORM)
 
     def user_id(self, user: str) -> str:
         """Return a user's id given an id or name."""

@@ -105,6 +105,17 @@ def seed(conn: Connection, *, now: int) -> None:
         )
 
 
+def ensure_app_token(conn: Connection, configured: str | None = None) -> str:
+    """Keep the app-level token Socket Mode uses: the configured one, else one made up once."""
+    current = conn.execute(select(t.kv.c.value).where(t.kv.c.key == "app_token")).scalar()
+    wanted = configured or current or new_token("xapp-1-A0WARROOM")
+    if current is None:
+        conn.execute(t.kv.insert().values(key="app_token", value=wanted))
+    elif current != wanted:
+        conn.execute(t.kv.update().where(t.kv.c.key == "app_token").values(value=wanted))
+    return wanted
+
+
 def add_user(
     conn: Connection,
     name: str,

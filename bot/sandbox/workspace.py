@@ -36,9 +36,17 @@ class Sandbox:
     """A Slack workspace kept in `sandbox_*` tables of the bot's own database."""
 
     def __init__(
-        self, engine: Engine, *, clock: Clock | None = None, events_url: str | None = None
+        self,
+        engine: Engine,
+        *,
+        clock: Clock | None = None,
+        events_url: str | None = None,
+        app_token: str | None = None,
     ) -> None:
         self.engine = engine
+        # The app-level token Socket Mode connects with (SLACK_APP_TOKEN); unset: the one
+        # the sandbox made up when it was first seeded.
+        self._configured_app_token = app_token
         # Where the driver sends commands, interactions and events (the bot's /slack/events);
         # settable later, once the server knows its own address.
         self.events_url = events_url
@@ -63,6 +71,11 @@ class Sandbox:
         except IntegrityError:
             # Another process seeded the same database first.
             log.info("sandbox already seeded by another process")
+        try:
+            with self.transaction() as conn:
+                seeding.ensure_app_token(conn, self._configured_app_token)
+        except IntegrityError:
+            log.info("sandbox app token made by another process")
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -167,6 +180,7 @@ class Sandbox:
                 },
                 "bot_token": bot["token"],
                 "signing_secret": kv["signing_secret"],
+                "app_token": kv.get("app_token"),
                 "users": [
                     {
                         "id": u["id"],
@@ -202,6 +216,11 @@ class Sandbox:
     @property
     def signing_secret(self) -> str:
         return self.info()["signing_secret"]
+
+    @property
+    def app_token(self) -> str:
+        """The app-level token (`xapp-`) that `apps.connections.open` accepts."""
+        return self.info()["app_token"]
 
     def token_for(self, user: str) -> str:
         """Return the token of a user given by id or name."""

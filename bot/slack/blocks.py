@@ -54,7 +54,12 @@ def card_blocks(card: CardView, tz: ZoneInfo) -> list[dict[str, Any]]:
     prefix = "[DRILL] " if card.drill else ""
     header = truncate(f"{prefix}{card.severity.upper()} · #{card.id} {card.title}", 150)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
+        {
+            "type": "header",
+            # Marks the card so a retried post can find one an interrupted attempt left.
+            "block_id": card_block_id(card.id),
+            "text": {"type": "plain_text", "text": header, "emoji": True},
+        },
         {
             "type": "section",
             "fields": [
@@ -76,7 +81,10 @@ def card_blocks(card: CardView, tz: ZoneInfo) -> list[dict[str, Any]]:
         ]
         blocks.append(_section(truncate("*Checklist*\n" + "\n".join(lines), 2900)))
     if card.alert_links:
-        links = " · ".join(f"<{link}|alert {n}>" for n, link in enumerate(card.alert_links[:5], 1))
+        # Escaped: a URL with `>` in it must not close the link and start a mention.
+        links = " · ".join(
+            f"<{escape(link)}|alert {n}>" for n, link in enumerate(card.alert_links[:5], 1)
+        )
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": links}]})
     blocks.append({"type": "divider"})
     if card.status == "resolved":
@@ -99,6 +107,11 @@ def card_blocks(card: CardView, tz: ZoneInfo) -> list[dict[str, Any]]:
         }
     )
     return blocks
+
+
+def card_block_id(incident_id: int) -> str:
+    """The block id that marks an incident's card."""
+    return f"warroom-card-{incident_id}"
 
 
 def card_text(card: CardView) -> str:

@@ -12,12 +12,14 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from bot.incidents import effects
+from bot.incidents.effects import OP_RESUMED
 from bot.postmortem import headline, store_draft
-from bot.slack.blocks import card_blocks, card_text
+from bot.slack.blocks import card_block_id, card_blocks, card_text
 from bot.slack.cards import card_view
 from bot.slack.escape import escape, mention, truncate
 from storage.db import transaction
@@ -146,9 +148,45 @@ class SlackOperations:
             except SlackApiError as error:
                 if slack_error(error) != "name_taken":
                     raise
+                orphan = await self._orphan(name)
+                if orphan is not None:
+                    return orphan, name
                 suffix = f"-{attempt + 1}"
                 name = base[: 80 - len(suffix)] + suffix
         raise PermanentError(f"no free channel name like {base}")
+
+    async def _orphan(self, name: str) -> str | None:
+        """A channel of this name the bot created but never recorded (a crash came between)."""
+        bot_user = await self._bot_user()
+        cursor = None
+        while True:
+            response = await self.client.conversations_list(
+                limit=200, cursor=cursor, types="public_channel,private_channel"
+            )
+            for channel in response.get("channels", []):
+                if channel.get("name") != name:
+                    continue
+                if channel.get("creator") != bot_user:
+                    return None
+                channel_id = channel["id"]
+                owner = await self._db(
+                    lambda s, c=channel_id: s.scalar(
+                        select(Incident.id).where(Incident.channel_id == c)
+                    )
+                )
+                return None if owner is not None else channel_id
+            cursor = response.get("response_metadata", {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    async def _orphan_card(self, channel_id: str, incident_id: int) -> str | None:
+        """The ts of a card an interrupted attempt posted but never recorded."""
+        response = await self.client.conversations_history(channel=channel_id, limit=50)
+        marker = card_block_id(incident_id)
+        for message in response.get("messages", []):
+            if any(block.get("block_id") == marker for block in message.get("blocks") or []):
+                return message["ts"]
+        return None
 
     async def _resolve_people(self, people: list[str]) -> tuple[list[str], list[str]]:
         """User ids for ids, emails and user groups; plus the invitees Slack does not know."""
@@ -217,10 +255,12 @@ class SlackOperations:
         incident_id = payload["incident_id"]
         channel_id = await self._channel(incident_id)
         card = await self._db(lambda s: card_view(s, s.get(Incident, incident_id)))
-        response = await self.client.chat_postMessage(
-            channel=channel_id, text=card_text(card), blocks=card_blocks(card, self.tz)
-        )
-        ts = response["ts"]
+        ts = await self._orphan_card(channel_id, incident_id) if payload.get(OP_RESUMED) else None
+        if ts is None:
+            response = await self.client.chat_postMessage(
+                channel=channel_id, text=card_text(card), blocks=card_blocks(card, self.tz)
+            )
+            ts = response["ts"]
 
         def keep(session: Session) -> None:
             row = session.get(Incident, incident_id)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
 from bot.incidents.commands import Command, CommandError, parse_command
@@ -21,6 +21,11 @@ from storage.models import Incident
 from storage.people import remember
 
 log = logging.getLogger(__name__)
+
+DATABASE_DOWN = (
+    ":warning: warroom cannot reach its database right now, so nothing was recorded. "
+    "Try again in a minute."
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,10 @@ def run_command(
     except (DuplicateDelivery, IntegrityError):
         # The same delivery is being (or was) recorded by another request.
         return Reply(None)
+    except SQLAlchemyError as error:
+        # Slack was acked already: tell the responder, or the command vanishes silently.
+        log.error("database error running /incident %s: %r", parsed.verb, error)
+        return Reply(DATABASE_DOWN)
     runtime.wake_dispatcher()
     if outcome.duplicate:
         return Reply(None)
@@ -108,6 +117,9 @@ def run_pin(
             )
     except (DuplicateDelivery, IntegrityError):
         return True
+    except SQLAlchemyError as error:
+        log.error("database error recording the pin %s in %s: %r", ts, channel_id, error)
+        return False
     return True
 
 

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.incidents.commands import USAGE
+from bot.metrics import Metrics
 from bot.runtime import Runtime
+from bot.slack.ids import ActionId, CallbackId
 from bot.slack.listeners import register
+
+# What each button and modal does, as the command verb it stands for (for metrics).
+INTERACTION_VERBS = {
+    ActionId.ACKNOWLEDGE: "ack",
+    ActionId.RESOLVE: "resolve",
+    ActionId.ADD_NOTE: "note",
+    CallbackId.NOTE: "note",
+    CallbackId.DECLARE: "declare",
+}
 
 
 @dataclass(frozen=True)
@@ -35,25 +52,65 @@ class SlackSide:
     handler: AsyncSlackRequestHandler
 
 
-def make_client(credentials: SlackCredentials) -> AsyncWebClient:
+class MeteredWebClient(AsyncWebClient):
+    """An AsyncWebClient that counts every Web API call and failure by method."""
+
+    def __init__(self, *args: Any, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.metrics = metrics
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:  # type: ignore[override]
+        self.metrics.slack_calls.labels(api_method).inc()
+        try:
+            return await super().api_call(api_method, **kwargs)
+        except SlackApiError as error:
+            code = error.response.get("error") if error.response is not None else None
+            self.metrics.slack_errors.labels(api_method, str(code or "unknown")).inc()
+            raise
+        except Exception as error:
+            self.metrics.slack_errors.labels(api_method, type(error).__name__).inc()
+            raise
+
+
+def make_client(credentials: SlackCredentials, metrics: Metrics | None = None) -> AsyncWebClient:
     """A Web API client that waits out rate limits and retries dropped connections and 5xx."""
-    return AsyncWebClient(
-        token=credentials.bot_token,
-        base_url=credentials.api_url,
-        timeout=15,
-        retry_handlers=[
+    options: dict[str, Any] = {
+        "token": credentials.bot_token,
+        "base_url": credentials.api_url,
+        "timeout": 15,
+        "retry_handlers": [
             AsyncRateLimitErrorRetryHandler(max_retry_count=2),
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
-    )
+    }
+    if metrics is None:
+        return AsyncWebClient(**options)
+    return MeteredWebClient(metrics=metrics, **options)
+
+
+def command_verb(body: dict[str, Any]) -> str | None:
+    """The verb a Slack request stands for: `/incident ack`, a button, a modal; else None."""
+    if body.get("command") == "/incident":
+        word = (body.get("text") or "").strip().split(" ", 1)[0].lower() or "help"
+        return word if word in USAGE else "invalid"
+    if body.get("type") == "block_actions":
+        action = (body.get("actions") or [{}])[0].get("action_id")
+        return INTERACTION_VERBS.get(action)
+    if body.get("type") == "view_submission":
+        return INTERACTION_VERBS.get((body.get("view") or {}).get("callback_id"))
+    return None
 
 
 def build_slack(
-    runtime: Runtime, credentials: SlackCredentials, *, process_before_response: bool = False
+    runtime: Runtime,
+    credentials: SlackCredentials,
+    *,
+    process_before_response: bool = False,
+    metrics: Metrics | None = None,
 ) -> SlackSide:
     """The Bolt app (signature checks on), its listeners and its request handler."""
-    client = make_client(credentials)
+    client = make_client(credentials, metrics)
     bolt = AsyncApp(
         signing_secret=credentials.signing_secret,
         client=client,
@@ -61,5 +118,16 @@ def build_slack(
         # wait for the work instead, so each step's effects are in before the next).
         process_before_response=process_before_response,
     )
+    if metrics is not None:
+
+        async def count_commands(
+            body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse]]
+        ) -> BoltResponse:
+            verb = command_verb(body)
+            if verb is not None:
+                metrics.commands.labels(verb).inc()
+            return await next()
+
+        bolt.use(count_commands)
     register(bolt, runtime)
     return SlackSide(client=client, bolt=bolt, handler=AsyncSlackRequestHandler(bolt))

@@ -157,6 +157,20 @@ def build_alerts_router(runtime: Runtime) -> APIRouter:
         responses=errors,
         dependencies=[Depends(authenticate)],
         summary="Receive an alert notification",
+        # The body is read raw (signatures are over its bytes), so FastAPI cannot infer it.
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "description": "The notification exactly as the source sends it.",
+                        }
+                    }
+                },
+            }
+        },
         description=f"`source` is one of: {', '.join(sorted(SOURCES))}. "
         "Answers 202 once every alert of the body is committed.",
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 from sqlmodel import Session
@@ -36,6 +36,10 @@ from storage.models import OPEN_STATUSES, ActionItem, Alert, Incident, Milestone
 STATUSES = (*OPEN_STATUSES, "resolved")
 STATUS_FILTERS = ("open", *STATUSES)
 LIST_LIMIT = 1000
+# Incident ids are INTEGER columns; a larger number can name no incident, and sending it
+# to the database fails (SQLite: overflow, PostgreSQL: out of range) instead of finding none.
+MAX_ID = 2**31 - 1
+IncidentId = Annotated[int, Path(ge=1, le=MAX_ID, description="the incident's number")]
 
 
 def _summary(incident: Incident, milestones: dict[str, Milestone]) -> IncidentSummary:
@@ -161,13 +165,13 @@ def build_api_router(runtime: Runtime) -> APIRouter:
             return list_incidents(session, status, limit)
 
     @router.get("/incidents/{incident_id}", response_model=IncidentDetail, responses=not_found)
-    def get_incident(incident_id: int) -> IncidentDetail:
+    def get_incident(incident_id: IncidentId) -> IncidentDetail:
         """One incident: milestones, current stage, roles, alerts, action items."""
         with transaction(runtime.sessions) as session:
             return incident_detail(session, incident_id)
 
     @router.get("/incidents/{incident_id}/timeline", response_model=Timeline, responses=not_found)
-    def get_timeline(incident_id: int) -> Timeline:
+    def get_timeline(incident_id: IncidentId) -> Timeline:
         """The incident's timeline in the order things happened."""
         with transaction(runtime.sessions) as session:
             return incident_timeline(session, incident_id)
@@ -177,7 +181,7 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         response_class=PlainTextResponse,
         responses={**not_found, 200: {"content": {"text/markdown": {}}}},
     )
-    def get_postmortem(incident_id: int) -> PlainTextResponse:
+    def get_postmortem(incident_id: IncidentId) -> PlainTextResponse:
         """The postmortem draft as Markdown (the stored one once resolved)."""
         with transaction(runtime.sessions) as session:
             try:

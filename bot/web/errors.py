@@ -77,3 +77,13 @@ class JSONErrorRoute(APIRoute):
                 return JSONResponse(DATABASE_UNAVAILABLE, 503)
 
         return handle
+
+
+async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    """App-wide handler: a database error on any route answers 503 in our JSON shape.
+
+    Install with `app.add_exception_handler(SQLAlchemyError, database_unavailable)`; the
+    routes of this package already answer so themselves, this covers every other one.
+    """
+    log.error("database error on %s %s: %r", request.method, request.url.path, error)
+    return JSONResponse(DATABASE_UNAVAILABLE, 503)

@@ -76,6 +76,10 @@ def test_serve_answers_health_and_readiness_and_migrates_sqlite(served) -> None:
             {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"},
             "warroom: cannot use the database:",
         ),
+        (
+            {"DATABASE_URL": "sqlite:////nonexistent-warroom-dir/warroom.db"},
+            "warroom: cannot use the database:",
+        ),
     ],
 )
 def test_bad_configuration_fails_at_start_with_one_line(tmp_path, env, message) -> None:

@@ -1,0 +1,192 @@
+"""Logging: readable text or JSON lines, one line per HTTP request, secrets masked everywhere."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from bot.config import Settings
+
+MASK = "[redacted]"
+# Slack tokens in any text: bot, user, app-level, config and refresh tokens.
+TOKEN_PATTERN = re.compile(r"\b(xox[abepr]|xapp)-[A-Za-z0-9][A-Za-z0-9-]*")
+# Credentials in URLs others log (uvicorn's WebSocket line, httpx's request line).
+QUERY_PATTERN = re.compile(r"([?&](?:token|ticket|secret|key|password)=)[^&\s\"']+", re.IGNORECASE)
+# Noisy at DEBUG and able to echo whole rows; turned up only on purpose.
+QUIET_LOGGERS = ("sqlalchemy.engine", "sqlalchemy.pool", "httpcore", "watchfiles", "websockets")
+ACCESS = logging.getLogger("warroom.access")
+# Attributes every LogRecord has; anything else was passed as `extra=` and is shown.
+# (uvicorn adds `color_message`, a copy of the message with terminal colours.)
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
+
+
+class Redactor:
+    """Mask Slack tokens by shape and the configured secrets by value."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        self._secrets: list[str] = []
+        self.add(*secrets)
+
+    def add(self, *secrets: str | None) -> None:
+        """Mask these values too (short values would mask ordinary words: ignored)."""
+        for secret in secrets:
+            if secret and len(secret) >= 6 and secret not in self._secrets:
+                self._secrets.append(secret)
+        self._secrets.sort(key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        text = TOKEN_PATTERN.sub(lambda m: f"{m.group(1)}-{MASK}", text)
+        return QUERY_PATTERN.sub(lambda m: m.group(1) + MASK, text)
+
+
+class RedactFilter(logging.Filter):
+    """Rewrite each record's message, arguments and traceback with its secrets masked."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redact = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, self.redact(value))
+        return True
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, extras, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            **_extras(record),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        return json.dumps(line, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """`time level logger: message key=value ...`, for people reading a terminal."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        if record.name == ACCESS.name:  # its message already says it all
+            return super().formatMessage(record)
+        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        return super().formatMessage(record) + (f" {extras}" if extras else "")
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every secret value the settings hold."""
+    fields = (
+        settings.slack_bot_token,
+        settings.slack_signing_secret,
+        settings.slack_app_token,
+        settings.alert_token,
+        settings.webhook_secret,
+        settings.pagerduty_routing_key,
+        settings.statuspage_api_key,
+    )
+    return [field.get_secret_value() for field in fields if field is not None]
+
+
+def configure_logging(
+    settings: Settings, *, level: int | str = logging.INFO, stream: IO[str] | None = None
+) -> logging.Handler:
+    """Send every logger's records through one redacting handler on the root logger."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(RedactFilter(Redactor(secrets_of(settings))))
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if isinstance(old.formatter, JsonFormatter | TextFormatter):
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    # Our access line replaces uvicorn's, which prints query strings.
+    logging.getLogger("uvicorn.access").disabled = True
+    return handler
+
+
+def redact_also(*secrets: str | None) -> None:
+    """Mask more values in every configured handler (the sandbox's own secrets, say)."""
+    for handler in logging.getLogger().handlers:
+        for candidate in handler.filters:
+            if isinstance(candidate, RedactFilter):
+                candidate.redact.add(*secrets)
+
+
+class AccessLog:
+    """ASGI middleware: one line per HTTP request (method, path, status, duration).
+
+    The path only: query strings can carry tokens (`?token=` is how Slack's Web API
+    takes one), so they never reach the log.
+    """
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not ACCESS.isEnabledFor(logging.INFO):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            duration = round((time.perf_counter() - started) * 1000, 1)
+            method, path = scope["method"], scope["path"]
+            ACCESS.info(
+                "%s %s %s %.1fms",
+                method,
+                path,
+                status,
+                duration,
+                extra={"method": method, "path": path, "status": status, "duration_ms": duration},
+            )

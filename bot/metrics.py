@@ -1,0 +1,195 @@
+"""Prometheus metrics at /metrics: one registry per app, so tests and replicas never mix.
+
+Counters count what this process saw; the outbox gauges are read from the database at
+each scrape, so every replica reports the same shared queue (aggregate them with max).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.schedulers.base import BaseScheduler
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.models import Incident, OutboxOp
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_NEW_INCIDENTS = "warroom_new_incident_severities"
+ALERT_SOURCES = frozenset({"alertmanager", "grafana", "pagerduty", "generic"})
+
+
+class Metrics:
+    """Every warroom metric, registered in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.alerts = Counter(
+            "warroom_alerts_received",
+            "Alert webhook deliveries by source and outcome "
+            "(accepted, rejected, unauthorized, too_large, error).",
+            ["source", "outcome"],
+            registry=r,
+        )
+        self.incidents = Counter(
+            "warroom_incidents_opened", "Incidents opened, by severity.", ["severity"], registry=r
+        )
+        self.commands = Counter(
+            "warroom_commands",
+            "Responder commands (slash commands and buttons) by verb.",
+            ["verb"],
+            registry=r,
+        )
+        self.slack_calls = Counter(
+            "warroom_slack_api_calls", "Slack Web API calls by method.", ["method"], registry=r
+        )
+        self.slack_errors = Counter(
+            "warroom_slack_api_errors",
+            "Slack Web API calls that failed, by method and error.",
+            ["method", "error"],
+            registry=r,
+        )
+        self.requests = Histogram(
+            "warroom_http_request_duration_seconds",
+            "HTTP request latency by method, route and status class.",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.jobs = Counter(
+            "warroom_scheduler_jobs_fired",
+            "Scheduler jobs run, by kind and outcome (ok, error).",
+            ["job", "outcome"],
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        """The text exposition format of everything registered."""
+        return generate_latest(self.registry)
+
+    def job_fired(self, job_id: str, *, ok: bool = True) -> None:
+        """Count a scheduler job; ids are `kind:<incident>`, so only the kind is a label."""
+        self.jobs.labels(job_id.split(":", 1)[0], "ok" if ok else "error").inc()
+
+    def watch_scheduler(self, scheduler: BaseScheduler) -> None:
+        """Count every job an APScheduler scheduler runs (only the leader's runs any)."""
+
+        def fired(event: JobExecutionEvent) -> None:
+            self.job_fired(event.job_id, ok=event.exception is None)
+
+        scheduler.add_listener(fired, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+
+    def watch_outbox(self, sessions: sessionmaker[Session]) -> None:
+        """Report the outbox's depth and age at each scrape."""
+        self.registry.register(_OutboxCollector(sessions))
+
+    def watch_incidents(self, sessions: sessionmaker[Session]) -> None:
+        """Count incidents as their opening commits, whichever path opened them."""
+
+        @event.listens_for(sessions, "after_flush")
+        def _noted(session: Session, _context: Any) -> None:
+            new = [o.severity for o in session.new if isinstance(o, Incident)]
+            if new:
+                session.info.setdefault(_NEW_INCIDENTS, []).extend(new)
+
+        @event.listens_for(sessions, "after_commit")
+        def _committed(session: Session) -> None:
+            for severity in session.info.pop(_NEW_INCIDENTS, []):
+                self.incidents.labels(severity).inc()
+
+        @event.listens_for(sessions, "after_rollback")
+        def _rolled_back(session: Session) -> None:
+            session.info.pop(_NEW_INCIDENTS, None)
+
+
+class _OutboxCollector(Collector):
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def describe(self) -> Iterable[Metric]:
+        # Described without a query, so registering never touches the database.
+        return list(_outbox_families())
+
+    def collect(self) -> Iterable[Metric]:
+        depth, age = _outbox_families()
+        counts = dict.fromkeys(("pending", "running", "failed"), 0)
+        with self.sessions() as session:
+            rows = session.execute(
+                select(OutboxOp.state, func.count())
+                .where(OutboxOp.state != "done")
+                .group_by(OutboxOp.state)
+            )
+            counts.update({state: count for state, count in rows})
+            oldest = session.scalar(
+                select(func.min(OutboxOp.created_at)).where(
+                    OutboxOp.state.in_(("pending", "running"))
+                )
+            )
+        for state, count in sorted(counts.items()):
+            depth.add_metric([state], count)
+        if oldest is not None:
+            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+            age.add_metric([], max(0.0, (datetime.now(UTC) - oldest).total_seconds()))
+        else:
+            age.add_metric([], 0.0)
+        yield depth
+        yield age
+
+
+def _outbox_families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    return (
+        GaugeMetricFamily("warroom_outbox_depth", "Outbox operations by state.", labels=["state"]),
+        GaugeMetricFamily(
+            "warroom_outbox_oldest_age_seconds", "Age of the oldest operation not yet done."
+        ),
+    )
+
+
+def _alert_outcome(status: int) -> str:
+    if status < 300:
+        return "accepted"
+    return {401: "unauthorized", 403: "unauthorized", 413: "too_large"}.get(
+        status, "rejected" if status < 500 else "error"
+    )
+
+
+class HttpMetrics:
+    """ASGI middleware: request latency by route, and alert deliveries by outcome."""
+
+    def __init__(self, app: Callable[..., Any], metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.requests.labels(scope["method"], route, f"{status // 100}xx").observe(
+                time.perf_counter() - started
+            )
+            if route == "/alerts/{source}":
+                source = (scope.get("path_params") or {}).get("source")
+                source = source if source in ALERT_SOURCES else "unknown"
+                self.metrics.alerts.labels(source, _alert_outcome(status)).inc()

@@ -1,0 +1,137 @@
+"""Logging: JSON or text lines, one access line per request, and no secret ever written."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from bot.logs import AccessLog, RedactFilter, Redactor, configure_logging
+from tests.e2e.conftest import ALERT_TOKEN, make_settings, serving
+from tests.support.server import wait_until
+
+PAYLOADS = Path(__file__).parent / "alerts" / "payloads"
+WEBHOOK_SECRET = "whsec-0123456789abcdef"
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("uvicorn.access").disabled = False
+
+
+def test_redactor_masks_token_shapes_and_given_values() -> None:
+    redact = Redactor(["s3cr3t-signing", None, "abc"])
+    text = "bot xoxb-123-456-abcDEF app xapp-1-A0-99-ff user xoxp-9 sig s3cr3t-signing abc"
+    assert redact(text) == (
+        "bot xoxb-[redacted] app xapp-[redacted] user xoxp-[redacted] sig [redacted] abc"
+    )
+    url = "WebSocket /sandbox/socket?ticket=PWCU-Vgx3&x=1 and GET /a?token=t0k3n"
+    assert (
+        redact(url) == "WebSocket /sandbox/socket?ticket=[redacted]&x=1 and GET /a?token=[redacted]"
+    )
+
+
+def test_the_filter_masks_arguments_extras_and_tracebacks(restore_logging: None) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactFilter(Redactor(["hunter2-password"])))
+    log = logging.getLogger("test.redact")
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    try:
+        log.debug("calling with %s", "xoxb-1-2-secret", extra={"header": "Bearer hunter2-password"})
+        try:
+            raise ValueError("bad token xapp-1-A-2-zz")
+        except ValueError:
+            log.exception("failed")
+    finally:
+        log.removeHandler(handler)
+    written = stream.getvalue()
+    assert "calling with xoxb-[redacted]" in written
+    assert "xoxb-1-2-secret" not in written and "xapp-1-A-2-zz" not in written
+    assert "hunter2" not in written
+
+
+async def test_json_lines_carry_the_request_fields_but_not_the_query(
+    restore_logging: None, tmp_path: Path
+) -> None:
+    stream = io.StringIO()
+    settings = make_settings(f"sqlite:///{tmp_path / 'w.db'}", WARROOM_LOG_FORMAT="json")
+    configure_logging(settings, stream=stream)
+
+    async def app(scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    transport = httpx.ASGITransport(app=AccessLog(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get("/api/incidents?token=xoxb-1-2-3&x=1")).status_code == 204
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    access = [line for line in lines if line["logger"] == "warroom.access"]
+    assert len(access) == 1
+    line = access[0]
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/api/incidents", 204)
+    assert line["duration_ms"] >= 0 and line["level"] == "info" and "time" in line
+    assert "token" not in json.dumps(line)
+
+
+def test_text_format_is_one_readable_line(restore_logging: None, tmp_path: Path) -> None:
+    stream = io.StringIO()
+    configure_logging(make_settings(f"sqlite:///{tmp_path / 'w.db'}"), stream=stream)
+    logging.getLogger("bot.test").info("incident %d opened", 7, extra={"channel": "C1"})
+    line = stream.getvalue().strip()
+    assert line.endswith("INFO    bot.test: incident 7 opened channel=C1"), line
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_a_whole_incident_at_debug_logs_no_secret(
+    restore_logging: None, database: tuple[Engine, str], log_format: str
+) -> None:
+    extra = {
+        "WARROOM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "WARROOM_WEBHOOKS": "http://127.0.0.1:9/hooks",
+        "WARROOM_LOG_FORMAT": log_format,
+    }
+    stream = io.StringIO()
+    configure_logging(make_settings(database[1], **extra), level=logging.DEBUG, stream=stream)
+    with serving(database[1], **extra) as service:
+        info = service.sandbox.info()
+        secrets = {
+            "bot token": info["bot_token"],
+            "signing secret": info["signing_secret"],
+            "alert token": ALERT_TOKEN,
+            "webhook secret": WEBHOOK_SECRET,
+        }
+        body = json.loads((PAYLOADS / "alertmanager_firing.json").read_text())
+        answer = httpx.post(f"{service.url}/alerts/alertmanager", json=body, headers=service.auth)
+        assert answer.status_code == 202
+        httpx.get(f"{service.url}/api/incidents?token={ALERT_TOKEN}")
+        api = f"{service.url}/api/incidents/1"
+        channel = wait_until(
+            lambda: httpx.get(api, headers=service.auth).json()["channel_id"], timeout=10
+        )
+        alice = service.sandbox.as_user("alice")
+        for command in ("ack", "update restarting the engine", "resolve restored"):
+            assert alice.command(f"/incident {command}", channel)["ok"]
+        wait_until(
+            lambda: httpx.get(api, headers=service.auth).json()["status"] == "resolved", timeout=10
+        )
+        # Someone logs a secret by mistake: it still comes out masked.
+        logging.getLogger("bot.oops").debug("signing with %s", info["signing_secret"])
+        wait_until(lambda: "POST /slack/events" in stream.getvalue(), timeout=5)
+    written = stream.getvalue()
+    assert "GET /api/incidents 401" in written, "the query string never shows in access lines"
+    assert "signing with [redacted]" in written
+    leaked = [name for name, secret in secrets.items() if secret in written]
+    assert leaked == [], f"secrets in the log: {leaked}"

@@ -1,0 +1,168 @@
+"""Properties over any input: untrusted text never becomes a ping, durations and clock times
+survive a round trip. (The command parser's own property test is in incidents/test_commands.)"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
+
+from bot.incidents.times import format_duration as show_duration
+from bot.incidents.times import format_local, resolve_clock
+from bot.slack.blocks import CardView, card_blocks, card_text, home_view
+from bot.slack.escape import escape, mention, truncate
+from playbooks.durations import format_duration, parse_duration
+
+# A special mention or a user/group mention, as Slack parses them out of mrkdwn.
+PING = re.compile(r"<[!@]")
+ATTACKS = st.sampled_from(
+    ["<!channel>", "<!here>", "<!everyone>", "<@U0ALICE>", "<!subteam^S0SRE>", "<https://x|y>"]
+)
+# Text an attacker controls: anything, with Slack's control sequences mixed in often.
+UNTRUSTED = st.lists(st.one_of(st.text(), ATTACKS), max_size=5).map("".join)
+ZONES = [ZoneInfo(z) for z in ("UTC", "Asia/Hong_Kong", "Europe/Berlin", "America/New_York")]
+
+
+def mrkdwn(node: Any) -> list[str]:
+    """Every string Slack would parse for mentions and links (plain_text never is)."""
+    if isinstance(node, list):
+        return [text for item in node for text in mrkdwn(item)]
+    if not isinstance(node, dict) or node.get("type") == "plain_text":
+        return []
+    found = [node["text"]] if isinstance(node.get("text"), str) else []
+    return found + [text for value in node.values() for text in mrkdwn(value)]
+
+
+@given(UNTRUSTED)
+@example("<!channel> & <@U0ALICE>")
+def test_escaped_text_has_no_control_sequence_and_reads_back(text: str) -> None:
+    escaped = escape(text)
+    assert "<" not in escaped and ">" not in escaped
+    assert not PING.search(escaped)
+    assert html.unescape(escaped) == text
+
+
+@given(UNTRUSTED, st.integers(min_value=2, max_value=60))
+def test_truncating_escaped_text_never_splits_an_entity(text: str, limit: int) -> None:
+    cut = truncate(escape(text), limit)
+    assert len(cut) <= limit
+    assert not PING.search(cut)
+    for match in re.finditer("&", cut):
+        assert re.match(r"&(amp|lt|gt);", cut[match.start() :]), cut
+
+
+@given(st.one_of(st.text(), ATTACKS, st.from_regex(r"[UW][A-Z0-9]{2,10}", fullmatch=True)))
+def test_mention_pings_only_a_plain_user_id(user: str) -> None:
+    shown = mention(user)
+    if PING.search(shown):
+        assert re.fullmatch(r"[UW][A-Z0-9]*", user), user
+        assert shown == f"<@{user}>"
+
+
+def card(title: str, impact: str, stage: str, tasks: list[str], **extra: Any) -> CardView:
+    return CardView(
+        id=7,
+        title=title,
+        severity="sev2",
+        status="investigating",
+        stage=stage,
+        commander=None,
+        started_at=datetime(2021, 3, 10, 9, 56, tzinfo=UTC),
+        impact=impact,
+        playbook="default",
+        drill=False,
+        alert_links=[],
+        tasks=tuple((task, False) for task in tasks),
+        **extra,
+    )
+
+
+@settings(max_examples=200)
+@given(UNTRUSTED, UNTRUSTED, UNTRUSTED, st.lists(UNTRUSTED, max_size=3))
+def test_a_card_from_any_alert_text_pings_no_one(
+    title: str, impact: str, stage: str, tasks: list[str]
+) -> None:
+    view = card(title, impact, stage, tasks)
+    tz = ZoneInfo("Asia/Hong_Kong")
+    rendered = [*mrkdwn(card_blocks(view, tz)), card_text(view), *mrkdwn(home_view([view], tz))]
+    for text in rendered:
+        assert not PING.search(text), text
+
+
+@given(st.text().map(lambda rest: "https://example.com/" + rest))
+@example("https://example.com/x><!channel>")
+def test_a_card_with_any_alert_link_pings_no_one(link: str) -> None:
+    view = card("disk full", "", "Respond", [], resolved_at=None)
+    view = CardView(**{**view.__dict__, "alert_links": [link]})
+    for text in mrkdwn(card_blocks(view, ZoneInfo("UTC"))):
+        assert not PING.search(text), text
+
+
+@given(st.integers(min_value=1, max_value=10 * 365 * 86_400))
+def test_playbook_durations_round_trip(seconds: int) -> None:
+    delta = timedelta(seconds=seconds)
+    written = format_duration(delta)
+    assert parse_duration(written) == delta
+    assert format_duration(parse_duration(written.upper())) == written
+
+
+def _read_shown(text: str) -> timedelta:
+    """Read back what bot.incidents.times.format_duration wrote (`1h 05m`, `2d 3h`, `-4s`)."""
+    sign = -1 if text.startswith("-") else 1
+    total = 0
+    for number, unit in re.findall(r"(\d+)([dhms])", text):
+        total += int(number) * {"d": 86_400, "h": 3_600, "m": 60, "s": 1}[unit]
+    return timedelta(seconds=sign * total)
+
+
+@given(st.integers(min_value=-30 * 86_400, max_value=30 * 86_400))
+def test_shown_durations_read_back_to_their_precision(seconds: int) -> None:
+    delta = timedelta(seconds=seconds)
+    shown = show_duration(delta)
+    assert re.fullmatch(r"-?(\d+d \d+h|\d+h \d{2}m|\d+m( \d{2}s)?|\d+s)", shown), shown
+    precision = 86_400 if "d" in shown else 3_600 if "h" in shown else 1
+    if "h" in shown and "d" not in shown:
+        precision = 60
+    back = _read_shown(shown)
+    assert abs(back.total_seconds()) <= abs(seconds)
+    assert abs(seconds) - abs(back.total_seconds()) < precision
+
+
+@st.composite
+def moments(draw: st.DrawFn) -> tuple[datetime, datetime, ZoneInfo]:
+    """A `now`, an earlier minute within the last day, and a zone, never a doubled local time."""
+    now = draw(
+        st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2100, 1, 1))
+    ).replace(tzinfo=UTC)
+    ago = draw(st.integers(min_value=0, max_value=24 * 60 - 1))
+    tz = draw(st.sampled_from(ZONES))
+    when = (now - timedelta(minutes=ago)).replace(second=0, microsecond=0)
+    local = when.astimezone(tz).replace(tzinfo=None)
+    # 02:30 on the night clocks go back happens twice: a typed time cannot say which.
+    assume(
+        local.replace(tzinfo=tz, fold=0).utcoffset() == local.replace(tzinfo=tz, fold=1).utcoffset()
+    )
+    return now, when, tz
+
+
+@settings(max_examples=300)
+@given(moments())
+def test_clock_times_with_a_date_round_trip(moment: tuple[datetime, datetime, ZoneInfo]) -> None:
+    now, when, tz = moment
+    typed = format_local(when, tz, with_date=True)
+    assert resolve_clock(typed, tz=tz, now=now) == when
+
+
+@settings(max_examples=300)
+@given(moments())
+def test_clock_times_without_a_date_mean_the_latest_such_time(
+    moment: tuple[datetime, datetime, ZoneInfo],
+) -> None:
+    now, when, tz = moment
+    assume(tz.key in ("UTC", "Asia/Hong_Kong"))  # no DST: a day back is always 24 h
+    assert resolve_clock(format_local(when, tz), tz=tz, now=now) == when
