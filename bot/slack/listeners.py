@@ -26,6 +26,13 @@ async def _private(respond: AsyncRespond, text: str | None) -> None:
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
     """Attach every listener to the Bolt app."""
+    # The work after an ack waits its turn here, so a burst of commands cannot starve
+    # the acks of the next ones (Slack gives up on an ack after 3 s).
+    after_ack = asyncio.Semaphore(4)
+
+    async def in_turn(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        async with after_ack:
+            return await asyncio.to_thread(fn, *args, **kwargs)
 
     @app.command("/incident")
     async def handle_command_incident(
@@ -45,7 +52,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         # Slack gives up after 3 s, so the ack goes before any database work.
         await ack()
         people = await _names(client, command.user)
-        reply = await asyncio.to_thread(
+        reply = await in_turn(
             run_command,
             runtime,
             command,
@@ -59,7 +66,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
 
     async def _button(body: dict[str, Any], respond: AsyncRespond, verb: str) -> None:
         action = body["actions"][0]
-        reply = await asyncio.to_thread(
+        reply = await in_turn(
             run_command,
             runtime,
             Command(verb),
@@ -99,7 +106,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await ack(response_action="errors", errors={BlockId.NOTE: "Write a note first"})
             return
         await ack()
-        await asyncio.to_thread(
+        await in_turn(
             run_command,
             runtime,
             Command("note", text=text),
@@ -120,7 +127,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             return
         await ack()
         user = body["user"]["id"]
-        reply = await asyncio.to_thread(
+        reply = await in_turn(
             run_command,
             runtime,
             Command("declare", text=title, severity=severity),

@@ -73,7 +73,7 @@ class AlertIngestor:
     def __call__(
         self, source: str, alerts: list[NormalizedAlert], delivery_id: str | None
     ) -> tuple[dict[str, Any], bool]:
-        """Store every alert in one transaction; return (answer, whether anything was written)."""
+        """Store every alert in one transaction; return (answer, whether Slack work was queued)."""
         try:
             return self._ingest(source, alerts, delivery_id)
         except _Repeat:
@@ -117,8 +117,10 @@ class AlertIngestor:
                 except IntegrityError as error:
                     raise _Repeat from error
             touched: dict[int, IncidentRef] = {}
+            queued = False  # whether any outbox operation was written
             for alert in alerts:
                 result = ingest_alert(session, runtime.domain, alert)
+                queued = queued or bool(result.outcome and result.outcome.effects)
                 incident = result.incident
                 if incident is None or incident.id is None:
                     continue
@@ -138,7 +140,8 @@ class AlertIngestor:
             if delivery is not None:
                 delivery.response = answer
                 session.add(delivery)
-        return answer, True
+        # Most alerts of a storm only join their incident: no need to wake the dispatcher.
+        return answer, queued
 
 
 def build_alerts_router(runtime: Runtime) -> APIRouter:
