@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -53,12 +55,50 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    # SQLite has one writer at a time. Waiting for it in SQLite's busy handler means
+    # sleeping in growing steps, so under a storm most threads sleep while the lock is
+    # free; queueing on a lock of our own hands it over the moment a commit is done. (The
+    # busy timeout still covers other processes on the same file.)
+    writer = threading.RLock()
+    holders: set[int] = set()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # IMMEDIATE takes the write lock up front, so concurrent writers queue on
-        # busy_timeout instead of failing with "database is locked" mid-transaction.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writer.acquire()
+        holders.add(id(connection.connection.dbapi_connection))
+        try:
+            # IMMEDIATE takes the write lock up front, so concurrent writers queue instead
+            # of failing with "database is locked" mid-transaction.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(connection.connection.dbapi_connection)
+            raise
 
+    def _release(connection: Any) -> None:
+        # Commit, rollback and the pool's reset hand over the pool's proxy; begin the raw one.
+        key = id(getattr(connection, "dbapi_connection", connection))
+        if key in holders:
+            holders.discard(key)
+            with contextlib.suppress(RuntimeError):  # released from another thread
+                writer.release()
+
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            _release(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            _release(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
     return engine
 
 

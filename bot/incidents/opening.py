@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,7 @@ from bot.incidents.roles import assign_role
 from bot.incidents.times import format_local
 from playbooks import Playbook
 from storage.models import Alert, Incident
+from storage.types import JSONType, UTCDateTime
 
 DEFAULT_SEVERITY = "sev3"
 
@@ -154,13 +156,16 @@ def _severity(alert: NormalizedAlert, playbook: Playbook) -> str:
     return alert.severity or DEFAULT_SEVERITY
 
 
+# The snapshot columns are large and an alert joining its incident needs none of them.
+_FIND_OPEN = (
+    select(Incident)
+    .where(Incident.grouping_key == bindparam("p_key"), Incident.status != "resolved")
+    .options(defer(Incident.playbook_snapshot), defer(Incident.postmortem))
+)
+
+
 def _find_open(session: Session, key: str) -> Incident | None:
-    # The snapshot columns are large and an alert joining its incident needs none of them.
-    return session.scalar(
-        select(Incident)
-        .where(Incident.grouping_key == key, Incident.status != "resolved")
-        .options(defer(Incident.playbook_snapshot), defer(Incident.postmortem))
-    )
+    return session.scalar(_FIND_OPEN, {"p_key": key})
 
 
 def ingest_alert(session: Session, domain: Domain, alert: NormalizedAlert) -> IngestResult:
@@ -198,6 +203,52 @@ def ingest_alert(session: Session, domain: Domain, alert: NormalizedAlert) -> In
     return IngestResult(incident, repeat=repeat, outcome=rec.outcome)
 
 
+# Built once: an alert storm runs these thousands of times, and building a statement costs
+# more than SQLite takes to run it.
+_ALERTS = Alert.__table__
+_IDENTITY = (
+    _ALERTS.c.incident_id == bindparam("p_incident_id"),
+    _ALERTS.c.source == bindparam("p_source"),
+    _ALERTS.c.fingerprint == bindparam("p_fingerprint"),
+)
+_REPEAT = (
+    update(_ALERTS)
+    .where(*_IDENTITY, _ALERTS.c.status == bindparam("p_status"))
+    .values(
+        seen_count=_ALERTS.c.seen_count + 1,
+        last_seen_at=bindparam("p_now", type_=UTCDateTime),
+    )
+    .returning(_ALERTS.c.id)
+)
+
+
+def _insert_alert(insert: Any) -> Any:
+    return (
+        insert(_ALERTS)
+        .values(
+            incident_id=bindparam("p_incident_id"),
+            source=bindparam("p_source"),
+            fingerprint=bindparam("p_fingerprint"),
+            title=bindparam("p_title"),
+            status=bindparam("p_status"),
+            labels=bindparam("p_labels", type_=JSONType),
+            annotations=bindparam("p_annotations", type_=JSONType),
+            starts_at=bindparam("p_starts_at", type_=UTCDateTime),
+            ends_at=bindparam("p_ends_at", type_=UTCDateTime),
+            url=bindparam("p_url"),
+            first_seen_at=bindparam("p_now", type_=UTCDateTime),
+            last_seen_at=bindparam("p_now", type_=UTCDateTime),
+            seen_count=1,
+        )
+        .on_conflict_do_nothing(index_elements=["incident_id", "source", "fingerprint"])
+        .returning(_ALERTS.c.id)
+    )
+
+
+_INSERT_SQLITE = _insert_alert(sqlite_insert)
+_INSERT_PG = _insert_alert(pg_insert)
+
+
 def _attach(rec: Recorder, alert: NormalizedAlert) -> bool:
     """Store the alert on the incident; True when it was only a repeat.
 
@@ -207,40 +258,29 @@ def _attach(rec: Recorder, alert: NormalizedAlert) -> bool:
     """
     session, incident, now = rec.session, rec.incident, rec.now
     assert incident is not None
-    identity = (
-        Alert.incident_id == incident.id,
-        Alert.source == alert.source,
-        Alert.fingerprint == alert.fingerprint,
-    )
-    repeated = session.execute(
-        update(Alert)
-        .where(*identity, Alert.status == alert.status)
-        .values(seen_count=Alert.seen_count + 1, last_seen_at=now)
-        .returning(Alert.id)
-        .execution_options(synchronize_session=False)
-    ).first()
+    connection = session.connection()
+    key = {
+        "p_incident_id": incident.id,
+        "p_source": alert.source,
+        "p_fingerprint": alert.fingerprint,
+    }
+    repeated = connection.execute(_REPEAT, {**key, "p_status": alert.status, "p_now": now}).first()
     if repeated is not None:
         return True
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    inserted = session.execute(
-        insert(Alert)
-        .values(
-            incident_id=incident.id,
-            source=alert.source,
-            fingerprint=alert.fingerprint,
-            title=alert.title,
-            status=alert.status,
-            labels=dict(alert.labels),
-            annotations=dict(alert.annotations),
-            starts_at=alert.starts_at,
-            ends_at=alert.ends_at,
-            url=alert.url,
-            first_seen_at=now,
-            last_seen_at=now,
-            seen_count=1,
-        )
-        .on_conflict_do_nothing(index_elements=["incident_id", "source", "fingerprint"])
-        .returning(Alert.id)
+    insert = _INSERT_PG if connection.dialect.name == "postgresql" else _INSERT_SQLITE
+    inserted = connection.execute(
+        insert,
+        {
+            **key,
+            "p_title": alert.title,
+            "p_status": alert.status,
+            "p_labels": dict(alert.labels),
+            "p_annotations": dict(alert.annotations),
+            "p_starts_at": alert.starts_at,
+            "p_ends_at": alert.ends_at,
+            "p_url": alert.url,
+            "p_now": now,
+        },
     ).first()
     if inserted is not None:
         verb = "resolved" if alert.status == "resolved" else "firing"
@@ -254,7 +294,15 @@ def _attach(rec: Recorder, alert: NormalizedAlert) -> bool:
         )
         return False
     # The alert is stored with another status: a recovery, or firing again.
-    row = session.scalar(select(Alert).where(*identity).with_for_update())
+    row = session.scalar(
+        select(Alert)
+        .where(
+            Alert.incident_id == incident.id,
+            Alert.source == alert.source,
+            Alert.fingerprint == alert.fingerprint,
+        )
+        .with_for_update()
+    )
     assert row is not None
     row.last_seen_at = now
     if row.status == alert.status:
