@@ -5,12 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import zlib
 from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, text
 
 log = logging.getLogger(__name__)
 LOCK_KEY = 0x57415252  # "WARR"
+
+
+def schema_key(schema: str) -> int:
+    """The second lock key: the schema's name as a stable signed 32-bit number.
+
+    Advisory locks belong to the whole database, while warroom's tables (and APScheduler's
+    job store) live in one schema: two deployments, or two test runs, in different schemas
+    of one database must each elect their own leader instead of starving each other.
+    """
+    value = zlib.crc32(schema.encode())
+    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 class AdvisoryLeader:
@@ -33,6 +45,7 @@ class AdvisoryLeader:
         self.on_lost = on_lost
         self.interval = interval
         self._connection: Connection | None = None
+        self._keys: dict[str, int] | None = None
 
     @property
     def leading(self) -> bool:
@@ -40,16 +53,21 @@ class AdvisoryLeader:
         return self._connection is not None
 
     def _try_acquire(self) -> bool:
-        connection = self.engine.connect()
+        connection = None
         try:
-            got = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY})
-            if got.scalar():
-                connection.commit()
-                self._connection = connection
+            connection = self.engine.connect()
+            schema = connection.execute(text("SELECT current_schema()")).scalar() or "public"
+            keys = {"k": LOCK_KEY, "s": schema_key(schema)}
+            got = connection.execute(text("SELECT pg_try_advisory_lock(:k, :s)"), keys).scalar()
+            connection.commit()
+            if got:
+                self._connection, self._keys = connection, keys
                 return True
         except Exception:
             log.warning("leader election: database unreachable", exc_info=True)
-        connection.close()
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
         return False
 
     def _still_holding(self) -> bool:
@@ -83,7 +101,8 @@ class AdvisoryLeader:
         """Give the lock up (shutdown)."""
         if self._connection is not None:
             with contextlib.suppress(Exception):
-                self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                self._connection.execute(text("SELECT pg_advisory_unlock(:k, :s)"), self._keys)
                 self._connection.commit()
+            with contextlib.suppress(Exception):
                 self._connection.close()
             self._connection = None

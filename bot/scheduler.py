@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from bot.incidents import effects, maintenance, reminders
@@ -109,6 +111,24 @@ def _args(payload: dict[str, Any]) -> list[Any]:
     return [payload["incident_id"]]
 
 
+def _create_job_table(store: SQLAlchemyJobStore) -> None:
+    """Create APScheduler's table up front, whatever another replica does meanwhile.
+
+    APScheduler creates it on start with a check-then-create that is not atomic: two
+    replicas starting together on a fresh PostgreSQL schema both see no table, and the
+    slower one dies with a duplicate-type error. A second look finds the winner's table.
+    """
+    for attempt in range(3):
+        try:
+            store.jobs_t.create(store.engine, checkfirst=True)
+            return
+        except DBAPIError:
+            if attempt == 2:
+                raise
+            log.info("scheduler: job table created concurrently; checking again")
+            time.sleep(0.2)
+
+
 class Scheduler:
     """The reminder scheduler of one process; `handlers()` feed it from the outbox."""
 
@@ -117,8 +137,9 @@ class Scheduler:
         _runtime = runtime
         _current = self
         self.runtime = runtime
+        self.store = SQLAlchemyJobStore(engine=runtime.engine)
         self.scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=runtime.engine)},
+            jobstores={"default": self.store},
             # A reminder missed while the process was down fires once on start, not in a burst.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=UTC,
@@ -134,6 +155,7 @@ class Scheduler:
 
     def start(self, *, paused: bool) -> None:
         """Start; a paused scheduler writes jobs to the store but fires none."""
+        _create_job_table(self.store)
         self.scheduler.start(paused=paused)
         self._wakeups = asyncio.get_running_loop().create_task(self._wake_regularly())
 
