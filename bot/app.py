@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -28,7 +29,8 @@ from bot.socket_mode import SocketMode
 from bot.web.alerts import build_alerts_router
 from bot.web.api import build_api_router
 from bot.web.errors import database_unavailable
-from storage.db import is_sqlite, ping
+from storage import outbox
+from storage.db import is_sqlite, ping, transaction
 
 
 def _credentials(runtime: Runtime, public_url: str, app: FastAPI) -> SlackCredentials:
@@ -70,6 +72,13 @@ def _socket_mode(
     return SocketMode(bolt, token.get_secret_value(), wait_for=wait_for)
 
 
+def _reclaim_outbox(runtime: Runtime) -> None:
+    with transaction(runtime.sessions) as session:
+        reclaimed = outbox.reclaim_all(session=session, now=runtime.domain.clock.now())
+    if reclaimed:
+        logging.getLogger(__name__).warning("resumed %d interrupted outbox operations", reclaimed)
+
+
 def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> FastAPI:
     """Build the app around a runtime; `public_url` is how this process reaches itself.
 
@@ -80,6 +89,10 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if is_sqlite(runtime.settings.database_url):
+            # One process owns a SQLite outbox: what a crashed run left "running" is free now,
+            # rather than after its lease runs out.
+            await asyncio.to_thread(_reclaim_outbox, runtime)
         tasks = [asyncio.create_task(dispatcher.run_forever(), name="outbox-dispatcher")]
         runtime.wake_dispatcher = dispatcher.wake
         if replay:

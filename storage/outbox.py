@@ -167,3 +167,19 @@ def fail(*, session: Session, op_id: int, error: str, now: datetime) -> None:
             state="failed", last_error=error[:2000], updated_at=now, attempts=OutboxOp.attempts + 1
         )
     )
+
+
+def reclaim_all(*, session: Session, now: datetime) -> int:
+    """Make every running operation due now (the single process restarted: no one holds
+    them); return how many. Only for SQLite, where one process owns the outbox."""
+    result = session.execute(
+        update(OutboxOp)
+        .where(OutboxOp.state == "running")
+        .values(
+            state="pending",
+            next_attempt_at=now,
+            last_error="resumed after a restart",
+            updated_at=now,
+        )
+    )
+    return int(result.rowcount or 0)

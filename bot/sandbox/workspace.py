@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from bot.incidents.clock import Clock, SystemClock
 from bot.sandbox import seed as seeding
@@ -63,7 +64,16 @@ class Sandbox:
 
     def start(self) -> None:
         """Create the tables and seed the workspace once (idempotent, restart-safe)."""
-        t.metadata.create_all(self.engine)
+        # Two replicas starting together race between "is the table there" and "create
+        # it"; the loser's next try finds the table.
+        for attempt in range(3):
+            try:
+                t.metadata.create_all(self.engine)
+                break
+            except (IntegrityError, ProgrammingError):
+                if attempt == 2:
+                    raise
+                time.sleep(0.2)
         try:
             with self.transaction() as conn:
                 if not seeding.is_seeded(conn):

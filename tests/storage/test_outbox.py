@@ -94,3 +94,13 @@ def _claim_ids(sessions, worker: str) -> list[int]:
     with transaction(sessions) as session:
         chains = outbox.claim(session=session, worker=worker, now=NOW, lease=LEASE)
         return [op.id for chain in chains for op in chain]
+
+
+def test_a_restarted_single_process_reclaims_what_it_left_running(sessions) -> None:
+    incident = _incident(sessions)
+    _enqueue(sessions, incident, ("channel.open", "main"))
+    assert _claim(sessions) == [["channel.open"]]
+    assert _claim(sessions, NOW + timedelta(seconds=1)) == []  # leased to the dead worker
+    with transaction(sessions) as session:
+        assert outbox.reclaim_all(session=session, now=NOW + timedelta(seconds=1)) == 1
+    assert _claim(sessions, NOW + timedelta(seconds=1), worker="w2") == [["channel.open"]]
