@@ -51,7 +51,9 @@ def _credentials(runtime: Runtime, public_url: str, app: FastAPI) -> SlackCreden
     app.state.sandbox = sandbox
     redact_also(sandbox.signing_secret)
     app.include_router(
-        build_sandbox_router(sandbox, events_url=f"{public_url}/slack/events"), prefix="/sandbox"
+        build_sandbox_router(sandbox, events_url=f"{public_url}/slack/events"),
+        prefix="/sandbox",
+        include_in_schema=False,  # a development tool, not part of the service API
     )
     return SlackCredentials(
         bot_token=sandbox.bot_token,
