@@ -14,6 +14,7 @@ from bot.config import Settings, describe_error
 
 if TYPE_CHECKING:
     from bot.replay.runner import ReplayResult
+    from bot.runtime import Runtime
 
 
 def _settings() -> Settings:
@@ -23,21 +24,26 @@ def _settings() -> Settings:
         raise SystemExit(f"warroom: {describe_error(error)}") from None
 
 
+def _runtime(settings: Settings | None = None) -> Runtime:
+    """Build the runtime, or exit 1 with the one-line reason (database, playbooks)."""
+    from bot.runtime import StartupError, build_runtime
+
+    try:
+        return build_runtime(settings or _settings())
+    except StartupError as error:
+        raise SystemExit(f"warroom: {error}") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service on uvicorn."""
     import uvicorn
 
     from bot.app import create_app
     from bot.logs import configure_logging
-    from bot.runtime import StartupError, build_runtime
 
     settings = _settings()
     configure_logging(settings, level=args.log_level.upper())
-    try:
-        runtime = build_runtime(settings)
-    except StartupError as error:
-        print(f"warroom: {error}", file=sys.stderr)
-        return 1
+    runtime = _runtime(settings)
     local_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # noqa: S104
     public_url = f"http://{local_host}:{args.port}"
     app = create_app(runtime, public_url=public_url)
@@ -127,14 +133,9 @@ def _bundled_scenario() -> Path:
 def cmd_postmortem(args: argparse.Namespace) -> int:
     """Print an incident's postmortem draft."""
     from bot.postmortem import current_draft
-    from bot.runtime import StartupError, build_runtime
 
     settings = _settings()
-    try:
-        runtime = build_runtime(settings)
-    except StartupError as error:
-        print(f"warroom: {error}", file=sys.stderr)
-        return 1
+    runtime = _runtime(settings)
     try:
         with runtime.sessions() as session:
             print(
@@ -152,13 +153,8 @@ def cmd_stats(_args: argparse.Namespace) -> int:
     """Medians and p90 over stored incidents, drills left out."""
     from bot.incidents.stats import figures
     from bot.incidents.times import format_duration
-    from bot.runtime import StartupError, build_runtime
 
-    try:
-        runtime = build_runtime(_settings())
-    except StartupError as error:
-        print(f"warroom: {error}", file=sys.stderr)
-        return 1
+    runtime = _runtime()
     with runtime.sessions() as session:
         count, rows, cadence = figures(session)
     runtime.close()
@@ -177,19 +173,15 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
     from bot.incidents.commands import CommandError, parse_command
     from bot.incidents.errors import DomainError
     from bot.incidents.service import execute
-    from bot.runtime import StartupError, build_runtime
     from storage.db import transaction
 
     text = " ".join(["maintenance", *args.words])
     try:
         command = parse_command(text)
-        runtime = build_runtime(_settings())
     except CommandError as error:
         print(f"warroom: {error}".replace("/incident ", "warroom "), file=sys.stderr)
         return 2
-    except StartupError as error:
-        print(f"warroom: {error}", file=sys.stderr)
-        return 1
+    runtime = _runtime()
     try:
         with transaction(runtime.sessions) as session:
             outcome = execute(session, runtime.domain, command, incident=None, actor="cli")

@@ -44,7 +44,8 @@ def figures(session: Session) -> tuple[int, list[Figure], float | None]:
     incidents = list(session.scalars(select(Incident).where(Incident.drill.is_(False))))
     ids = [i.id for i in incidents]
     if not ids:
-        return 0, [Figure(name, 0, None, None) for name, _ in MEASURES], None
+        names = [name for name, _ in MEASURES] + ["time to first update"]
+        return 0, [Figure(name, 0, None, None) for name in names], None
     milestones: dict[int, dict[str, Milestone]] = {}
     for row in session.scalars(select(Milestone).where(Milestone.incident_id.in_(ids))):
         milestones.setdefault(row.incident_id, {})[row.name] = row
