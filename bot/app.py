@@ -18,8 +18,8 @@ from bot.integrations import integration_handlers
 from bot.integrations.deferred import deferred_handlers
 from bot.integrations.http import make_client
 from bot.leader import AdvisoryLeader
-from bot.logs import AccessLog, redact_also
-from bot.metrics import CONTENT_TYPE, HttpMetrics, Metrics
+from bot.logs import log_request, redact_also
+from bot.metrics import CONTENT_TYPE, Metrics, request_observer
 from bot.reload import playbook_reloader
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
@@ -29,6 +29,7 @@ from bot.socket_mode import SocketMode
 from bot.web.alerts import build_alerts_router
 from bot.web.api import build_api_router
 from bot.web.errors import database_unavailable
+from bot.web.observe import ObservedRequests
 from storage import outbox
 from storage.db import is_sqlite, ping, transaction
 
@@ -137,8 +138,7 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
     metrics.watch_outbox(runtime.sessions)
     metrics.watch_incidents(runtime.sessions)
     app.state.metrics = metrics
-    app.add_middleware(HttpMetrics, metrics=metrics)
-    app.add_middleware(AccessLog)
+    app.add_middleware(ObservedRequests, observers=[request_observer(metrics), log_request])
     app.include_router(build_alerts_router(runtime))
     app.include_router(build_api_router(runtime))
     slack = build_slack(

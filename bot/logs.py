@@ -6,12 +6,12 @@ import json
 import logging
 import re
 import sys
-import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
 
 from bot.config import Settings
+from bot.web.observe import ObservedRequests
 
 MASK = "[redacted]"
 # Slack tokens in any text: bot, user, app-level, config and refresh tokens.
@@ -154,39 +154,28 @@ def redact_also(*secrets: str | None) -> None:
                 candidate.redact.add(*secrets)
 
 
-class AccessLog:
-    """ASGI middleware: one line per HTTP request (method, path, status, duration).
+def log_request(scope: dict[str, Any], status: int, seconds: float) -> None:
+    """One line per HTTP request (method, path, status, duration).
 
     The path only: query strings can carry tokens (`?token=` is how Slack's Web API
     takes one), so they never reach the log.
     """
+    if not ACCESS.isEnabledFor(logging.INFO):
+        return
+    duration = round(seconds * 1000, 1)
+    method, path = scope["method"], scope["path"]
+    ACCESS.info(
+        "%s %s %s %.1fms",
+        method,
+        path,
+        status,
+        duration,
+        extra={"method": method, "path": path, "status": status, "duration_ms": duration},
+    )
+
+
+class AccessLog(ObservedRequests):
+    """ASGI middleware with the access log as its only observer."""
 
     def __init__(self, app: Callable[..., Any]) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not ACCESS.isEnabledFor(logging.INFO):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def sending(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            duration = round((time.perf_counter() - started) * 1000, 1)
-            method, path = scope["method"], scope["path"]
-            ACCESS.info(
-                "%s %s %s %.1fms",
-                method,
-                path,
-                status,
-                duration,
-                extra={"method": method, "path": path, "status": status, "duration_ms": duration},
-            )
+        super().__init__(app, [log_request])

@@ -6,7 +6,6 @@ each scrape, so every replica reports the same shared queue (aggregate them with
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -162,34 +161,15 @@ def _alert_outcome(status: int) -> str:
     )
 
 
-class HttpMetrics:
-    """ASGI middleware: request latency by route, and alert deliveries by outcome."""
+def request_observer(metrics: Metrics) -> Callable[[dict[str, Any], int, float], None]:
+    """Request latency by route, and alert deliveries by outcome, for ObservedRequests."""
 
-    def __init__(self, app: Callable[..., Any], metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
+    def observe(scope: dict[str, Any], status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        metrics.requests.labels(scope["method"], route, f"{status // 100}xx").observe(seconds)
+        if route == "/alerts/{source}":
+            source = (scope.get("path_params") or {}).get("source")
+            source = source if source in ALERT_SOURCES else "unknown"
+            metrics.alerts.labels(source, _alert_outcome(status)).inc()
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def sending(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.requests.labels(scope["method"], route, f"{status // 100}xx").observe(
-                time.perf_counter() - started
-            )
-            if route == "/alerts/{source}":
-                source = (scope.get("path_params") or {}).get("source")
-                source = source if source in ALERT_SOURCES else "unknown"
-                self.metrics.alerts.labels(source, _alert_outcome(status)).inc()
+    return observe
