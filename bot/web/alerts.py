@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
@@ -11,12 +12,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import Session
 
 from bot.alerts import SOURCES, AlertPayloadError, UnknownSource, parse
 from bot.incidents.alerts import NormalizedAlert
 from bot.incidents.opening import ingest_alert
 from bot.runtime import Runtime
 from bot.web.auth import require_auth
+from bot.web.batching import GroupCommit
 from bot.web.body import read_body
 from bot.web.errors import DATABASE_UNAVAILABLE, ErrorBody, JSONErrorRoute, WebError
 from storage.db import transaction
@@ -44,6 +47,15 @@ class Accepted(BaseModel):
     alerts: int
 
 
+@dataclass(frozen=True)
+class Notification:
+    """One webhook delivery's alerts, waiting for the group commit."""
+
+    source: str
+    alerts: list[NormalizedAlert]
+    delivery_id: str | None
+
+
 class _Repeat(Exception):
     """The delivery id was stored by a concurrent request first."""
 
@@ -65,19 +77,23 @@ def _replayed(stored: dict[str, Any]) -> dict[str, Any]:
 
 
 class AlertIngestor:
-    """The database half of the route, run in a worker thread."""
+    """The database half of the route: every notification's alerts in one savepoint of a
+    transaction shared with the other notifications arriving at the same time."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.batches: GroupCommit[Notification, tuple[dict[str, Any], bool]] = GroupCommit(
+            runtime.sessions, self._ingest
+        )
 
-    def __call__(
+    async def __call__(
         self, source: str, alerts: list[NormalizedAlert], delivery_id: str | None
     ) -> tuple[dict[str, Any], bool]:
-        """Store every alert in one transaction; return (answer, whether Slack work was queued)."""
+        """Store every alert; return (answer, whether Slack work was queued), after commit."""
         try:
-            return self._ingest(source, alerts, delivery_id)
+            return await self.batches.submit(Notification(source, alerts, delivery_id))
         except _Repeat:
-            stored = self._stored(source, delivery_id)
+            stored = await anyio.to_thread.run_sync(self._stored, source, delivery_id)
             if stored is None:
                 raise
             return stored, False
@@ -91,55 +107,52 @@ class AlertIngestor:
             )
             return _replayed(row.response) if row is not None else None
 
-    def _ingest(
-        self, source: str, alerts: list[NormalizedAlert], delivery_id: str | None
-    ) -> tuple[dict[str, Any], bool]:
+    def _ingest(self, session: Session, note: Notification) -> tuple[dict[str, Any], bool]:
         runtime = self.runtime
-        with transaction(runtime.sessions) as session:
-            delivery = None
-            if delivery_id is not None:
-                stored = session.scalar(
-                    select(Delivery).where(
-                        Delivery.source == source, Delivery.delivery_id == delivery_id
-                    )
+        delivery = None
+        if note.delivery_id is not None:
+            stored = session.scalar(
+                select(Delivery).where(
+                    Delivery.source == note.source, Delivery.delivery_id == note.delivery_id
                 )
-                if stored is not None:
-                    return _replayed(stored.response), False
-                delivery = Delivery(
-                    source=source,
-                    delivery_id=delivery_id,
-                    received_at=runtime.domain.clock.now(),
-                )
-                session.add(delivery)
-                try:
-                    # First, so a concurrent twin waits on the unique index, not after its work.
-                    session.flush()
-                except IntegrityError as error:
-                    raise _Repeat from error
-            touched: dict[int, IncidentRef] = {}
-            queued = False  # whether any outbox operation was written
-            for alert in alerts:
-                result = ingest_alert(session, runtime.domain, alert)
-                queued = queued or bool(result.outcome and result.outcome.effects)
-                incident = result.incident
-                if incident is None or incident.id is None:
-                    continue
-                ref = touched.get(incident.id)
-                if ref is None:
-                    touched[incident.id] = IncidentRef(
-                        id=incident.id,
-                        channel_id=incident.channel_id,
-                        channel_name=incident.channel_name,
-                        created=result.created,
-                    )
-                elif result.created:
-                    ref.created = True
-            answer = Accepted(incidents=list(touched.values()), alerts=len(alerts)).model_dump(
-                mode="json"
             )
-            if delivery is not None:
-                delivery.response = answer
-                session.add(delivery)
+            if stored is not None:
+                return _replayed(stored.response), False
+            delivery = Delivery(
+                source=note.source,
+                delivery_id=note.delivery_id,
+                received_at=runtime.domain.clock.now(),
+            )
+            session.add(delivery)
+            try:
+                # First, so a concurrent twin waits on the unique index, not after its work.
+                session.flush()
+            except IntegrityError as error:
+                raise _Repeat from error
+        touched: dict[int, IncidentRef] = {}
+        queued = False  # whether any outbox operation was written
+        for alert in note.alerts:
+            result = ingest_alert(session, runtime.domain, alert)
+            queued = queued or bool(result.outcome and result.outcome.effects)
+            incident = result.incident
+            if incident is None or incident.id is None:
+                continue
+            ref = touched.get(incident.id)
+            if ref is None:
+                touched[incident.id] = IncidentRef(
+                    id=incident.id,
+                    channel_id=incident.channel_id,
+                    channel_name=incident.channel_name,
+                    created=result.created,
+                )
+            elif result.created:
+                ref.created = True
+        answer = Accepted(incidents=list(touched.values()), alerts=len(note.alerts)).model_dump(
+            mode="json"
+        )
+        if delivery is not None:
+            delivery.response = answer
+            session.add(delivery)
         # Most alerts of a storm only join their incident: no need to wake the dispatcher.
         return answer, queued
 
@@ -188,7 +201,7 @@ def build_alerts_router(runtime: Runtime) -> APIRouter:
             raise WebError(error.status_code, error.to_dict()) from None
         delivery_id = _delivery_id(request, source)
         try:
-            answer, wrote = await anyio.to_thread.run_sync(ingest, source, alerts, delivery_id)
+            answer, wrote = await ingest(source, alerts, delivery_id)
         except SQLAlchemyError as error:
             log.error("database error storing %d %s alert(s): %r", len(alerts), source, error)
             return JSONResponse(DATABASE_UNAVAILABLE, 503)

@@ -1,0 +1,106 @@
+"""Group commit: jobs from many concurrent requests share one transaction.
+
+An alert storm is many small writes; on SQLite each transaction costs more than the alert
+it stores, and only one can write at a time anyway. One writer thread takes whatever is
+queued (up to a batch), runs each job in a savepoint of one transaction, commits, and only
+then answers every request: the "202 after commit" promise holds for each of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from storage.db import transaction
+
+Job = TypeVar("Job")
+Result = TypeVar("Result")
+
+IDLE_SECONDS = 5.0  # the writer thread stops when idle this long and restarts on demand
+
+
+class GroupCommit(Generic[Job, Result]):
+    """Run `work(session, job)` for queued jobs in shared transactions, in arrival order."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        work: Callable[[Session, Job], Result],
+        *,
+        max_batch: int = 64,
+    ) -> None:
+        self.sessions = sessions
+        self.work = work
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[
+            tuple[Job, asyncio.AbstractEventLoop, asyncio.Future[Result]]
+        ]
+        self._queue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._running = False
+
+    async def submit(self, job: Job) -> Result:
+        """Queue a job; return its result once its transaction is committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        with self._lock:
+            self._queue.put((job, loop, future))
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._writer, name="group-commit", daemon=True).start()
+        return await future
+
+    def _take(self) -> list[tuple[Job, asyncio.AbstractEventLoop, asyncio.Future[Result]]] | None:
+        try:
+            first = self._queue.get(timeout=IDLE_SECONDS)
+        except queue.Empty:
+            with self._lock:
+                if self._queue.empty():
+                    self._running = False
+                    return None
+            return []
+        batch = [first]
+        while len(batch) < self.max_batch:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _writer(self) -> None:
+        while (batch := self._take()) is not None:
+            if batch:
+                self._run(batch)
+
+    def _run(
+        self, batch: list[tuple[Job, asyncio.AbstractEventLoop, asyncio.Future[Result]]]
+    ) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with transaction(self.sessions) as session:
+                for job, _, _ in batch:
+                    try:
+                        # A savepoint each: one job's refusal leaves the others' work intact.
+                        with session.begin_nested():
+                            outcomes.append((True, self.work(session, job)))
+                    except Exception as error:
+                        outcomes.append((False, error))
+        except Exception as error:  # the commit failed: nothing of this batch is stored
+            outcomes = [(False, error)] * len(batch)
+        for (_, loop, future), (ok, value) in zip(batch, outcomes, strict=True):
+            loop.call_soon_threadsafe(_settle, future, ok, value)
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # the request went away meanwhile
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)

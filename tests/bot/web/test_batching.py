@@ -1,0 +1,59 @@
+"""Group commit: each request answered only after its shared transaction committed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from bot.web.batching import GroupCommit
+from storage.models import Delivery
+
+NOW = datetime(2021, 3, 10, 9, 56, tzinfo=UTC)
+
+
+def _store(session, delivery_id: str) -> str:
+    if delivery_id.startswith("bad"):
+        session.add(Delivery(source="test", delivery_id="kept-out", received_at=NOW))
+        session.flush()
+        raise ValueError(f"refused {delivery_id}")
+    session.add(Delivery(source="test", delivery_id=delivery_id, received_at=NOW))
+    session.flush()
+    return delivery_id
+
+
+def _stored(sessions) -> set[str]:
+    with sessions() as session:
+        return set(session.scalars(select(Delivery.delivery_id)))
+
+
+async def test_concurrent_jobs_share_commits_and_one_refusal_spoils_nothing(sessions) -> None:
+    group = GroupCommit(sessions, _store, max_batch=8)
+    names = [f"d{n}" for n in range(30)] + ["bad1"]
+    results = await asyncio.gather(*(group.submit(n) for n in names), return_exceptions=True)
+    assert results[:30] == names[:30]
+    assert isinstance(results[30], ValueError) and str(results[30]) == "refused bad1"
+    # Answered means committed: every accepted job is visible to a fresh session.
+    assert _stored(sessions) == set(names[:30])
+
+
+async def test_a_failed_commit_fails_every_job_of_its_batch(sessions, monkeypatch) -> None:
+    from contextlib import contextmanager
+
+    import bot.web.batching as batching
+
+    @contextmanager
+    def commit_fails(factory):
+        with factory() as session:
+            yield session
+            session.rollback()
+            raise ConnectionError("database went away at commit")
+
+    monkeypatch.setattr(batching, "transaction", commit_fails)
+    group = GroupCommit(sessions, _store, max_batch=8)
+    results = await asyncio.gather(
+        *(group.submit(n) for n in ("a", "b", "c")), return_exceptions=True
+    )
+    assert all(isinstance(r, ConnectionError) for r in results), results
+    assert _stored(sessions) == set()
