@@ -7,6 +7,7 @@ the way `warroom serve` runs in production, so the client's CPU time is not the 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -247,3 +248,13 @@ def baseline(script: str, **env_extra: str) -> Iterator[Server]:
 
 def verdict(passed: bool) -> str:
     return "pass" if passed else "MISS"
+
+
+def report(results: dict[str, dict[str, Any]], bars: Callable[[str, dict[str, Any]], bool]) -> None:
+    """Print each backend's bars, then the last line: one JSON object (SQLite at the top
+    level, PostgreSQL under "postgresql")."""
+    passed = all([bars(name, result) for name, result in results.items()])
+    summary: dict[str, Any] = {"backend": "sqlite", **results["sqlite"], "passed": passed}
+    if "postgresql" in results:
+        summary["postgresql"] = results["postgresql"]
+    print(json.dumps(summary))

@@ -28,6 +28,7 @@ from _common import (
     machine,
     parse_args,
     percentile,
+    report,
     verdict,
     warroom,
 )
@@ -209,11 +210,7 @@ def main() -> None:
     )
     results = {backend.name: run_backend(backend, bodies) for backend in backends(args)}
     print("bars:")
-    passed = all([bars(name, result) for name, result in results.items()])
-    summary: dict[str, Any] = {"backend": "sqlite", **results["sqlite"], "passed": passed}
-    if "postgresql" in results:
-        summary["postgresql"] = results["postgresql"]
-    print(json.dumps(summary))
+    report(results, bars)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ warm-up) for SQLite, and the same under "postgresql" with --postgres.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from typing import Any
@@ -26,6 +25,7 @@ from _common import (
     machine,
     parse_args,
     percentile,
+    report,
     verdict,
     wait_until,
     warroom,
@@ -168,11 +168,7 @@ def main() -> None:
     )
     results = {backend.name: run_backend(backend, total) for backend in backends(args)}
     print("bars (card, ms):")
-    passed = all([bars(name, result) for name, result in results.items()])
-    summary: dict[str, Any] = {"backend": "sqlite", **results["sqlite"], "passed": passed}
-    if "postgresql" in results:
-        summary["postgresql"] = results["postgresql"]
-    print(json.dumps(summary))
+    report(results, bars)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from _common import (
     machine,
     parse_args,
     percentile,
+    report,
     verdict,
     wait_until,
     warroom,
@@ -275,11 +275,7 @@ def main() -> None:
     )
     results = {backend.name: run_backend(backend, total) for backend in backends(args)}
     print("bars:")
-    passed = all([bars(name, result) for name, result in results.items()])
-    summary: dict[str, Any] = {"backend": "sqlite", **results["sqlite"], "passed": passed}
-    if "postgresql" in results:
-        summary["postgresql"] = results["postgresql"]
-    print(json.dumps(summary))
+    report(results, bars)
 
 
 if __name__ == "__main__":

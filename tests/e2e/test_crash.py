@@ -9,9 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlmodel import Session
 
+from storage import outbox
 from storage.models import Alert, Incident, OutboxOp
 from tests.e2e.test_faults import alertmanager
 from tests.support.process import child_env, cleanup, start_server
@@ -57,14 +58,7 @@ def stored(engine: Engine) -> set[str]:
 
 def outbox_open(engine: Engine) -> int:
     with Session(engine) as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(OutboxOp)
-                .where(OutboxOp.state.in_(("pending", "running")))
-            )
-            or 0
-        )
+        return outbox.pending_count(session=session)
 
 
 def test_kill_9_mid_storm_loses_no_acknowledged_alert_and_doubles_no_slack_work(

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
+from storage import outbox
 from storage.models import Alert, Incident, OutboxOp
 from tests.e2e.test_faults import alertmanager
 from tests.support.process import ServerProcess, child_env, cleanup, start_server
@@ -25,14 +26,7 @@ ALERTS = 200
 
 def outbox_open(engine: Engine) -> int:
     with Session(engine) as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(OutboxOp)
-                .where(OutboxOp.state.in_(("pending", "running")))
-            )
-            or 0
-        )
+        return outbox.pending_count(session=session)
 
 
 @pytest.mark.postgres
