@@ -231,16 +231,12 @@ def test_a_retried_command_delivery_records_once(service: Service) -> None:
             httpx.post(f"{service.url}/slack/events", content=body, headers=headers).status_code
             == 200
         )
-    incidents = wait_until(
-        lambda: httpx.get(f"{service.url}/api/incidents", headers=service.auth).json()["incidents"]
-    )
-    time_to_settle = wait_until(lambda: _incident(service, 1)["channel_id"], timeout=10)
-    assert time_to_settle
-    assert (
-        len(httpx.get(f"{service.url}/api/incidents", headers=service.auth).json()["incidents"])
-        == 1
-    )
-    assert len(incidents) == 1
+    # Once the first delivery's incident has its channel, the retry has long been handled.
+    wait_until(lambda: _incident(service, 1).get("channel_id"), timeout=10)
+    listed = httpx.get(f"{service.url}/api/incidents", headers=service.auth).json()["incidents"]
+    assert [incident["title"] for incident in listed] == ["Forged incident"]
+    declared = [e for e in _events(service, 1) if e["kind"] == "declared"]
+    assert len(declared) == 1
 
 
 def test_untrusted_alert_text_pings_no_one(service: Service) -> None:
@@ -309,7 +305,7 @@ def test_pins_and_pushpin_reactions_join_the_timeline_once(service: Service) -> 
     assert found[0]["text"] == "risk engine queue is at 40k, draining slowly"
     assert found[0]["source"] == "pin"
     assert found[0]["actor"] == "U0BOB"
-    from datetime import UTC, datetime
+    from datetime import datetime
 
     at = datetime.fromisoformat(found[0]["at"].replace("Z", "+00:00"))
     assert abs(at.timestamp() - float(ts)) < 0.001
@@ -322,4 +318,3 @@ def test_pins_and_pushpin_reactions_join_the_timeline_once(service: Service) -> 
         timeout=10,
     )
     assert len(pins()) == 1
-    assert datetime.now(UTC) > at
