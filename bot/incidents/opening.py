@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from bot.incidents import effects, reminders, stages
@@ -21,7 +20,7 @@ from bot.incidents.records import Outcome, Recorder
 from bot.incidents.roles import assign_role
 from bot.incidents.times import format_local
 from playbooks import Playbook
-from storage.models import Alert, Incident
+from storage.models import Alert, Incident, TimelineEvent
 from storage.types import JSONType, UTCDateTime
 
 DEFAULT_SEVERITY = "sev3"
@@ -31,10 +30,12 @@ DEFAULT_SEVERITY = "sev3"
 class IngestResult:
     """What one alert did: the incident it belongs to (None if ignored) and how."""
 
-    incident: Incident | None
+    incident_id: int | None
+    channel_id: str | None = None
+    channel_name: str | None = None
     created: bool = False
     repeat: bool = False
-    outcome: Outcome | None = None
+    outcome: Outcome | None = None  # set when the incident was opened or its card changes
 
 
 def _open(
@@ -156,24 +157,67 @@ def _severity(alert: NormalizedAlert, playbook: Playbook) -> str:
     return alert.severity or DEFAULT_SEVERITY
 
 
-# The snapshot columns are large and an alert joining its incident needs none of them.
-_FIND_OPEN = (
-    select(Incident)
-    .where(Incident.grouping_key == bindparam("p_key"), Incident.status != "resolved")
-    .options(defer(Incident.playbook_snapshot), defer(Incident.postmortem))
+# Built once: an alert storm runs these thousands of times, and building a statement costs
+# more than SQLite takes to run it. They are Core statements on the session's connection:
+# no ORM object per alert, and no autoflush before each lookup.
+_INCIDENTS = Incident.__table__
+_ALERTS = Alert.__table__
+_EVENTS = TimelineEvent.__table__
+
+_FIND_OPEN = select(_INCIDENTS.c.id, _INCIDENTS.c.channel_id, _INCIDENTS.c.channel_name).where(
+    _INCIDENTS.c.grouping_key == bindparam("p_key"), _INCIDENTS.c.status != "resolved"
 )
 
 
-def _find_open(session: Session, key: str) -> Incident | None:
-    return session.scalar(_FIND_OPEN, {"p_key": key})
+def _upsert_alert(insert: Any) -> Any:
+    # New: inserted with seen_count 1. Same status again: seen_count + 1 (so > 1 comes
+    # back). Status changed: the WHERE stops the update and no row comes back.
+    statement = insert(_ALERTS).values(
+        incident_id=bindparam("p_incident_id"),
+        source=bindparam("p_source"),
+        fingerprint=bindparam("p_fingerprint"),
+        title=bindparam("p_title"),
+        status=bindparam("p_status"),
+        labels=bindparam("p_labels", type_=JSONType),
+        annotations=bindparam("p_annotations", type_=JSONType),
+        starts_at=bindparam("p_starts_at", type_=UTCDateTime),
+        ends_at=bindparam("p_ends_at", type_=UTCDateTime),
+        url=bindparam("p_url"),
+        first_seen_at=bindparam("p_now", type_=UTCDateTime),
+        last_seen_at=bindparam("p_now", type_=UTCDateTime),
+        seen_count=1,
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["incident_id", "source", "fingerprint"],
+        set_={
+            "seen_count": _ALERTS.c.seen_count + 1,
+            "last_seen_at": statement.excluded.last_seen_at,
+        },
+        where=_ALERTS.c.status == statement.excluded.status,
+    ).returning(_ALERTS.c.seen_count)
+
+
+_UPSERT = {"sqlite": _upsert_alert(sqlite_insert), "postgresql": _upsert_alert(pg_insert)}
+
+_ALERT_EVENT = insert(_EVENTS).values(
+    incident_id=bindparam("p_incident_id"),
+    occurred_at=bindparam("p_at", type_=UTCDateTime),
+    recorded_at=bindparam("p_now", type_=UTCDateTime),
+    kind="alert",
+    actor=None,
+    text=bindparam("p_text"),
+    data=bindparam("p_data", type_=JSONType),
+    source="alert",
+)
 
 
 def ingest_alert(session: Session, domain: Domain, alert: NormalizedAlert) -> IngestResult:
     """Attach an alert to its group's open incident, opening one if a firing alert needs it."""
     playbook = domain.catalog.select(alert.labels)
     key = grouping_key(alert, playbook)
-    incident = _find_open(session, key)
-    if incident is None:
+    connection = session.connection()
+    found = connection.execute(_FIND_OPEN, {"p_key": key}).first()
+    if found is None:
         if alert.status == "resolved":
             return IngestResult(None)  # nothing open to attach a recovery to
         try:
@@ -188,90 +232,54 @@ def ingest_alert(session: Session, domain: Domain, alert: NormalizedAlert) -> In
                     grouping_key=key,
                     started_at=alert.starts_at,
                     source="alert",
-                    first=lambda opened: _attach(opened, alert),
+                    first=lambda opened: _store(opened.session, opened.now, _id(opened), alert),
                 )
-            return IngestResult(rec.incident, created=True, outcome=rec.outcome)
+            incident = rec.incident
+            assert incident is not None
+            return IngestResult(
+                incident.id,
+                incident.channel_id,
+                incident.channel_name,
+                created=True,
+                outcome=rec.outcome,
+            )
         except IntegrityError:
             # Another transaction opened this group's incident first: join it.
-            incident = _find_open(session, key)
-            if incident is None:
+            found = connection.execute(_FIND_OPEN, {"p_key": key}).first()
+            if found is None:
                 raise
-            rec = Recorder(session, incident, domain.clock.now(), domain.tz)
-    else:
-        rec = Recorder(session, incident, domain.clock.now(), domain.tz)
-    repeat = _attach(rec, alert)
-    return IngestResult(incident, repeat=repeat, outcome=rec.outcome)
-
-
-# Built once: an alert storm runs these thousands of times, and building a statement costs
-# more than SQLite takes to run it.
-_ALERTS = Alert.__table__
-_IDENTITY = (
-    _ALERTS.c.incident_id == bindparam("p_incident_id"),
-    _ALERTS.c.source == bindparam("p_source"),
-    _ALERTS.c.fingerprint == bindparam("p_fingerprint"),
-)
-_REPEAT = (
-    update(_ALERTS)
-    .where(*_IDENTITY, _ALERTS.c.status == bindparam("p_status"))
-    .values(
-        seen_count=_ALERTS.c.seen_count + 1,
-        last_seen_at=bindparam("p_now", type_=UTCDateTime),
-    )
-    .returning(_ALERTS.c.id)
-)
-
-
-def _insert_alert(insert: Any) -> Any:
-    return (
-        insert(_ALERTS)
-        .values(
-            incident_id=bindparam("p_incident_id"),
-            source=bindparam("p_source"),
-            fingerprint=bindparam("p_fingerprint"),
-            title=bindparam("p_title"),
-            status=bindparam("p_status"),
-            labels=bindparam("p_labels", type_=JSONType),
-            annotations=bindparam("p_annotations", type_=JSONType),
-            starts_at=bindparam("p_starts_at", type_=UTCDateTime),
-            ends_at=bindparam("p_ends_at", type_=UTCDateTime),
-            url=bindparam("p_url"),
-            first_seen_at=bindparam("p_now", type_=UTCDateTime),
-            last_seen_at=bindparam("p_now", type_=UTCDateTime),
-            seen_count=1,
-        )
-        .on_conflict_do_nothing(index_elements=["incident_id", "source", "fingerprint"])
-        .returning(_ALERTS.c.id)
+    now = domain.clock.now()
+    stored = _store(session, now, found.id, alert)
+    outcome = None
+    if stored == "changed":
+        rec = Recorder(session, session.get(Incident, found.id), now, domain.tz)
+        if _status_changed(rec, alert):
+            outcome = rec.outcome
+        else:
+            stored = "repeat"
+    return IngestResult(
+        found.id, found.channel_id, found.channel_name, repeat=stored == "repeat", outcome=outcome
     )
 
 
-_INSERT_SQLITE = _insert_alert(sqlite_insert)
-_INSERT_PG = _insert_alert(pg_insert)
+def _id(rec: Recorder) -> int:
+    assert rec.incident is not None and rec.incident.id is not None
+    return rec.incident.id
 
 
-def _attach(rec: Recorder, alert: NormalizedAlert) -> bool:
-    """Store the alert on the incident; True when it was only a repeat.
+def _store(session: Session, now: datetime, incident_id: int, alert: NormalizedAlert) -> str:
+    """Store the alert on the incident: "new", "repeat", or "changed" (status differs).
 
-    A storm is mostly repeats and new alerts, so each takes one statement (an UPDATE or an
-    INSERT ... ON CONFLICT DO NOTHING) with no lock round trip and no savepoint; only a
-    status change reads the row.
+    A storm is mostly repeats and new alerts, so each takes one statement, plus the
+    timeline entry of a new alert; only a status change reads the row.
     """
-    session, incident, now = rec.session, rec.incident, rec.now
-    assert incident is not None
     connection = session.connection()
-    key = {
-        "p_incident_id": incident.id,
-        "p_source": alert.source,
-        "p_fingerprint": alert.fingerprint,
-    }
-    repeated = connection.execute(_REPEAT, {**key, "p_status": alert.status, "p_now": now}).first()
-    if repeated is not None:
-        return True
-    insert = _INSERT_PG if connection.dialect.name == "postgresql" else _INSERT_SQLITE
-    inserted = connection.execute(
-        insert,
+    seen = connection.execute(
+        _UPSERT[connection.dialect.name],
         {
-            **key,
+            "p_incident_id": incident_id,
+            "p_source": alert.source,
+            "p_fingerprint": alert.fingerprint,
             "p_title": alert.title,
             "p_status": alert.status,
             "p_labels": dict(alert.labels),
@@ -281,19 +289,29 @@ def _attach(rec: Recorder, alert: NormalizedAlert) -> bool:
             "p_url": alert.url,
             "p_now": now,
         },
-    ).first()
-    if inserted is not None:
-        verb = "resolved" if alert.status == "resolved" else "firing"
-        rec.event(
-            "alert",
-            f"Alert {verb}: {alert.title}",
-            actor=None,
-            source="alert",
-            at=alert.starts_at if alert.status == "firing" and alert.starts_at else now,
-            data={"fingerprint": alert.fingerprint, "alert_source": alert.source},
-        )
-        return False
-    # The alert is stored with another status: a recovery, or firing again.
+    ).scalar()
+    if seen is None:
+        return "changed"
+    if seen > 1:
+        return "repeat"
+    verb = "resolved" if alert.status == "resolved" else "firing"
+    connection.execute(
+        _ALERT_EVENT,
+        {
+            "p_incident_id": incident_id,
+            "p_at": alert.starts_at if alert.status == "firing" and alert.starts_at else now,
+            "p_now": now,
+            "p_text": f"Alert {verb}: {alert.title}",
+            "p_data": {"fingerprint": alert.fingerprint, "alert_source": alert.source},
+        },
+    )
+    return "new"
+
+
+def _status_changed(rec: Recorder, alert: NormalizedAlert) -> bool:
+    """Record a recovery, or firing again; False if a concurrent delivery got there first."""
+    session, incident, now = rec.session, rec.incident, rec.now
+    assert incident is not None
     row = session.scalar(
         select(Alert)
         .where(
@@ -308,7 +326,7 @@ def _attach(rec: Recorder, alert: NormalizedAlert) -> bool:
     if row.status == alert.status:
         row.seen_count += 1
         session.add(row)
-        return True
+        return False
     row.status = alert.status
     row.ends_at = alert.ends_at
     session.add(row)
@@ -322,4 +340,4 @@ def _attach(rec: Recorder, alert: NormalizedAlert) -> bool:
         data={"fingerprint": alert.fingerprint, "alert_source": alert.source},
     )
     rec.effect(effects.UPDATE_CARD)
-    return False
+    return True

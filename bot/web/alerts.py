@@ -77,8 +77,8 @@ def _replayed(stored: dict[str, Any]) -> dict[str, Any]:
 
 
 class AlertIngestor:
-    """The database half of the route: every notification's alerts in one savepoint of a
-    transaction shared with the other notifications arriving at the same time."""
+    """The database half of the route: every notification's alerts in a transaction shared
+    with the other notifications arriving at the same time (see `GroupCommit`)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -134,15 +134,14 @@ class AlertIngestor:
         for alert in note.alerts:
             result = ingest_alert(session, runtime.domain, alert)
             queued = queued or bool(result.outcome and result.outcome.effects)
-            incident = result.incident
-            if incident is None or incident.id is None:
+            if result.incident_id is None:
                 continue
-            ref = touched.get(incident.id)
+            ref = touched.get(result.incident_id)
             if ref is None:
-                touched[incident.id] = IncidentRef(
-                    id=incident.id,
-                    channel_id=incident.channel_id,
-                    channel_name=incident.channel_name,
+                touched[result.incident_id] = IncidentRef(
+                    id=result.incident_id,
+                    channel_id=result.channel_id,
+                    channel_name=result.channel_name,
                     created=result.created,
                 )
             elif result.created:

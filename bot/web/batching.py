@@ -2,8 +2,9 @@
 
 An alert storm is many small writes; on SQLite each transaction costs more than the alert
 it stores, and only one can write at a time anyway. One writer thread takes whatever is
-queued (up to a batch), runs each job in a savepoint of one transaction, commits, and only
-then answers every request: the "202 after commit" promise holds for each of them.
+queued (up to a batch), runs the jobs in one transaction, commits, and only then answers
+every request: the "202 after commit" promise holds for each of them. When any job fails,
+the batch is rolled back and each job runs again in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -81,20 +82,34 @@ class GroupCommit(Generic[Job, Result]):
     def _run(
         self, batch: list[tuple[Job, asyncio.AbstractEventLoop, asyncio.Future[Result]]]
     ) -> None:
-        outcomes: list[tuple[bool, Any]] = []
+        outcomes: list[tuple[bool, Any]]
         try:
+            # Optimistic: every job in one transaction, no savepoints. A savepoint per job
+            # costs two statements and a flush each; a job failing is rare (bad input is
+            # refused before it is queued), so that case pays instead.
             with transaction(self.sessions) as session:
-                for job, _, _ in batch:
-                    try:
-                        # A savepoint each: one job's refusal leaves the others' work intact.
-                        with session.begin_nested():
-                            outcomes.append((True, self.work(session, job)))
-                    except Exception as error:
-                        outcomes.append((False, error))
+                try:
+                    outcomes = [(True, self.work(session, job)) for job, _, _ in batch]
+                except Exception:
+                    outcomes = []  # a job failed: roll back, then run each on its own
+                    raise _JobFailed from None
+        except _JobFailed:
+            outcomes = [self._alone(job) for job, _, _ in batch]
         except Exception as error:  # the commit failed: nothing of this batch is stored
             outcomes = [(False, error)] * len(batch)
         for (_, loop, future), (ok, value) in zip(batch, outcomes, strict=True):
             loop.call_soon_threadsafe(_settle, future, ok, value)
+
+    def _alone(self, job: Job) -> tuple[bool, Any]:
+        try:
+            with transaction(self.sessions) as session:
+                return True, self.work(session, job)
+        except Exception as error:
+            return False, error
+
+
+class _JobFailed(Exception):
+    """A job of a shared transaction raised; its batch runs again one job at a time."""
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

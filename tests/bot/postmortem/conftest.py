@@ -43,9 +43,8 @@ def people(sessions: sessionmaker[Session], clock: SimulatedClock) -> None:
 @pytest.fixture
 def reference(run, ingest, clock, people) -> int:  # noqa: F811
     """The reference incident, replayed command by command; its id."""
-    incident = ingest(reference_alert()).incident
-    assert incident is not None and incident.id is not None
-    iid = incident.id
+    iid = ingest(reference_alert()).incident_id
+    assert iid is not None
     at_hkt(clock, "17:57")
     run("ack", iid, actor="U0ALICE")
     run(
