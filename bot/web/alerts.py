@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from bot.alerts import SOURCES, AlertPayloadError, UnknownSource, parse
 from bot.incidents.alerts import NormalizedAlert
-from bot.incidents.opening import ingest_alert
+from bot.incidents.ingest import IngestResult, ingest_alerts
 from bot.runtime import Runtime
 from bot.web.auth import require_auth
 from bot.web.batching import GroupCommit
@@ -107,53 +107,76 @@ class AlertIngestor:
             )
             return _replayed(row.response) if row is not None else None
 
-    def _ingest(self, session: Session, note: Notification) -> tuple[dict[str, Any], bool]:
-        runtime = self.runtime
-        delivery = None
-        if note.delivery_id is not None:
-            stored = session.scalar(
-                select(Delivery).where(
-                    Delivery.source == note.source, Delivery.delivery_id == note.delivery_id
-                )
-            )
-            if stored is not None:
-                return _replayed(stored.response), False
-            delivery = Delivery(
-                source=note.source,
-                delivery_id=note.delivery_id,
-                received_at=runtime.domain.clock.now(),
-            )
-            session.add(delivery)
-            try:
-                # First, so a concurrent twin waits on the unique index, not after its work.
-                session.flush()
-            except IntegrityError as error:
-                raise _Repeat from error
-        touched: dict[int, IncidentRef] = {}
-        queued = False  # whether any outbox operation was written
-        for alert in note.alerts:
-            result = ingest_alert(session, runtime.domain, alert)
-            queued = queued or bool(result.outcome and result.outcome.effects)
-            if result.incident_id is None:
+    def _ingest(
+        self, session: Session, notes: list[Notification]
+    ) -> list[tuple[dict[str, Any], bool]]:
+        """Every notification's answer, in order; alerts of runs of plain notifications are
+        ingested together, a notification with a delivery id on its own (its answer is
+        stored for the retries)."""
+        answers: list[tuple[dict[str, Any], bool]] = []
+        plain: list[Notification] = []
+        for note in notes:
+            if note.delivery_id is None:
+                plain.append(note)
                 continue
-            ref = touched.get(result.incident_id)
-            if ref is None:
-                touched[result.incident_id] = IncidentRef(
-                    id=result.incident_id,
-                    channel_id=result.channel_id,
-                    channel_name=result.channel_name,
-                    created=result.created,
-                )
-            elif result.created:
-                ref.created = True
-        answer = Accepted(incidents=list(touched.values()), alerts=len(note.alerts)).model_dump(
-            mode="json"
+            answers += self._plain(session, plain)
+            plain = []
+            answers.append(self._delivered(session, note))
+        answers += self._plain(session, plain)
+        return answers
+
+    def _plain(
+        self, session: Session, notes: list[Notification]
+    ) -> list[tuple[dict[str, Any], bool]]:
+        alerts = [alert for note in notes for alert in note.alerts]
+        results = iter(ingest_alerts(session, self.runtime.domain, alerts))
+        return [_answer(note, [next(results) for _ in note.alerts]) for note in notes]
+
+    def _delivered(self, session: Session, note: Notification) -> tuple[dict[str, Any], bool]:
+        stored = session.scalar(
+            select(Delivery).where(
+                Delivery.source == note.source, Delivery.delivery_id == note.delivery_id
+            )
         )
-        if delivery is not None:
-            delivery.response = answer
-            session.add(delivery)
-        # Most alerts of a storm only join their incident: no need to wake the dispatcher.
+        if stored is not None:
+            return _replayed(stored.response), False
+        delivery = Delivery(
+            source=note.source,
+            delivery_id=note.delivery_id,
+            received_at=self.runtime.domain.clock.now(),
+        )
+        session.add(delivery)
+        try:
+            # First, so a concurrent twin waits on the unique index, not after its work.
+            session.flush()
+        except IntegrityError as error:
+            raise _Repeat from error
+        answer, queued = self._plain(session, [note])[0]
+        delivery.response = answer
+        session.add(delivery)
         return answer, queued
+
+
+def _answer(note: Notification, results: list[IngestResult]) -> tuple[dict[str, Any], bool]:
+    """The 202 body for one notification, and whether it queued Slack work."""
+    touched: dict[int, IncidentRef] = {}
+    # Most alerts of a storm only join their incident: no need to wake the dispatcher.
+    queued = any(result.outcome and result.outcome.effects for result in results)
+    for result in results:
+        if result.incident_id is None:
+            continue
+        ref = touched.get(result.incident_id)
+        if ref is None:
+            touched[result.incident_id] = IncidentRef(
+                id=result.incident_id,
+                channel_id=result.channel_id,
+                channel_name=result.channel_name,
+                created=result.created,
+            )
+        elif result.created:
+            ref.created = True
+    answer = Accepted(incidents=list(touched.values()), alerts=len(note.alerts))
+    return answer.model_dump(mode="json"), queued
 
 
 def build_alerts_router(runtime: Runtime) -> APIRouter:
@@ -170,7 +193,6 @@ def build_alerts_router(runtime: Runtime) -> APIRouter:
         status_code=202,
         response_model=Accepted,
         responses=errors,
-        dependencies=[Depends(authenticate)],
         summary="Receive an alert notification",
         # The body is read raw (signatures are over its bytes), so FastAPI cannot infer it.
         openapi_extra={
@@ -191,6 +213,9 @@ def build_alerts_router(runtime: Runtime) -> APIRouter:
     )
     async def receive_alerts(source: str, request: Request) -> JSONResponse:
         """Parse the body, store its alerts and their incidents, then acknowledge."""
+        # Called here rather than as a dependency: FastAPI's dependency solving costs more
+        # per request than the check itself, and a storm is thousands of requests.
+        await authenticate(request)
         if source not in SOURCES:
             raise WebError(404, UnknownSource(source, sorted(SOURCES)).to_dict())
         body = await read_body(request)

@@ -2,8 +2,9 @@
 
 An alert storm is many small writes; on SQLite each transaction costs more than the alert
 it stores, and only one can write at a time anyway. One writer thread takes whatever is
-queued (up to a batch), runs the jobs in one transaction, commits, and only then answers
-every request: the "202 after commit" promise holds for each of them. When any job fails,
+queued (up to a batch), hands them all to one call of the work function in one transaction
+(so it can also share lookups and statements across them), commits, and only then answers
+every request: the "202 after commit" promise holds for each of them. When the work fails,
 the batch is rolled back and each job runs again in a transaction of its own.
 """
 
@@ -27,12 +28,15 @@ IDLE_SECONDS = 5.0  # the writer thread stops when idle this long and restarts o
 
 
 class GroupCommit(Generic[Job, Result]):
-    """Run `work(session, job)` for queued jobs in shared transactions, in arrival order."""
+    """Run `work(session, jobs)` on queued jobs in shared transactions, in arrival order.
+
+    `work` returns one result per job, in the jobs' order.
+    """
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        work: Callable[[Session, Job], Result],
+        work: Callable[[Session, list[Job]], list[Result]],
         *,
         max_batch: int = 64,
     ) -> None:
@@ -83,39 +87,55 @@ class GroupCommit(Generic[Job, Result]):
         self, batch: list[tuple[Job, asyncio.AbstractEventLoop, asyncio.Future[Result]]]
     ) -> None:
         outcomes: list[tuple[bool, Any]]
+        jobs = [job for job, _, _ in batch]
         try:
             # Optimistic: every job in one transaction, no savepoints. A savepoint per job
             # costs two statements and a flush each; a job failing is rare (bad input is
             # refused before it is queued), so that case pays instead.
             with transaction(self.sessions) as session:
                 try:
-                    outcomes = [(True, self.work(session, job)) for job, _, _ in batch]
-                except Exception:
-                    outcomes = []  # a job failed: roll back, then run each on its own
-                    raise _JobFailed from None
-        except _JobFailed:
-            outcomes = [self._alone(job) for job, _, _ in batch]
+                    results = self.work(session, jobs)
+                except Exception as error:
+                    raise _JobFailed(error) from None  # roll back, then run each on its own
+                outcomes = [(True, result) for result in results]
+                if len(outcomes) != len(jobs):
+                    raise AssertionError(f"{len(outcomes)} results for {len(jobs)} jobs")
+        except _JobFailed as failed:
+            if len(jobs) == 1:
+                outcomes = [(False, failed.error)]
+            else:
+                outcomes = [self._alone(job) for job in jobs]
         except Exception as error:  # the commit failed: nothing of this batch is stored
             outcomes = [(False, error)] * len(batch)
+        # One wake-up per event loop for the whole batch, not one per job.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]]
+        by_loop = {}
         for (_, loop, future), (ok, value) in zip(batch, outcomes, strict=True):
-            loop.call_soon_threadsafe(_settle, future, ok, value)
+            by_loop.setdefault(loop, []).append((future, ok, value))
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle, settled)
 
     def _alone(self, job: Job) -> tuple[bool, Any]:
         try:
             with transaction(self.sessions) as session:
-                return True, self.work(session, job)
+                return True, self.work(session, [job])[0]
         except Exception as error:
             return False, error
 
 
 class _JobFailed(Exception):
-    """A job of a shared transaction raised; its batch runs again one job at a time."""
+    """The work on a shared transaction raised; its jobs run again one at a time."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error
 
 
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():  # the request went away meanwhile
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+def _settle(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in settled:
+        if future.done():  # the request went away meanwhile
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)

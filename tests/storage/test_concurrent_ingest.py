@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from bot.incidents.alerts import NormalizedAlert
-from bot.incidents.opening import ingest_alert
+from bot.incidents.ingest import ingest_alert
 from storage.db import transaction
 from storage.models import Alert, Incident, OutboxOp
 

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from bot.incidents.alerts import NormalizedAlert
 from bot.incidents.commands import parse_command
 from bot.incidents.context import Domain
-from bot.incidents.opening import IngestResult, ingest_alert
+from bot.incidents.ingest import IngestResult, ingest_alert
 from bot.incidents.records import Outcome
 from bot.incidents.service import execute
 from storage.db import transaction

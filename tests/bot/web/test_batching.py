@@ -13,14 +13,15 @@ from storage.models import Delivery
 NOW = datetime(2021, 3, 10, 9, 56, tzinfo=UTC)
 
 
-def _store(session, delivery_id: str) -> str:
-    if delivery_id.startswith("bad"):
-        session.add(Delivery(source="test", delivery_id="kept-out", received_at=NOW))
+def _store(session, delivery_ids: list[str]) -> list[str]:
+    for delivery_id in delivery_ids:
+        if delivery_id.startswith("bad"):
+            session.add(Delivery(source="test", delivery_id="kept-out", received_at=NOW))
+            session.flush()
+            raise ValueError(f"refused {delivery_id}")
+        session.add(Delivery(source="test", delivery_id=delivery_id, received_at=NOW))
         session.flush()
-        raise ValueError(f"refused {delivery_id}")
-    session.add(Delivery(source="test", delivery_id=delivery_id, received_at=NOW))
-    session.flush()
-    return delivery_id
+    return delivery_ids
 
 
 def _stored(sessions) -> set[str]:
@@ -29,13 +30,20 @@ def _stored(sessions) -> set[str]:
 
 
 async def test_concurrent_jobs_share_commits_and_one_refusal_spoils_nothing(sessions) -> None:
-    group = GroupCommit(sessions, _store, max_batch=8)
+    calls: list[int] = []
+
+    def store(session, delivery_ids: list[str]) -> list[str]:
+        calls.append(len(delivery_ids))
+        return _store(session, delivery_ids)
+
+    group = GroupCommit(sessions, store, max_batch=8)
     names = [f"d{n}" for n in range(30)] + ["bad1"]
     results = await asyncio.gather(*(group.submit(n) for n in names), return_exceptions=True)
     assert results[:30] == names[:30]
     assert isinstance(results[30], ValueError) and str(results[30]) == "refused bad1"
     # Answered means committed: every accepted job is visible to a fresh session.
     assert _stored(sessions) == set(names[:30])
+    assert max(calls) > 1 and max(calls) <= 8  # shared transactions, never above the cap
 
 
 async def test_a_failed_commit_fails_every_job_of_its_batch(sessions, monkeypatch) -> None:

@@ -1,0 +1,316 @@
+"""Alerts in: each grouped onto its group's open incident (opening one), deduplicated.
+
+A storm is thousands of alerts a second joining a few incidents, so the work is shaped
+for it: alerts arrive in batches (one transaction, see `bot.web.batching`), the batch's
+open incidents are looked up in one query, each alert is stored by one upsert, and the
+timeline entries of the alerts that joined are inserted together at the end. All are Core
+statements built once: no ORM object per alert and no autoflush before each statement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot.incidents import effects
+from bot.incidents.alerts import NormalizedAlert
+from bot.incidents.context import Domain
+from bot.incidents.opening import DEFAULT_SEVERITY, open_incident
+from bot.incidents.records import Outcome, Recorder
+from playbooks import Playbook
+from storage.models import Alert, Incident, TimelineEvent
+from storage.types import JSONType, UTCDateTime
+
+
+@dataclass
+class IngestResult:
+    """What one alert did: the incident it belongs to (None if ignored) and how."""
+
+    incident_id: int | None
+    channel_id: str | None = None
+    channel_name: str | None = None
+    created: bool = False
+    repeat: bool = False
+    outcome: Outcome | None = None  # set when the incident was opened or its card changes
+
+
+class _Open(NamedTuple):
+    id: int
+    channel_id: str | None
+    channel_name: str | None
+
+
+def grouping_key(alert: NormalizedAlert, playbook: Playbook) -> str:
+    """The group an alert belongs to: the source's own, else the playbook's labels."""
+    if alert.group_key:
+        return f"{alert.source}:{alert.group_key}"
+    if playbook.group_by:
+        values = ",".join(f"{k}={alert.labels.get(k, '')}" for k in playbook.group_by)
+        return f"{alert.source}:{playbook.id}:{values}"
+    return f"{alert.source}:fp:{alert.fingerprint}"
+
+
+def _severity(alert: NormalizedAlert, playbook: Playbook) -> str:
+    # An explicit severity in the playbook outranks what the alert's labels suggest.
+    if "severity" in playbook.model_fields_set:
+        return playbook.severity
+    return alert.severity or DEFAULT_SEVERITY
+
+
+_INCIDENTS = Incident.__table__
+_ALERTS = Alert.__table__
+_EVENTS = TimelineEvent.__table__
+_OPEN_COLUMNS = (_INCIDENTS.c.id, _INCIDENTS.c.channel_id, _INCIDENTS.c.channel_name)
+
+_FIND_OPEN = select(*_OPEN_COLUMNS).where(
+    _INCIDENTS.c.grouping_key == bindparam("p_key"), _INCIDENTS.c.status != "resolved"
+)
+_FIND_OPEN_MANY = select(*_OPEN_COLUMNS, _INCIDENTS.c.grouping_key).where(
+    _INCIDENTS.c.grouping_key.in_(bindparam("p_keys", expanding=True)),
+    _INCIDENTS.c.status != "resolved",
+)
+
+
+def _upsert_alert(insert: Any) -> Any:
+    # New: inserted with seen_count 1. Same status again: seen_count + 1 (so > 1 comes
+    # back). Status changed: the WHERE stops the update and no row comes back.
+    statement = insert(_ALERTS).values(
+        incident_id=bindparam("p_incident_id"),
+        source=bindparam("p_source"),
+        fingerprint=bindparam("p_fingerprint"),
+        title=bindparam("p_title"),
+        status=bindparam("p_status"),
+        labels=bindparam("p_labels", type_=JSONType),
+        annotations=bindparam("p_annotations", type_=JSONType),
+        starts_at=bindparam("p_starts_at", type_=UTCDateTime),
+        ends_at=bindparam("p_ends_at", type_=UTCDateTime),
+        url=bindparam("p_url"),
+        first_seen_at=bindparam("p_now", type_=UTCDateTime),
+        last_seen_at=bindparam("p_now", type_=UTCDateTime),
+        seen_count=1,
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["incident_id", "source", "fingerprint"],
+        set_={
+            "seen_count": _ALERTS.c.seen_count + 1,
+            "last_seen_at": statement.excluded.last_seen_at,
+        },
+        where=_ALERTS.c.status == statement.excluded.status,
+    ).returning(_ALERTS.c.seen_count)
+
+
+_UPSERT = {"sqlite": _upsert_alert(sqlite_insert), "postgresql": _upsert_alert(pg_insert)}
+
+_ALERT_EVENT = insert(_EVENTS).values(
+    incident_id=bindparam("p_incident_id"),
+    occurred_at=bindparam("p_at", type_=UTCDateTime),
+    recorded_at=bindparam("p_now", type_=UTCDateTime),
+    kind="alert",
+    actor=None,
+    text=bindparam("p_text"),
+    data=bindparam("p_data", type_=JSONType),
+    source="alert",
+)
+
+
+def ingest_alerts(
+    session: Session, domain: Domain, alerts: list[NormalizedAlert]
+) -> list[IngestResult]:
+    """Attach each alert to its group's open incident, opening one where a firing alert
+    needs it; one result per alert, in order."""
+    if not alerts:
+        return []
+    connection = session.connection()
+    grouped = [(alert, domain.catalog.select(alert.labels)) for alert in alerts]
+    keys = [grouping_key(alert, playbook) for alert, playbook in grouped]
+    found: dict[str, _Open] = {
+        row.grouping_key: _Open(row.id, row.channel_id, row.channel_name)
+        for row in connection.execute(_FIND_OPEN_MANY, {"p_keys": sorted(set(keys))})
+    }
+    joined: list[dict[str, Any]] = []  # timeline entries of new alerts, inserted at the end
+    results = []
+    for (alert, playbook), key in zip(grouped, keys, strict=True):
+        incident = found.get(key)
+        if incident is None:
+            if alert.status == "resolved":
+                results.append(IngestResult(None))  # nothing open to attach a recovery to
+                continue
+            opened = _open_for(session, domain, alert, playbook, key)
+            if isinstance(opened, IngestResult):
+                assert opened.incident_id is not None
+                found[key] = _Open(opened.incident_id, opened.channel_id, opened.channel_name)
+                results.append(opened)
+                continue
+            incident = found[key] = opened
+        results.append(_join(session, domain, incident, alert, joined))
+    _insert_entries(connection, joined)
+    return results
+
+
+def ingest_alert(session: Session, domain: Domain, alert: NormalizedAlert) -> IngestResult:
+    """Attach one alert (see `ingest_alerts`)."""
+    return ingest_alerts(session, domain, [alert])[0]
+
+
+def _open_for(
+    session: Session, domain: Domain, alert: NormalizedAlert, playbook: Playbook, key: str
+) -> IngestResult | _Open:
+    """Open the group's incident; if another transaction just did, the incident to join."""
+    try:
+        with session.begin_nested():
+            rec = open_incident(
+                session,
+                domain,
+                title=alert.title,
+                severity=_severity(alert, playbook),
+                playbook=playbook,
+                actor=None,
+                grouping_key=key,
+                started_at=alert.starts_at,
+                source="alert",
+                # The alert that opened it comes first in the timeline.
+                first=lambda opened: _store(opened.session, opened.now, _id(opened), alert),
+            )
+    except IntegrityError:
+        row = session.connection().execute(_FIND_OPEN, {"p_key": key}).first()
+        if row is None:
+            raise
+        return _Open(row.id, row.channel_id, row.channel_name)
+    incident = rec.incident
+    assert incident is not None and incident.id is not None
+    return IngestResult(
+        incident.id, incident.channel_id, incident.channel_name, created=True, outcome=rec.outcome
+    )
+
+
+def _join(
+    session: Session,
+    domain: Domain,
+    incident: _Open,
+    alert: NormalizedAlert,
+    joined: list[dict[str, Any]],
+) -> IngestResult:
+    now = domain.clock.now()
+    stored = _store(session, now, incident.id, alert, joined)
+    outcome = None
+    if stored == "changed":
+        # Entries still waiting go in first, so the timeline keeps the order alerts came in.
+        _insert_entries(session.connection(), joined)
+        joined.clear()
+        rec = Recorder(session, session.get(Incident, incident.id), now, domain.tz)
+        if _status_changed(rec, alert):
+            outcome = rec.outcome
+        else:
+            stored = "repeat"
+    return IngestResult(
+        incident.id,
+        incident.channel_id,
+        incident.channel_name,
+        repeat=stored == "repeat",
+        outcome=outcome,
+    )
+
+
+def _id(rec: Recorder) -> int:
+    assert rec.incident is not None and rec.incident.id is not None
+    return rec.incident.id
+
+
+def _store(
+    session: Session,
+    now: datetime,
+    incident_id: int,
+    alert: NormalizedAlert,
+    joined: list[dict[str, Any]] | None = None,
+) -> str:
+    """Store the alert on the incident: "new", "repeat", or "changed" (status differs).
+
+    A new alert's timeline entry goes into `joined` when given (the caller inserts them
+    together), else it is inserted now.
+    """
+    connection = session.connection()
+    seen = connection.execute(
+        _UPSERT[connection.dialect.name],
+        {
+            "p_incident_id": incident_id,
+            "p_source": alert.source,
+            "p_fingerprint": alert.fingerprint,
+            "p_title": alert.title,
+            "p_status": alert.status,
+            "p_labels": dict(alert.labels),
+            "p_annotations": dict(alert.annotations),
+            "p_starts_at": alert.starts_at,
+            "p_ends_at": alert.ends_at,
+            "p_url": alert.url,
+            "p_now": now,
+        },
+    ).scalar()
+    if seen is None:
+        return "changed"
+    if seen > 1:
+        return "repeat"
+    entry = _entry(incident_id, alert, now)
+    if joined is None:
+        _insert_entries(connection, [entry])
+    else:
+        joined.append(entry)
+    return "new"
+
+
+def _entry(incident_id: int, alert: NormalizedAlert, now: datetime) -> dict[str, Any]:
+    verb = "resolved" if alert.status == "resolved" else "firing"
+    return {
+        "p_incident_id": incident_id,
+        "p_at": alert.starts_at if alert.status == "firing" and alert.starts_at else now,
+        "p_now": now,
+        "p_text": f"Alert {verb}: {alert.title}",
+        "p_data": {"fingerprint": alert.fingerprint, "alert_source": alert.source},
+    }
+
+
+def _insert_entries(connection: Connection, entries: list[dict[str, Any]]) -> None:
+    if entries:
+        connection.execute(_ALERT_EVENT, entries)  # one executemany for all of them
+
+
+def _status_changed(rec: Recorder, alert: NormalizedAlert) -> bool:
+    """Record a recovery, or firing again; False if a concurrent delivery got there first."""
+    session, incident, now = rec.session, rec.incident, rec.now
+    assert incident is not None
+    row = session.scalar(
+        select(Alert)
+        .where(
+            Alert.incident_id == incident.id,
+            Alert.source == alert.source,
+            Alert.fingerprint == alert.fingerprint,
+        )
+        .with_for_update()
+    )
+    assert row is not None
+    row.last_seen_at = now
+    if row.status == alert.status:
+        row.seen_count += 1
+        session.add(row)
+        return False
+    row.status = alert.status
+    row.ends_at = alert.ends_at
+    session.add(row)
+    text = "Alert resolved" if alert.status == "resolved" else "Alert firing again"
+    rec.event(
+        "alert",
+        f"{text}: {alert.title}",
+        actor=None,
+        source="alert",
+        at=alert.ends_at if alert.status == "resolved" and alert.ends_at else now,
+        data={"fingerprint": alert.fingerprint, "alert_source": alert.source},
+    )
+    rec.effect(effects.UPDATE_CARD)
+    return True
