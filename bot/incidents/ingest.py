@@ -104,7 +104,9 @@ def _upsert_alert(insert: Any) -> Any:
             "last_seen_at": statement.excluded.last_seen_at,
         },
         where=_ALERTS.c.status == statement.excluded.status,
-    ).returning(_ALERTS.c.seen_count)
+    ).returning(
+        _ALERTS.c.incident_id, _ALERTS.c.source, _ALERTS.c.fingerprint, _ALERTS.c.seen_count
+    )
 
 
 _UPSERT = {"sqlite": _upsert_alert(sqlite_insert), "postgresql": _upsert_alert(pg_insert)}
@@ -135,29 +137,90 @@ def ingest_alerts(
         row.grouping_key: _Open(row.id, row.channel_id, row.channel_name)
         for row in connection.execute(_FIND_OPEN_MANY, {"p_keys": sorted(set(keys))})
     }
-    joined: list[dict[str, Any]] = []  # timeline entries of new alerts, inserted at the end
-    results = []
-    for (alert, playbook), key in zip(grouped, keys, strict=True):
+    results: list[IngestResult | None] = [None] * len(alerts)
+    joining: list[tuple[int, _Open]] = []  # (alert's position, the incident it joins)
+    for n, ((alert, playbook), key) in enumerate(zip(grouped, keys, strict=True)):
         incident = found.get(key)
         if incident is None:
             if alert.status == "resolved":
-                results.append(IngestResult(None))  # nothing open to attach a recovery to
+                results[n] = IngestResult(None)  # nothing open to attach a recovery to
                 continue
+            # The first firing alert of a group with nothing open opens the incident (and
+            # is stored with it); the group's later alerts join it below.
             opened = _open_for(session, domain, alert, playbook, key)
             if isinstance(opened, IngestResult):
                 assert opened.incident_id is not None
                 found[key] = _Open(opened.incident_id, opened.channel_id, opened.channel_name)
-                results.append(opened)
+                results[n] = opened
                 continue
             incident = found[key] = opened
-        results.append(_join(session, domain, incident, alert, joined))
-    _insert_entries(connection, joined)
-    return results
+        joining.append((n, incident))
+    _join_all(session, domain, alerts, joining, results)
+    return [result for result in results if result is not None]
 
 
 def ingest_alert(session: Session, domain: Domain, alert: NormalizedAlert) -> IngestResult:
     """Attach one alert (see `ingest_alerts`)."""
     return ingest_alerts(session, domain, [alert])[0]
+
+
+def _rounds(
+    alerts: list[NormalizedAlert], joining: list[tuple[int, _Open]]
+) -> list[list[tuple[int, _Open]]]:
+    """Split into rounds in which each stored alert appears once: one upsert statement may
+    not touch the same row twice, and a repeat must see the row its predecessor left."""
+    rounds: list[list[tuple[int, _Open]]] = []
+    seen: dict[tuple[int, str, str], int] = {}
+    for n, incident in joining:
+        identity = (incident.id, alerts[n].source, alerts[n].fingerprint)
+        index = seen[identity] = seen.get(identity, -1) + 1
+        if index == len(rounds):
+            rounds.append([])
+        rounds[index].append((n, incident))
+    return rounds
+
+
+def _join_all(
+    session: Session,
+    domain: Domain,
+    alerts: list[NormalizedAlert],
+    joining: list[tuple[int, _Open]],
+    results: list[IngestResult | None],
+) -> None:
+    """Store the alerts that join open incidents: one upsert statement per round."""
+    connection = session.connection()
+    now = domain.clock.now()
+    entries: list[dict[str, Any]] = []  # timeline entries of new alerts, inserted together
+    for batch in _rounds(alerts, joining):
+        rows = connection.execute(
+            _UPSERT[connection.dialect.name],
+            [_alert_params(incident.id, alerts[n], now) for n, incident in batch],
+        )
+        # Rows come back in no promised order: match them by the alert's identity.
+        seen_counts = {(row.incident_id, row.source, row.fingerprint): row[3] for row in rows}
+        for n, incident in batch:
+            alert = alerts[n]
+            seen = seen_counts.get((incident.id, alert.source, alert.fingerprint))
+            outcome = None
+            if seen == 1:
+                entries.append(_entry(incident.id, alert, now))
+            elif seen is None:  # stored with another status: a recovery, or firing again
+                # Entries still waiting go in first, so the timeline keeps arrival order.
+                _insert_entries(connection, entries)
+                entries = []
+                rec = Recorder(session, session.get(Incident, incident.id), now, domain.tz)
+                if _status_changed(rec, alert):
+                    outcome = rec.outcome
+                else:
+                    seen = 2
+            results[n] = IngestResult(
+                incident.id,
+                incident.channel_id,
+                incident.channel_name,
+                repeat=seen is not None and seen > 1,
+                outcome=outcome,
+            )
+    _insert_entries(connection, entries)
 
 
 def _open_for(
@@ -191,78 +254,32 @@ def _open_for(
     )
 
 
-def _join(
-    session: Session,
-    domain: Domain,
-    incident: _Open,
-    alert: NormalizedAlert,
-    joined: list[dict[str, Any]],
-) -> IngestResult:
-    now = domain.clock.now()
-    stored = _store(session, now, incident.id, alert, joined)
-    outcome = None
-    if stored == "changed":
-        # Entries still waiting go in first, so the timeline keeps the order alerts came in.
-        _insert_entries(session.connection(), joined)
-        joined.clear()
-        rec = Recorder(session, session.get(Incident, incident.id), now, domain.tz)
-        if _status_changed(rec, alert):
-            outcome = rec.outcome
-        else:
-            stored = "repeat"
-    return IngestResult(
-        incident.id,
-        incident.channel_id,
-        incident.channel_name,
-        repeat=stored == "repeat",
-        outcome=outcome,
-    )
-
-
 def _id(rec: Recorder) -> int:
     assert rec.incident is not None and rec.incident.id is not None
     return rec.incident.id
 
 
-def _store(
-    session: Session,
-    now: datetime,
-    incident_id: int,
-    alert: NormalizedAlert,
-    joined: list[dict[str, Any]] | None = None,
-) -> str:
-    """Store the alert on the incident: "new", "repeat", or "changed" (status differs).
-
-    A new alert's timeline entry goes into `joined` when given (the caller inserts them
-    together), else it is inserted now.
-    """
+def _store(session: Session, now: datetime, incident_id: int, alert: NormalizedAlert) -> None:
+    """Store the alert that opened the incident, and its timeline entry."""
     connection = session.connection()
-    seen = connection.execute(
-        _UPSERT[connection.dialect.name],
-        {
-            "p_incident_id": incident_id,
-            "p_source": alert.source,
-            "p_fingerprint": alert.fingerprint,
-            "p_title": alert.title,
-            "p_status": alert.status,
-            "p_labels": dict(alert.labels),
-            "p_annotations": dict(alert.annotations),
-            "p_starts_at": alert.starts_at,
-            "p_ends_at": alert.ends_at,
-            "p_url": alert.url,
-            "p_now": now,
-        },
-    ).scalar()
-    if seen is None:
-        return "changed"
-    if seen > 1:
-        return "repeat"
-    entry = _entry(incident_id, alert, now)
-    if joined is None:
-        _insert_entries(connection, [entry])
-    else:
-        joined.append(entry)
-    return "new"
+    connection.execute(_UPSERT[connection.dialect.name], [_alert_params(incident_id, alert, now)])
+    _insert_entries(connection, [_entry(incident_id, alert, now)])
+
+
+def _alert_params(incident_id: int, alert: NormalizedAlert, now: datetime) -> dict[str, Any]:
+    return {
+        "p_incident_id": incident_id,
+        "p_source": alert.source,
+        "p_fingerprint": alert.fingerprint,
+        "p_title": alert.title,
+        "p_status": alert.status,
+        "p_labels": dict(alert.labels),
+        "p_annotations": dict(alert.annotations),
+        "p_starts_at": alert.starts_at,
+        "p_ends_at": alert.ends_at,
+        "p_url": alert.url,
+        "p_now": now,
+    }
 
 
 def _entry(incident_id: int, alert: NormalizedAlert, now: datetime) -> dict[str, Any]:
