@@ -23,9 +23,7 @@ def _other_group(**changes):
     )
 
 
-def test_a_batch_opens_joins_repeats_and_resolves_in_arrival_order(
-    sessions, domain, store
-) -> None:
+def test_a_batch_opens_joins_repeats_and_resolves_in_arrival_order(sessions, domain, store) -> None:
     batch = [
         reference_alert(fingerprint="a"),  # opens incident 1
         _other_group(fingerprint="b"),  # opens incident 2
