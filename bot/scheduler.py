@@ -1,7 +1,10 @@
 """APScheduler 3.x adapter: reminder jobs in the same database, fired through the domain.
 
-Jobs are module-level coroutine functions so the job store can pickle them by reference;
-they reach the running service through `_runtime`, set when the scheduler is built.
+Jobs are module-level functions so the job store can pickle them by reference; they reach
+the running service through `_runtime`, set when the scheduler is built. The scheduler runs
+in its own thread (BackgroundScheduler): its job store reads and writes the database, which
+must never happen on the event loop, where it would hold up every request behind a lock or a
+round trip.
 Only one process may run jobs against a job store: on PostgreSQL the leader is chosen by
 an advisory lock (bot/leader.py); the others start paused and only write jobs.
 """
@@ -18,7 +21,8 @@ from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import DBAPIError
@@ -48,33 +52,29 @@ def _run(fn: Callable[[Session], Outcome | None]) -> None:
     _runtime.wake_dispatcher()
 
 
-async def _fire(fn: Callable[[Session], Outcome | None]) -> None:
-    await asyncio.to_thread(_run, fn)
-
-
-async def fire_reminder(incident_id: int) -> None:
+def fire_reminder(incident_id: int) -> None:
     """Status-update reminder."""
-    await _fire(lambda s: reminders.status_update_due(s, _domain(), incident_id))
+    _run(lambda s: reminders.status_update_due(s, _domain(), incident_id))
 
 
-async def fire_ack(incident_id: int) -> None:
+def fire_ack(incident_id: int) -> None:
     """Not acknowledged in time."""
-    await _fire(lambda s: reminders.unacknowledged_due(s, _domain(), incident_id))
+    _run(lambda s: reminders.unacknowledged_due(s, _domain(), incident_id))
 
 
-async def fire_timebox(incident_id: int, stage_id: str) -> None:
+def fire_timebox(incident_id: int, stage_id: str) -> None:
     """A stage's timebox ran out."""
-    await _fire(lambda s: reminders.timebox_due(s, _domain(), incident_id, stage_id))
+    _run(lambda s: reminders.timebox_due(s, _domain(), incident_id, stage_id))
 
 
-async def fire_postmortem(incident_id: int) -> None:
+def fire_postmortem(incident_id: int) -> None:
     """The postmortem is due."""
-    await _fire(lambda s: reminders.postmortem_due(s, _domain(), incident_id))
+    _run(lambda s: reminders.postmortem_due(s, _domain(), incident_id))
 
 
-async def fire_maintenance(maintenance_id: int, phase: str) -> None:
+def fire_maintenance(maintenance_id: int, phase: str) -> None:
     """A maintenance notice."""
-    await _fire(lambda s: maintenance.notice_due(s, _domain(), maintenance_id, phase))
+    _run(lambda s: maintenance.notice_due(s, _domain(), maintenance_id, phase))
 
 
 def _domain() -> Domain:
@@ -129,6 +129,17 @@ def _create_job_table(store: SQLAlchemyJobStore) -> None:
             time.sleep(0.2)
 
 
+class _Background(BackgroundScheduler):
+    """APScheduler's thread, minus one habit: woken by `shutdown`, it would still process
+    due jobs, failing to run them on its stopped executor and then dropping one-off jobs
+    from the shared store, so a stopping replica would lose another's reminders."""
+
+    def _process_jobs(self) -> float | None:
+        if self.state == STATE_STOPPED:
+            return None
+        return super()._process_jobs()  # type: ignore[no-any-return]
+
+
 class Scheduler:
     """The reminder scheduler of one process; `handlers()` feed it from the outbox."""
 
@@ -138,7 +149,7 @@ class Scheduler:
         _current = self
         self.runtime = runtime
         self.store = SQLAlchemyJobStore(engine=runtime.engine)
-        self.scheduler = AsyncIOScheduler(
+        self.scheduler = _Background(
             jobstores={"default": self.store},
             # A reminder missed while the process was down fires once on start, not in a burst.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
@@ -197,7 +208,8 @@ class Scheduler:
             else DateTrigger(run_date=due, timezone=UTC)
         )
         identifier = job_id(payload)
-        self.scheduler.add_job(
+        await asyncio.to_thread(
+            self.scheduler.add_job,
             JOBS[payload["job"]],
             trigger,
             id=identifier,
@@ -217,13 +229,16 @@ class Scheduler:
             prefixes = [f"timebox:{payload['incident_id']}"]
         else:
             prefixes = [job_id(payload)]
+        return {"removed": await asyncio.to_thread(self._remove, prefixes)}
+
+    def _remove(self, prefixes: list[str]) -> list[str]:
         removed = []
         for existing in self.scheduler.get_jobs():
             if any(existing.id == p or existing.id.startswith(f"{p}:") for p in prefixes):
                 with contextlib.suppress(JobLookupError):
                     existing.remove()
                     removed.append(existing.id)
-        return {"removed": removed}
+        return removed
 
     async def run_due(
         self,
@@ -243,7 +258,7 @@ class Scheduler:
             run_time = job.next_run_time
             if run_time > clock.now():
                 clock.set(run_time)
-            await job.func(*job.args)
+            await asyncio.to_thread(job.func, *job.args)
             fired += 1
             following = job.trigger.get_next_fire_time(run_time, run_time)
             try:

@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from storage.models import Person
+from storage.types import UTCDateTime
+
+
+def _upsert(insert: Any) -> Any:
+    statement = insert(Person).values(
+        id=bindparam("p_id"),
+        name=bindparam("p_name"),
+        updated_at=bindparam("p_now", type_=UTCDateTime),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[Person.id],
+        set_={"name": statement.excluded.name, "updated_at": statement.excluded.updated_at},
+        where=Person.name != statement.excluded.name,
+    )
+
+
+# Built once: every command remembers who ran it.
+_UPSERT = {"sqlite": _upsert(sqlite_insert), "postgresql": _upsert(pg_insert)}
+_SEEN = "warroom.people_seen"  # (user, name) already upserted in this transaction
 
 
 def remember(*, session: Session, user_id: str, name: str | None, now: datetime) -> None:
@@ -17,14 +37,17 @@ def remember(*, session: Session, user_id: str, name: str | None, now: datetime)
     from one person must not collide on the primary key)."""
     if not name or not user_id:
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Person).values(id=user_id, name=name, updated_at=now)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Person.id],
-        set_={"name": statement.excluded.name, "updated_at": statement.excluded.updated_at},
-        where=Person.name != statement.excluded.name,
+    connection = session.connection()
+    # Commands share transactions in a burst: one upsert per person and name is enough.
+    seen = session.info.get(_SEEN)
+    if seen is None or seen[0] is not connection:
+        seen = session.info[_SEEN] = (connection, set())
+    if (user_id, name) in seen[1]:
+        return
+    connection.execute(
+        _UPSERT[connection.dialect.name], {"p_id": user_id, "p_name": name, "p_now": now}
     )
-    session.execute(statement)
+    seen[1].add((user_id, name))
 
 
 def names(*, session: Session, user_ids: set[str] | None = None) -> dict[str, str]:

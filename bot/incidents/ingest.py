@@ -1,7 +1,7 @@
 """Alerts in: each grouped onto its group's open incident (opening one), deduplicated.
 
 A storm is thousands of alerts a second joining a few incidents, so the work is shaped
-for it: alerts arrive in batches (one transaction, see `bot.web.batching`), the batch's
+for it: alerts arrive in batches (one transaction, see `bot.batching`), the batch's
 open incidents are looked up in one query, each alert is stored by one upsert, and the
 timeline entries of the alerts that joined are inserted together at the end. All are Core
 statements built once: no ORM object per alert and no autoflush before each statement.

@@ -8,12 +8,21 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.batching import GroupCommit
 from bot.incidents.commands import Command, CommandError, parse_command
 from bot.runtime import Runtime
 from bot.slack.blocks import declare_modal, home_view, note_modal
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from bot.slack.runner import open_cards, run_command, run_pin
+from bot.slack.runner import (
+    CommandJob,
+    Reply,
+    database_down,
+    open_cards,
+    run_commands,
+    run_pin,
+)
 
 log = logging.getLogger(__name__)
 PIN_REACTIONS = frozenset({"pushpin", "round_pushpin"})
@@ -34,6 +43,21 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         async with after_ack:
             return await asyncio.to_thread(fn, *args, **kwargs)
 
+    # Commands arriving together share a transaction on one writer thread: a burst costs
+    # a commit and a thread wake-up per batch, not per command, and leaves the event loop
+    # free to ack the next ones.
+    batches: GroupCommit[CommandJob, Reply] = GroupCommit(
+        runtime.sessions, lambda session, jobs: run_commands(runtime, session, jobs)
+    )
+
+    async def run(job: CommandJob) -> Reply:
+        try:
+            reply = await batches.submit(job)
+        except SQLAlchemyError as error:
+            return database_down(job, error)
+        runtime.wake_dispatcher()
+        return reply
+
     @app.command("/incident")
     async def handle_command_incident(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
@@ -52,28 +76,28 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         # Slack gives up after 3 s, so the ack goes before any database work.
         await ack()
         people = await _names(client, command.user)
-        reply = await in_turn(
-            run_command,
-            runtime,
-            command,
-            user_id=body["user_id"],
-            user_name=body.get("user_name"),
-            people=people,
-            channel_id=body.get("channel_id"),
-            key=f"command:{body.get('trigger_id')}" if body.get("trigger_id") else None,
+        reply = await run(
+            CommandJob(
+                command,
+                user_id=body["user_id"],
+                user_name=body.get("user_name"),
+                people=people,
+                channel_id=body.get("channel_id"),
+                key=f"command:{body.get('trigger_id')}" if body.get("trigger_id") else None,
+            )
         )
         await _private(respond, reply.private)
 
     async def _button(body: dict[str, Any], respond: AsyncRespond, verb: str) -> None:
         action = body["actions"][0]
-        reply = await in_turn(
-            run_command,
-            runtime,
-            Command(verb),
-            user_id=body["user"]["id"],
-            user_name=_user_name(body),
-            incident_id=int(action["value"]),
-            key=f"action:{body.get('trigger_id')}:{action['action_id']}",
+        reply = await run(
+            CommandJob(
+                Command(verb),
+                user_id=body["user"]["id"],
+                user_name=_user_name(body),
+                incident_id=int(action["value"]),
+                key=f"action:{body.get('trigger_id')}:{action['action_id']}",
+            )
         )
         await _private(respond, reply.private)
 
@@ -106,14 +130,14 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await ack(response_action="errors", errors={BlockId.NOTE: "Write a note first"})
             return
         await ack()
-        await in_turn(
-            run_command,
-            runtime,
-            Command("note", text=text),
-            user_id=body["user"]["id"],
-            user_name=_user_name(body),
-            incident_id=int(view["private_metadata"]),
-            key=f"view:{view.get('id')}",
+        await run(
+            CommandJob(
+                Command("note", text=text),
+                user_id=body["user"]["id"],
+                user_name=_user_name(body),
+                incident_id=int(view["private_metadata"]),
+                key=f"view:{view.get('id')}",
+            )
         )
 
     @app.view(CallbackId.DECLARE)
@@ -127,13 +151,13 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             return
         await ack()
         user = body["user"]["id"]
-        reply = await in_turn(
-            run_command,
-            runtime,
-            Command("declare", text=title, severity=severity),
-            user_id=user,
-            user_name=_user_name(body),
-            key=f"view:{view.get('id')}",
+        reply = await run(
+            CommandJob(
+                Command("declare", text=title, severity=severity),
+                user_id=user,
+                user_name=_user_name(body),
+                key=f"view:{view.get('id')}",
+            )
         )
         channel = view.get("private_metadata")
         if reply.private and channel:

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
@@ -35,13 +35,35 @@ class Reply:
     private: str | None = None
 
 
+_BY_CHANNEL = (
+    select(Incident.id)
+    .where(Incident.channel_id == bindparam("p_channel"))
+    .order_by(Incident.id.desc())
+    .limit(1)
+)
+
+
 def incident_for_channel(session: Session, channel_id: str | None) -> Incident | None:
     """The incident whose channel this is."""
     if not channel_id:
         return None
-    return session.scalar(
-        select(Incident).where(Incident.channel_id == channel_id).order_by(Incident.id.desc())
-    )
+    # The id first, then the row through the session: commands sharing a transaction in
+    # one channel load the incident (and its large playbook snapshot) once.
+    found = session.connection().execute(_BY_CHANNEL, {"p_channel": channel_id}).first()
+    return session.get(Incident, found.id) if found is not None else None
+
+
+@dataclass(frozen=True)
+class CommandJob:
+    """One `/incident` command (or button) to apply as `user_id`."""
+
+    command: Command | str
+    user_id: str
+    channel_id: str | None = None
+    incident_id: int | None = None
+    key: str | None = None
+    user_name: str | None = None
+    people: dict[str, str] | None = None
 
 
 def run_command(
@@ -56,33 +78,56 @@ def run_command(
     people: dict[str, str] | None = None,
 ) -> Reply:
     """Apply one `/incident` command (or button) as `user_id`; errors come back as a Reply."""
-    try:
-        parsed = parse_command(command) if isinstance(command, str) else command
-    except CommandError as error:
-        return Reply(str(error))
+    job = CommandJob(command, user_id, channel_id, incident_id, key, user_name, people)
     try:
         with transaction(runtime.sessions) as session:
-            now = runtime.domain.clock.now()
-            for person, name in {**(people or {}), user_id: user_name}.items():
-                remember(session=session, user_id=person, name=name, now=now)
+            (reply,) = run_commands(runtime, session, [job])
+    except SQLAlchemyError as error:
+        return database_down(job, error)
+    runtime.wake_dispatcher()
+    return reply
+
+
+def run_commands(runtime: Runtime, session: Session, jobs: list[CommandJob]) -> list[Reply]:
+    """Apply commands in the caller's transaction, each in a savepoint of its own (a refused
+    command leaves no trace and costs the others nothing); one reply per job, in order.
+
+    A database failure is raised: the caller's transaction is lost, not just one command.
+    """
+    return [_apply(runtime, session, job) for job in jobs]
+
+
+def database_down(job: CommandJob, error: Exception) -> Reply:
+    """Slack was acked already: tell the responder, or the command vanishes silently."""
+    verb = job.command.verb if isinstance(job.command, Command) else "command"
+    log.error("database error running /incident %s: %r", verb, error)
+    return Reply(DATABASE_DOWN)
+
+
+def _apply(runtime: Runtime, session: Session, job: CommandJob) -> Reply:
+    try:
+        parsed = parse_command(job.command) if isinstance(job.command, str) else job.command
+    except CommandError as error:
+        return Reply(str(error))
+    now = runtime.domain.clock.now()
+    # Outside the command's savepoint: a refused command still taught us the names.
+    for person, name in {**(job.people or {}), job.user_id: job.user_name}.items():
+        remember(session=session, user_id=person, name=name, now=now)
+    try:
+        with session.begin_nested():
             incident = (
-                session.get(Incident, incident_id)
-                if incident_id is not None
-                else incident_for_channel(session, channel_id)
+                session.get(Incident, job.incident_id)
+                if job.incident_id is not None
+                else incident_for_channel(session, job.channel_id)
             )
             outcome = execute(
-                session, runtime.domain, parsed, incident=incident, actor=user_id, key=key
+                session, runtime.domain, parsed, incident=incident, actor=job.user_id, key=job.key
             )
     except DomainError as error:
         return Reply(str(error))
     except (DuplicateDelivery, IntegrityError):
         # The same delivery is being (or was) recorded by another request.
         return Reply(None)
-    except SQLAlchemyError as error:
-        # Slack was acked already: tell the responder, or the command vanishes silently.
-        log.error("database error running /incident %s: %r", parsed.verb, error)
-        return Reply(DATABASE_DOWN)
-    runtime.wake_dispatcher()
     if outcome.duplicate:
         return Reply(None)
     if parsed.verb in ("declare", "drill"):

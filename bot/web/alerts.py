@@ -15,11 +15,11 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
 from bot.alerts import SOURCES, AlertPayloadError, UnknownSource, parse
+from bot.batching import GroupCommit
 from bot.incidents.alerts import NormalizedAlert
 from bot.incidents.ingest import IngestResult, ingest_alerts
 from bot.runtime import Runtime
 from bot.web.auth import require_auth
-from bot.web.batching import GroupCommit
 from bot.web.body import read_body
 from bot.web.errors import DATABASE_UNAVAILABLE, ErrorBody, JSONErrorRoute, WebError
 from storage.db import transaction
