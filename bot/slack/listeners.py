@@ -33,8 +33,12 @@ async def _private(respond: AsyncRespond, text: str | None) -> None:
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
 
-def register(app: AsyncApp, runtime: Runtime) -> None:
-    """Attach every listener to the Bolt app."""
+def register(app: AsyncApp, runtime: Runtime, *, linger: float = 0.0) -> None:
+    """Attach every listener to the Bolt app.
+
+    `linger`: how long commands wait to share a transaction with the next ones (when
+    Slack is answered at the ack, nobody waits on that).
+    """
     # The work after an ack waits its turn here, so a burst of commands cannot starve
     # the acks of the next ones (Slack gives up on an ack after 3 s).
     after_ack = asyncio.Semaphore(4)
@@ -47,7 +51,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     # a commit and a thread wake-up per batch, not per command, and leaves the event loop
     # free to ack the next ones.
     batches: GroupCommit[CommandJob, Reply] = GroupCommit(
-        runtime.sessions, lambda session, jobs: run_commands(runtime, session, jobs)
+        runtime.sessions,
+        lambda session, jobs: run_commands(runtime, session, jobs),
+        linger=linger,
     )
 
     async def run(job: CommandJob) -> Reply:

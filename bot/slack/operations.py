@@ -120,6 +120,13 @@ class SlackOperations:
         incident = await self._incident(payload["incident_id"])
         channel_id = incident.channel_id
         name = incident.channel_name or payload["name"]
+        topic = truncate(escape(payload["topic"]), 250)
+        purpose = truncate(escape(payload["purpose"]), 250)
+        described: dict[str, Any] = {}
+        if channel_id is not None:
+            # A retry: an earlier attempt may have described the channel already, and each
+            # setTopic posts a notice in the channel, so set only what is not set yet.
+            described = (await self.client.conversations_info(channel=channel_id))["channel"]
         if channel_id is None:
             channel_id, name = await self._create(payload["name"], payload.get("private", False))
 
@@ -130,12 +137,10 @@ class SlackOperations:
 
             # Stored before anything else so a retry after a crash reuses this channel.
             await self._db(keep)
-        await self.client.conversations_setTopic(
-            channel=channel_id, topic=truncate(escape(payload["topic"]), 250)
-        )
-        await self.client.conversations_setPurpose(
-            channel=channel_id, purpose=truncate(escape(payload["purpose"]), 250)
-        )
+        if (described.get("topic") or {}).get("value") != topic:
+            await self.client.conversations_setTopic(channel=channel_id, topic=topic)
+        if (described.get("purpose") or {}).get("value") != purpose:
+            await self.client.conversations_setPurpose(channel=channel_id, purpose=purpose)
         invited = await self._invite(channel_id, payload.get("invite", []))
         return {"channel_id": channel_id, "name": name, **invited}
 

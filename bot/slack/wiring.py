@@ -24,6 +24,8 @@ from bot.runtime import Runtime
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.listeners import register
 
+COMMAND_LINGER = 0.01  # seconds
+
 # What each button and modal does, as the command verb it stands for (for metrics).
 INTERACTION_VERBS = {
     ActionId.ACKNOWLEDGE: "ack",
@@ -129,5 +131,6 @@ def build_slack(
             return await next()
 
         bolt.use(count_commands)
-    register(bolt, runtime)
+    # Answered at the ack, commands can wait a moment to be recorded together.
+    register(bolt, runtime, linger=0.0 if process_before_response else COMMAND_LINGER)
     return SlackSide(client=client, bolt=bolt, handler=AsyncSlackRequestHandler(bolt))

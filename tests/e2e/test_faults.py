@@ -75,7 +75,9 @@ def test_slack_outage_loses_nothing_and_doubles_nothing(service: Service) -> Non
         wave = 0
         with ThreadPoolExecutor(max_workers=6) as pool:
             while time.monotonic() - start < OUTAGE_SECONDS:
-                sandbox.faults(count=20, **modes[wave % len(modes)])
+                # A few of each kind per wave: the faults queue up in order, so the
+                # bot meets every kind however quickly it backs off.
+                sandbox.faults(count=4, **modes[wave % len(modes)])
                 if wave < ALERTS_PER_GROUP:
                     accepted += pool.map(send, [(g, wave) for g in range(GROUPS)])
                     for incident_id in sorted(set(accepted)):
@@ -86,7 +88,8 @@ def test_slack_outage_loses_nothing_and_doubles_nothing(service: Service) -> Non
                 time.sleep(0.5)  # pacing the outage, not waiting for a result
     sandbox.clear_faults()
     failures = [c for c in sandbox.calls() if not c["ok"] and c["status"] in (429, 500, 503)]
-    assert len(failures) > 20, "the outage never reached the bot"
+    met = {c["status"] for c in failures}
+    assert met == {429, 500, 503}, f"the outage did not reach the bot in every way: {met}"
 
     with runtime.sessions() as session:
         incidents = list(session.scalars(select(Incident).order_by(Incident.id)))
