@@ -39,14 +39,6 @@ def register(app: AsyncApp, runtime: Runtime, *, linger: float = 0.0) -> None:
     `linger`: how long commands wait to share a transaction with the next ones (when
     Slack is answered at the ack, nobody waits on that).
     """
-    # The work after an ack waits its turn here, so a burst of commands cannot starve
-    # the acks of the next ones (Slack gives up on an ack after 3 s).
-    after_ack = asyncio.Semaphore(4)
-
-    async def in_turn(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        async with after_ack:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-
     # Commands arriving together share a transaction on one writer thread: a burst costs
     # a commit and a thread wake-up per batch, not per command, and leaves the event loop
     # free to ack the next ones.
