@@ -236,6 +236,24 @@ def warroom(backend: Backend, **extra_env: str) -> Iterator[Server]:
 
 
 @contextmanager
+def slack_host() -> Iterator[Server]:
+    """A second service in sandbox mode whose sandbox plays Slack: Slack's side of every Web
+    API call then runs in another process, as real Slack's does (its own bot stays idle)."""
+    with warroom(Backend("sqlite")) as host:
+        yield host
+
+
+def slack_env(host: Server) -> dict[str, str]:
+    """The Slack credentials of `host`'s sandbox, as the measured service's environment."""
+    info = httpx.get(f"{host.url}/sandbox/api/sandbox.info", timeout=10).raise_for_status()
+    return {
+        "SLACK_BOT_TOKEN": info.json()["bot_token"],
+        "SLACK_SIGNING_SECRET": info.json()["signing_secret"],
+        "SLACK_API_URL": f"{host.url}/sandbox/api/",
+    }
+
+
+@contextmanager
 def baseline(script: str, **env_extra: str) -> Iterator[Server]:
     """A bench/ baseline script (`python bench/SCRIPT --port N`) in its own process."""
     with tempfile.TemporaryDirectory(prefix="warroom-baseline-") as raw:

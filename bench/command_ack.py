@@ -1,11 +1,13 @@
 """Slash-command ack: time POST /slack/events for signed `/incident note` at 20 concurrent.
 
 Usage: python bench/command_ack.py [--quick] [--postgres URL]
-Starts `python -m bot serve` (sandbox mode, fresh database), opens an incident by alert and
-waits for its channel, then sends 2,000 signed `/incident note ...` commands (quick: 400) in
-that channel from 20 concurrent connections, timing each HTTP answer (the ack; the note is
-recorded and echoed after it). Then the same load against bench/baseline_bolt.py, a bare Bolt
-AsyncApp that only acks, mounted the same way with the same signing secret.
+Starts a `python -m bot serve` in sandbox mode to play Slack, then the measured one (fresh
+database) with that sandbox's credentials and Web API URL, as against real Slack: Slack's
+side of the echoes runs in another process, as in production. Opens an incident by alert,
+waits for its channel, then sends 2,000 signed `/incident note ...` commands (quick: 400)
+in that channel from 20 concurrent connections, timing each HTTP answer (the ack; the note
+is recorded and echoed after it). Then the same load against bench/baseline_bolt.py, a bare
+Bolt AsyncApp that only acks, mounted the same way with the same signing secret.
 Prints a table, then as its last line one JSON object: p50_ms, p99_ms, baseline_p99_ms, ratio
 (p99 over the baseline's p99) for SQLite, and the same under "postgresql" with --postgres.
 """
@@ -32,6 +34,8 @@ from _common import (
     parse_args,
     percentile,
     report,
+    slack_env,
+    slack_host,
     verdict,
     wait_until,
     warroom,
@@ -178,7 +182,7 @@ def open_incident(server: Server) -> tuple[int, tuple[str, str]]:
         return incident_id, wait_until(channel, timeout=30, what="the incident's channel")
 
 
-def settle(server: Server, incident_id: int, notes: int) -> tuple[int, float]:
+def settle(server: Server, host: Server, incident_id: int, notes: int) -> tuple[int, float]:
     """Wait for every note in the timeline (or no progress for 10 s), then for Slack calls to
     stop; return (notes recorded, seconds waited)."""
     began = time.perf_counter()
@@ -197,7 +201,8 @@ def settle(server: Server, incident_id: int, notes: int) -> tuple[int, float]:
         last = [-1]
 
         def quiet() -> bool:
-            calls = len(client.get("/sandbox/api/sandbox.calls").json()["calls"])
+            calls = httpx.get(f"{host.url}/sandbox/api/sandbox.calls", timeout=60)
+            calls = len(calls.json()["calls"])
             still, last[0] = calls == last[0], calls
             return still
 
@@ -207,13 +212,13 @@ def settle(server: Server, incident_id: int, notes: int) -> tuple[int, float]:
 
 def run_backend(backend: Backend, total: int) -> dict[str, Any]:
     """Commands against warroom on this backend, then against the bare Bolt app beside it."""
-    with warroom(backend) as server:
-        slack = Slack.of(server)
+    with slack_host() as host, warroom(backend, **slack_env(host)) as server:
+        slack = Slack.of(host)
         incident_id, channel = open_incident(server)
         warm = asyncio.run(commands(server.url, slack, channel, range(WARMUP)))
-        warm_recorded, _ = settle(server, incident_id, WARMUP)
+        warm_recorded, _ = settle(server, host, incident_id, WARMUP)
         acks = asyncio.run(commands(server.url, slack, channel, range(WARMUP, WARMUP + total)))
-        recorded, drained = settle(server, incident_id, WARMUP + total)
+        recorded, drained = settle(server, host, incident_id, WARMUP + total)
         env = {
             "BENCH_SLACK_SIGNING_SECRET": slack.signing_secret,
             "BENCH_SLACK_BOT_TOKEN": slack.bot_token,

@@ -41,6 +41,7 @@ BEYOND_ISSUE = {
     "groups:history": "the same in private incident channels",
     "channels:join": "the bot joins WARROOM_BROADCAST_CHANNEL (conversations.join)",
     "pins:read": "the pin_added event adds pinned messages to the timeline",
+    "groups:read": "a retried channel opening reads a private channel's topic (conversations.info)",
 }
 # Every Web API method warroom calls -> the bot scopes it needs for how warroom calls it
 # (public and private incident channels), from each method's page on api.slack.com.
@@ -51,6 +52,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat.update": {"chat:write"},
     "conversations.create": {"channels:manage", "groups:write"},
     "conversations.history": {"channels:history", "groups:history"},
+    "conversations.info": {"channels:read", "groups:read"},
     "conversations.invite": {"channels:manage", "groups:write"},
     "conversations.join": {"channels:join"},
     "conversations.list": {"channels:read"},
