@@ -7,6 +7,7 @@ the way `warroom serve` runs in production, so the client's CPU time is not the 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -33,6 +34,13 @@ REPO = BENCH_DIR.parent
 ALERT_TOKEN = "bench-alert-token"
 AUTH = {"Authorization": f"Bearer {ALERT_TOKEN}"}
 STARTUP_TIMEOUT = 60.0
+
+
+def settle_gc() -> None:
+    """Collect now and freeze what exists: the load generator's own collector then does not
+    pause it mid-run (timing warroom and its baseline alike)."""
+    gc.collect()
+    gc.freeze()
 
 
 def parse_args(doc: str | None, quick_help: str) -> argparse.Namespace:

@@ -29,6 +29,7 @@ from _common import (
     parse_args,
     percentile,
     report,
+    settle_gc,
     verdict,
     warroom,
 )
@@ -125,6 +126,7 @@ async def storm(url: str, bodies: list[bytes]) -> Load:
     try:
         # Connect every client before the clock starts.
         await asyncio.gather(*(client.get(url + "/healthz") for client in clients))
+        settle_gc()
         began = time.perf_counter()
         await asyncio.gather(*(worker(client) for client in clients))
         load.seconds = time.perf_counter() - began

@@ -8,6 +8,7 @@ so the alert storm's ratio measures what warroom adds on top of HTTP, JSON and p
 from __future__ import annotations
 
 import argparse
+import gc
 
 import uvicorn
 from fastapi import FastAPI
@@ -36,7 +37,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    app = create_app()
+    gc.freeze()  # as `warroom serve` does before serving
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
 
 if __name__ == "__main__":

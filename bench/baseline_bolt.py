@@ -10,6 +10,7 @@ same way, so the ratio measures what warroom's listener costs before and around 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 
 import uvicorn
@@ -55,6 +56,7 @@ def main() -> None:
         bot_token=os.environ["BENCH_SLACK_BOT_TOKEN"],
         api_url=os.environ["BENCH_SLACK_API_URL"],
     )
+    gc.freeze()  # as `warroom serve` does before serving
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
 

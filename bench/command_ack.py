@@ -34,6 +34,7 @@ from _common import (
     parse_args,
     percentile,
     report,
+    settle_gc,
     slack_env,
     slack_host,
     verdict,
@@ -147,6 +148,7 @@ async def commands(url: str, slack: Slack, channel: tuple[str, str], numbers: ra
     clients = [httpx.AsyncClient(limits=limits, timeout=30) for _ in range(CONCURRENCY)]
     try:
         await asyncio.gather(*(client.get(url + "/healthz") for client in clients))
+        settle_gc()
         began = time.perf_counter()
         await asyncio.gather(*(worker(client) for client in clients))
         acks.seconds = time.perf_counter() - began

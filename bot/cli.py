@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,6 +56,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     if settings.slack_app_token is not None:
         print("Slack Socket Mode: commands, clicks and events come over the socket", flush=True)
+    # Everything built so far (modules, models, compiled statements) lives as long as the
+    # process: keep it out of the cyclic collector's full passes, which otherwise walk it
+    # all and stall every request for 100-200 ms at a time under load.
+    gc.freeze()
     # Logging is ours (redacted, one access line per request without query strings).
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     runtime.close()
