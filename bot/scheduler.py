@@ -131,8 +131,8 @@ def _create_job_table(store: SQLAlchemyJobStore) -> None:
 
 class _Background(BackgroundScheduler):
     """APScheduler's thread, minus one habit: woken by `shutdown`, it would still process
-    due jobs, failing to run them on its stopped executor and then dropping one-off jobs
-    from the shared store, so a stopping replica would lose another's reminders."""
+    due jobs, fail to run them on its stopped executor, and move each repeating job to its
+    next run in the shared store, so a stopping replica would skip the leader's reminders."""
 
     def _process_jobs(self) -> float | None:
         if self.state == STATE_STOPPED:

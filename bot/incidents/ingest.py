@@ -2,9 +2,10 @@
 
 A storm is thousands of alerts a second joining a few incidents, so the work is shaped
 for it: alerts arrive in batches (one transaction, see `bot.batching`), the batch's
-open incidents are looked up in one query, each alert is stored by one upsert, and the
-timeline entries of the alerts that joined are inserted together at the end. All are Core
-statements built once: no ORM object per alert and no autoflush before each statement.
+open incidents are looked up in one query, the alerts joining them are stored by one
+multi-row upsert (a repeat of an alert in the same batch goes in the next statement), and
+their timeline entries are inserted together at the end. All are Core statements built
+once: no ORM object per alert and no autoflush before each statement.
 """
 
 from __future__ import annotations
@@ -156,7 +157,9 @@ def ingest_alerts(
             incident = found[key] = opened
         joining.append((n, incident))
     _join_all(session, domain, alerts, joining, results)
-    return [result for result in results if result is not None]
+    done = [result for result in results if result is not None]
+    assert len(done) == len(alerts), "an alert was left without a result"
+    return done
 
 
 def ingest_alert(session: Session, domain: Domain, alert: NormalizedAlert) -> IngestResult:

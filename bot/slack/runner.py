@@ -78,7 +78,15 @@ def run_command(
     people: dict[str, str] | None = None,
 ) -> Reply:
     """Apply one `/incident` command (or button) as `user_id`; errors come back as a Reply."""
-    job = CommandJob(command, user_id, channel_id, incident_id, key, user_name, people)
+    job = CommandJob(
+        command,
+        user_id=user_id,
+        channel_id=channel_id,
+        incident_id=incident_id,
+        key=key,
+        user_name=user_name,
+        people=people,
+    )
     try:
         with transaction(runtime.sessions) as session:
             (reply,) = run_commands(runtime, session, [job])
