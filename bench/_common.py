@@ -7,6 +7,7 @@ the way `warroom serve` runs in production, so the client's CPU time is not the 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import math
@@ -19,9 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,70 @@ def settle_gc() -> None:
     pause it mid-run (timing warroom and its baseline alike)."""
     gc.collect()
     gc.freeze()
+
+
+@dataclass
+class Load:
+    """What one closed-loop run saw: each answer's status and time."""
+
+    sent: int
+    expected: int  # the status every answer should have
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)  # 0: no answer (transport error)
+
+    @property
+    def throughput(self) -> float:
+        return self.sent / self.seconds
+
+    @property
+    def errors(self) -> int:
+        return sum(count for status, count in self.statuses.items() if status != self.expected)
+
+    @property
+    def server_errors(self) -> int:
+        return sum(count for status, count in self.statuses.items() if status >= 500)
+
+    def ms(self, pct: float) -> float:
+        return percentile(self.latencies, pct) * 1000
+
+
+Request = tuple[str, bytes, dict[str, str]]  # path, body, headers
+
+
+async def closed_loop(
+    url: str, requests: Iterable[Request], *, sent: int, connections: int, expected: int
+) -> Load:
+    """POST every request over `connections` concurrent connections, each sending its next
+    as soon as it has an answer; time each answer. Requests are built as they are sent."""
+    load = Load(sent=sent, expected=expected)
+    queue = iter(requests)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for path, body, headers in queue:
+            began = time.perf_counter()
+            try:
+                status = (await client.post(url + path, content=body, headers=headers)).status_code
+            except httpx.HTTPError:
+                status = 0
+            load.latencies.append(time.perf_counter() - began)
+            load.statuses[status] = load.statuses.get(status, 0) + 1
+
+    # One single-connection client per connection: httpcore's pool scans every connection
+    # for every queued request, which at 50 connections in one client costs the client more
+    # CPU than a bare FastAPI endpoint costs the server, and the bench would time httpx.
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    clients = [httpx.AsyncClient(limits=limits, timeout=120) for _ in range(connections)]
+    try:
+        # Connect every client before the clock starts.
+        await asyncio.gather(*(client.get(url + "/healthz") for client in clients))
+        settle_gc()
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(client) for client in clients))
+        load.seconds = time.perf_counter() - began
+    finally:
+        await asyncio.gather(*(client.aclose() for client in clients))
+    return load
 
 
 def parse_args(doc: str | None, quick_help: str) -> argparse.Namespace:

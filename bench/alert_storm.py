@@ -14,22 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from _common import (
     AUTH,
     Backend,
+    Load,
     Server,
     backends,
     baseline,
+    closed_loop,
     machine,
     parse_args,
-    percentile,
     report,
-    settle_gc,
     verdict,
     warroom,
 )
@@ -76,63 +74,11 @@ def notification(number: int) -> bytes:
     return json.dumps(body).encode()
 
 
-@dataclass
-class Load:
-    """What one run of the load saw."""
-
-    sent: int
-    seconds: float
-    latencies: list[float] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)  # 0: no answer (transport error)
-
-    @property
-    def throughput(self) -> float:
-        return self.sent / self.seconds
-
-    @property
-    def errors(self) -> int:
-        return sum(count for status, count in self.statuses.items() if status != 202)
-
-    @property
-    def server_errors(self) -> int:
-        return sum(count for status, count in self.statuses.items() if status >= 500)
-
-    def ms(self, pct: float) -> float:
-        return percentile(self.latencies, pct) * 1000
-
-
 async def storm(url: str, bodies: list[bytes]) -> Load:
     """POST every body over CONNECTIONS concurrent connections; time each answer."""
     headers = {**AUTH, "Content-Type": "application/json"}
-    load = Load(sent=len(bodies), seconds=0.0)
-    queue = iter(bodies)
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        for body in queue:
-            began = time.perf_counter()
-            try:
-                response = await client.post(url + ROUTE, content=body, headers=headers)
-                status = response.status_code
-            except httpx.HTTPError:
-                status = 0
-            load.latencies.append(time.perf_counter() - began)
-            load.statuses[status] = load.statuses.get(status, 0) + 1
-
-    # One single-connection client per connection: httpcore's pool scans every connection
-    # for every queued request, which at 50 connections in one client costs the client more
-    # CPU than a bare FastAPI endpoint costs the server, and the bench would time httpx.
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    clients = [httpx.AsyncClient(limits=limits, timeout=120) for _ in range(CONNECTIONS)]
-    try:
-        # Connect every client before the clock starts.
-        await asyncio.gather(*(client.get(url + "/healthz") for client in clients))
-        settle_gc()
-        began = time.perf_counter()
-        await asyncio.gather(*(worker(client) for client in clients))
-        load.seconds = time.perf_counter() - began
-    finally:
-        await asyncio.gather(*(client.aclose() for client in clients))
-    return load
+    requests = ((ROUTE, body, headers) for body in bodies)
+    return await closed_loop(url, requests, sent=len(bodies), connections=CONNECTIONS, expected=202)
 
 
 def counted(server: Server) -> tuple[int, int, int]:

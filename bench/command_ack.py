@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,14 +27,14 @@ import httpx
 from _common import (
     AUTH,
     Backend,
+    Load,
     Server,
     backends,
     baseline,
+    closed_loop,
     machine,
     parse_args,
-    percentile,
     report,
-    settle_gc,
     slack_env,
     slack_host,
     verdict,
@@ -108,53 +108,15 @@ class Slack:
         return body, headers
 
 
-@dataclass
-class Acks:
-    """What one run of commands saw."""
-
-    sent: int
-    seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
-
-    @property
-    def errors(self) -> int:
-        return sum(count for status, count in self.statuses.items() if status != 200)
-
-    def ms(self, pct: float) -> float:
-        return percentile(self.latencies, pct) * 1000
-
-
-async def commands(url: str, slack: Slack, channel: tuple[str, str], numbers: range) -> Acks:
+async def commands(url: str, slack: Slack, channel: tuple[str, str], numbers: range) -> Load:
     """Send one `/incident note` per number from CONCURRENCY connections; time each answer."""
-    acks = Acks(sent=len(numbers))
-    queue = iter(numbers)
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        for number in queue:
-            body, headers = slack.signed(channel, f"note bench note {number}", number)
-            began = time.perf_counter()
-            try:
-                response = await client.post(url + "/slack/events", content=body, headers=headers)
-                status = response.status_code
-            except httpx.HTTPError:
-                status = 0
-            acks.latencies.append(time.perf_counter() - began)
-            acks.statuses[status] = acks.statuses.get(status, 0) + 1
-
-    # One single-connection client per connection (see alert_storm.py: httpcore's pool
-    # costs more client CPU than the server's ack when many connections share one client).
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    clients = [httpx.AsyncClient(limits=limits, timeout=30) for _ in range(CONCURRENCY)]
-    try:
-        await asyncio.gather(*(client.get(url + "/healthz") for client in clients))
-        settle_gc()
-        began = time.perf_counter()
-        await asyncio.gather(*(worker(client) for client in clients))
-        acks.seconds = time.perf_counter() - began
-    finally:
-        await asyncio.gather(*(client.aclose() for client in clients))
-    return acks
+    requests = (
+        ("/slack/events", *slack.signed(channel, f"note bench note {number}", number))
+        for number in numbers
+    )
+    return await closed_loop(
+        url, requests, sent=len(numbers), connections=CONCURRENCY, expected=200
+    )
 
 
 def open_incident(server: Server) -> tuple[int, tuple[str, str]]:
