@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -21,9 +21,31 @@ from storage.models import Incident, TimelineEvent
 ANYWHERE = frozenset({"declare", "drill", "help", "maintenance"})
 
 
+# session.info entry: delivery keys a batch checked up front and found unrecorded.
+_NEW_KEYS = "warroom.new_delivery_keys"
+_FIND_KEYS = select(TimelineEvent.idempotency_key).where(
+    TimelineEvent.idempotency_key.in_(bindparam("p_keys", expanding=True))
+)
+
+
+def check_deliveries(session: Session, keys: list[str]) -> None:
+    """Look up many delivery keys in one query, so commands sharing a transaction do not
+    each pay for their own `already_done` lookup."""
+    if not keys:
+        return
+    found = set(session.connection().scalars(_FIND_KEYS, {"p_keys": keys}))
+    session.info.setdefault(_NEW_KEYS, set()).update(set(keys) - found)
+
+
 def already_done(session: Session, key: str | None) -> bool:
     """Tell whether a request with this idempotency key was already recorded."""
     if key is None:
+        return False
+    new = session.info.get(_NEW_KEYS)
+    if new is not None and key in new:
+        # Checked unrecorded at the batch's start; used once, so a second delivery of the
+        # same key in the batch asks the database, where the first one's stamp then is.
+        new.discard(key)
         return False
     found = session.scalar(select(TimelineEvent.id).where(TimelineEvent.idempotency_key == key))
     return found is not None

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from bot.incidents.commands import Command, CommandError, parse_command
 from bot.incidents.errors import DomainError
-from bot.incidents.service import DuplicateDelivery, execute, record_pin
+from bot.incidents.service import DuplicateDelivery, check_deliveries, execute, record_pin
 from bot.runtime import Runtime
 from bot.slack.blocks import CardView
 from bot.slack.cards import card_view
@@ -35,6 +35,7 @@ class Reply:
     private: str | None = None
 
 
+_HELD = "warroom.held_incidents"  # session.info entry
 _BY_CHANNEL = (
     select(Incident.id)
     .where(Incident.channel_id == bindparam("p_channel"))
@@ -50,7 +51,21 @@ def incident_for_channel(session: Session, channel_id: str | None) -> Incident |
     # The id first, then the row through the session: commands sharing a transaction in
     # one channel load the incident (and its large playbook snapshot) once.
     found = session.connection().execute(_BY_CHANNEL, {"p_channel": channel_id}).first()
-    return session.get(Incident, found.id) if found is not None else None
+    return _incident(session, found.id) if found is not None else None
+
+
+def _incident(session: Session, incident_id: int) -> Incident | None:
+    """The incident by id, kept loaded for the rest of the transaction."""
+    held: dict[int, Incident] = session.info.setdefault(_HELD, {})
+    incident = held.get(incident_id)
+    if incident is None:
+        # The session's identity map holds rows weakly: without this reference the row
+        # (and its large playbook snapshot) is collected after each command and loaded
+        # again for the next one in the batch.
+        incident = session.get(Incident, incident_id)
+        if incident is not None:
+            held[incident_id] = incident
+    return incident
 
 
 @dataclass(frozen=True)
@@ -102,6 +117,7 @@ def run_commands(runtime: Runtime, session: Session, jobs: list[CommandJob]) -> 
 
     A database failure is raised: the caller's transaction is lost, not just one command.
     """
+    check_deliveries(session, [job.key for job in jobs if job.key is not None])
     return [_apply(runtime, session, job) for job in jobs]
 
 
@@ -124,7 +140,7 @@ def _apply(runtime: Runtime, session: Session, job: CommandJob) -> Reply:
     try:
         with session.begin_nested():
             incident = (
-                session.get(Incident, job.incident_id)
+                _incident(session, job.incident_id)
                 if job.incident_id is not None
                 else incident_for_channel(session, job.channel_id)
             )

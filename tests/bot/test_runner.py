@@ -1,0 +1,51 @@
+"""Commands sharing one transaction (a burst of slash commands): each recorded once, in order."""
+
+from __future__ import annotations
+
+from bot.incidents.commands import parse_command
+from bot.runtime import Runtime
+from bot.slack.runner import CommandJob, run_commands
+from storage.db import transaction
+from tests.bot.incidents.conftest import Store
+from tests.bot.web.conftest import make_settings
+
+
+def test_a_batch_records_each_delivery_once_even_when_repeated_inside_it(
+    database, engine, sessions, domain
+) -> None:
+    runtime = Runtime(make_settings(database[1], slack=True), engine, sessions, domain)
+    store = Store(sessions)
+    with transaction(sessions) as session:
+        run_commands(
+            runtime, session, [CommandJob(parse_command("declare Fees wrong sev2"), "U0ALICE")]
+        )
+    (incident,) = store.incidents()
+    with transaction(sessions) as session:
+        run_commands(
+            runtime,
+            session,
+            [CommandJob(parse_command("note first"), "U0ALICE", incident_id=incident.id, key="k1")],
+        )
+
+    jobs = [
+        # k1 was recorded by an earlier batch; k2 comes twice in this one (Slack's retry
+        # arriving while the first delivery waits for the same writer).
+        ("note first", "k1"),
+        ("note second", "k2"),
+        ("note second", "k2"),
+        ("note third", "k3"),
+        ("note fourth", None),
+    ]
+    with transaction(sessions) as session:
+        replies = run_commands(
+            runtime,
+            session,
+            [
+                CommandJob(parse_command(text), "U0BOB", incident_id=incident.id, key=key)
+                for text, key in jobs
+            ],
+        )
+
+    assert [reply.private for reply in replies] == [None] * 5
+    notes = [event.text for event in store.events(incident.id) if event.kind == "note"]
+    assert notes == ["first", "second", "third", "fourth"]
