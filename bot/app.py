@@ -24,7 +24,7 @@ from bot.reload import playbook_reloader
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.slack.operations import SlackOperations
-from bot.slack.wiring import SlackCredentials, build_slack
+from bot.slack.wiring import SlackCredentials, build_slack, share_connections
 from bot.socket_mode import SocketMode
 from bot.web.alerts import build_alerts_router
 from bot.web.api import build_api_router
@@ -96,6 +96,7 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
             # One process owns a SQLite outbox: what a crashed run left "running" is free now,
             # rather than after its lease runs out.
             await asyncio.to_thread(_reclaim_outbox, runtime)
+        web_api = share_connections(slack.client)
         tasks = [asyncio.create_task(dispatcher.run_forever(), name="outbox-dispatcher")]
         runtime.wake_dispatcher = dispatcher.wake
         if replay:
@@ -119,6 +120,11 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
         finally:
             if socket_mode is not None:
                 await socket_mode.stop()
+            # Commands acked but not yet recorded: record them (their effects go out on the
+            # next start, from the outbox).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    await slack.after_ack.drain()
             dispatcher.stop()
             scheduler.shutdown()
             for task in tasks[1:]:
@@ -129,6 +135,7 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await http_client.aclose()
+            await web_api.close()
 
     app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan)
     # Any route whose database goes away answers 503 JSON, never a stack trace.

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.batching import GroupCommit
 from bot.incidents.commands import Command, CommandError, parse_command
 from bot.runtime import Runtime
+from bot.slack.after_ack import AfterAck
 from bot.slack.blocks import declare_modal, home_view, note_modal
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.runner import (
@@ -33,12 +34,16 @@ async def _private(respond: AsyncRespond, text: str | None) -> None:
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
 
-def register(app: AsyncApp, runtime: Runtime, *, linger: float = 0.0) -> None:
+def register(
+    app: AsyncApp, runtime: Runtime, *, later: AfterAck | None = None, linger: float = 0.0
+) -> None:
     """Attach every listener to the Bolt app.
 
-    `linger`: how long commands wait to share a transaction with the next ones (when
-    Slack is answered at the ack, nobody waits on that).
+    `later` runs what comes after each ack (default: a task per request). `linger`: how long
+    commands wait to share a transaction with the next ones (when Slack is answered at the
+    ack, nobody waits on that).
     """
+    later = later if later is not None else AfterAck()
     # Commands arriving together share a transaction on one writer thread: a burst costs
     # a commit and a thread wake-up per batch, not per command, and leaves the event loop
     # free to ack the next ones.
@@ -56,6 +61,9 @@ def register(app: AsyncApp, runtime: Runtime, *, linger: float = 0.0) -> None:
         runtime.wake_dispatcher()
         return reply
 
+    # Each listener checks its input and acks; everything after the ack goes to `later`,
+    # so Slack's answer never waits on the database or the Web API.
+
     @app.command("/incident")
     async def handle_command_incident(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
@@ -65,14 +73,17 @@ def register(app: AsyncApp, runtime: Runtime, *, linger: float = 0.0) -> None:
         except CommandError as error:
             await ack(response_type="ephemeral", text=str(error))
             return
+        await ack()
         if command.verb == "declare" and not command.text:
-            await ack()
-            await client.views_open(
-                trigger_id=body["trigger_id"], view=declare_modal(body.get("channel_id"))
+            await later(
+                _open_view(client, body["trigger_id"], declare_modal(body.get("channel_id")))
             )
             return
-        # Slack gives up after 3 s, so the ack goes before any database work.
-        await ack()
+        await later(_command(command, body, respond, client))
+
+    async def _command(
+        command: Command, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
         people = await _names(client, command.user)
         reply = await run(
             CommandJob(
@@ -104,14 +115,14 @@ def register(app: AsyncApp, runtime: Runtime, *, linger: float = 0.0) -> None:
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()
-        await _button(body, respond, "ack")
+        await later(_button(body, respond, "ack"))
 
     @app.action(ActionId.RESOLVE)
     async def handle_action_resolve(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()
-        await _button(body, respond, "resolve")
+        await later(_button(body, respond, "resolve"))
 
     @app.action(ActionId.ADD_NOTE)
     async def handle_action_add_note(
@@ -119,7 +130,7 @@ def register(app: AsyncApp, runtime: Runtime, *, linger: float = 0.0) -> None:
     ) -> None:
         await ack()
         incident_id = int(body["actions"][0]["value"])
-        await client.views_open(trigger_id=body["trigger_id"], view=note_modal(incident_id))
+        await later(_open_view(client, body["trigger_id"], note_modal(incident_id)))
 
     @app.view(CallbackId.NOTE)
     async def handle_view_note(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -128,15 +139,14 @@ def register(app: AsyncApp, runtime: Runtime, *, linger: float = 0.0) -> None:
             await ack(response_action="errors", errors={BlockId.NOTE: "Write a note first"})
             return
         await ack()
-        await run(
-            CommandJob(
-                Command("note", text=text),
-                user_id=body["user"]["id"],
-                user_name=_user_name(body),
-                incident_id=int(view["private_metadata"]),
-                key=f"view:{view.get('id')}",
-            )
+        job = CommandJob(
+            Command("note", text=text),
+            user_id=body["user"]["id"],
+            user_name=_user_name(body),
+            incident_id=int(view["private_metadata"]),
+            key=f"view:{view.get('id')}",
         )
+        await later(run(job))
 
     @app.view(CallbackId.DECLARE)
     async def handle_view_declare(
@@ -148,6 +158,16 @@ def register(app: AsyncApp, runtime: Runtime, *, linger: float = 0.0) -> None:
             await ack(response_action="errors", errors={BlockId.TITLE: "Give the incident a title"})
             return
         await ack()
+        await later(_declare(body, view, client, title=title, severity=severity))
+
+    async def _declare(
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: AsyncWebClient,
+        *,
+        title: str,
+        severity: str,
+    ) -> None:
         user = body["user"]["id"]
         reply = await run(
             CommandJob(
@@ -166,6 +186,10 @@ def register(app: AsyncApp, runtime: Runtime, *, linger: float = 0.0) -> None:
         item = event.get("item", {})
         if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
             return
+        await later(_reaction_pin(event, client))
+
+    async def _reaction_pin(event: dict[str, Any], client: AsyncWebClient) -> None:
+        item = event["item"]
         response = await client.conversations_history(
             channel=item["channel"], latest=item["ts"], inclusive=True, limit=1
         )
@@ -196,7 +220,7 @@ def register(app: AsyncApp, runtime: Runtime, *, linger: float = 0.0) -> None:
         channel = item.get("channel") or event.get("channel_id")
         if not ts or not channel:
             return
-        await asyncio.to_thread(
+        pin = asyncio.to_thread(
             run_pin,
             runtime,
             channel_id=channel,
@@ -205,11 +229,15 @@ def register(app: AsyncApp, runtime: Runtime, *, linger: float = 0.0) -> None:
             author=message.get("user"),
             actor=event.get("user"),
         )
+        await later(pin)
 
     @app.event("app_home_opened")
     async def handle_event_app_home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+        await later(_publish_home(client, event["user"]))
+
+    async def _publish_home(client: AsyncWebClient, user: str) -> None:
         cards = await asyncio.to_thread(open_cards, runtime)
-        await client.views_publish(user_id=event["user"], view=home_view(cards, runtime.domain.tz))
+        await client.views_publish(user_id=user, view=home_view(cards, runtime.domain.tz))
 
     @app.event("member_joined_channel")
     async def handle_event_member_joined_channel() -> None:
@@ -219,6 +247,10 @@ def register(app: AsyncApp, runtime: Runtime, *, linger: float = 0.0) -> None:
     @app.event("message")
     async def handle_event_message() -> None:
         return
+
+
+async def _open_view(client: AsyncWebClient, trigger_id: str, view: dict[str, Any]) -> None:
+    await client.views_open(trigger_id=trigger_id, view=view)
 
 
 def _input(view: dict[str, Any], block_id: str) -> str:

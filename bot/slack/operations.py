@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -57,6 +57,9 @@ UNKNOWN_PERSON = frozenset(
 USER_ID = re.compile(r"(?<![\w@<])[UW](?=[A-Z]*\d)[A-Z0-9]{4,}(?![\w>])")
 
 
+_CHANNEL = select(Incident.channel_id).where(Incident.id == bindparam("p_id"))
+
+
 class PermanentError(Exception):
     """Slack refused in a way no retry can fix."""
 
@@ -84,6 +87,7 @@ class SlackOperations:
         self.broadcast_channel = broadcast_channel
         self.template_dir = template_dir
         self._channel_ids: dict[str, str] = {}
+        self._channels: dict[int, str] = {}  # incident id: its channel
         self._people: dict[str, tuple[float, list[str]]] = {}
         self._joined: set[str] = set()
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -110,10 +114,17 @@ class SlackOperations:
         return incident
 
     async def _channel(self, incident_id: int) -> str:
-        incident = await self._incident(incident_id)
-        if not incident.channel_id:
-            raise PermanentError(f"incident {incident_id} has no channel")
-        return incident.channel_id
+        # An incident keeps its channel once it has one: look it up once per process, and
+        # only the column (the row carries the whole playbook).
+        channel_id = self._channels.get(incident_id)
+        if channel_id is None:
+            row = await self._db(lambda s: s.execute(_CHANNEL, {"p_id": incident_id}).first())
+            if row is None:
+                raise PermanentError(f"incident {incident_id} does not exist")
+            if not row.channel_id:
+                raise PermanentError(f"incident {incident_id} has no channel")
+            channel_id = self._channels[incident_id] = row.channel_id
+        return channel_id
 
     async def open_channel(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Create the incident channel (suffixing a taken name), describe it, invite people."""

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
@@ -21,10 +22,12 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bot.incidents.commands import USAGE
 from bot.metrics import Metrics
 from bot.runtime import Runtime
+from bot.slack.after_ack import AfterAck
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.listeners import register
 
 COMMAND_LINGER = 0.01  # seconds
+WEB_API_TIMEOUT = 15  # seconds
 
 # What each button and modal does, as the command verb it stands for (for metrics).
 INTERACTION_VERBS = {
@@ -52,6 +55,7 @@ class SlackSide:
     client: AsyncWebClient
     bolt: AsyncApp
     handler: AsyncSlackRequestHandler
+    after_ack: AfterAck
 
 
 class MeteredWebClient(AsyncWebClient):
@@ -79,7 +83,7 @@ def make_client(credentials: SlackCredentials, metrics: Metrics | None = None) -
     options: dict[str, Any] = {
         "token": credentials.bot_token,
         "base_url": credentials.api_url,
-        "timeout": 15,
+        "timeout": WEB_API_TIMEOUT,
         "retry_handlers": [
             AsyncRateLimitErrorRetryHandler(max_retry_count=2),
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
@@ -89,6 +93,17 @@ def make_client(credentials: SlackCredentials, metrics: Metrics | None = None) -
     if metrics is None:
         return AsyncWebClient(**options)
     return MeteredWebClient(metrics=metrics, **options)
+
+
+def share_connections(client: AsyncWebClient) -> aiohttp.ClientSession:
+    """Give the client (and Bolt's per-request copies of it) one HTTP session to keep its
+    connections in; without one, slack_sdk opens a new connection, TLS included, per call.
+
+    Call on the running event loop; close the session on shutdown.
+    """
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEB_API_TIMEOUT))
+    client.session = session
+    return session
 
 
 def command_verb(body: dict[str, Any]) -> str | None:
@@ -113,12 +128,12 @@ def build_slack(
 ) -> SlackSide:
     """The Bolt app (signature checks on), its listeners and its request handler."""
     client = make_client(credentials, metrics)
+    # Our listeners ack, hand their work to `later` and return: Bolt answers as each listener
+    # returns, at once. Replays run the work inline, so each step's effects are in before
+    # the next step is sent.
+    later = AfterAck(inline=process_before_response)
     bolt = AsyncApp(
-        signing_secret=credentials.signing_secret,
-        client=client,
-        # Our listeners ack first and work after; Bolt answers Slack at the ack (replays
-        # wait for the work instead, so each step's effects are in before the next).
-        process_before_response=process_before_response,
+        signing_secret=credentials.signing_secret, client=client, process_before_response=True
     )
     if metrics is not None:
 
@@ -132,5 +147,7 @@ def build_slack(
 
         bolt.use(count_commands)
     # Answered at the ack, commands can wait a moment to be recorded together.
-    register(bolt, runtime, linger=0.0 if process_before_response else COMMAND_LINGER)
-    return SlackSide(client=client, bolt=bolt, handler=AsyncSlackRequestHandler(bolt))
+    register(bolt, runtime, later=later, linger=0.0 if process_before_response else COMMAND_LINGER)
+    return SlackSide(
+        client=client, bolt=bolt, handler=AsyncSlackRequestHandler(bolt), after_ack=later
+    )

@@ -1,0 +1,95 @@
+"""A clean stop (SIGTERM) records the commands Slack was already told were received.
+
+The ack goes out before a command is recorded; a deploy that stops the process in between
+must not drop the command. The test holds SQLite's write lock so the command is certainly
+still unrecorded when the stop begins, and lets go only once the process says it waits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import signal
+import sqlite3
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+from sqlalchemy import create_engine, select
+from sqlmodel import Session
+
+from storage.models import TimelineEvent
+from tests.e2e.test_faults import alertmanager
+from tests.support.process import child_env, cleanup, start_server
+from tests.support.server import wait_until
+
+TOKEN = "graceful-stop-token"
+
+
+def _signed_command(secret: str, *, channel: str, text: str) -> tuple[bytes, dict[str, str]]:
+    body = urlencode(
+        {
+            "command": "/incident",
+            "text": text,
+            "user_id": "U0ALICE",
+            "user_name": "alice",
+            "channel_id": channel,
+            "team_id": "T0SANDBOX",
+            "trigger_id": "graceful-stop-1",
+            "response_url": "http://127.0.0.1:1/none",
+        }
+    ).encode()
+    stamp = str(int(time.time()))
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256)
+    headers = {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": "v0=" + digest.hexdigest(),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    return body, headers
+
+
+def test_sigterm_records_a_command_acked_just_before(tmp_path: Path) -> None:
+    db_path = tmp_path / "warroom.db"
+    url = f"sqlite:///{db_path}"
+    env = child_env(DATABASE_URL=url, WARROOM_ALERT_TOKEN=TOKEN)
+    with cleanup() as servers:
+        server = start_server("server", tmp_path, env=env)
+        servers.append(server)
+        (incident,) = server.post("/alerts/alertmanager", alertmanager(1, 1))["incidents"]
+        channel = wait_until(
+            lambda: server.get(f"/api/incidents/{incident['id']}")["channel_id"], timeout=20
+        )
+        secret = server.sandbox("sandbox.info")["signing_secret"]
+
+        # Another writer holds the database: the command can be acked, not recorded.
+        blocker = sqlite3.connect(db_path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            body, headers = _signed_command(
+                secret, channel=channel, text="note written just before the deploy"
+            )
+            answer = httpx.post(f"{server.url}/slack/events", content=body, headers=headers)
+            assert answer.status_code == 200
+
+            server.popen.send_signal(signal.SIGTERM)
+            wait_until(
+                lambda: "waiting for the work of 1 acknowledged Slack requests" in server.log(),
+                timeout=20,
+            )
+        finally:
+            blocker.rollback()
+            blocker.close()
+        # uvicorn exits by the signal it caught, once its shutdown is complete.
+        assert server.popen.wait(timeout=20) in (0, -signal.SIGTERM)
+
+    engine = create_engine(url)
+    with Session(engine) as session:
+        notes = list(
+            session.scalars(
+                select(TimelineEvent.text).where(TimelineEvent.incident_id == incident["id"])
+            )
+        )
+    engine.dispose()
+    assert "written just before the deploy" in notes, notes
