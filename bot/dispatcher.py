@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from bot.batching import GroupCommit
 from bot.incidents import effects
 from bot.incidents.clock import Clock, SystemClock
 from bot.incidents.effects import OP_ID, OP_RESUMED
@@ -62,6 +63,11 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        # Operations finishing together are marked done in one transaction: a burst of
+        # echoes costs a commit per batch, not per message.
+        self._finished: GroupCommit[tuple[int, dict[str, Any]], None] = GroupCommit(
+            sessions, self._complete
+        )
 
     def wake(self) -> None:
         """Start a round now; safe to call from any thread."""
@@ -204,11 +210,12 @@ class Dispatcher:
         return True
 
     async def _finish(self, op: OutboxOp, result: dict[str, Any]) -> None:
-        def work() -> None:
-            with transaction(self.sessions) as session:
-                outbox.complete(session=session, op_id=op.id, result=result, now=self.clock.now())
+        assert op.id is not None
+        await self._finished.submit((op.id, result))
 
-        await asyncio.to_thread(work)
+    def _complete(self, session: Session, done: list[tuple[int, dict[str, Any]]]) -> list[None]:
+        outbox.complete(session=session, results=dict(done), now=self.clock.now())
+        return [None] * len(done)
 
     async def _retry(self, op: OutboxOp, error: str, delay: float) -> None:
         log.warning("outbox op %s (%s) failed, retrying in %.1fs: %s", op.id, op.kind, delay, error)
