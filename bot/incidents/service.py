@@ -59,11 +59,13 @@ def execute(
     incident: Incident | None,
     actor: str,
     key: str | None = None,
+    check_now: bool = True,
 ) -> Outcome:
     """Apply a parsed command as `actor`; raise DomainError (nothing changed) when refused.
 
     `key` identifies the delivery (Slack's trigger id): a retry of the same request
-    returns a duplicate outcome and records nothing.
+    returns a duplicate outcome and records nothing. `check_now=False` leaves the check
+    against a concurrent delivery to the caller's next flush (its whole transaction fails).
     """
     if already_done(session, key):
         return Outcome(incident, duplicate=True)
@@ -89,7 +91,7 @@ def execute(
     echo = rec.effect(effects.POST_MESSAGE, text="", actor=actor)
     reply = _apply(rec, command, actor)
     rec.amend(echo, text=reply)
-    _stamp(rec, command, key)
+    _stamp(rec, command, key, check_now=check_now)
     rec.outcome.reply = reply
     return rec.outcome
 
@@ -140,12 +142,14 @@ def _apply(rec: Recorder, command: Command, actor: str) -> str:
     raise DomainError(f"`{c.verb}` is not supported here")
 
 
-def _stamp(rec: Recorder, command: Command, key: str | None) -> None:
+def _stamp(rec: Recorder, command: Command, key: str | None, *, check_now: bool) -> None:
     """Give the command's first timeline entry the delivery key, so a retry is seen."""
     if key is None:
         return
     if rec.outcome.events:
         rec.outcome.events[0].idempotency_key = key
+    if not check_now:
+        return
     try:
         rec.session.flush()
     except IntegrityError as error:

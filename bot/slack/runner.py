@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from bot.incidents.commands import Command, CommandError, parse_command
 from bot.incidents.errors import DomainError
+from bot.incidents.records import Outcome
 from bot.incidents.service import DuplicateDelivery, check_deliveries, execute, record_pin
 from bot.runtime import Runtime
 from bot.slack.blocks import CardView
@@ -35,7 +36,9 @@ class Reply:
     private: str | None = None
 
 
-_HELD = "warroom.held_incidents"  # session.info entry
+# session.info entries
+_HELD = "warroom.held_incidents"
+_CHANNELS = "warroom.incident_by_channel"
 _BY_CHANNEL = (
     select(Incident.id)
     .where(Incident.channel_id == bindparam("p_channel"))
@@ -50,8 +53,15 @@ def incident_for_channel(session: Session, channel_id: str | None) -> Incident |
         return None
     # The id first, then the row through the session: commands sharing a transaction in
     # one channel load the incident (and its large playbook snapshot) once.
-    found = session.connection().execute(_BY_CHANNEL, {"p_channel": channel_id}).first()
-    return _incident(session, found.id) if found is not None else None
+    # A channel's incident does not change within a transaction: ask once per channel.
+    known: dict[str, int] = session.info.setdefault(_CHANNELS, {})
+    incident_id = known.get(channel_id)
+    if incident_id is None:
+        found = session.connection().execute(_BY_CHANNEL, {"p_channel": channel_id}).first()
+        if found is None:
+            return None
+        incident_id = known[channel_id] = found.id
+    return _incident(session, incident_id)
 
 
 def _incident(session: Session, incident_id: int) -> Incident | None:
@@ -112,13 +122,27 @@ def run_command(
 
 
 def run_commands(runtime: Runtime, session: Session, jobs: list[CommandJob]) -> list[Reply]:
-    """Apply commands in the caller's transaction, each in a savepoint of its own (a refused
-    command leaves no trace and costs the others nothing); one reply per job, in order.
+    """Apply commands in the caller's transaction; one reply per job, in order.
 
-    A database failure is raised: the caller's transaction is lost, not just one command.
+    One command runs in a savepoint of its own: refused, it leaves no trace. Several run
+    without savepoints and are flushed together at the end (a savepoint and a flush per
+    command cost more than the command); if any is refused, or a delivery turns out to be
+    recorded meanwhile, `BatchRefused` is raised, the caller rolls the whole transaction
+    back and runs each command again on its own. A database failure is raised as is.
     """
     check_deliveries(session, [job.key for job in jobs if job.key is not None])
-    return [_apply(runtime, session, job) for job in jobs]
+    if len(jobs) == 1:
+        return [_apply(runtime, session, jobs[0])]
+    replies = [_apply_shared(runtime, session, job) for job in jobs]
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise BatchRefused("a delivery of this batch was recorded meanwhile") from error
+    return replies
+
+
+class BatchRefused(Exception):
+    """A command of a shared transaction was refused: roll back, run each on its own."""
 
 
 def database_down(job: CommandJob, error: Exception) -> Reply:
@@ -139,19 +163,52 @@ def _apply(runtime: Runtime, session: Session, job: CommandJob) -> Reply:
         remember(session=session, user_id=person, name=name, now=now)
     try:
         with session.begin_nested():
-            incident = (
-                _incident(session, job.incident_id)
-                if job.incident_id is not None
-                else incident_for_channel(session, job.channel_id)
-            )
             outcome = execute(
-                session, runtime.domain, parsed, incident=incident, actor=job.user_id, key=job.key
+                session,
+                runtime.domain,
+                parsed,
+                incident=_job_incident(session, job),
+                actor=job.user_id,
+                key=job.key,
             )
     except DomainError as error:
         return Reply(str(error))
     except (DuplicateDelivery, IntegrityError):
         # The same delivery is being (or was) recorded by another request.
         return Reply(None)
+    return _reply(parsed, outcome)
+
+
+def _apply_shared(runtime: Runtime, session: Session, job: CommandJob) -> Reply:
+    try:
+        parsed = parse_command(job.command) if isinstance(job.command, str) else job.command
+    except CommandError as error:
+        return Reply(str(error))
+    now = runtime.domain.clock.now()
+    for person, name in {**(job.people or {}), job.user_id: job.user_name}.items():
+        remember(session=session, user_id=person, name=name, now=now)
+    try:
+        outcome = execute(
+            session,
+            runtime.domain,
+            parsed,
+            incident=_job_incident(session, job),
+            actor=job.user_id,
+            key=job.key,
+            check_now=False,
+        )
+    except DomainError as error:
+        raise BatchRefused(str(error)) from error
+    return _reply(parsed, outcome)
+
+
+def _job_incident(session: Session, job: CommandJob) -> Incident | None:
+    if job.incident_id is not None:
+        return _incident(session, job.incident_id)
+    return incident_for_channel(session, job.channel_id)
+
+
+def _reply(parsed: Command, outcome: Outcome) -> Reply:
     if outcome.duplicate:
         return Reply(None)
     if parsed.verb in ("declare", "drill"):

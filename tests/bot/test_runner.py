@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from bot.batching import GroupCommit
 from bot.incidents.commands import parse_command
+from bot.incidents.effects import POST_MESSAGE
 from bot.runtime import Runtime
 from bot.slack.runner import CommandJob, run_commands
 from storage.db import transaction
@@ -49,3 +53,36 @@ def test_a_batch_records_each_delivery_once_even_when_repeated_inside_it(
     assert [reply.private for reply in replies] == [None] * 5
     notes = [event.text for event in store.events(incident.id) if event.kind == "note"]
     assert notes == ["first", "second", "third", "fourth"]
+
+
+async def test_a_refused_command_in_a_burst_is_answered_and_the_others_recorded(
+    database, engine, sessions, domain
+) -> None:
+    runtime = Runtime(make_settings(database[1], slack=True), engine, sessions, domain)
+    store = Store(sessions)
+    with transaction(sessions) as session:
+        run_commands(
+            runtime, session, [CommandJob(parse_command("declare Fees wrong sev2"), "U0ALICE")]
+        )
+    (incident,) = store.incidents()
+    # Commands arriving together share a transaction, as the Slack listeners run them.
+    batches = GroupCommit(
+        sessions, lambda session, jobs: run_commands(runtime, session, jobs), linger=0.05
+    )
+    texts = ["note before", "stage nowhere", "note after"]
+    replies = await asyncio.gather(
+        *(
+            batches.submit(
+                CommandJob(parse_command(text), "U0BOB", incident_id=incident.id, key=f"b{n}")
+            )
+            for n, text in enumerate(texts)
+        )
+    )
+
+    assert replies[0].private is None and replies[2].private is None
+    assert replies[1].private and "nowhere" in replies[1].private
+    notes = [event.text for event in store.events(incident.id) if event.kind == "note"]
+    assert notes == ["before", "after"]
+    # The refused command left nothing behind, not even the echo it had begun.
+    echoes = [op.payload["text"] for op in store.outbox(incident.id) if op.kind == POST_MESSAGE]
+    assert echoes[-2:] == ["Noted: before", "Noted: after"] and "" not in echoes
