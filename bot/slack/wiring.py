@@ -26,7 +26,7 @@ from bot.slack.after_ack import AfterAck
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.listeners import register
 
-COMMAND_LINGER = 0.01  # seconds
+COMMAND_LINGER = 0.05  # seconds
 WEB_API_TIMEOUT = 15  # seconds
 
 # What each button and modal does, as the command verb it stands for (for metrics).
