@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -73,16 +74,21 @@ def register(
         except CommandError as error:
             await ack(response_type="ephemeral", text=str(error))
             return
+        received_at = runtime.domain.clock.now()
         await ack()
         if command.verb == "declare" and not command.text:
             await later(
                 _open_view(client, body["trigger_id"], declare_modal(body.get("channel_id")))
             )
             return
-        await later(_command(command, body, respond, client))
+        await later(_command(command, body, respond, client, received_at))
 
     async def _command(
-        command: Command, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        command: Command,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        received_at: datetime,
     ) -> None:
         people = await _names(client, command.user)
         reply = await run(
@@ -93,11 +99,14 @@ def register(
                 people=people,
                 channel_id=body.get("channel_id"),
                 key=f"command:{body.get('trigger_id')}" if body.get("trigger_id") else None,
+                received_at=received_at,
             )
         )
         await _private(respond, reply.private)
 
-    async def _button(body: dict[str, Any], respond: AsyncRespond, verb: str) -> None:
+    async def _button(
+        body: dict[str, Any], respond: AsyncRespond, verb: str, received_at: datetime
+    ) -> None:
         action = body["actions"][0]
         reply = await run(
             CommandJob(
@@ -106,6 +115,7 @@ def register(
                 user_name=_user_name(body),
                 incident_id=int(action["value"]),
                 key=f"action:{body.get('trigger_id')}:{action['action_id']}",
+                received_at=received_at,
             )
         )
         await _private(respond, reply.private)
@@ -114,15 +124,17 @@ def register(
     async def handle_action_acknowledge(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
     ) -> None:
+        received_at = runtime.domain.clock.now()
         await ack()
-        await later(_button(body, respond, "ack"))
+        await later(_button(body, respond, "ack", received_at))
 
     @app.action(ActionId.RESOLVE)
     async def handle_action_resolve(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
     ) -> None:
+        received_at = runtime.domain.clock.now()
         await ack()
-        await later(_button(body, respond, "resolve"))
+        await later(_button(body, respond, "resolve", received_at))
 
     @app.action(ActionId.ADD_NOTE)
     async def handle_action_add_note(
@@ -145,6 +157,7 @@ def register(
             user_name=_user_name(body),
             incident_id=int(view["private_metadata"]),
             key=f"view:{view.get('id')}",
+            received_at=runtime.domain.clock.now(),
         )
         await later(run(job))
 
@@ -157,8 +170,11 @@ def register(
         if not title:
             await ack(response_action="errors", errors={BlockId.TITLE: "Give the incident a title"})
             return
+        received_at = runtime.domain.clock.now()
         await ack()
-        await later(_declare(body, view, client, title=title, severity=severity))
+        await later(
+            _declare(body, view, client, title=title, severity=severity, received_at=received_at)
+        )
 
     async def _declare(
         body: dict[str, Any],
@@ -167,6 +183,7 @@ def register(
         *,
         title: str,
         severity: str,
+        received_at: datetime,
     ) -> None:
         user = body["user"]["id"]
         reply = await run(
@@ -175,6 +192,7 @@ def register(
                 user_id=user,
                 user_name=_user_name(body),
                 key=f"view:{view.get('id')}",
+                received_at=received_at,
             )
         )
         channel = view.get("private_metadata")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
+from bot.incidents.clock import FixedClock
 from bot.incidents.commands import Command, CommandError, parse_command
+from bot.incidents.context import Domain
 from bot.incidents.errors import DomainError
 from bot.incidents.records import Outcome
 from bot.incidents.service import DuplicateDelivery, check_deliveries, execute, record_pin
@@ -89,6 +91,7 @@ class CommandJob:
     key: str | None = None
     user_name: str | None = None
     people: dict[str, str] | None = None
+    received_at: datetime | None = None  # when Slack delivered it (default: when it runs)
 
 
 def run_command(
@@ -157,7 +160,8 @@ def _apply(runtime: Runtime, session: Session, job: CommandJob) -> Reply:
         parsed = parse_command(job.command) if isinstance(job.command, str) else job.command
     except CommandError as error:
         return Reply(str(error))
-    now = runtime.domain.clock.now()
+    domain = _domain(runtime, job)
+    now = domain.clock.now()
     # Outside the command's savepoint: a refused command still taught us the names.
     for person, name in {**(job.people or {}), job.user_id: job.user_name}.items():
         remember(session=session, user_id=person, name=name, now=now)
@@ -165,7 +169,7 @@ def _apply(runtime: Runtime, session: Session, job: CommandJob) -> Reply:
         with session.begin_nested():
             outcome = execute(
                 session,
-                runtime.domain,
+                domain,
                 parsed,
                 incident=_job_incident(session, job),
                 actor=job.user_id,
@@ -184,13 +188,14 @@ def _apply_shared(runtime: Runtime, session: Session, job: CommandJob) -> Reply:
         parsed = parse_command(job.command) if isinstance(job.command, str) else job.command
     except CommandError as error:
         return Reply(str(error))
-    now = runtime.domain.clock.now()
+    domain = _domain(runtime, job)
+    now = domain.clock.now()
     for person, name in {**(job.people or {}), job.user_id: job.user_name}.items():
         remember(session=session, user_id=person, name=name, now=now)
     try:
         outcome = execute(
             session,
-            runtime.domain,
+            domain,
             parsed,
             incident=_job_incident(session, job),
             actor=job.user_id,
@@ -200,6 +205,14 @@ def _apply_shared(runtime: Runtime, session: Session, job: CommandJob) -> Reply:
     except DomainError as error:
         raise BatchRefused(str(error)) from error
     return _reply(parsed, outcome)
+
+
+def _domain(runtime: Runtime, job: CommandJob) -> Domain:
+    # A command waits for its transaction (a batch, the writer lock): its timeline entry
+    # still says when the responder sent it.
+    if job.received_at is None:
+        return runtime.domain
+    return replace(runtime.domain, clock=FixedClock(job.received_at))
 
 
 def _job_incident(session: Session, job: CommandJob) -> Incident | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from bot.batching import GroupCommit
 from bot.incidents.commands import parse_command
@@ -86,3 +87,33 @@ async def test_a_refused_command_in_a_burst_is_answered_and_the_others_recorded(
     # The refused command left nothing behind, not even the echo it had begun.
     echoes = [op.payload["text"] for op in store.outbox(incident.id) if op.kind == POST_MESSAGE]
     assert echoes[-2:] == ["Noted: before", "Noted: after"] and "" not in echoes
+
+
+def test_a_command_is_recorded_at_the_time_slack_delivered_it(
+    database, engine, sessions, domain, clock
+) -> None:
+    runtime = Runtime(make_settings(database[1], slack=True), engine, sessions, domain)
+    store = Store(sessions)
+    with transaction(sessions) as session:
+        run_commands(
+            runtime, session, [CommandJob(parse_command("declare Fees wrong sev2"), "U0ALICE")]
+        )
+    (incident,) = store.incidents()
+    delivered = clock.now()
+    clock.advance(timedelta(seconds=3))  # queued behind a burst, or the writer lock
+
+    for batch in (["note alone"], ["note shared one", "note shared two"]):
+        with transaction(sessions) as session:
+            run_commands(
+                runtime,
+                session,
+                [
+                    CommandJob(
+                        parse_command(text), "U0BOB", incident_id=incident.id, received_at=delivered
+                    )
+                    for text in batch
+                ],
+            )
+
+    notes = {e.text: e.occurred_at for e in store.events(incident.id) if e.kind == "note"}
+    assert notes == dict.fromkeys(["alone", "shared one", "shared two"], delivered)
