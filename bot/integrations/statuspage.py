@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from bot.incidents.effects import OP_RESUMED
 from bot.integrations.calls import call
 from bot.integrations.deferred import Handler
 from bot.integrations.errors import Refused
@@ -24,8 +25,9 @@ def statuspage_handler(
 ) -> Handler:
     """The `statuspage.update` handler: create the public incident once, then update it.
 
-    The created id is stored right after Statuspage answers; a crash in between would
-    create a second public incident on retry, as Statuspage has no idempotency key.
+    Statuspage has no idempotency key: each public incident is created carrying our id in
+    its metadata, and a retried creation (a crash, a timeout after Statuspage acted) first
+    looks among the page's unresolved incidents for the one it may have made already.
     """
     base = f"{url.rstrip('/')}/pages/{page_id}/incidents"
     headers = {"Authorization": f"OAuth {api_key}"}
@@ -42,6 +44,10 @@ def statuspage_handler(
             return {"skipped": "drills never reach the public status page"}
         public_id = incident.external.get(REF)
         data = {"integration": "statuspage", "status": status}
+        if public_id is None and payload.get(OP_RESUMED):
+            public_id = await _made_before(incident.id, data)
+            if public_id is not None:
+                await journal.remember(incident.id, **{REF: public_id})
         if public_id is None:
             label = "Statuspage incident creation"
             response = await call(
@@ -53,7 +59,14 @@ def statuspage_handler(
                 method="POST",
                 url=base,
                 headers=headers,
-                json={"incident": {"name": incident.title, "status": status, "body": text}},
+                json={
+                    "incident": {
+                        "name": incident.title,
+                        "status": status,
+                        "body": text,
+                        "metadata": {"warroom": {"incident_id": incident.id}},
+                    }
+                },
             )
             public_id = _incident_id(response)
             await journal.remember(incident.id, **{REF: public_id})
@@ -76,6 +89,29 @@ def statuspage_handler(
             incident.id, done, ok=True, data={**data, REF: public_id, "http": response.status_code}
         )
         return {REF: public_id, "status": status}
+
+    async def _made_before(incident_id: int, data: dict[str, Any]) -> str | None:
+        response = await call(
+            client,
+            journal,
+            incident_id=incident_id,
+            label="Statuspage lookup",
+            data=data,
+            method="GET",
+            url=f"{base}/unresolved",
+            headers=headers,
+        )
+        try:
+            listed = response.json()
+        except ValueError:
+            return None
+        for public in listed if isinstance(listed, list) else []:
+            if not isinstance(public, dict):
+                continue
+            ours = ((public.get("metadata") or {}).get("warroom") or {}).get("incident_id")
+            if ours == incident_id and public.get("id"):
+                return str(public["id"])
+        return None
 
     return handle
 

@@ -47,6 +47,7 @@ async def test_create_then_update_uses_the_stored_id(harness: Build) -> None:
             "name": "Orders slow",
             "status": "investigating",
             "body": "We are investigating delayed orders.",
+            "metadata": {"warroom": {"incident_id": incident_id}},
         }
     }
     assert [c.request.method for c in update.calls] == ["PATCH", "PATCH"]
@@ -73,6 +74,8 @@ async def test_5xx_then_rate_limit_retry_and_nothing_is_created_twice(harness: B
     incident_id = h.declare("declare Orders slow sev3")
     h.run("statuspage investigating Looking into it.", incident_id)
     with respx.mock(assert_all_mocked=True) as mock:
+        # Each retry first asks whether the failed attempt made the incident after all.
+        lookup = mock.get(f"{INCIDENTS}/unresolved").respond(200, json=[])
         create = mock.post(INCIDENTS)
         create.side_effect = [
             httpx.Response(503, text="Service Unavailable"),
@@ -88,7 +91,7 @@ async def test_5xx_then_rate_limit_retry_and_nothing_is_created_twice(harness: B
         h.clock.advance(timedelta(seconds=60))
         await h.dispatcher.drain()
 
-    assert create.call_count == 3
+    assert (create.call_count, lookup.call_count) == (3, 2)
     [op] = h.ops(incident_id, effects.STATUSPAGE)
     assert op.state == "done"
     assert h.incident(incident_id).external == {"statuspage_incident_id": "sp-1"}
@@ -97,6 +100,37 @@ async def test_5xx_then_rate_limit_retry_and_nothing_is_created_twice(harness: B
         "Statuspage incident creation rate limited (420), retrying in 60s",
         "Statuspage incident created (investigating)",
     ]
+
+
+async def test_a_creation_whose_answer_was_lost_is_adopted_not_made_twice(
+    harness: Build,
+) -> None:
+    h = harness(**_statuspage_only())
+    incident_id = h.declare("declare Orders slow sev3")
+    h.run("statuspage investigating Looking into it.", incident_id)
+    with respx.mock(assert_all_mocked=True) as mock:
+        # Statuspage made the incident, but its answer never arrived.
+        create = mock.post(INCIDENTS).mock(side_effect=httpx.ReadTimeout("no answer"))
+        await h.dispatcher.run_once()
+        lookup = mock.get(f"{INCIDENTS}/unresolved").respond(
+            200,
+            json=[
+                {"id": "sp-other", "metadata": {"warroom": {"incident_id": incident_id + 1}}},
+                {"id": "sp-someone-elses", "metadata": {}},
+                {"id": "sp-made", "metadata": {"warroom": {"incident_id": incident_id}}},
+            ],
+        )
+        update = mock.patch(f"{INCIDENTS}/sp-made").respond(200, json={"id": "sp-made"})
+        h.clock.advance(timedelta(minutes=1))
+        await h.dispatcher.drain()
+
+    assert (create.call_count, lookup.call_count, update.call_count) == (1, 1, 1)
+    assert _body(update.calls[0].request) == {
+        "incident": {"status": "investigating", "body": "Looking into it."}
+    }
+    assert h.incident(incident_id).external == {"statuspage_incident_id": "sp-made"}
+    [op] = h.ops(incident_id, effects.STATUSPAGE)
+    assert op.state == "done"
 
 
 async def test_unauthorized_fails_for_good(harness: Build) -> None:
