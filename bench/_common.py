@@ -69,6 +69,17 @@ class Load:
     def ms(self, pct: float) -> float:
         return percentile(self.latencies, pct) * 1000
 
+    @classmethod
+    def pooled(cls, runs: Sequence[Load]) -> Load:
+        """Several runs of the same load (segments of one bench) as one."""
+        pooled = cls(sent=sum(run.sent for run in runs), expected=runs[0].expected)
+        for run in runs:
+            pooled.seconds += run.seconds
+            pooled.latencies.extend(run.latencies)
+            for status, count in run.statuses.items():
+                pooled.statuses[status] = pooled.statuses.get(status, 0) + count
+        return pooled
+
 
 Request = tuple[str, bytes, dict[str, str]]  # path, body, headers
 

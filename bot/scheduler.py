@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +24,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from bot.incidents import effects, maintenance, reminders
@@ -111,24 +109,6 @@ def _args(payload: dict[str, Any]) -> list[Any]:
     return [payload["incident_id"]]
 
 
-def _create_job_table(store: SQLAlchemyJobStore) -> None:
-    """Create APScheduler's table up front, whatever another replica does meanwhile.
-
-    APScheduler creates it on start with a check-then-create that is not atomic: two
-    replicas starting together on a fresh PostgreSQL schema both see no table, and the
-    slower one dies with a duplicate-type error. A second look finds the winner's table.
-    """
-    for attempt in range(3):
-        try:
-            store.jobs_t.create(store.engine, checkfirst=True)
-            return
-        except DBAPIError:
-            if attempt == 2:
-                raise
-            log.info("scheduler: job table created concurrently; checking again")
-            time.sleep(0.2)
-
-
 class _Background(BackgroundScheduler):
     """APScheduler's thread, minus one habit: woken by `shutdown`, it would still process
     due jobs, fail to run them on its stopped executor, and move each repeating job to its
@@ -166,7 +146,8 @@ class Scheduler:
 
     def start(self, *, paused: bool) -> None:
         """Start; a paused scheduler writes jobs to the store but fires none."""
-        _create_job_table(self.store)
+        # The job table comes with the schema (migration 0006), so replicas starting
+        # together never race to create it.
         self.scheduler.start(paused=paused)
         self._wakeups = asyncio.get_running_loop().create_task(self._wake_regularly())
 

@@ -22,6 +22,7 @@ TABLES = {
     "deliveries",
     "people",
     "maintenances",
+    "apscheduler_jobs",  # APScheduler's job store, created by the release step too
 }
 
 
@@ -90,3 +91,22 @@ def test_partial_unique_index_allows_one_open_incident_per_group(engine, session
         with pytest.raises(IntegrityError):
             session.commit()
         session.rollback()
+
+
+def test_a_job_table_apscheduler_made_itself_is_kept_by_the_upgrade(tmp_path) -> None:
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'older.db'}")
+    upgrade(engine, "0005")
+    # Before 0006, APScheduler created its table at the first start and stored jobs in it.
+    SQLAlchemyJobStore(engine=engine).jobs_t.create(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO apscheduler_jobs (id, next_run_time, job_state) VALUES ('j', 1, 'x')")
+        )
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all() == ["j"]
+    engine.dispose()
