@@ -172,6 +172,7 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
     dispatcher = Dispatcher(
         runtime.sessions,
         {**integrations, **scheduler.handlers(), **operations.handlers},
+        group_handlers=operations.group_handlers,
         clock=(
             runtime.domain.clock.drifting()
             if isinstance(runtime.domain.clock, SimulatedClock)

@@ -29,7 +29,10 @@ from storage.models import OutboxOp, TimelineEvent
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+# Carries out several operations of one kind at once: one result per payload, in order.
+GroupHandler = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
 MAX_BACKOFF = 300.0
+MAX_GROUP = 20  # operations one group handler call carries out at most
 
 
 def backoff(attempts: int) -> float:
@@ -46,6 +49,7 @@ class Dispatcher:
         sessions: sessionmaker[Session],
         handlers: dict[str, Handler],
         *,
+        group_handlers: dict[str, GroupHandler] | None = None,
         clock: Clock | None = None,
         lease: timedelta = timedelta(seconds=15),
         poll_interval: float = 1.0,
@@ -53,6 +57,7 @@ class Dispatcher:
     ) -> None:
         self.sessions = sessions
         self.handlers = handlers
+        self.group_handlers = group_handlers or {}
         self.clock = clock or SystemClock()
         self.lease = lease
         self.poll_interval = poll_interval
@@ -157,21 +162,57 @@ class Dispatcher:
 
     async def _run_ops(self, chain: list[OutboxOp]) -> int:
         async with self._semaphore:
-            ran = 0
-            for index, op in enumerate(chain):
-                later = chain[index + 1 :]
+            ran = index = 0
+            while index < len(chain):
+                op = chain[index]
                 if op.kind == effects.UPDATE_CARD and any(
-                    o.kind == effects.UPDATE_CARD for o in later
+                    o.kind == effects.UPDATE_CARD for o in chain[index + 1 :]
                 ):
                     # A later redraw shows everything this one would: skip a Slack call.
                     await self._finish(op, {"superseded": True})
+                    index += 1
                     continue
-                ok = await self._run(op)
-                ran += 1
+                group = self._group(chain, index)
+                ok = await (self._run(op) if len(group) == 1 else self._run_group(group))
+                ran += len(group)
                 if not ok:
+                    later = chain[index + 1 :]
                     await asyncio.to_thread(self._release, [o.id for o in later if o.id])
                     break
+                index += len(group)
             return ran
+
+    def _group(self, chain: list[OutboxOp], index: int) -> list[OutboxOp]:
+        """The operations from `index` one group handler call can carry out together:
+        consecutive commands' echoes (other messages, a stage's checklist say, read
+        better on their own)."""
+        op = chain[index]
+        if op.kind not in self.group_handlers or not op.payload.get("actor"):
+            return [op]
+        group = [op]
+        for following in chain[index + 1 : index + MAX_GROUP]:
+            if following.kind != op.kind or not following.payload.get("actor"):
+                break
+            group.append(following)
+        return group
+
+    async def _run_group(self, group: list[OutboxOp]) -> bool:
+        """Like `_run`, for a group: done together, or retried (or failed) together."""
+        try:
+            results = await self.group_handlers[group[0].kind]([op.payload for op in group])
+        except Exception:
+            # Whatever went wrong, the first one's own run sorts it out (retry, backoff,
+            # failing for good); the rest of the group waits behind it, as its chain does.
+            return await self._run(group[0]) and await self._run_rest(group[1:])
+        for op, result in zip(group, results, strict=True):
+            await self._finish(op, result)
+        return True
+
+    async def _run_rest(self, ops: list[OutboxOp]) -> bool:
+        for op in ops:
+            if not await self._run(op):
+                return False
+        return True
 
     async def _run(self, op: OutboxOp) -> bool:
         handler = self.handlers.get(op.kind)

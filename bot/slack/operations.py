@@ -60,6 +60,18 @@ USER_ID = re.compile(r"(?<![\w@<])[UW](?=[A-Z]*\d)[A-Z0-9]{4,}(?![\w>])")
 _CHANNEL = select(Incident.channel_id).where(Incident.id == bindparam("p_id"))
 
 
+def _message_text(payload: dict[str, Any]) -> str:
+    text = payload.get("text") or ""
+    if not payload.get("trusted"):
+        text = escape(text)
+    if payload.get("actor"):
+        # A command's echo names people by id ("commander is now U0BOB"): show them as
+        # mentions. Only echoes: ids in alert text must never turn into pings.
+        text = USER_ID.sub(lambda m: mention(m.group(0)), text)
+        text = f"{mention(payload['actor'])}: {text}"
+    return text
+
+
 class PermanentError(Exception):
     """Slack refused in a way no retry can fix."""
 
@@ -99,6 +111,7 @@ class SlackOperations:
             effects.BROADCAST: self.broadcast,
             effects.POST_POSTMORTEM: self.post_postmortem,
         }
+        self.group_handlers = {effects.POST_MESSAGE: self.post_echoes}
 
     async def _db(self, fn: Callable[[Session], Any]) -> Any:
         def work() -> Any:
@@ -309,18 +322,23 @@ class SlackOperations:
     async def post_message(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Post a message in the incident channel; responders' text is escaped."""
         channel_id = await self._channel(payload["incident_id"])
-        text = payload.get("text") or ""
-        if not payload.get("trusted"):
-            text = escape(text)
-        if payload.get("actor"):
-            # A command's echo names people by id ("commander is now U0BOB"): show them as
-            # mentions. Only echoes: ids in alert text must never turn into pings.
-            text = USER_ID.sub(lambda m: mention(m.group(0)), text)
-            text = f"{mention(payload['actor'])}: {text}"
+        response = await self.client.chat_postMessage(
+            channel=channel_id, text=truncate(_message_text(payload), 39000)
+        )
+        return {"ts": response["ts"]}
+
+    async def post_echoes(self, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Post several commands' echoes of one incident as one message, a line each.
+
+        Slack lets an app post about one message per second per channel: a burst of
+        commands echoed one by one would be throttled for minutes and bury the channel.
+        """
+        channel_id = await self._channel(payloads[0]["incident_id"])
+        text = "\n".join(_message_text(payload) for payload in payloads)
         response = await self.client.chat_postMessage(
             channel=channel_id, text=truncate(text, 39000)
         )
-        return {"ts": response["ts"]}
+        return [{"ts": response["ts"], "lines": len(payloads)}] * len(payloads)
 
     async def broadcast(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Announce in the broadcast channel, when one is configured."""
