@@ -182,7 +182,7 @@ def settle(server: Server, host: Server, incident_id: int, notes: int) -> tuple[
 
 def run_backend(backend: Backend, total: int) -> dict[str, Any]:
     """Commands against warroom and against the bare Bolt app, in alternating segments."""
-    size = total // len(SEGMENTS)
+    size = total * 2 // len(SEGMENTS)  # each target gets `total`
     runs: dict[str, list[Load]] = {"warroom": [], "baseline": []}
     drains: list[float] = []
     with slack_host() as host, warroom(backend, **slack_env(host)) as server:
