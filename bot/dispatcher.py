@@ -21,7 +21,7 @@ from bot.incidents import effects
 from bot.incidents.clock import Clock, SystemClock
 from bot.incidents.effects import OP_ID, OP_RESUMED
 from bot.integrations.errors import RetryLater
-from bot.slack.operations import PERMANENT_ERRORS, PermanentError, slack_error
+from bot.slack.errors import PERMANENT_ERRORS, PermanentError, slack_error
 from storage import outbox
 from storage.db import transaction
 from storage.models import OutboxOp, TimelineEvent

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.slack.operations import PermanentError
+from bot.slack.errors import PermanentError
 
 
 class RetryLater(Exception):

@@ -1,0 +1,163 @@
+"""Open incident channels and bring people in (the outbox's channel.open and channel.invite)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.slack.errors import PermanentError, slack_error
+from bot.slack.escape import escape, truncate
+from bot.slack.incident_rows import IncidentRows
+from storage.models import Incident
+
+LOOKUP_TTL = 300.0
+UNKNOWN_PERSON = frozenset(
+    {"no_such_subteam", "subteam_not_found", "users_not_found", "user_not_found"}
+)
+
+
+class ChannelOperations:
+    """Create, describe and fill incident channels."""
+
+    def __init__(self, client: AsyncWebClient, rows: IncidentRows) -> None:
+        self.client = client
+        self.rows = rows
+        self._bot: str | None = None  # the bot's own user id ("" when Slack gave none)
+        self._people: dict[str, tuple[float, list[str]]] = {}
+
+    async def open_channel(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Create the incident channel (suffixing a taken name), describe it, invite people."""
+        incident = await self.rows.incident(payload["incident_id"])
+        channel_id = incident.channel_id
+        name = incident.channel_name or payload["name"]
+        topic = truncate(escape(payload["topic"]), 250)
+        purpose = truncate(escape(payload["purpose"]), 250)
+        described: dict[str, Any] = {}
+        if channel_id is not None:
+            # A retry: an earlier attempt may have described the channel already, and each
+            # setTopic posts a notice in the channel, so set only what is not set yet.
+            described = (await self.client.conversations_info(channel=channel_id))["channel"]
+        if channel_id is None:
+            channel_id, name = await self._create(payload["name"], payload.get("private", False))
+
+            def keep(session: Session) -> None:
+                row = session.get(Incident, incident.id)
+                assert row is not None
+                row.channel_id, row.channel_name = channel_id, name
+
+            # Stored before anything else so a retry after a crash reuses this channel.
+            await self.rows.db(keep)
+        if (described.get("topic") or {}).get("value") != topic:
+            await self.client.conversations_setTopic(channel=channel_id, topic=topic)
+        if (described.get("purpose") or {}).get("value") != purpose:
+            await self.client.conversations_setPurpose(channel=channel_id, purpose=purpose)
+        invited = await self._invite(channel_id, payload.get("invite", []))
+        return {"channel_id": channel_id, "name": name, **invited}
+
+    async def _create(self, name: str, private: bool) -> tuple[str, str]:
+        base = name
+        for attempt in range(1, 50):
+            try:
+                response = await self.client.conversations_create(name=name, is_private=private)
+                return response["channel"]["id"], response["channel"]["name"]
+            except SlackApiError as error:
+                if slack_error(error) != "name_taken":
+                    raise
+                orphan = await self._orphan(name)
+                if orphan is not None:
+                    return orphan, name
+                suffix = f"-{attempt + 1}"
+                name = base[: 80 - len(suffix)] + suffix
+        raise PermanentError(f"no free channel name like {base}")
+
+    async def _orphan(self, name: str) -> str | None:
+        """A channel of this name the bot created but never recorded (a crash came between)."""
+        bot_user = await self._bot_user()
+        cursor = None
+        while True:
+            response = await self.client.conversations_list(
+                limit=200, cursor=cursor, types="public_channel,private_channel"
+            )
+            for channel in response.get("channels", []):
+                if channel.get("name") != name:
+                    continue
+                if channel.get("creator") != bot_user:
+                    return None
+                channel_id = channel["id"]
+                owner = await self.rows.db(
+                    lambda s, c=channel_id: s.scalar(
+                        select(Incident.id).where(Incident.channel_id == c)
+                    )
+                )
+                return None if owner is not None else channel_id
+            cursor = response.get("response_metadata", {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    async def _resolve_people(self, people: list[str]) -> tuple[list[str], list[str]]:
+        """User ids for ids, emails and user groups; plus the invitees Slack does not know."""
+        users: list[str] = []
+        unknown: list[str] = []
+        for person in people:
+            try:
+                if re.fullmatch(r"[UW][A-Z0-9]+", person):
+                    users.append(person)
+                elif re.fullmatch(r"S[A-Z0-9]+", person) or (
+                    "@" in person and not person.startswith("@")
+                ):
+                    users.extend(await self._lookup(person))
+                else:
+                    unknown.append(person)
+            except SlackApiError as error:
+                # One stale invitee in a playbook must not keep the channel from opening.
+                if slack_error(error) not in UNKNOWN_PERSON:
+                    raise
+                unknown.append(person)
+        return list(dict.fromkeys(users)), unknown
+
+    async def _lookup(self, person: str) -> list[str]:
+        """User ids of a user group or an email, remembered for a few minutes.
+
+        Every incident of a playbook invites the same people; asking Slack once per
+        incident would spend calls that the rate limit needs for the incident itself.
+        """
+        cached = self._people.get(person)
+        if cached is not None and time.monotonic() - cached[0] < LOOKUP_TTL:
+            return cached[1]
+        if person.startswith("S"):
+            response = await self.client.usergroups_users_list(usergroup=person)
+            found = list(response.get("users", []))
+        else:
+            response = await self.client.users_lookupByEmail(email=person)
+            found = [response["user"]["id"]]
+        self._people[person] = (time.monotonic(), found)
+        return found
+
+    async def _invite(self, channel_id: str, people: list[str]) -> dict[str, list[str]]:
+        users, unknown = await self._resolve_people(people)
+        bot_user = await self._bot_user()
+        users = [u for u in users if u != bot_user]
+        if users:
+            try:
+                await self.client.conversations_invite(channel=channel_id, users=",".join(users))
+            except SlackApiError as error:
+                if slack_error(error) != "already_in_channel":
+                    raise
+        return {"invited": users, "unknown": unknown}
+
+    async def _bot_user(self) -> str | None:
+        if self._bot is None:
+            response = await self.client.auth_test()
+            self._bot = response.get("user_id", "")
+        return self._bot or None
+
+    async def invite(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Bring people into the incident channel."""
+        channel_id = await self.rows.channel(payload["incident_id"])
+        return await self._invite(channel_id, payload.get("users", []))
