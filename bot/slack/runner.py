@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -14,7 +15,6 @@ from bot.incidents.clock import FixedClock
 from bot.incidents.commands import Command, CommandError, parse_command
 from bot.incidents.context import Domain
 from bot.incidents.errors import DomainError
-from bot.incidents.records import Outcome
 from bot.incidents.service import DuplicateDelivery, check_deliveries, execute, record_pin
 from bot.runtime import Runtime
 from bot.slack.blocks import CardView
@@ -136,7 +136,7 @@ def run_commands(runtime: Runtime, session: Session, jobs: list[CommandJob]) -> 
     check_deliveries(session, [job.key for job in jobs if job.key is not None])
     if len(jobs) == 1:
         return [_apply(runtime, session, jobs[0])]
-    replies = [_apply_shared(runtime, session, job) for job in jobs]
+    replies = [_apply(runtime, session, job, alone=False) for job in jobs]
     try:
         session.flush()
     except IntegrityError as error:
@@ -155,7 +155,9 @@ def database_down(job: CommandJob, error: Exception) -> Reply:
     return Reply(DATABASE_DOWN)
 
 
-def _apply(runtime: Runtime, session: Session, job: CommandJob) -> Reply:
+def _apply(runtime: Runtime, session: Session, job: CommandJob, *, alone: bool = True) -> Reply:
+    """One command. `alone`: in a savepoint of its own, a refusal answered; else (sharing a
+    transaction with others, flushed by the caller) a refusal raises BatchRefused."""
     try:
         parsed = parse_command(job.command) if isinstance(job.command, str) else job.command
     except CommandError as error:
@@ -166,7 +168,7 @@ def _apply(runtime: Runtime, session: Session, job: CommandJob) -> Reply:
     for person, name in {**(job.people or {}), job.user_id: job.user_name}.items():
         remember(session=session, user_id=person, name=name, now=now)
     try:
-        with session.begin_nested():
+        with session.begin_nested() if alone else nullcontext():
             outcome = execute(
                 session,
                 domain,
@@ -174,37 +176,22 @@ def _apply(runtime: Runtime, session: Session, job: CommandJob) -> Reply:
                 incident=_job_incident(session, job),
                 actor=job.user_id,
                 key=job.key,
+                check_now=alone,
             )
     except DomainError as error:
+        if not alone:
+            raise BatchRefused(str(error)) from error
         return Reply(str(error))
     except (DuplicateDelivery, IntegrityError):
+        if not alone:
+            raise  # the shared transaction is spoilt: the caller runs each command alone
         # The same delivery is being (or was) recorded by another request.
         return Reply(None)
-    return _reply(parsed, outcome)
-
-
-def _apply_shared(runtime: Runtime, session: Session, job: CommandJob) -> Reply:
-    try:
-        parsed = parse_command(job.command) if isinstance(job.command, str) else job.command
-    except CommandError as error:
-        return Reply(str(error))
-    domain = _domain(runtime, job)
-    now = domain.clock.now()
-    for person, name in {**(job.people or {}), job.user_id: job.user_name}.items():
-        remember(session=session, user_id=person, name=name, now=now)
-    try:
-        outcome = execute(
-            session,
-            domain,
-            parsed,
-            incident=_job_incident(session, job),
-            actor=job.user_id,
-            key=job.key,
-            check_now=False,
-        )
-    except DomainError as error:
-        raise BatchRefused(str(error)) from error
-    return _reply(parsed, outcome)
+    if outcome.duplicate:
+        return Reply(None)
+    if parsed.verb in ("declare", "drill"):
+        return Reply(outcome.reply)
+    return Reply(outcome.private)
 
 
 def _domain(runtime: Runtime, job: CommandJob) -> Domain:
@@ -219,14 +206,6 @@ def _job_incident(session: Session, job: CommandJob) -> Incident | None:
     if job.incident_id is not None:
         return _incident(session, job.incident_id)
     return incident_for_channel(session, job.channel_id)
-
-
-def _reply(parsed: Command, outcome: Outcome) -> Reply:
-    if outcome.duplicate:
-        return Reply(None)
-    if parsed.verb in ("declare", "drill"):
-        return Reply(outcome.reply)
-    return Reply(outcome.private)
 
 
 def run_pin(

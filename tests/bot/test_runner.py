@@ -5,26 +5,43 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from bot.batching import GroupCommit
 from bot.incidents.commands import parse_command
 from bot.incidents.effects import POST_MESSAGE
 from bot.runtime import Runtime
 from bot.slack.runner import CommandJob, run_commands
 from storage.db import transaction
+from storage.models import Incident
 from tests.bot.incidents.conftest import Store
 from tests.bot.web.conftest import make_settings
 
 
-def test_a_batch_records_each_delivery_once_even_when_repeated_inside_it(
-    database, engine, sessions, domain
-) -> None:
-    runtime = Runtime(make_settings(database[1], slack=True), engine, sessions, domain)
-    store = Store(sessions)
+@pytest.fixture
+def runtime(database, engine, sessions, domain) -> Runtime:
+    return Runtime(make_settings(database[1], slack=True), engine, sessions, domain)
+
+
+@pytest.fixture
+def store(sessions) -> Store:
+    return Store(sessions)
+
+
+@pytest.fixture
+def incident(runtime, sessions, store) -> Incident:
+    """A declared incident, as `/incident declare` leaves it."""
     with transaction(sessions) as session:
         run_commands(
             runtime, session, [CommandJob(parse_command("declare Fees wrong sev2"), "U0ALICE")]
         )
-    (incident,) = store.incidents()
+    (declared,) = store.incidents()
+    return declared
+
+
+def test_a_batch_records_each_delivery_once_even_when_repeated_inside_it(
+    runtime, sessions, store, incident
+) -> None:
     with transaction(sessions) as session:
         run_commands(
             runtime,
@@ -57,15 +74,8 @@ def test_a_batch_records_each_delivery_once_even_when_repeated_inside_it(
 
 
 async def test_a_refused_command_in_a_burst_is_answered_and_the_others_recorded(
-    database, engine, sessions, domain
+    runtime, sessions, store, incident
 ) -> None:
-    runtime = Runtime(make_settings(database[1], slack=True), engine, sessions, domain)
-    store = Store(sessions)
-    with transaction(sessions) as session:
-        run_commands(
-            runtime, session, [CommandJob(parse_command("declare Fees wrong sev2"), "U0ALICE")]
-        )
-    (incident,) = store.incidents()
     # Commands arriving together share a transaction, as the Slack listeners run them.
     batches = GroupCommit(
         sessions, lambda session, jobs: run_commands(runtime, session, jobs), linger=0.05
@@ -90,15 +100,8 @@ async def test_a_refused_command_in_a_burst_is_answered_and_the_others_recorded(
 
 
 def test_a_command_is_recorded_at_the_time_slack_delivered_it(
-    database, engine, sessions, domain, clock
+    runtime, sessions, store, incident, clock
 ) -> None:
-    runtime = Runtime(make_settings(database[1], slack=True), engine, sessions, domain)
-    store = Store(sessions)
-    with transaction(sessions) as session:
-        run_commands(
-            runtime, session, [CommandJob(parse_command("declare Fees wrong sev2"), "U0ALICE")]
-        )
-    (incident,) = store.incidents()
     delivered = clock.now()
     clock.advance(timedelta(seconds=3))  # queued behind a burst, or the writer lock
 
