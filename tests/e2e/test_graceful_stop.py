@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import signal
 import sqlite3
 import time
@@ -50,6 +51,13 @@ def _signed_command(secret: str, *, channel: str, text: str) -> tuple[bytes, dic
     return body, headers
 
 
+def _outbox_idle(url: str) -> bool:
+    metrics = httpx.get(f"{url}/metrics").text
+    depth = r'^warroom_outbox_depth\{state="(?:pending|running)"\} (\S+)$'
+    waiting = re.findall(depth, metrics, re.MULTILINE)
+    return bool(waiting) and all(float(value) == 0 for value in waiting)
+
+
 def test_sigterm_records_a_command_acked_just_before(tmp_path: Path) -> None:
     db_path = tmp_path / "warroom.db"
     url = f"sqlite:///{db_path}"
@@ -61,6 +69,9 @@ def test_sigterm_records_a_command_acked_just_before(tmp_path: Path) -> None:
         channel = wait_until(
             lambda: server.get(f"/api/incidents/{incident['id']}")["channel_id"], timeout=20
         )
+        # The incident's Slack work done first: the sandbox plays Slack in this very
+        # process and would wait for the database too.
+        wait_until(lambda: _outbox_idle(server.url), timeout=20)
         secret = server.sandbox("sandbox.info")["signing_secret"]
 
         # Another writer holds the database: the command can be acked, not recorded.

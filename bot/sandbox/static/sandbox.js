@@ -238,9 +238,11 @@
 
   async function clickButton(button, block) {
     if (button.url && !button.action_id) return window.open(button.url, "_blank", "noopener");
-    if (button.confirm && !(await confirmDialog(button.confirm))) return;
+    // Find the message first: the channel may be reloaded while the confirmation is open,
+    // and then this block is no longer among the loaded messages.
     const msg = S.data && S.data.messages.find((m) => (m.blocks || []).includes(block));
     if (!msg) return toast("That button is not on a message here");
+    if (button.confirm && !(await confirmDialog(button.confirm))) return;
     await act("api/sandbox.click", {
       channel: S.channel, action_id: button.action_id, message_ts: msg.ts, value: button.value,
     });
