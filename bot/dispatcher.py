@@ -33,6 +33,9 @@ Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 GroupHandler = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
 MAX_BACKOFF = 300.0
 MAX_GROUP = 20  # operations one group handler call carries out at most
+# Text a group of echoes carries at most (one long echo still goes alone): a message stays
+# readable, and far from the length where Slack would cut it.
+MAX_GROUP_TEXT = 4000
 
 
 def backoff(attempts: int) -> float:
@@ -189,9 +192,12 @@ class Dispatcher:
         op = chain[index]
         if op.kind not in self.group_handlers or not op.payload.get("actor"):
             return [op]
-        group = [op]
+        group, size = [op], len(str(op.payload.get("text") or ""))
         for following in chain[index + 1 : index + MAX_GROUP]:
+            size += len(str(following.payload.get("text") or ""))
             if following.kind != op.kind or not following.payload.get("actor"):
+                break
+            if size > MAX_GROUP_TEXT:
                 break
             group.append(following)
         return group

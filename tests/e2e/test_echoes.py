@@ -71,3 +71,33 @@ def test_a_burst_of_commands_is_echoed_in_one_message_and_a_lone_one_alone(
     echoes = _echoes(service, incident)
     assert len({op.result["ts"] for op in echoes[:5]}) == 1
     assert echoes[5].result["ts"] != echoes[0].result["ts"]
+
+
+def test_long_echoes_are_never_cut_and_split_into_several_messages(service: Service) -> None:
+    runtime = service.runtime
+    answer = httpx.post(
+        f"{service.url}/alerts/alertmanager", json=alertmanager(2, 1), headers=service.auth
+    )
+    incident = answer.json()["incidents"][0]["id"]
+    channel = wait_until(lambda: _channel_with_card(service, incident), timeout=20)
+    notes = [f"{n} " + "x" * 1_800 + f" end of {n}" for n in range(6)]
+    with transaction(runtime.sessions) as session:
+        run_commands(
+            runtime,
+            session,
+            [CommandJob(f"note {text}", "U0BOB", incident_id=incident) for text in notes],
+        )
+    runtime.wake_dispatcher()
+    wait_until(
+        lambda: (
+            len(_echoes(service, incident)) == 6
+            and all(op.state == "done" for op in _echoes(service, incident))
+        ),
+        timeout=20,
+    )
+
+    posted = [m["text"] for m in bot_messages(service, channel) if "U0BOB" in m["text"]]
+    lines = [line.removeprefix("<@U0BOB>: Noted: ") for m in posted for line in m.splitlines()]
+    assert lines == notes  # every note whole, in order
+    assert 1 < len(posted) < len(notes)  # grouped, in more than one message
+    assert all(len(text) < 5_000 for text in posted)
