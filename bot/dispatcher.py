@@ -197,7 +197,7 @@ class Dispatcher:
             size += len(str(following.payload.get("text") or ""))
             if following.kind != op.kind or not following.payload.get("actor"):
                 break
-            if size > MAX_GROUP_TEXT:
+            if size > MAX_GROUP_TEXT:  # that one starts the next message
                 break
             group.append(following)
         return group

@@ -31,11 +31,6 @@ class AfterAck:
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 
-    @property
-    def pending(self) -> int:
-        """How many listeners' work is still running."""
-        return len(self._tasks)
-
     async def drain(self) -> None:
         """Wait for the work already started: on shutdown, the commands Slack was told were
         received get recorded."""

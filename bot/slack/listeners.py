@@ -77,9 +77,8 @@ def register(
         received_at = runtime.domain.clock.now()
         await ack()
         if command.verb == "declare" and not command.text:
-            await later(
-                _open_view(client, body["trigger_id"], declare_modal(body.get("channel_id")))
-            )
+            modal = declare_modal(body.get("channel_id"))
+            await later(client.views_open(trigger_id=body["trigger_id"], view=modal))
             return
         await later(_command(command, body, respond, client, received_at))
 
@@ -142,7 +141,7 @@ def register(
     ) -> None:
         await ack()
         incident_id = int(body["actions"][0]["value"])
-        await later(_open_view(client, body["trigger_id"], note_modal(incident_id)))
+        await later(client.views_open(trigger_id=body["trigger_id"], view=note_modal(incident_id)))
 
     @app.view(CallbackId.NOTE)
     async def handle_view_note(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -265,10 +264,6 @@ def register(
     @app.event("message")
     async def handle_event_message() -> None:
         return
-
-
-async def _open_view(client: AsyncWebClient, trigger_id: str, view: dict[str, Any]) -> None:
-    await client.views_open(trigger_id=trigger_id, view=view)
 
 
 def _input(view: dict[str, Any], block_id: str) -> str:

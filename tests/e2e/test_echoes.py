@@ -32,36 +32,34 @@ def _channel_with_card(service: Service, incident_id: int) -> str | None:
         return incident.channel_id if incident is not None and incident.card_ts else None
 
 
+def _incident_with_channel(service: Service, group: int) -> tuple[int, str]:
+    """An incident opened by alert, once its channel and card are there."""
+    answer = httpx.post(
+        f"{service.url}/alerts/alertmanager", json=alertmanager(group, 1), headers=service.auth
+    )
+    incident = answer.json()["incidents"][0]["id"]
+    return incident, wait_until(lambda: _channel_with_card(service, incident), timeout=20)
+
+
+def _commands_together(service: Service, incident_id: int, texts: list[str]) -> None:
+    """Commit these commands in one transaction (as a burst shares one), then wait until
+    every echo of the incident is posted."""
+    runtime = service.runtime
+    with transaction(runtime.sessions) as session:
+        jobs = [CommandJob(text, "U0BOB", incident_id=incident_id) for text in texts]
+        run_commands(runtime, session, jobs)
+    runtime.wake_dispatcher()
+    # Committed above, so every echo is in the outbox already: wait for them to be posted.
+    wait_until(lambda: all(op.state == "done" for op in _echoes(service, incident_id)), timeout=20)
+
+
 def test_a_burst_of_commands_is_echoed_in_one_message_and_a_lone_one_alone(
     service: Service,
 ) -> None:
-    runtime = service.runtime
-    answer = httpx.post(
-        f"{service.url}/alerts/alertmanager", json=alertmanager(1, 1), headers=service.auth
-    )
-    incident = answer.json()["incidents"][0]["id"]
-    channel = wait_until(lambda: _channel_with_card(service, incident), timeout=20)
+    incident, channel = _incident_with_channel(service, 1)
 
-    # Five commands committed together (as a burst shares a transaction) ...
-    with transaction(runtime.sessions) as session:
-        run_commands(
-            runtime,
-            session,
-            [CommandJob(f"note burst {n}", "U0BOB", incident_id=incident) for n in range(5)],
-        )
-    runtime.wake_dispatcher()
-    wait_until(lambda: all(op.state == "done" for op in _echoes(service, incident)), timeout=20)
-    # ... then one on its own.
-    with transaction(runtime.sessions) as session:
-        run_commands(runtime, session, [CommandJob("note alone", "U0BOB", incident_id=incident)])
-    runtime.wake_dispatcher()
-    wait_until(
-        lambda: (
-            len(_echoes(service, incident)) == 6
-            and all(op.state == "done" for op in _echoes(service, incident))
-        ),
-        timeout=20,
-    )
+    _commands_together(service, incident, [f"note burst {n}" for n in range(5)])
+    _commands_together(service, incident, ["note alone"])
 
     posted = [m["text"] for m in bot_messages(service, channel) if "U0BOB" in m["text"]]
     assert posted == [
@@ -74,27 +72,10 @@ def test_a_burst_of_commands_is_echoed_in_one_message_and_a_lone_one_alone(
 
 
 def test_long_echoes_are_never_cut_and_split_into_several_messages(service: Service) -> None:
-    runtime = service.runtime
-    answer = httpx.post(
-        f"{service.url}/alerts/alertmanager", json=alertmanager(2, 1), headers=service.auth
-    )
-    incident = answer.json()["incidents"][0]["id"]
-    channel = wait_until(lambda: _channel_with_card(service, incident), timeout=20)
+    incident, channel = _incident_with_channel(service, 2)
     notes = [f"{n} " + "x" * 1_800 + f" end of {n}" for n in range(6)]
-    with transaction(runtime.sessions) as session:
-        run_commands(
-            runtime,
-            session,
-            [CommandJob(f"note {text}", "U0BOB", incident_id=incident) for text in notes],
-        )
-    runtime.wake_dispatcher()
-    wait_until(
-        lambda: (
-            len(_echoes(service, incident)) == 6
-            and all(op.state == "done" for op in _echoes(service, incident))
-        ),
-        timeout=20,
-    )
+
+    _commands_together(service, incident, [f"note {text}" for text in notes])
 
     posted = [m["text"] for m in bot_messages(service, channel) if "U0BOB" in m["text"]]
     lines = [line.removeprefix("<@U0BOB>: Noted: ") for m in posted for line in m.splitlines()]
