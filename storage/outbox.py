@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -130,26 +131,38 @@ def pending_count(*, session: Session) -> int:
 # Core, built once: the ORM's bulk UPDATE path (compiling, then evaluating the criteria
 # against the identity map) cost more than the database's own work for each finished op.
 _TABLE = OutboxOp.__table__  # type: ignore[attr-defined]
-_COMPLETE = (
-    update(_TABLE)
-    .where(_TABLE.c.id == bindparam("p_id"))
-    .values(
-        state="done",
-        result=bindparam("p_result"),
-        updated_at=bindparam("p_now"),
-        last_error=None,
-        attempts=_TABLE.c.attempts + 1,
-    )
+_DONE = {
+    "state": "done",
+    "result": bindparam("p_result"),
+    "updated_at": bindparam("p_now"),
+    "last_error": None,
+    "attempts": _TABLE.c.attempts + 1,
+}
+_COMPLETE = update(_TABLE).where(_TABLE.c.id == bindparam("p_id")).values(_DONE)
+_COMPLETE_ALIKE = (
+    update(_TABLE).where(_TABLE.c.id.in_(bindparam("p_ids", expanding=True))).values(_DONE)
 )
 
 
 def complete(*, session: Session, results: dict[int, dict[str, Any]], now: datetime) -> None:
     """Mark operations done, each keeping what the far side answered (op id: answer)."""
-    if results:
-        session.connection().execute(
-            _COMPLETE,
-            [{"p_id": op, "p_result": result, "p_now": now} for op, result in results.items()],
-        )
+    # Operations that shared one call (echoes posted as one message) share its answer:
+    # one statement for all of them instead of one per row.
+    alike: dict[str, tuple[dict[str, Any], list[int]]] = {}
+    for op, result in results.items():
+        key = json.dumps(result, sort_keys=True, default=str)
+        alike.setdefault(key, (result, []))[1].append(op)
+    connection = session.connection()
+    single = [
+        {"p_id": ops[0], "p_result": result, "p_now": now}
+        for result, ops in alike.values()
+        if len(ops) == 1
+    ]
+    if single:
+        connection.execute(_COMPLETE, single)
+    for result, ops in alike.values():
+        if len(ops) > 1:
+            connection.execute(_COMPLETE_ALIKE, {"p_ids": ops, "p_result": result, "p_now": now})
 
 
 def retry_later(*, session: Session, op_id: int, error: str, at: datetime, now: datetime) -> None:

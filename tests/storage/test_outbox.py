@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from storage import outbox
 from storage.db import transaction
@@ -104,3 +104,27 @@ def test_a_restarted_single_process_reclaims_what_it_left_running(sessions) -> N
     with transaction(sessions) as session:
         assert outbox.reclaim_all(session=session, now=NOW + timedelta(seconds=1)) == 1
     assert _claim(sessions, NOW + timedelta(seconds=1), worker="w2") == [["channel.open"]]
+
+
+def test_completed_operations_keep_each_answer_whether_shared_or_their_own(sessions) -> None:
+    incident = _incident(sessions)
+    ids = _enqueue(sessions, incident, *[("message.post", "main")] * 4)
+    _claim(sessions)
+    shared = {"ts": "1.000100", "lines": 3}  # three echoes posted as one message
+    later = NOW + timedelta(seconds=2)
+    with transaction(sessions) as session:
+        outbox.complete(
+            session=session,
+            results={ids[0]: shared, ids[1]: shared, ids[2]: dict(shared), ids[3]: {"ts": "2.0"}},
+            now=later,
+        )
+    with transaction(sessions) as session:
+        rows = session.scalars(select(OutboxOp).order_by(OutboxOp.id)).all()
+        assert [(row.state, row.result, row.attempts) for row in rows] == [
+            ("done", shared, 1),
+            ("done", shared, 1),
+            ("done", shared, 1),
+            ("done", {"ts": "2.0"}, 1),
+        ]
+        assert {row.updated_at for row in rows} == {later}
+        assert outbox.pending_count(session=session) == 0
