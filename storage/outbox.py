@@ -9,7 +9,10 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlmodel import Session
 
+from storage.deferred import Rows
 from storage.models import OutboxOp
+
+_TABLE = OutboxOp.__table__  # type: ignore[attr-defined]
 
 
 def enqueue(
@@ -33,6 +36,35 @@ def enqueue(
     )
     session.add(op)
     return op
+
+
+def row(
+    rows: Rows,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    incident_id: int | None,
+    now: datetime,
+    lane: str = "main",
+) -> dict[str, Any]:
+    """Add an operation to `rows` (inserted with them); the dict can change until then."""
+    return rows.add(
+        _TABLE,
+        {
+            "incident_id": incident_id,
+            "kind": kind,
+            "lane": lane,
+            "payload": payload,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+            "claimed_by": None,
+            "result": None,
+            "last_error": None,
+        },
+    )
 
 
 def claim(
@@ -130,7 +162,6 @@ def pending_count(*, session: Session) -> int:
 
 # Core, built once: the ORM's bulk UPDATE path (compiling, then evaluating the criteria
 # against the identity map) cost more than the database's own work for each finished op.
-_TABLE = OutboxOp.__table__  # type: ignore[attr-defined]
 _DONE = {
     "state": "done",
     "result": bindparam("p_result"),

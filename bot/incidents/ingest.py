@@ -27,6 +27,7 @@ from bot.incidents.context import Domain
 from bot.incidents.opening import DEFAULT_SEVERITY, open_incident
 from bot.incidents.records import Outcome, Recorder
 from playbooks import Playbook
+from storage import deferred
 from storage.models import Alert, Incident, TimelineEvent
 from storage.types import JSONType, UTCDateTime
 
@@ -216,6 +217,8 @@ def _join_all(
                     outcome = rec.outcome
                 else:
                     seen = 2
+                rec.close()
+                deferred.write(session)  # before the entries that arrived after it
             results[n] = IngestResult(
                 incident.id,
                 incident.channel_id,
@@ -245,6 +248,7 @@ def _open_for(
                 # The alert that opened it comes first in the timeline.
                 first=lambda opened: _store(opened.session, opened.now, _id(opened), alert),
             )
+            rec.close()
     except IntegrityError:
         row = session.connection().execute(_FIND_OPEN, {"p_key": key}).first()
         if row is None:

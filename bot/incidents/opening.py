@@ -31,7 +31,10 @@ def open_incident(
     source: str = "command",
     drill: bool = False,
     first: Callable[[Recorder], object] | None = None,
+    key: str | None = None,
 ) -> Recorder:
+    """Store a new incident with its milestones, roles and first stage; the Recorder is
+    left open for the caller's own additions (close it). `key`: the delivery that asked."""
     now = domain.clock.now()
     incident = Incident(
         title=title,
@@ -52,7 +55,7 @@ def open_incident(
     )
     # Drills are told apart at a glance in the channel list.
     incident.channel_name = f"drill-{name}"[:80].rstrip("-_") if drill else name
-    rec = Recorder(session, incident, now, domain.tz)
+    rec = Recorder(session, incident, now, domain.tz, key=key)
     if first is not None:
         first(rec)  # the alert that opened it comes first in the timeline
     rec.milestone("started", started_at or now, source=source, actor=actor)
@@ -100,6 +103,7 @@ def declare(
     actor: str,
     playbook_id: str | None = None,
     drill: bool = False,
+    key: str | None = None,
 ) -> Outcome:
     """Open an incident a responder declared."""
     playbook = domain.catalog.get(playbook_id) if playbook_id else domain.catalog.select({})
@@ -111,9 +115,11 @@ def declare(
         playbook=playbook,
         actor=actor,
         drill=drill,
+        key=key,
     )
     assert rec.incident is not None
     rec.effect(effects.POST_MESSAGE, text=f"declared this incident: {title}", actor=actor)
+    rec.close()
     rec.outcome.reply = (
         f"Declared incident #{rec.incident.id}: {title}. Opening #{rec.incident.channel_name}…"
     )

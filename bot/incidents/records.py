@@ -11,7 +11,10 @@ from sqlmodel import Session
 
 from bot.incidents.effects import Effect, lane_of
 from storage import outbox
-from storage.models import Incident, Milestone, OutboxOp, TimelineEvent
+from storage.deferred import Rows
+from storage.models import Incident, Milestone, TimelineEvent
+
+_EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -23,7 +26,6 @@ class Outcome:
     """
 
     incident: Incident | None
-    events: list[TimelineEvent] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     reply: str | None = None
     private: str | None = None
@@ -31,17 +33,32 @@ class Outcome:
 
 
 class Recorder:
-    """Collects one operation's writes so they land in the caller's transaction together."""
+    """Collects one operation's writes so they land in the caller's transaction together.
+
+    Timeline entries and outbox rows are inserted together once the operation is done:
+    after `close`, with the session's next query, or at the commit if it was left open.
+    Close it when more operations follow in the same transaction. Until then `amend` can
+    still change them. `key` names the delivery the operation answers: the first timeline
+    entry carries it, so a retry is recognised.
+    """
 
     def __init__(
-        self, session: Session, incident: Incident | None, now: datetime, tz: tzinfo = UTC
+        self,
+        session: Session,
+        incident: Incident | None,
+        now: datetime,
+        tz: tzinfo = UTC,
+        *,
+        key: str | None = None,
     ) -> None:
         self.session = session
         self.incident = incident
         self.now = now
         self.tz = tz
+        self.key = key
         self.outcome = Outcome(incident)
-        self._ops: dict[int, OutboxOp] = {}
+        self.rows = Rows(session)
+        self._ops: dict[int, dict[str, Any]] = {}
 
     def event(
         self,
@@ -52,24 +69,28 @@ class Recorder:
         source: str = "command",
         at: datetime | None = None,
         data: dict[str, Any] | None = None,
-        key: str | None = None,
-    ) -> TimelineEvent:
+    ) -> None:
         """Add a timeline entry (at `at`, default now)."""
         assert self.incident is not None and self.incident.id is not None
-        row = TimelineEvent(
-            incident_id=self.incident.id,
-            occurred_at=at or self.now,
-            recorded_at=self.now,
-            kind=kind,
-            actor=actor,
-            text=text,
-            data=data or {},
-            source=source,
-            idempotency_key=key,
+        key, self.key = self.key, None
+        self.rows.add(
+            _EVENTS,
+            {
+                "incident_id": self.incident.id,
+                "occurred_at": at or self.now,
+                "recorded_at": self.now,
+                "kind": kind,
+                "actor": actor,
+                "text": text,
+                "data": data or {},
+                "source": source,
+                "idempotency_key": key,
+            },
         )
-        self.session.add(row)
-        self.outcome.events.append(row)
-        return row
+
+    def close(self) -> None:
+        """The operation is done: its rows go in with the session's next query or commit."""
+        self.rows.close()
 
     def milestone(
         self,
@@ -101,14 +122,11 @@ class Recorder:
         return row
 
     def effect(self, kind: str, **payload: Any) -> Effect:
-        """Write an effect to the outbox in this transaction.
-
-        Change its payload later with `amend`, never in place: the row may be flushed.
-        """
+        """Write an effect to the outbox in this transaction (change it with `amend`)."""
         incident_id = self.incident.id if self.incident is not None else None
         effect = Effect(kind, {"incident_id": incident_id, **payload})
-        self._ops[id(effect)] = outbox.enqueue(
-            session=self.session,
+        self._ops[id(effect)] = outbox.row(
+            self.rows,
             kind=kind,
             lane=lane_of(kind),
             payload=dict(effect.payload),
@@ -120,9 +138,11 @@ class Recorder:
 
     def amend(self, effect: Effect, **changes: Any) -> Effect:
         """Change an effect's payload after the fact (a command's echo gets its text last)."""
+        if self.rows.closed:
+            raise RuntimeError("the operation's rows are closed: amend before close()")
         amended = Effect(effect.kind, {**effect.payload, **changes})
         op = self._ops.pop(id(effect))
-        op.payload = dict(amended.payload)  # a new dict, so the change is flushed
+        op["payload"] = dict(amended.payload)
         self._ops[id(amended)] = op
         effects = self.outcome.effects
         effects[effects.index(effect)] = amended

@@ -15,6 +15,7 @@ from bot.incidents.errors import DomainError
 from bot.incidents.records import Outcome, Recorder
 from bot.incidents.roles import assign_role
 from bot.incidents.views import timeline_text
+from storage import deferred
 from storage.models import Incident, TimelineEvent
 
 # Verbs that need no incident: they work in any channel.
@@ -86,12 +87,14 @@ def execute(
         return Outcome(incident, private=timeline_text(session, incident, domain.tz))
     if command.verb == "tasks" or (command.verb == "stage" and command.target is None):
         return Outcome(incident, private=stages.tasks_text(incident))
-    rec = Recorder(session, incident, domain.clock.now(), domain.tz)
+    rec = Recorder(session, incident, domain.clock.now(), domain.tz, key=key)
     # The echo goes first in the outbox so the channel reads command, then its effects.
     echo = rec.effect(effects.POST_MESSAGE, text="", actor=actor)
     reply = _apply(rec, command, actor)
     rec.amend(echo, text=reply)
-    _stamp(rec, command, key, check_now=check_now)
+    rec.close()
+    if key is not None and check_now:
+        _check_delivery(session, key)
     rec.outcome.reply = reply
     return rec.outcome
 
@@ -142,16 +145,10 @@ def _apply(rec: Recorder, command: Command, actor: str) -> str:
     raise DomainError(f"`{c.verb}` is not supported here")
 
 
-def _stamp(rec: Recorder, command: Command, key: str | None, *, check_now: bool) -> None:
-    """Give the command's first timeline entry the delivery key, so a retry is seen."""
-    if key is None:
-        return
-    if rec.outcome.events:
-        rec.outcome.events[0].idempotency_key = key
-    if not check_now:
-        return
+def _check_delivery(session: Session, key: str) -> None:
+    """Write the command's rows now: a concurrent delivery of the same key fails here."""
     try:
-        rec.session.flush()
+        deferred.flush(session)
     except IntegrityError as error:
         raise DuplicateDelivery(key) from error
 
@@ -168,17 +165,15 @@ def _declare(
     if command.target and domain.catalog.get(command.target) is None:
         known = ", ".join(p.id for p in domain.catalog.all())
         raise DomainError(f"No playbook `{command.target}`; known: {known}")
-    outcome = opening.declare(
+    return opening.declare(
         session,
         domain,
         title=command.text,
         severity=command.severity,
         actor=actor,
         playbook_id=command.target,
+        key=key,
     )
-    if key and outcome.events:
-        outcome.events[0].idempotency_key = key
-    return outcome
 
 
 def _drill(
@@ -188,7 +183,7 @@ def _drill(
     if playbook is None:
         known = ", ".join(p.id for p in domain.catalog.all())
         raise DomainError(f"No playbook `{command.target}`; known: {known}")
-    outcome = opening.declare(
+    return opening.declare(
         session,
         domain,
         title=playbook.title,  # the drill flag, card and channel prefix say it is practice
@@ -196,10 +191,8 @@ def _drill(
         actor=actor,
         playbook_id=playbook.id,
         drill=True,
+        key=key,
     )
-    if key and outcome.events:
-        outcome.events[0].idempotency_key = key
-    return outcome
 
 
 def record_pin(
@@ -216,13 +209,10 @@ def record_pin(
     """Add a pinned message to the timeline once, however often it is pinned or reacted to."""
     if already_done(session, key):
         return Outcome(incident, duplicate=True)
-    rec = Recorder(session, incident, domain.clock.now(), domain.tz)
+    rec = Recorder(session, incident, domain.clock.now(), domain.tz, key=key)
     notes.pin(rec, text, author=author, at=at, actor=actor)
-    rec.outcome.events[0].idempotency_key = key
-    try:
-        session.flush()
-    except IntegrityError as error:
-        raise DuplicateDelivery(key) from error
+    rec.close()
+    _check_delivery(session, key)
     return rec.outcome
 
 

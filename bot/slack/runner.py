@@ -19,6 +19,7 @@ from bot.incidents.service import DuplicateDelivery, check_deliveries, execute, 
 from bot.runtime import Runtime
 from bot.slack.blocks import CardView
 from bot.slack.cards import card_view
+from storage import deferred
 from storage.db import transaction
 from storage.models import Incident
 from storage.people import remember
@@ -138,7 +139,7 @@ def run_commands(runtime: Runtime, session: Session, jobs: list[CommandJob]) -> 
         return [_apply(runtime, session, jobs[0])]
     replies = [_apply(runtime, session, job, alone=False) for job in jobs]
     try:
-        session.flush()
+        deferred.flush(session)
     except IntegrityError as error:
         raise BatchRefused("a delivery of this batch was recorded meanwhile") from error
     return replies

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
 from storage import outbox
 from storage.db import transaction
-from storage.models import Incident, OutboxOp
+from storage.models import OutboxOp
+from tests.storage.helpers import NOW, stored_incident
 
-NOW = datetime(2021, 3, 10, 9, 56, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
-
-
-def _incident(sessions) -> int:
-    with transaction(sessions) as session:
-        row = Incident(
-            title="t", severity="sev1", playbook_id="default", created_at=NOW, updated_at=NOW
-        )
-        session.add(row)
-        session.flush()
-        return row.id
 
 
 def _enqueue(sessions, incident_id: int, *kinds: tuple[str, str]) -> list[int]:
@@ -44,7 +34,7 @@ def _claim(sessions, now: datetime = NOW, worker: str = "w1") -> list[list[str]]
 
 
 def test_a_lane_never_overtakes_an_operation_waiting_for_a_retry(sessions) -> None:
-    incident = _incident(sessions)
+    incident = stored_incident(sessions)
     first, _second, _third = _enqueue(
         sessions,
         incident,
@@ -65,7 +55,7 @@ def test_a_lane_never_overtakes_an_operation_waiting_for_a_retry(sessions) -> No
 
 
 def test_a_failing_third_party_does_not_hold_up_slack(sessions) -> None:
-    incident = _incident(sessions)
+    incident = stored_incident(sessions)
     page, _ = _enqueue(sessions, incident, ("pagerduty.event", "pagerduty"), ("card.post", "main"))
     claimed = _claim(sessions)
     assert sorted(claimed) == [["card.post"], ["pagerduty.event"]]
@@ -80,7 +70,7 @@ def test_a_failing_third_party_does_not_hold_up_slack(sessions) -> None:
 
 
 def test_concurrent_claims_take_disjoint_operations(sessions) -> None:
-    incidents = [_incident(sessions) for _ in range(8)]
+    incidents = [stored_incident(sessions) for _ in range(8)]
     for incident in incidents:
         _enqueue(sessions, incident, ("channel.open", "main"), ("card.post", "main"))
 
@@ -97,7 +87,7 @@ def _claim_ids(sessions, worker: str) -> list[int]:
 
 
 def test_a_restarted_single_process_reclaims_what_it_left_running(sessions) -> None:
-    incident = _incident(sessions)
+    incident = stored_incident(sessions)
     _enqueue(sessions, incident, ("channel.open", "main"))
     assert _claim(sessions) == [["channel.open"]]
     assert _claim(sessions, NOW + timedelta(seconds=1)) == []  # leased to the dead worker
@@ -107,7 +97,7 @@ def test_a_restarted_single_process_reclaims_what_it_left_running(sessions) -> N
 
 
 def test_completed_operations_keep_each_answer_whether_shared_or_their_own(sessions) -> None:
-    incident = _incident(sessions)
+    incident = stored_incident(sessions)
     ids = _enqueue(sessions, incident, *[("message.post", "main")] * 4)
     _claim(sessions)
     shared = {"ts": "1.000100", "lines": 3}  # three echoes posted as one message
