@@ -210,8 +210,10 @@ class Dispatcher:
             # Whatever went wrong, the first one's own run sorts it out (retry, backoff,
             # failing for good); the rest of the group waits behind it, as its chain does.
             return await self._run(group[0]) and await self._run_rest(group[1:])
-        for op, result in zip(group, results, strict=True):
-            await self._finish(op, result)
+        # Submitted together, so they are marked done in one transaction, not one each.
+        await asyncio.gather(
+            *(self._finish(op, result) for op, result in zip(group, results, strict=True))
+        )
         return True
 
     async def _run_rest(self, ops: list[OutboxOp]) -> bool:
