@@ -3,9 +3,9 @@
 Building an ORM object and flushing it cost four times what one executemany costs per
 row, and recording a command is mostly such rows. A writer (`Rows`) collects its rows
 while its operation runs, so it can still change them. Once it is closed they go in, in
-the order the writers were made, before the session's next ORM query, at `flush`, or at
-the commit (which closes every writer still open). A savepoint rolled back takes back
-what was written inside it.
+the order the writers were made, before the session's next ORM query; `flush` and the
+commit write every writer's rows, closing those still open. A savepoint rolled back
+takes back what was written inside it.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ class Rows:
 
 
 def flush(session: Session) -> None:
-    """Write the closed rows, then flush the ORM (both raise IntegrityError)."""
-    write(session)
+    """Write every writer's rows (closing any still open), then flush the ORM; both raise
+    IntegrityError, so a conflict is found here rather than at the commit."""
+    write(session, everything=True)
     session.flush()
 
 

@@ -106,3 +106,16 @@ def test_flush_refuses_a_key_already_recorded(sessions) -> None:
         deferred.flush(session)
     with transaction(sessions) as session:
         assert _texts(session) == ["first"]
+
+
+def test_flush_writes_the_rows_of_a_writer_still_open(sessions) -> None:
+    incident = stored_incident(sessions)
+    with transaction(sessions) as session:
+        left_open = deferred.Rows(session)
+        _entry(left_open, incident, "left open")
+        closed = deferred.Rows(session)
+        _entry(closed, incident, "closed")
+        closed.close()
+        deferred.flush(session)
+        assert left_open.closed
+        assert _texts(session) == ["left open", "closed"]
