@@ -1,8 +1,9 @@
 """Time a postmortem draft (build + render) against timeline length, on a temporary SQLite DB.
 
 Usage: python bench/postmortem_scale.py [--quick]
-Prints a table, then as its last line one JSON object: sizes, seconds (best of the runs),
-seconds_10k, and the exponent (slope of log time over log size; 1.0 is linear).
+Prints a table and the bars, then as its last line one JSON object: sizes, seconds (best
+of the runs), seconds_10k, the exponent (slope of log time over log size; 1.0 is linear)
+and passed (seconds_10k < 1 and exponent <= 1.2).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from _common import verdict
 from sqlalchemy import insert
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -36,6 +38,8 @@ TZ = ZoneInfo("Asia/Hong_Kong")
 START = datetime(2021, 3, 10, 9, 56, tzinfo=UTC)
 KINDS = ("note", "update", "log", "status", "pin")
 ACTORS = ("U0ALICE", "U0BOB", "U0CAROL", None)
+SECONDS_10K_BAR = 1.0
+EXPONENT_BAR = 1.2
 
 
 def seed(sessions: sessionmaker[Session], domain: Domain, size: int) -> int:
@@ -120,13 +124,22 @@ def main() -> None:
             print(f"{size:>8} {built:>9.4f} {rendered:>9.4f} {total:>9.4f} {size / total:>10.0f}")
         engine.dispose()
     at_10k = totals[sizes.index(10_000)]
+    exponent = slope(sizes, totals)
+    checks = {
+        f"10k events < {SECONDS_10K_BAR:.0f} s ({at_10k:.2f})": at_10k < SECONDS_10K_BAR,
+        f"exponent <= {EXPONENT_BAR} ({exponent:.2f})": exponent <= EXPONENT_BAR,
+    }
+    print("bars:")
+    for label, passed in checks.items():
+        print(f"  {verdict(passed):<4} {label}")
     print(
         json.dumps(
             {
                 "sizes": sizes,
                 "seconds": [round(value, 4) for value in totals],
                 "seconds_10k": round(at_10k, 4),
-                "exponent": round(slope(sizes, totals), 3),
+                "exponent": round(exponent, 3),
+                "passed": all(checks.values()),
             }
         )
     )
