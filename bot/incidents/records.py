@@ -19,10 +19,11 @@ _EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
 
 @dataclass
 class Outcome:
-    """What an operation did: the incident, what it recorded, and what to tell people.
+    """What an operation did: the incident, the effects it queued, and what to tell people.
 
     `reply` is echoed in the incident channel; `private` is shown only to the responder
-    who asked (read-only commands); `effects` are already in the outbox.
+    who asked (read-only commands); `effects` go into the outbox with the operation's
+    other rows, in the same transaction.
     """
 
     incident: Incident | None
