@@ -112,9 +112,14 @@ def _savepoint_begins(session: Session, transaction: SessionTransaction) -> None
 
 @event.listens_for(Session, "after_soft_rollback")
 def _rolled_back(session: Session, previous: SessionTransaction) -> None:
-    saved = session.info.get(_SAVED, {})
-    if previous.nested and session.in_transaction():
-        session.info[_QUEUE] = saved.pop(previous, [])
+    # What rolled back may be the savepoint itself, or a flush failing inside it (the
+    # flush's own inner transaction, after which the savepoint is closed, not rolled back):
+    # either way the database is back where the nearest savepoint began.
+    boundary: SessionTransaction | None = previous
+    while boundary is not None and not boundary.nested:
+        boundary = boundary.parent
+    if boundary is not None and session.in_transaction():
+        session.info[_QUEUE] = list(session.info.get(_SAVED, {}).get(boundary, []))
     else:
         session.info.pop(_QUEUE, None)
 

@@ -23,19 +23,12 @@ def enqueue(
     incident_id: int | None,
     now: datetime,
     lane: str = "main",
-) -> OutboxOp:
-    """Add an operation; it becomes visible to the dispatcher when the caller commits."""
-    op = OutboxOp(
-        incident_id=incident_id,
-        kind=kind,
-        lane=lane,
-        payload=payload,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(op)
-    return op
+) -> None:
+    """Add an operation on its own; it becomes visible to the dispatcher when the caller
+    commits. (Through the deferred rows, as the domain's operations go: one order for all.)"""
+    rows = Rows(session)
+    row(rows, kind=kind, payload=payload, incident_id=incident_id, now=now, lane=lane)
+    rows.close()
 
 
 def row(

@@ -70,6 +70,7 @@ def schedule(
         text=f":calendar: Scheduled maintenance #{item.id}: {title}, {_when(item, domain)}.",
     )
     rec.outcome.private = f"Maintenance #{item.id} scheduled: {title}, {_when(item, domain)}"
+    rec.close()
     return rec.outcome
 
 
@@ -99,6 +100,7 @@ def cancel(session: Session, domain: Domain, maintenance_id: int, *, actor: str)
     rec.effect(effects.UNSCHEDULE, job="maintenance", maintenance_id=item.id)
     rec.effect(effects.BROADCAST, text=f"Maintenance #{item.id} ({item.title}) is cancelled.")
     rec.outcome.private = f"Maintenance #{item.id} cancelled"
+    rec.close()
     return rec.outcome
 
 
@@ -118,4 +120,5 @@ def notice_due(session: Session, domain: Domain, maintenance_id: int, phase: str
         "end": f":white_check_mark: Maintenance #{item.id} is over: {item.title}.",
     }[phase]
     rec.effect(effects.BROADCAST, text=text)
+    rec.close()
     return rec.outcome

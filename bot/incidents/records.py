@@ -37,10 +37,10 @@ class Recorder:
     """Collects one operation's writes so they land in the caller's transaction together.
 
     Timeline entries and outbox rows are inserted together once the operation is done:
-    after `close`, with the session's next query, or at the commit if it was left open.
-    Close it when more operations follow in the same transaction. Until then `amend` can
-    still change them. `key` names the delivery the operation answers: the first timeline
-    entry carries it, so a retry is recognised.
+    `close` it, and they go in with the session's next query. Until then `amend` can still
+    change them, and they (and those of any later operation in the transaction) wait for
+    the flush or the commit. `key` names the delivery the operation answers: the first
+    timeline entry carries it, so a retry is recognised.
     """
 
     def __init__(

@@ -110,6 +110,7 @@ def status_update_due(session: Session, domain: Domain, incident_id: int) -> Out
         text=f":alarm_clock: It has been {since} since {what}. Post one with "
         "`/incident update <text>`.",
     )
+    rec.close()
     return rec.outcome
 
 
@@ -135,6 +136,7 @@ def unacknowledged_due(session: Session, domain: Domain, incident_id: int) -> Ou
     )
     if not incident.drill:
         rec.effect(effects.PAGE, action="trigger", escalation=True)
+    rec.close()
     return rec.outcome
 
 
@@ -147,6 +149,7 @@ def timebox_due(
         return None
     rec = Recorder(session, incident, domain.clock.now(), domain.tz)
     stages.timebox_expired(rec, stage_id)
+    rec.close()
     return rec.outcome
 
 
@@ -163,4 +166,5 @@ def postmortem_due(session: Session, domain: Domain, incident_id: int) -> Outcom
         text=":memo: The postmortem for this incident is due. Finish the draft and "
         "schedule the review.",
     )
+    rec.close()
     return rec.outcome

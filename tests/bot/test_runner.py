@@ -120,3 +120,20 @@ def test_a_command_is_recorded_at_the_time_slack_delivered_it(
 
     notes = {e.text: e.occurred_at for e in store.events(incident.id) if e.kind == "note"}
     assert notes == dict.fromkeys(["alone", "shared one", "shared two"], delivered)
+
+
+def test_a_command_in_a_batch_reads_what_the_commands_before_it_recorded(
+    runtime, sessions, incident
+) -> None:
+    # Scheduling maintenance first: its own writes must not hold the note back from the
+    # timeline read two commands later in the same transaction.
+    texts = ["maintenance 2021-03-12 02:00 2h Matching engine upgrade", "note before", "timeline"]
+    with transaction(sessions) as session:
+        replies = run_commands(
+            runtime,
+            session,
+            [CommandJob(parse_command(text), "U0BOB", incident_id=incident.id) for text in texts],
+        )
+
+    assert replies[0].private and "Maintenance #1 scheduled" in replies[0].private
+    assert replies[2].private and "before" in replies[2].private

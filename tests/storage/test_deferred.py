@@ -93,6 +93,36 @@ def test_a_savepoint_rolled_back_takes_back_only_what_was_added_inside_it(sessio
         assert _texts(session) == ["before", "kept"]
 
 
+@pytest.mark.parametrize("failure", ["refused", "failed flush"])
+def test_rows_from_before_a_savepoint_survive_its_rollback(sessions, failure: str) -> None:
+    incident = stored_incident(sessions)
+    with transaction(sessions) as session:
+        rows = deferred.Rows(session)
+        _entry(rows, incident, "taken", key="T1")
+        rows.close()
+    with transaction(sessions) as session:
+        before = deferred.Rows(session)
+        _entry(before, incident, "before")
+        before.close()  # not written yet: no query since
+        with pytest.raises((RuntimeError, IntegrityError)), session.begin_nested():
+            if failure == "refused":
+                raise RuntimeError("refused")
+            # As when a twin delivery got there first: the ORM flush fails inside the
+            # savepoint, which is then closed rather than rolled back.
+            session.add(
+                TimelineEvent(
+                    incident_id=incident,
+                    occurred_at=NOW,
+                    recorded_at=NOW,
+                    kind="note",
+                    idempotency_key="T1",
+                )
+            )
+            session.flush()
+    with transaction(sessions) as session:
+        assert _texts(session) == ["taken", "before"]
+
+
 def test_flush_refuses_a_key_already_recorded(sessions) -> None:
     incident = stored_incident(sessions)
     with transaction(sessions) as session:

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from storage import outbox
 from storage.db import transaction
+from storage.deferred import Rows
 from storage.models import OutboxOp
 from tests.storage.helpers import NOW, stored_incident
 
@@ -17,14 +18,12 @@ LEASE = timedelta(seconds=60)
 
 def _enqueue(sessions, incident_id: int, *kinds: tuple[str, str]) -> list[int]:
     with transaction(sessions) as session:
-        ops = [
+        known = set(session.scalars(select(OutboxOp.id)))
+        for kind, lane in kinds:
             outbox.enqueue(
                 session=session, kind=kind, payload={}, incident_id=incident_id, now=NOW, lane=lane
             )
-            for kind, lane in kinds
-        ]
-        session.flush()
-        return [op.id for op in ops]
+        return sorted(set(session.scalars(select(OutboxOp.id))) - known)
 
 
 def _claim(sessions, now: datetime = NOW, worker: str = "w1") -> list[list[str]]:
@@ -94,6 +93,21 @@ def test_a_restarted_single_process_reclaims_what_it_left_running(sessions) -> N
     with transaction(sessions) as session:
         assert outbox.reclaim_all(session=session, now=NOW + timedelta(seconds=1)) == 1
     assert _claim(sessions, NOW + timedelta(seconds=1), worker="w2") == [["channel.open"]]
+
+
+def test_operations_enqueued_alone_or_by_the_domain_keep_the_order_they_were_written_in(
+    sessions,
+) -> None:
+    incident = stored_incident(sessions)
+    with transaction(sessions) as session:
+        outbox.enqueue(session=session, kind="broadcast", payload={}, incident_id=incident, now=NOW)
+        rows = Rows(session)
+        outbox.row(rows, kind="message.post", payload={}, incident_id=incident, now=NOW)
+        rows.close()
+        outbox.enqueue(
+            session=session, kind="card.update", payload={}, incident_id=incident, now=NOW
+        )
+    assert _claim(sessions) == [["broadcast", "message.post", "card.update"]]
 
 
 def test_completed_operations_keep_each_answer_whether_shared_or_their_own(sessions) -> None:
