@@ -20,18 +20,9 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-class FixedClock:
-    """One instant: what a queued command sees, so it is recorded at the time it arrived."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
-
-
 class SimulatedClock:
-    """A clock that only moves when told to: replays and tests drive it."""
+    """A clock that only moves when told to: replays and tests drive it; a queued command
+    runs on one stopped at the instant it arrived."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:

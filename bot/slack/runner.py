@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
-from bot.incidents.clock import FixedClock
+from bot.incidents.clock import SimulatedClock
 from bot.incidents.commands import Command, CommandError, parse_command
 from bot.incidents.context import Domain
 from bot.incidents.errors import DomainError
@@ -197,10 +197,10 @@ def _apply(runtime: Runtime, session: Session, job: CommandJob, *, alone: bool =
 
 def _domain(runtime: Runtime, job: CommandJob) -> Domain:
     # A command waits for its transaction (a batch, the writer lock): its timeline entry
-    # still says when the responder sent it.
+    # still says when the responder sent it (a clock stopped at that instant).
     if job.received_at is None:
         return runtime.domain
-    return replace(runtime.domain, clock=FixedClock(job.received_at))
+    return replace(runtime.domain, clock=SimulatedClock(job.received_at))
 
 
 def _job_incident(session: Session, job: CommandJob) -> Incident | None:
