@@ -1,5 +1,5 @@
 """`python -m bot`: the same as the `warroom` command."""
 
-from bot.cli import main
+from bot.composition.cli import main
 
 raise SystemExit(main())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from bot.config import Settings
+from bot.composition.config import Settings
 
 ROOT = Path(__file__).parents[1]
 ALERTMANAGER = ROOT / "docs" / "alertmanager.yml"

@@ -1,7 +1,7 @@
 """Alerts in: each grouped onto its group's open incident (opening one), deduplicated.
 
 A storm is thousands of alerts a second joining a few incidents, so the work is shaped
-for it: alerts arrive in batches (one transaction, see `bot.batching`), the batch's
+for it: alerts arrive in batches (one transaction, see `bot.outbox.batching`), the batch's
 open incidents are looked up in one query, the alerts joining them are stored by one
 multi-row upsert (a repeat of an alert in the same batch goes in the next statement), and
 their timeline entries are inserted together at the end. All are Core statements built

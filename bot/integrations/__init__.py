@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 import httpx
 
 from bot.incidents import effects
-from bot.integrations.deferred import Handler, deferred_handlers
 from bot.integrations.journal import Journal
 from bot.integrations.pagerduty import pagerduty_handler
 from bot.integrations.statuspage import statuspage_handler
+from bot.integrations.unconfigured import Handler, deferred_handlers
 from bot.integrations.webhooks import webhook_handler
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.composition.runtime import Runtime
 
 
 def integration_handlers(runtime: Runtime, client: httpx.AsyncClient) -> dict[str, Handler]:

@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 
 from bot.integrations.calls import call
-from bot.integrations.deferred import Handler
 from bot.integrations.errors import Refused
 from bot.integrations.journal import IncidentView, Journal
+from bot.integrations.unconfigured import Handler
 
 # PagerDuty's four event severities, from ours (sev1 is the worst).
 SEVERITIES = {"sev1": "critical", "sev2": "error", "sev3": "warning", "sev4": "info"}

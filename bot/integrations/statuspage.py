@@ -12,9 +12,9 @@ import httpx
 
 from bot.incidents.effects import OP_RESUMED
 from bot.integrations.calls import call
-from bot.integrations.deferred import Handler
 from bot.integrations.errors import Refused
 from bot.integrations.journal import Journal
+from bot.integrations.unconfigured import Handler
 
 STATUSES = ("investigating", "identified", "monitoring", "resolved")
 REF = "statuspage_incident_id"

@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 
-from bot.dispatcher import OP_ID
 from bot.integrations.calls import attempt, failure_text
-from bot.integrations.deferred import Handler
 from bot.integrations.errors import Refused, RetryLater
 from bot.integrations.http import Verdict
 from bot.integrations.journal import IncidentView, Journal
+from bot.integrations.unconfigured import Handler
+from bot.outbox.dispatcher import OP_ID
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,14 @@ import httpx
 import uvicorn
 from sqlalchemy import select
 
-from bot.app import create_app
-from bot.config import Settings
+from bot.composition.app import create_app
+from bot.composition.config import Settings
+from bot.composition.runtime import Runtime, build_runtime
 from bot.incidents.clock import SimulatedClock
 from bot.postmortem import draft
 from bot.replay.scenario import Scenario
-from bot.runtime import Runtime, build_runtime
 from bot.sandbox.client import SandboxClient
-from bot.scheduler import current
+from bot.scheduling.scheduler import current
 from storage import outbox
 from storage.models import Incident
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, select
 
-from bot.incidents.clock import Clock
 from bot.sandbox import tables as t
+from bot.sandbox.clock import Clock
 
 ID_ALPHABET = string.ascii_uppercase + string.digits
 

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from bot.incidents.clock import Clock
+from bot.sandbox.clock import Clock
 
 MODES = {"ratelimit", "error", "slow"}
 ERROR_STATUSES = {500, 502, 503, 504}

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
-from bot.incidents.clock import Clock, SystemClock
 from bot.sandbox import seed as seeding
 from bot.sandbox import tables as t
 from bot.sandbox.base import Args, Call, SlackError
+from bot.sandbox.clock import Clock, WallClock
 from bot.sandbox.faults import CallLog, Faults
 from bot.sandbox.methods import METHODS, files
 from bot.sandbox.methods.history import ephemeral_messages, on_channel
@@ -52,7 +52,7 @@ class Sandbox:
         # settable later, once the server knows its own address.
         self.events_url = events_url
         self.driver: Driver | None = None
-        self.clock = clock or SystemClock()
+        self.clock = clock or WallClock()
         self.faults = Faults()
         self.calls = CallLog(self.clock)
         # One writer at a time: ts allocation and check-then-insert rules stay exact.

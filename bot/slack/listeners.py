@@ -11,9 +11,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.batching import GroupCommit
+from bot.composition.runtime import Runtime
 from bot.incidents.commands import Command, CommandError, parse_command
-from bot.runtime import Runtime
+from bot.outbox.batching import GroupCommit
 from bot.slack.after_ack import AfterAck
 from bot.slack.blocks import declare_modal, home_view, note_modal
 from bot.slack.ids import ActionId, BlockId, CallbackId

@@ -11,12 +11,12 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
+from bot.composition.runtime import Runtime
 from bot.incidents.clock import SimulatedClock
 from bot.incidents.commands import Command, CommandError, parse_command
 from bot.incidents.context import Domain
 from bot.incidents.errors import DomainError
 from bot.incidents.service import DuplicateDelivery, check_deliveries, execute, record_pin
-from bot.runtime import Runtime
 from bot.slack.blocks import CardView
 from bot.slack.cards import card_view
 from storage import deferred

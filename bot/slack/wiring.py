@@ -19,9 +19,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.composition.runtime import Runtime
 from bot.incidents.commands import USAGE
-from bot.metrics import Metrics
-from bot.runtime import Runtime
+from bot.observability.metrics import Metrics
 from bot.slack.after_ack import AfterAck
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.listeners import register

@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
 from bot.alerts import SOURCES, AlertPayloadError, UnknownSource, parse
-from bot.batching import GroupCommit
+from bot.composition.runtime import Runtime
 from bot.incidents.alerts import NormalizedAlert
 from bot.incidents.ingest import IngestResult, ingest_alerts
-from bot.runtime import Runtime
+from bot.outbox.batching import GroupCommit
 from bot.web.auth import require_auth
 from bot.web.body import read_body
 from bot.web.errors import DATABASE_UNAVAILABLE, ErrorBody, JSONErrorRoute, WebError

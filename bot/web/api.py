@@ -9,12 +9,12 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 from sqlmodel import Session
 
+from bot.composition.runtime import Runtime
 from bot.incidents.records import milestones_of
 from bot.incidents.roles import current_roles
 from bot.incidents.stages import playbook_of, state_of
 from bot.incidents.views import timeline
 from bot.postmortem import current_draft
-from bot.runtime import Runtime
 from bot.web.auth import require_auth
 from bot.web.errors import ErrorBody, JSONErrorRoute, WebError
 from bot.web.models import (

@@ -24,7 +24,7 @@ from bot.alerts import verify_grafana_signature, verify_pagerduty_signature
 from bot.alerts.grafana import SIGNATURE_HEADER as GRAFANA_SIGNATURE
 from bot.alerts.grafana import TIMESTAMP_HEADER as GRAFANA_TIMESTAMP
 from bot.alerts.pagerduty import SIGNATURE_HEADER as PAGERDUTY_SIGNATURE
-from bot.config import Settings
+from bot.composition.config import Settings
 from bot.web.body import read_body
 from bot.web.errors import WebError
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.batching import GroupCommit
+from bot.outbox.batching import GroupCommit
 from storage.models import Delivery
 
 NOW = datetime(2021, 3, 10, 9, 56, tzinfo=UTC)
@@ -49,7 +49,7 @@ async def test_concurrent_jobs_share_commits_and_one_refusal_spoils_nothing(sess
 async def test_a_failed_commit_fails_every_job_of_its_batch(sessions, monkeypatch) -> None:
     from contextlib import contextmanager
 
-    import bot.batching as batching
+    import bot.outbox.batching as batching
 
     @contextmanager
     def commit_fails(factory):

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from bot.logs import AccessLog, RedactFilter, Redactor, configure_logging
+from bot.observability.logs import AccessLog, RedactFilter, Redactor, configure_logging
 from tests.e2e.conftest import ALERT_TOKEN, make_settings, serving
 from tests.support.server import wait_until
 

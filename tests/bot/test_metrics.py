@@ -121,7 +121,7 @@ def test_outbox_depth_counts_waiting_operations(service: Service) -> None:
 def test_scheduler_jobs_are_counted_by_kind_and_outcome() -> None:
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from bot.metrics import Metrics
+    from bot.observability.metrics import Metrics
 
     metrics = Metrics()
     scheduler = BackgroundScheduler()

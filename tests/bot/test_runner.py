@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot.batching import GroupCommit
+from bot.composition.runtime import Runtime
 from bot.incidents.commands import parse_command
 from bot.incidents.effects import POST_MESSAGE
-from bot.runtime import Runtime
+from bot.outbox.batching import GroupCommit
 from bot.slack.runner import CommandJob, run_commands
 from storage.db import transaction
 from storage.models import Incident

@@ -9,7 +9,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
 
-from bot.scheduler import _Background, fire_reminder
+from bot.scheduling.scheduler import _Background, fire_reminder
 
 
 def test_shutting_down_leaves_due_reminders_to_the_process_that_fires_them(engine) -> None:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import Engine
 
-from bot.app import create_app
-from bot.config import Settings
-from bot.runtime import Runtime, build_runtime
+from bot.composition.app import create_app
+from bot.composition.config import Settings
+from bot.composition.runtime import Runtime, build_runtime
 from bot.sandbox.client import SandboxClient
 from tests.support.server import free_port, run_app_in_thread
 

@@ -10,9 +10,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bot.app import create_app
-from bot.config import Settings
-from bot.runtime import build_runtime
+from bot.composition.app import create_app
+from bot.composition.config import Settings
+from bot.composition.runtime import build_runtime
 from bot.sandbox.client import SandboxClient
 from tests.e2e.test_sandbox_page import CHROMIUM, CHROMIUM_ARGS
 from tests.support.server import free_port, run_app_in_thread, wait_until

@@ -11,8 +11,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from bot.app import create_app
-from bot.runtime import build_runtime
+from bot.composition.app import create_app
+from bot.composition.runtime import build_runtime
 from storage.db import make_engine
 from storage.migrate import upgrade
 from tests.e2e.conftest import ALERT_TOKEN, make_settings

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, make_url, text
 from sqlmodel import Session, select
 
-from bot.leader import LOCK_KEY, schema_key
+from bot.scheduling.leader import LOCK_KEY, schema_key
 from storage.models import TimelineEvent
 from tests.support.process import ServerProcess, child_env, cleanup, start_server
 from tests.support.server import wait_until

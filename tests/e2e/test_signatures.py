@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from bot.app import create_app
-from bot.runtime import build_runtime
+from bot.composition.app import create_app
+from bot.composition.runtime import build_runtime
 from bot.web.auth import TOKEN_REQUIRED
 from storage.models import Incident, TimelineEvent
 from tests.e2e.conftest import Service, make_settings

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from bot.config import Settings
-from bot.dispatcher import Dispatcher
+from bot.composition.config import Settings
+from bot.composition.runtime import Runtime
 from bot.incidents import effects
 from bot.incidents.clock import SimulatedClock
 from bot.incidents.commands import parse_command
@@ -22,7 +22,7 @@ from bot.incidents.context import Domain
 from bot.incidents.service import execute
 from bot.integrations import integration_handlers
 from bot.integrations.http import make_client
-from bot.runtime import Runtime
+from bot.outbox.dispatcher import Dispatcher
 from storage import outbox
 from storage.db import transaction
 from storage.models import Incident, OutboxOp, TimelineEvent

@@ -15,9 +15,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from bot.config import Settings
+from bot.composition.config import Settings
+from bot.composition.runtime import Runtime
 from bot.incidents.context import Domain
-from bot.runtime import Runtime
 from bot.web.alerts import build_alerts_router
 from bot.web.api import build_api_router
 from storage.models import Alert, Delivery, Incident, OutboxOp, TimelineEvent

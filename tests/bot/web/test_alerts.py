@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.runtime import Runtime
+from bot.composition.runtime import Runtime
 from bot.web.body import MAX_BODY
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Alert, Delivery, Incident, TimelineEvent

@@ -214,7 +214,7 @@ def test_openapi_schema_names_the_response_models(web: Served) -> None:
 
 
 def test_the_service_app_serves_these_routes(make_runtime) -> None:
-    from bot.app import create_app
+    from bot.composition.app import create_app
 
     app = create_app(make_runtime(token=None, slack=False), public_url="http://127.0.0.1:1")
     paths = set(app.openapi()["paths"])

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from bot.runtime import Runtime
+from bot.composition.runtime import Runtime
 from bot.web.auth import is_loopback, presented_secret
 from tests.bot.alerts.payloads import raw
 from tests.bot.web.conftest import (

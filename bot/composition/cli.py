@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from bot.config import Settings, describe_error
+from bot.composition.config import Settings, describe_error
 
 if TYPE_CHECKING:
+    from bot.composition.runtime import Runtime
     from bot.replay.runner import ReplayResult
-    from bot.runtime import Runtime
 
 
 def _settings() -> Settings:
@@ -27,7 +27,7 @@ def _settings() -> Settings:
 
 def _runtime(settings: Settings | None = None) -> Runtime:
     """Build the runtime, or exit 1 with the one-line reason (database, playbooks)."""
-    from bot.runtime import StartupError, build_runtime
+    from bot.composition.runtime import StartupError, build_runtime
 
     try:
         return build_runtime(settings or _settings())
@@ -39,8 +39,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service on uvicorn."""
     import uvicorn
 
-    from bot.app import create_app
-    from bot.logs import configure_logging
+    from bot.composition.app import create_app
+    from bot.observability.logs import configure_logging
 
     settings = _settings()
     configure_logging(settings, level=args.log_level.upper())
@@ -132,7 +132,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _bundled_scenario() -> Path:
-    return Path(__file__).parent / "replay" / "scenarios" / "reference-incident.yaml"
+    return Path(__file__).parent.parent / "replay" / "scenarios" / "reference-incident.yaml"
 
 
 def cmd_postmortem(args: argparse.Namespace) -> int:

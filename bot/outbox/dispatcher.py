@@ -16,11 +16,11 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from bot.batching import GroupCommit
 from bot.incidents import effects
 from bot.incidents.clock import Clock, SystemClock
 from bot.incidents.effects import OP_ID, OP_RESUMED
 from bot.integrations.errors import RetryLater
+from bot.outbox.batching import GroupCommit
 from bot.slack.errors import PERMANENT_ERRORS, PermanentError, slack_error
 from storage import outbox
 from storage.db import transaction

@@ -12,20 +12,20 @@ from fastapi.responses import JSONResponse, Response
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.dispatcher import Dispatcher
+from bot.composition.runtime import Runtime
 from bot.incidents.clock import SimulatedClock
 from bot.integrations import integration_handlers
-from bot.integrations.deferred import deferred_handlers
 from bot.integrations.http import make_client
-from bot.leader import AdvisoryLeader
-from bot.logs import log_request, redact_also
-from bot.metrics import CONTENT_TYPE, Metrics, request_observer
-from bot.reload import playbook_reloader
-from bot.runtime import Runtime
-from bot.scheduler import Scheduler
+from bot.integrations.unconfigured import deferred_handlers
+from bot.observability.logs import log_request, redact_also
+from bot.observability.metrics import CONTENT_TYPE, Metrics, request_observer
+from bot.outbox.dispatcher import Dispatcher
+from bot.scheduling.leader import AdvisoryLeader
+from bot.scheduling.scheduler import Scheduler
 from bot.slack.operations import SlackOperations
+from bot.slack.socket_mode import SocketMode
 from bot.slack.wiring import SlackCredentials, build_slack, share_connections
-from bot.socket_mode import SocketMode
+from bot.usecases.reload_playbooks import playbook_reloader
 from bot.web.alerts import build_alerts_router
 from bot.web.api import build_api_router
 from bot.web.errors import database_unavailable

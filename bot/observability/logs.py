@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from bot.config import Settings
+from bot.composition.config import Settings
 from bot.web.observe import ObservedRequests
 
 MASK = "[redacted]"

@@ -6,7 +6,7 @@ in its own thread (BackgroundScheduler): its job store reads and writes the data
 must never happen on the event loop, where it would hold up every request behind a lock or a
 round trip.
 Only one process may run jobs against a job store: on PostgreSQL the leader is chosen by
-an advisory lock (bot/leader.py); the others start paused and only write jobs.
+an advisory lock (bot/scheduling/leader.py); the others start paused and only write jobs.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session
 
+from bot.composition.runtime import Runtime
 from bot.incidents import effects, maintenance, reminders
 from bot.incidents.clock import SimulatedClock
 from bot.incidents.context import Domain
 from bot.incidents.records import Outcome
-from bot.runtime import Runtime
 from storage.db import transaction
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from bot.config import Settings
+from bot.composition.config import Settings
 from bot.incidents.clock import Clock, SystemClock
 from bot.incidents.context import Domain
 from playbooks import bundled_dir, load_dir

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from bot.composition.runtime import Runtime, playbooks_dir
 from bot.incidents import effects
-from bot.runtime import Runtime, playbooks_dir
 from playbooks import Catalog, Problem
 from playbooks.watch import PlaybookReloader
 from storage import outbox
