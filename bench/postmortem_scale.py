@@ -31,6 +31,7 @@ from playbooks import bundled_dir, load_dir
 from storage.db import make_engine, make_sessionmaker, transaction
 from storage.migrate import upgrade
 from storage.models import TimelineEvent
+from storage.unit_of_work import unit_of_work
 
 FULL = (1_000, 10_000, 100_000)
 QUICK = (1_000, 5_000, 10_000)
@@ -44,9 +45,9 @@ EXPONENT_BAR = 1.2
 
 def seed(sessions: sessionmaker[Session], domain: Domain, size: int) -> int:
     """Declare an incident and give it `size` timeline entries in one bulk insert."""
-    with transaction(sessions) as session:
+    with unit_of_work(sessions) as uow:
         outcome = execute(
-            session,
+            uow,
             domain,
             parse_command("declare Matching engine down sev1"),
             incident=None,

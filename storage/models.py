@@ -207,3 +207,20 @@ class Maintenance(SQLModel, table=True):
     created_by: str | None = None
     created_at: datetime = _utc()
     cancelled_at: datetime | None = _utc(nullable=True)
+
+
+class InboxRequest(SQLModel, table=True):
+    """A request Slack was told we received (a command, a click, a pin), kept until carried
+    out: written before the answer, so a crash after it loses nothing."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_pending", "done_at", "received_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # the delivery: a retry of it finds this row
+    kind: str
+    payload: dict[str, Any] = _json()
+    received_at: datetime = _utc()
+    claimed_until: datetime | None = _utc(nullable=True)
+    attempts: int = 0
+    done_at: datetime | None = _utc(nullable=True)

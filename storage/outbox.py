@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlmodel import Session
 
-from storage.deferred import Rows
 from storage.models import OutboxOp
+from storage.unit_of_work import Rows, UnitOfWork
 
 _TABLE = OutboxOp.__table__  # type: ignore[attr-defined]
 
@@ -25,10 +25,10 @@ def enqueue(
     lane: str = "main",
 ) -> None:
     """Add an operation on its own; it becomes visible to the dispatcher when the caller
-    commits. (Through the deferred rows, as the domain's operations go: one order for all.)"""
-    rows = Rows(session)
-    row(rows, kind=kind, payload=payload, incident_id=incident_id, now=now, lane=lane)
-    rows.close()
+    commits. (Through a unit of work, as the domain's operations go: one order for all.)"""
+    uow = UnitOfWork(session)
+    row(uow.rows(), kind=kind, payload=payload, incident_id=incident_id, now=now, lane=lane)
+    uow.flush()
 
 
 def row(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage.models import Person
 from storage.types import UTCDateTime
@@ -29,30 +29,34 @@ def _upsert(insert: Any) -> Any:
 
 # Built once: every command remembers who ran it.
 _UPSERT = {"sqlite": _upsert(sqlite_insert), "postgresql": _upsert(pg_insert)}
-_SEEN = "warroom.people_seen"  # (user, name) already upserted in this transaction
 
 
-def remember(*, session: Session, user_id: str, name: str | None, now: datetime) -> None:
+def remember(
+    *,
+    session: Session,
+    user_id: str,
+    name: str | None,
+    now: datetime,
+    seen: set[tuple[str, str]] | None = None,
+) -> None:
     """Store or refresh a responder's display name (an upsert: concurrent first commands
-    from one person must not collide on the primary key)."""
+    from one person must not collide on the primary key). `seen`: pairs this transaction
+    stored already (a unit of work's `people`), skipped."""
     if not name or not user_id:
         return
+    if seen is not None:
+        if (user_id, name) in seen:
+            return
+        seen.add((user_id, name))
     connection = session.connection()
-    # Commands share transactions in a burst: one upsert per person and name is enough.
-    seen = session.info.get(_SEEN)
-    if seen is None or seen[0] is not connection:
-        seen = session.info[_SEEN] = (connection, set())
-    if (user_id, name) in seen[1]:
-        return
     connection.execute(
         _UPSERT[connection.dialect.name], {"p_id": user_id, "p_name": name, "p_now": now}
     )
-    seen[1].add((user_id, name))
 
 
 def names(*, session: Session, user_ids: set[str] | None = None) -> dict[str, str]:
     """Known display names, by user id."""
     query = select(Person)
     if user_ids is not None:
-        query = query.where(Person.id.in_(user_ids))
+        query = query.where(col(Person.id).in_(user_ids))
     return {row.id: row.name for row in session.scalars(query)}

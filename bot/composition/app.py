@@ -112,6 +112,12 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
         if runtime.settings.playbooks_dir:
             reloader = playbook_reloader(runtime)
             tasks.append(asyncio.create_task(reloader.run(), name="playbook-reload"))
+        if not replay:
+            # What Slack was told we received but a stopped process did not carry out:
+            # a single SQLite process owns all of it; replicas leave recent requests to
+            # their live owner (the inbox keeps each carried out once either way).
+            await slack.intake.recover(everything=is_sqlite(runtime.settings.database_url))
+            tasks.append(asyncio.create_task(slack.intake.recover_forever(), name="inbox"))
         if socket_mode is not None:
             socket_mode.start()
         dispatcher.wake()

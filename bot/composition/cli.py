@@ -178,7 +178,7 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
     from bot.incidents.commands import CommandError, parse_command
     from bot.incidents.errors import DomainError
     from bot.incidents.service import execute
-    from storage.db import transaction
+    from storage.unit_of_work import unit_of_work
 
     text = " ".join(["maintenance", *args.words])
     try:
@@ -188,8 +188,8 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
         return 2
     runtime = _runtime()
     try:
-        with transaction(runtime.sessions) as session:
-            outcome = execute(session, runtime.domain, command, incident=None, actor="cli")
+        with unit_of_work(runtime.sessions) as uow:
+            outcome = execute(uow, runtime.domain, command, incident=None, actor="cli")
     except DomainError as error:
         print(f"warroom: {error}", file=sys.stderr)
         return 1

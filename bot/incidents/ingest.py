@@ -27,9 +27,9 @@ from bot.incidents.context import Domain
 from bot.incidents.opening import DEFAULT_SEVERITY, open_incident
 from bot.incidents.records import Outcome, Recorder
 from playbooks import Playbook
-from storage import deferred
 from storage.models import Alert, Incident, TimelineEvent
 from storage.types import JSONType, UTCDateTime
+from storage.unit_of_work import UnitOfWork
 
 
 @dataclass
@@ -126,13 +126,13 @@ _ALERT_EVENT = insert(_EVENTS).values(
 
 
 def ingest_alerts(
-    session: Session, domain: Domain, alerts: list[NormalizedAlert]
+    uow: UnitOfWork, domain: Domain, alerts: list[NormalizedAlert]
 ) -> list[IngestResult]:
     """Attach each alert to its group's open incident, opening one where a firing alert
     needs it; one result per alert, in order."""
     if not alerts:
         return []
-    connection = session.connection()
+    connection = uow.session.connection()
     grouped = [(alert, domain.catalog.select(alert.labels)) for alert in alerts]
     keys = [grouping_key(alert, playbook) for alert, playbook in grouped]
     found: dict[str, _Open] = {
@@ -149,7 +149,7 @@ def ingest_alerts(
                 continue
             # The first firing alert of a group with nothing open opens the incident (and
             # is stored with it); the group's later alerts join it below.
-            opened = _open_for(session, domain, alert, playbook, key)
+            opened = _open_for(uow, domain, alert, playbook, key)
             if isinstance(opened, IngestResult):
                 assert opened.incident_id is not None
                 found[key] = _Open(opened.incident_id, opened.channel_id, opened.channel_name)
@@ -157,15 +157,15 @@ def ingest_alerts(
                 continue
             incident = found[key] = opened
         joining.append((n, incident))
-    _join_all(session, domain, alerts, joining, results)
+    _join_all(uow, domain, alerts, joining, results)
     done = [result for result in results if result is not None]
     assert len(done) == len(alerts), "an alert was left without a result"
     return done
 
 
-def ingest_alert(session: Session, domain: Domain, alert: NormalizedAlert) -> IngestResult:
+def ingest_alert(uow: UnitOfWork, domain: Domain, alert: NormalizedAlert) -> IngestResult:
     """Attach one alert (see `ingest_alerts`)."""
-    return ingest_alerts(session, domain, [alert])[0]
+    return ingest_alerts(uow, domain, [alert])[0]
 
 
 def _rounds(
@@ -185,14 +185,14 @@ def _rounds(
 
 
 def _join_all(
-    session: Session,
+    uow: UnitOfWork,
     domain: Domain,
     alerts: list[NormalizedAlert],
     joining: list[tuple[int, _Open]],
     results: list[IngestResult | None],
 ) -> None:
     """Store the alerts that join open incidents: one upsert statement per round."""
-    connection = session.connection()
+    connection = uow.session.connection()
     now = domain.clock.now()
     entries: list[dict[str, Any]] = []  # timeline entries of new alerts, inserted together
     for batch in _rounds(alerts, joining):
@@ -212,13 +212,13 @@ def _join_all(
                 # Entries still waiting go in first, so the timeline keeps arrival order.
                 _insert_entries(connection, entries)
                 entries = []
-                rec = Recorder(session, session.get(Incident, incident.id), now, domain.tz)
+                rec = Recorder(uow, uow.session.get(Incident, incident.id), now, domain.tz)
                 if _status_changed(rec, alert):
                     outcome = rec.outcome
                 else:
                     seen = 2
                 rec.close()
-                deferred.write(session)  # before the entries that arrived after it
+                uow.flush()  # before the entries that arrived after it
             results[n] = IngestResult(
                 incident.id,
                 incident.channel_id,
@@ -230,13 +230,13 @@ def _join_all(
 
 
 def _open_for(
-    session: Session, domain: Domain, alert: NormalizedAlert, playbook: Playbook, key: str
+    uow: UnitOfWork, domain: Domain, alert: NormalizedAlert, playbook: Playbook, key: str
 ) -> IngestResult | _Open:
     """Open the group's incident; if another transaction just did, the incident to join."""
     try:
-        with session.begin_nested():
+        with uow.savepoint():
             rec = open_incident(
-                session,
+                uow,
                 domain,
                 title=alert.title,
                 severity=_severity(alert, playbook),
@@ -250,7 +250,7 @@ def _open_for(
             )
             rec.close()
     except IntegrityError:
-        row = session.connection().execute(_FIND_OPEN, {"p_key": key}).first()
+        row = uow.session.connection().execute(_FIND_OPEN, {"p_key": key}).first()
         if row is None:
             raise
         return _Open(row.id, row.channel_id, row.channel_name)

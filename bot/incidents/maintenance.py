@@ -14,6 +14,7 @@ from bot.incidents.records import Outcome, Recorder
 from bot.incidents.times import TimeError, format_local, resolve_clock
 from playbooks import parse_duration
 from storage.models import Maintenance
+from storage.unit_of_work import UnitOfWork
 
 NOTICES = (("t24h", timedelta(hours=-24)), ("t1h", timedelta(hours=-1)))
 
@@ -27,7 +28,7 @@ def _when(item: Maintenance, domain: Domain) -> str:
 
 
 def schedule(
-    session: Session, domain: Domain, *, start: str, duration: str, title: str, actor: str
+    uow: UnitOfWork, domain: Domain, *, start: str, duration: str, title: str, actor: str
 ) -> Outcome:
     """Schedule a maintenance window and its notices."""
     now = domain.clock.now()
@@ -45,9 +46,9 @@ def schedule(
         created_by=actor,
         created_at=now,
     )
-    session.add(item)
-    session.flush()
-    rec = Recorder(session, None, now, domain.tz)
+    uow.session.add(item)
+    uow.session.flush()
+    rec = Recorder(uow, None, now, domain.tz)
     for phase, offset in (*NOTICES, ("start", timedelta(0))):
         due = starts_at + offset
         if due > now:
@@ -87,16 +88,16 @@ def listing(session: Session, domain: Domain) -> str:
     return "\n".join(f"#{m.id} {m.title}: {_when(m, domain)}" for m in rows)
 
 
-def cancel(session: Session, domain: Domain, maintenance_id: int, *, actor: str) -> Outcome:
+def cancel(uow: UnitOfWork, domain: Domain, maintenance_id: int, *, actor: str) -> Outcome:
     """Cancel a window; its pending notices are withdrawn and the cancellation announced."""
-    item = session.get(Maintenance, maintenance_id)
+    item = uow.session.get(Maintenance, maintenance_id)
     now = domain.clock.now()
     if item is None or item.cancelled_at is not None:
         raise DomainError(f"No scheduled maintenance #{maintenance_id}")
     if item.ends_at <= now:
         raise DomainError(f"Maintenance #{maintenance_id} is already over")
     item.cancelled_at = now
-    rec = Recorder(session, None, now, domain.tz)
+    rec = Recorder(uow, None, now, domain.tz)
     rec.effect(effects.UNSCHEDULE, job="maintenance", maintenance_id=item.id)
     rec.effect(effects.BROADCAST, text=f"Maintenance #{item.id} ({item.title}) is cancelled.")
     rec.outcome.private = f"Maintenance #{item.id} cancelled"
@@ -104,12 +105,12 @@ def cancel(session: Session, domain: Domain, maintenance_id: int, *, actor: str)
     return rec.outcome
 
 
-def notice_due(session: Session, domain: Domain, maintenance_id: int, phase: str) -> Outcome | None:
+def notice_due(uow: UnitOfWork, domain: Domain, maintenance_id: int, phase: str) -> Outcome | None:
     """Post one of a window's notices, unless it was cancelled."""
-    item = session.get(Maintenance, maintenance_id)
+    item = uow.session.get(Maintenance, maintenance_id)
     if item is None or item.cancelled_at is not None:
         return None
-    rec = Recorder(session, None, domain.clock.now(), domain.tz)
+    rec = Recorder(uow, None, domain.clock.now(), domain.tz)
     text = {
         "t24h": f":calendar: Maintenance #{item.id} in 24 hours: {item.title}, "
         f"{_when(item, domain)}.",

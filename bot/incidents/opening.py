@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlmodel import Session
-
 from bot.incidents import effects, reminders, stages
 from bot.incidents.context import Domain
 from bot.incidents.records import Outcome, Recorder
@@ -14,12 +12,13 @@ from bot.incidents.roles import assign_role
 from bot.incidents.times import format_local
 from playbooks import Playbook
 from storage.models import Incident
+from storage.unit_of_work import UnitOfWork
 
 DEFAULT_SEVERITY = "sev3"
 
 
 def open_incident(
-    session: Session,
+    uow: UnitOfWork,
     domain: Domain,
     *,
     title: str,
@@ -48,14 +47,14 @@ def open_incident(
         created_at=now,
         updated_at=now,
     )
-    session.add(incident)
-    session.flush()  # the id names the channel and keys every row below
+    uow.session.add(incident)
+    uow.session.flush()  # the id names the channel and keys every row below
     name = playbook.channel_name(
         title=title, on=now.astimezone(domain.tz).date(), incident_id=incident.id or 0
     )
     # Drills are told apart at a glance in the channel list.
     incident.channel_name = f"drill-{name}"[:80].rstrip("-_") if drill else name
-    rec = Recorder(session, incident, now, domain.tz, key=key)
+    rec = Recorder(uow, incident, now, domain.tz, key=key)
     if first is not None:
         first(rec)  # the alert that opened it comes first in the timeline
     rec.milestone("started", started_at or now, source=source, actor=actor)
@@ -95,7 +94,7 @@ def open_incident(
 
 
 def declare(
-    session: Session,
+    uow: UnitOfWork,
     domain: Domain,
     *,
     title: str,
@@ -108,7 +107,7 @@ def declare(
     """Open an incident a responder declared."""
     playbook = domain.catalog.get(playbook_id) if playbook_id else domain.catalog.select({})
     rec = open_incident(
-        session,
+        uow,
         domain,
         title=title,
         severity=severity or playbook.severity or DEFAULT_SEVERITY,

@@ -11,8 +11,8 @@ from sqlmodel import Session
 
 from bot.incidents.effects import Effect, lane_of
 from storage import outbox
-from storage.deferred import Rows
 from storage.models import Incident, Milestone, TimelineEvent
+from storage.unit_of_work import UnitOfWork
 
 _EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
 
@@ -36,29 +36,29 @@ class Outcome:
 class Recorder:
     """Collects one operation's writes so they land in the caller's transaction together.
 
-    Timeline entries and outbox rows are inserted together once the operation is done:
-    `close` it, and they go in with the session's next query. Until then `amend` can still
-    change them, and they (and those of any later operation in the transaction) wait for
-    the flush or the commit. `key` names the delivery the operation answers: the first
-    timeline entry carries it, so a retry is recognised.
+    Timeline entries and outbox rows wait in the unit of work and go in at its flush,
+    together with those of every other operation in the transaction; until the operation
+    is closed `amend` can still change them. `key` names the delivery the operation
+    answers: the first timeline entry carries it, so a retry is recognised.
     """
 
     def __init__(
         self,
-        session: Session,
+        uow: UnitOfWork,
         incident: Incident | None,
         now: datetime,
         tz: tzinfo = UTC,
         *,
         key: str | None = None,
     ) -> None:
-        self.session = session
+        self.uow = uow
+        self.session = uow.session
         self.incident = incident
         self.now = now
         self.tz = tz
         self.key = key
         self.outcome = Outcome(incident)
-        self.rows = Rows(session)
+        self.rows = uow.rows()
         self._ops: dict[int, dict[str, Any]] = {}
 
     def event(
@@ -90,7 +90,7 @@ class Recorder:
         )
 
     def close(self) -> None:
-        """The operation is done: its rows go in with the session's next query or commit."""
+        """The operation is done: its rows are final (they go in at the unit of work's flush)."""
         self.rows.close()
 
     def milestone(

@@ -17,6 +17,7 @@ from bot.incidents.records import Outcome, Recorder, milestones_of
 from bot.incidents.times import format_duration
 from bot.incidents.views import timeline
 from storage.models import Incident
+from storage.unit_of_work import UnitOfWork
 
 STATUS_UPDATE = {
     "sev1": timedelta(minutes=15),
@@ -90,14 +91,14 @@ def _open_incident(session: Session, incident_id: int) -> Incident | None:
     return incident
 
 
-def status_update_due(session: Session, domain: Domain, incident_id: int) -> Outcome | None:
+def status_update_due(uow: UnitOfWork, domain: Domain, incident_id: int) -> Outcome | None:
     """The update reminder fired: nudge the channel unless an update came meanwhile."""
-    incident = _open_incident(session, incident_id)
+    incident = _open_incident(uow.session, incident_id)
     cadence = status_update_cadence(incident) if incident else None
     if incident is None or cadence is None:
         return None
-    rec = Recorder(session, incident, domain.clock.now(), domain.tz)
-    updates = [e for e in timeline(session, incident_id) if e.kind == "update"]
+    rec = Recorder(uow, incident, domain.clock.now(), domain.tz)
+    updates = [e for e in timeline(uow.session, incident_id) if e.kind == "update"]
     last = updates[-1].recorded_at if updates else incident.created_at
     if rec.now - last < cadence - timedelta(seconds=1):
         return None  # an update raced the reminder
@@ -114,12 +115,12 @@ def status_update_due(session: Session, domain: Domain, incident_id: int) -> Out
     return rec.outcome
 
 
-def unacknowledged_due(session: Session, domain: Domain, incident_id: int) -> Outcome | None:
+def unacknowledged_due(uow: UnitOfWork, domain: Domain, incident_id: int) -> Outcome | None:
     """Nobody acknowledged in time: escalate."""
-    incident = _open_incident(session, incident_id)
-    if incident is None or "acknowledged" in milestones_of(session, incident_id):
+    incident = _open_incident(uow.session, incident_id)
+    if incident is None or "acknowledged" in milestones_of(uow.session, incident_id):
         return None
-    rec = Recorder(session, incident, domain.clock.now(), domain.tz)
+    rec = Recorder(uow, incident, domain.clock.now(), domain.tz)
     waited = format_duration(rec.now - incident.created_at)
     rec.event(
         "escalation", f"not acknowledged after {waited}: escalated", actor=None, source="system"
@@ -140,25 +141,23 @@ def unacknowledged_due(session: Session, domain: Domain, incident_id: int) -> Ou
     return rec.outcome
 
 
-def timebox_due(
-    session: Session, domain: Domain, incident_id: int, stage_id: str
-) -> Outcome | None:
+def timebox_due(uow: UnitOfWork, domain: Domain, incident_id: int, stage_id: str) -> Outcome | None:
     """A stage's timebox ran out: remind, then escalate (the playbook engine decides)."""
-    incident = _open_incident(session, incident_id)
+    incident = _open_incident(uow.session, incident_id)
     if incident is None:
         return None
-    rec = Recorder(session, incident, domain.clock.now(), domain.tz)
+    rec = Recorder(uow, incident, domain.clock.now(), domain.tz)
     stages.timebox_expired(rec, stage_id)
     rec.close()
     return rec.outcome
 
 
-def postmortem_due(session: Session, domain: Domain, incident_id: int) -> Outcome | None:
+def postmortem_due(uow: UnitOfWork, domain: Domain, incident_id: int) -> Outcome | None:
     """The postmortem review is due."""
-    incident = session.get(Incident, incident_id)
+    incident = uow.session.get(Incident, incident_id)
     if incident is None or incident.status != "resolved":
         return None
-    rec = Recorder(session, incident, domain.clock.now(), domain.tz)
+    rec = Recorder(uow, incident, domain.clock.now(), domain.tz)
     rec.event("reminder", "postmortem review due", actor=None, source="system")
     rec.effect(
         effects.POST_MESSAGE,

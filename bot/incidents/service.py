@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import col
 
 from bot.incidents import effects, lifecycle, maintenance, notes, opening, stages
 from bot.incidents.commands import Command, help_text
@@ -15,86 +15,82 @@ from bot.incidents.errors import DomainError
 from bot.incidents.records import Outcome, Recorder
 from bot.incidents.roles import assign_role
 from bot.incidents.views import timeline_text
-from storage import deferred
 from storage.models import Incident, TimelineEvent
+from storage.unit_of_work import UnitOfWork
 
 # Verbs that need no incident: they work in any channel.
 ANYWHERE = frozenset({"declare", "drill", "help", "maintenance"})
 
 
-# session.info entry: delivery keys a batch checked up front and found unrecorded.
-_NEW_KEYS = "warroom.new_delivery_keys"
-_FIND_KEYS = select(TimelineEvent.idempotency_key).where(
-    TimelineEvent.idempotency_key.in_(bindparam("p_keys", expanding=True))
+_FIND_KEYS = select(col(TimelineEvent.idempotency_key)).where(
+    col(TimelineEvent.idempotency_key).in_(bindparam("p_keys", expanding=True))
 )
 
 
-def check_deliveries(session: Session, keys: list[str]) -> None:
-    """Look up many delivery keys in one query, so commands sharing a transaction do not
+def check_deliveries(uow: UnitOfWork, keys: list[str]) -> None:
+    """Look up many delivery keys in one query, so operations sharing a transaction do not
     each pay for their own `already_done` lookup."""
     if not keys:
         return
-    found = set(session.connection().scalars(_FIND_KEYS, {"p_keys": keys}))
-    session.info.setdefault(_NEW_KEYS, set()).update(set(keys) - found)
+    found = set(uow.session.connection().scalars(_FIND_KEYS, {"p_keys": keys}))
+    uow.new_delivery_keys.update(set(keys) - found)
 
 
-def already_done(session: Session, key: str | None) -> bool:
+def already_done(uow: UnitOfWork, key: str | None) -> bool:
     """Tell whether a request with this idempotency key was already recorded."""
     if key is None:
         return False
-    new = session.info.get(_NEW_KEYS)
-    if new is not None and key in new:
-        # Checked unrecorded at the batch's start; used once, so a second delivery of the
-        # same key in the batch asks the database, where the first one's stamp then is.
-        new.discard(key)
+    if key in uow.new_delivery_keys:
+        # Checked unrecorded up front; used once, so a second delivery of the same key in
+        # the transaction asks the database, where the first one's entry then is.
+        uow.new_delivery_keys.discard(key)
         return False
-    found = session.scalar(select(TimelineEvent.id).where(TimelineEvent.idempotency_key == key))
-    return found is not None
+    uow.flush()  # an earlier operation of this transaction may have recorded it
+    query = select(col(TimelineEvent.id)).where(col(TimelineEvent.idempotency_key) == key)
+    return uow.session.scalar(query) is not None
 
 
 def execute(
-    session: Session,
+    uow: UnitOfWork,
     domain: Domain,
     command: Command,
     *,
     incident: Incident | None,
     actor: str,
     key: str | None = None,
-    check_now: bool = True,
 ) -> Outcome:
     """Apply a parsed command as `actor`; raise DomainError (nothing changed) when refused.
 
     `key` identifies the delivery (Slack's trigger id): a retry of the same request
-    returns a duplicate outcome and records nothing. `check_now=False` leaves the check
-    against a concurrent delivery to the caller's next flush (its whole transaction fails).
+    returns a duplicate outcome and records nothing; a concurrent delivery of it makes the
+    unit of work's flush fail.
     """
-    if already_done(session, key):
+    if already_done(uow, key):
         return Outcome(incident, duplicate=True)
     if command.verb == "help":
         return Outcome(incident, private=help_text())
     if command.verb == "declare":
-        return _declare(session, domain, command, actor=actor, key=key)
+        return _declare(uow, domain, command, actor=actor, key=key)
     if command.verb == "drill":
-        return _drill(session, domain, command, actor=actor, key=key)
+        return _drill(uow, domain, command, actor=actor, key=key)
     if command.verb == "maintenance":
-        return _maintenance(session, domain, command, incident=incident, actor=actor)
+        return _maintenance(uow, domain, command, incident=incident, actor=actor)
     if incident is None:
         raise DomainError(
             f"`{command.verb}` works in an incident channel; run it there, or "
             "`/incident declare <title>` to open one"
         )
     if command.verb == "timeline":
-        return Outcome(incident, private=timeline_text(session, incident, domain.tz))
+        uow.flush()  # what this transaction recorded so far belongs in it
+        return Outcome(incident, private=timeline_text(uow.session, incident, domain.tz))
     if command.verb == "tasks" or (command.verb == "stage" and command.target is None):
         return Outcome(incident, private=stages.tasks_text(incident))
-    rec = Recorder(session, incident, domain.clock.now(), domain.tz, key=key)
+    rec = Recorder(uow, incident, domain.clock.now(), domain.tz, key=key)
     # The echo goes first in the outbox so the channel reads command, then its effects.
     echo = rec.effect(effects.POST_MESSAGE, text="", actor=actor)
     reply = _apply(rec, command, actor)
     rec.amend(echo, text=reply)
     rec.close()
-    if key is not None and check_now:
-        _check_delivery(session, key)
     rec.outcome.reply = reply
     return rec.outcome
 
@@ -145,10 +141,10 @@ def _apply(rec: Recorder, command: Command, actor: str) -> str:
     raise DomainError(f"`{c.verb}` is not supported here")
 
 
-def _check_delivery(session: Session, key: str) -> None:
-    """Write the command's rows now: a concurrent delivery of the same key fails here."""
+def _check_delivery(uow: UnitOfWork, key: str) -> None:
+    """Write the operation's rows now: a concurrent delivery of the same key fails here."""
     try:
-        deferred.flush(session)
+        uow.flush()
     except IntegrityError as error:
         raise DuplicateDelivery(key) from error
 
@@ -158,7 +154,7 @@ class DuplicateDelivery(Exception):
 
 
 def _declare(
-    session: Session, domain: Domain, command: Command, *, actor: str, key: str | None
+    uow: UnitOfWork, domain: Domain, command: Command, *, actor: str, key: str | None
 ) -> Outcome:
     if not command.text:
         raise DomainError("`declare` needs a title. Usage: `/incident declare <title> [sev1-4]`")
@@ -166,7 +162,7 @@ def _declare(
         known = ", ".join(p.id for p in domain.catalog.all())
         raise DomainError(f"No playbook `{command.target}`; known: {known}")
     return opening.declare(
-        session,
+        uow,
         domain,
         title=command.text,
         severity=command.severity,
@@ -177,14 +173,14 @@ def _declare(
 
 
 def _drill(
-    session: Session, domain: Domain, command: Command, *, actor: str, key: str | None
+    uow: UnitOfWork, domain: Domain, command: Command, *, actor: str, key: str | None
 ) -> Outcome:
     playbook = domain.catalog.get(command.target or "")
     if playbook is None:
         known = ", ".join(p.id for p in domain.catalog.all())
         raise DomainError(f"No playbook `{command.target}`; known: {known}")
     return opening.declare(
-        session,
+        uow,
         domain,
         title=playbook.title,  # the drill flag, card and channel prefix say it is practice
         severity=playbook.severity,
@@ -196,7 +192,7 @@ def _drill(
 
 
 def record_pin(
-    session: Session,
+    uow: UnitOfWork,
     domain: Domain,
     incident: Incident,
     *,
@@ -207,24 +203,24 @@ def record_pin(
     key: str,
 ) -> Outcome:
     """Add a pinned message to the timeline once, however often it is pinned or reacted to."""
-    if already_done(session, key):
+    if already_done(uow, key):
         return Outcome(incident, duplicate=True)
-    rec = Recorder(session, incident, domain.clock.now(), domain.tz, key=key)
+    rec = Recorder(uow, incident, domain.clock.now(), domain.tz, key=key)
     notes.pin(rec, text, author=author, at=at, actor=actor)
     rec.close()
-    _check_delivery(session, key)
+    _check_delivery(uow, key)
     return rec.outcome
 
 
 def _maintenance(
-    session: Session, domain: Domain, command: Command, *, incident: Incident | None, actor: str
+    uow: UnitOfWork, domain: Domain, command: Command, *, incident: Incident | None, actor: str
 ) -> Outcome:
     if command.target == "list":
-        return Outcome(incident, private=maintenance.listing(session, domain))
+        return Outcome(incident, private=maintenance.listing(uow.session, domain))
     if command.target == "cancel":
-        return maintenance.cancel(session, domain, command.number or 0, actor=actor)
+        return maintenance.cancel(uow, domain, command.number or 0, actor=actor)
     return maintenance.schedule(
-        session,
+        uow,
         domain,
         start=command.clock or "",
         duration=command.duration or "",

@@ -24,14 +24,16 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlmodel import Session
 
 from bot.composition.runtime import Runtime
-from bot.incidents import effects, maintenance, reminders
+from bot.incidents import effects
 from bot.incidents.clock import SimulatedClock
 from bot.incidents.context import Domain
 from bot.incidents.records import Outcome
-from storage.db import transaction
+from bot.usecases import fire_reminder as usecase
+from bot.usecases.fire_reminder import Due
+from bot.usecases.maintenance_notices import post_maintenance_notice
+from storage.unit_of_work import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 _runtime: Runtime | None = None
@@ -43,36 +45,37 @@ def current() -> Scheduler | None:
     return _current
 
 
-def _run(fn: Callable[[Session], Outcome | None]) -> None:
+def _run(fn: Callable[[UnitOfWork], Outcome | None]) -> None:
     assert _runtime is not None, "scheduler job fired before the scheduler was built"
-    with transaction(_runtime.sessions) as session:
-        fn(session)
+    with unit_of_work(_runtime.sessions) as uow:
+        fn(uow)
     _runtime.wake_dispatcher()
 
 
 def fire_reminder(incident_id: int) -> None:
     """Status-update reminder."""
-    _run(lambda s: reminders.status_update_due(s, _domain(), incident_id))
+    _run(lambda uow: usecase.fire_reminder(uow, _domain(), Due("reminder", incident_id)))
 
 
 def fire_ack(incident_id: int) -> None:
     """Not acknowledged in time."""
-    _run(lambda s: reminders.unacknowledged_due(s, _domain(), incident_id))
+    _run(lambda uow: usecase.fire_reminder(uow, _domain(), Due("ack", incident_id)))
 
 
 def fire_timebox(incident_id: int, stage_id: str) -> None:
     """A stage's timebox ran out."""
-    _run(lambda s: reminders.timebox_due(s, _domain(), incident_id, stage_id))
+    due = Due("timebox", incident_id, stage_id)
+    _run(lambda uow: usecase.fire_reminder(uow, _domain(), due))
 
 
 def fire_postmortem(incident_id: int) -> None:
     """The postmortem is due."""
-    _run(lambda s: reminders.postmortem_due(s, _domain(), incident_id))
+    _run(lambda uow: usecase.fire_reminder(uow, _domain(), Due("postmortem", incident_id)))
 
 
 def fire_maintenance(maintenance_id: int, phase: str) -> None:
     """A maintenance notice."""
-    _run(lambda s: maintenance.notice_due(s, _domain(), maintenance_id, phase))
+    _run(lambda uow: post_maintenance_notice(uow, _domain(), maintenance_id, phase))
 
 
 def _domain() -> Domain:

@@ -1,73 +1,60 @@
-"""Bolt listeners: parse what Slack sent, ack fast, run the domain after the ack, reply."""
+"""Bolt listeners: check what Slack sent, store it, ack, carry it out after the ack."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+import uuid
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.composition.runtime import Runtime
 from bot.incidents.commands import Command, CommandError, parse_command
-from bot.outbox.batching import GroupCommit
 from bot.slack.after_ack import AfterAck
 from bot.slack.blocks import declare_modal, home_view, note_modal
+from bot.slack.home import open_cards
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from bot.slack.runner import (
-    CommandJob,
-    Reply,
-    database_down,
-    open_cards,
-    run_commands,
-    run_pin,
-)
+from bot.slack.intake import DATABASE_DOWN, Intake
+from bot.usecases.inbox import Inbound, PinRequest
+from bot.usecases.run_command import CommandRequest
 
 log = logging.getLogger(__name__)
 PIN_REACTIONS = frozenset({"pushpin", "round_pushpin"})
 
 
-async def _private(respond: AsyncRespond, text: str | None) -> None:
-    if text:
-        await respond(text=text, response_type="ephemeral", replace_original=False)
-
-
-def register(
-    app: AsyncApp, runtime: Runtime, *, later: AfterAck | None = None, linger: float = 0.0
-) -> None:
+def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck) -> None:
     """Attach every listener to the Bolt app.
 
-    `later` runs what comes after each ack (default: a task per request). `linger`: how long
-    commands wait to share a transaction with the next ones (when Slack is answered at the
-    ack, nobody waits on that).
+    Each listener checks its input, stores the request (`intake.receive`) and only then
+    acks: Slack is told "received" once a crash can no longer lose it. What comes after the
+    ack goes to `later`, so the answer never waits on the domain or the Web API.
     """
-    later = later if later is not None else AfterAck()
-    # Commands arriving together share a transaction on one writer thread: a burst costs
-    # a commit and a thread wake-up per batch, not per command, and leaves the event loop
-    # free to ack the next ones.
-    batches: GroupCommit[CommandJob, Reply] = GroupCommit(
-        runtime.sessions,
-        lambda session, jobs: run_commands(runtime, session, jobs),
-        linger=linger,
-    )
 
-    async def run(job: CommandJob) -> Reply:
+    async def stored(ack: AsyncAck, inbound: Inbound) -> None:
+        """Store, ack, and carry out after the ack; a database down is said in the ack."""
         try:
-            reply = await batches.submit(job)
+            kept = await intake.receive(inbound)
         except SQLAlchemyError as error:
-            return database_down(job, error)
-        runtime.wake_dispatcher()
-        return reply
+            log.error("database error storing Slack request %s: %r", inbound.key, error)
+            await ack(response_type="ephemeral", text=DATABASE_DOWN)
+            return
+        await ack()
+        if kept is not None:  # None: a retry of a request stored already
+            await later(intake.carry_out(kept))
 
-    # Each listener checks its input and acks; everything after the ack goes to `later`,
-    # so Slack's answer never waits on the database or the Web API.
+    async def stored_event(inbound: Inbound) -> None:
+        # Events are acked when the listener returns; raising (database down) makes Bolt
+        # answer an error, and Slack sends the event again.
+        kept = await intake.receive(inbound)
+        if kept is not None:
+            await later(intake.carry_out(kept))
 
     @app.command("/incident")
     async def handle_command_incident(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         try:
             command = parse_command(body.get("text", ""))
@@ -75,65 +62,44 @@ def register(
             await ack(response_type="ephemeral", text=str(error))
             return
         received_at = runtime.domain.clock.now()
-        await ack()
         if command.verb == "declare" and not command.text:
+            await ack()
             modal = declare_modal(body.get("channel_id"))
             await later(client.views_open(trigger_id=body["trigger_id"], view=modal))
             return
-        await later(_command(command, body, respond, client, received_at))
-
-    async def _command(
-        command: Command,
-        body: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-        received_at: datetime,
-    ) -> None:
-        people = await _names(client, command.user)
-        reply = await run(
-            CommandJob(
-                command,
-                user_id=body["user_id"],
-                user_name=body.get("user_name"),
-                people=people,
-                channel_id=body.get("channel_id"),
-                key=f"command:{body.get('trigger_id')}" if body.get("trigger_id") else None,
-                received_at=received_at,
-            )
+        trigger = body.get("trigger_id")
+        request = CommandRequest(
+            command,
+            user_id=body["user_id"],
+            user_name=body.get("user_name"),
+            channel_id=body.get("channel_id"),
+            key=f"command:{trigger}" if trigger else None,
+            received_at=received_at,
         )
-        await _private(respond, reply.private)
+        reply_to = {"response_url": body["response_url"]} if body.get("response_url") else {}
+        await stored(ack, Inbound(_key(request.key), request, received_at, reply_to))
 
-    async def _button(
-        body: dict[str, Any], respond: AsyncRespond, verb: str, received_at: datetime
-    ) -> None:
+    async def button(ack: AsyncAck, body: dict[str, Any], verb: str) -> None:
+        received_at = runtime.domain.clock.now()
         action = body["actions"][0]
-        reply = await run(
-            CommandJob(
-                Command(verb),
-                user_id=body["user"]["id"],
-                user_name=_user_name(body),
-                incident_id=int(action["value"]),
-                key=f"action:{body.get('trigger_id')}:{action['action_id']}",
-                received_at=received_at,
-            )
+        request = CommandRequest(
+            Command(verb),
+            user_id=body["user"]["id"],
+            user_name=_user_name(body),
+            incident_id=int(action["value"]),
+            key=f"action:{body.get('trigger_id')}:{action['action_id']}",
+            received_at=received_at,
         )
-        await _private(respond, reply.private)
+        reply_to = {"response_url": body["response_url"]} if body.get("response_url") else {}
+        await stored(ack, Inbound(_key(request.key), request, received_at, reply_to))
 
     @app.action(ActionId.ACKNOWLEDGE)
-    async def handle_action_acknowledge(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
-    ) -> None:
-        received_at = runtime.domain.clock.now()
-        await ack()
-        await later(_button(body, respond, "ack", received_at))
+    async def handle_action_acknowledge(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await button(ack, body, "ack")
 
     @app.action(ActionId.RESOLVE)
-    async def handle_action_resolve(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
-    ) -> None:
-        received_at = runtime.domain.clock.now()
-        await ack()
-        await later(_button(body, respond, "resolve", received_at))
+    async def handle_action_resolve(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await button(ack, body, "resolve")
 
     @app.action(ActionId.ADD_NOTE)
     async def handle_action_add_note(
@@ -149,20 +115,20 @@ def register(
         if not text:
             await ack(response_action="errors", errors={BlockId.NOTE: "Write a note first"})
             return
-        await ack()
-        job = CommandJob(
+        received_at = runtime.domain.clock.now()
+        request = CommandRequest(
             Command("note", text=text),
             user_id=body["user"]["id"],
             user_name=_user_name(body),
             incident_id=int(view["private_metadata"]),
             key=f"view:{view.get('id')}",
-            received_at=runtime.domain.clock.now(),
+            received_at=received_at,
         )
-        await later(run(job))
+        await stored(ack, Inbound(_key(request.key), request, received_at))
 
     @app.view(CallbackId.DECLARE)
     async def handle_view_declare(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
     ) -> None:
         title = _input(view, BlockId.TITLE).strip()
         severity = _input(view, BlockId.SEVERITY) or "sev3"
@@ -170,90 +136,53 @@ def register(
             await ack(response_action="errors", errors={BlockId.TITLE: "Give the incident a title"})
             return
         received_at = runtime.domain.clock.now()
-        await ack()
-        await later(
-            _declare(body, view, client, title=title, severity=severity, received_at=received_at)
-        )
-
-    async def _declare(
-        body: dict[str, Any],
-        view: dict[str, Any],
-        client: AsyncWebClient,
-        *,
-        title: str,
-        severity: str,
-        received_at: datetime,
-    ) -> None:
         user = body["user"]["id"]
-        reply = await run(
-            CommandJob(
-                Command("declare", text=title, severity=severity),
-                user_id=user,
-                user_name=_user_name(body),
-                key=f"view:{view.get('id')}",
-                received_at=received_at,
-            )
+        request = CommandRequest(
+            Command("declare", text=title, severity=severity),
+            user_id=user,
+            user_name=_user_name(body),
+            key=f"view:{view.get('id')}",
+            received_at=received_at,
         )
         channel = view.get("private_metadata")
-        if reply.private and channel:
-            await client.chat_postEphemeral(channel=channel, user=user, text=reply.private)
+        reply_to = {"channel": channel, "user": user} if channel else {}
+        await stored(ack, Inbound(_key(request.key), request, received_at, reply_to))
 
     @app.event("reaction_added")
-    async def handle_event_reaction_added(event: dict[str, Any], client: AsyncWebClient) -> None:
+    async def handle_event_reaction_added(body: dict[str, Any], event: dict[str, Any]) -> None:
         item = event.get("item", {})
         if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
             return
-        await later(_reaction_pin(event, client))
-
-    async def _reaction_pin(event: dict[str, Any], client: AsyncWebClient) -> None:
-        item = event["item"]
-        response = await client.conversations_history(
-            channel=item["channel"], latest=item["ts"], inclusive=True, limit=1
-        )
-        messages = response.get("messages", [])
-        if not messages or messages[0].get("ts") != item["ts"]:
-            response = await client.conversations_replies(
-                channel=item["channel"], ts=item["ts"], limit=1
-            )
-            messages = response.get("messages", [])
-        if not messages:
+        if not item.get("channel") or not item.get("ts"):
             return
-        message = messages[0]
-        await asyncio.to_thread(
-            run_pin,
-            runtime,
-            channel_id=item["channel"],
-            ts=item["ts"],
-            text=message.get("text", ""),
-            author=message.get("user"),
-            actor=event.get("user"),
-        )
+        pin = PinRequest(channel_id=item["channel"], ts=item["ts"], actor=event.get("user"))
+        key = _event_key(body, f"reaction:{pin.channel_id}:{pin.ts}:{pin.actor}")
+        await stored_event(Inbound(key, pin, runtime.domain.clock.now()))
 
     @app.event("pin_added")
-    async def handle_event_pin_added(event: dict[str, Any]) -> None:
+    async def handle_event_pin_added(body: dict[str, Any], event: dict[str, Any]) -> None:
         item = event.get("item", {})
         message = item.get("message") or {}
         ts = message.get("ts") or item.get("ts")
         channel = item.get("channel") or event.get("channel_id")
         if not ts or not channel:
             return
-        pin = asyncio.to_thread(
-            run_pin,
-            runtime,
+        pin = PinRequest(
             channel_id=channel,
             ts=ts,
+            actor=event.get("user"),
             text=message.get("text", ""),
             author=message.get("user"),
-            actor=event.get("user"),
         )
-        await later(pin)
+        key = _event_key(body, f"pin:{channel}:{ts}:{pin.actor}")
+        await stored_event(Inbound(key, pin, runtime.domain.clock.now()))
 
     @app.event("app_home_opened")
     async def handle_event_app_home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
         await later(_publish_home(client, event["user"]))
 
     async def _publish_home(client: AsyncWebClient, user: str) -> None:
-        cards = await asyncio.to_thread(open_cards, runtime)
+        cards = await asyncio.to_thread(open_cards, runtime.sessions)
         await client.views_publish(user_id=user, view=home_view(cards, runtime.domain.tz))
 
     @app.event("member_joined_channel")
@@ -266,6 +195,17 @@ def register(
         return
 
 
+def _key(delivery: str | None) -> str:
+    """The inbox key: the delivery's own, else one of its own (nothing to retry it by)."""
+    return delivery or f"request:{uuid.uuid4().hex}"
+
+
+def _event_key(body: dict[str, Any], fallback: str) -> str:
+    # Slack sends a retried event with the same event_id.
+    event_id = body.get("event_id")
+    return f"event:{event_id}" if event_id else fallback
+
+
 def _input(view: dict[str, Any], block_id: str) -> str:
     value = view.get("state", {}).get("values", {}).get(block_id, {}).get("value", {})
     if "selected_option" in value:
@@ -276,17 +216,3 @@ def _input(view: dict[str, Any], block_id: str) -> str:
 def _user_name(body: dict[str, Any]) -> str | None:
     user = body.get("user") or {}
     return user.get("username") or user.get("name")
-
-
-async def _names(client: AsyncWebClient, user: str | None) -> dict[str, str]:
-    """The display name of a person a command mentions (a role holder, an action owner)."""
-    if not user or user.startswith("@"):
-        return {}
-    try:
-        response = await client.users_info(user=user)
-    except Exception:  # a name is a nicety: never fail the command for it
-        log.info("could not look up %s", user, exc_info=True)
-        return {}
-    info = response.get("user") or {}
-    name = info.get("name") or (info.get("profile") or {}).get("display_name")
-    return {user: name} if name else {}

@@ -24,6 +24,7 @@ from bot.incidents.commands import USAGE
 from bot.observability.metrics import Metrics
 from bot.slack.after_ack import AfterAck
 from bot.slack.ids import ActionId, CallbackId
+from bot.slack.intake import Intake
 from bot.slack.listeners import register
 
 COMMAND_LINGER = 0.05  # seconds
@@ -56,6 +57,7 @@ class SlackSide:
     bolt: AsyncApp
     handler: AsyncSlackRequestHandler
     after_ack: AfterAck
+    intake: Intake
 
 
 class MeteredWebClient(AsyncWebClient):
@@ -146,8 +148,13 @@ def build_slack(
             return await next()
 
         bolt.use(count_commands)
-    # Answered at the ack, commands can wait a moment to be recorded together.
-    register(bolt, runtime, later=later, linger=0.0 if process_before_response else COMMAND_LINGER)
+    # Stored before the ack, commands can wait a moment to be carried out together.
+    intake = Intake(runtime, client, linger=0.0 if process_before_response else COMMAND_LINGER)
+    register(bolt, runtime, intake, later=later)
     return SlackSide(
-        client=client, bolt=bolt, handler=AsyncSlackRequestHandler(bolt), after_ack=later
+        client=client,
+        bolt=bolt,
+        handler=AsyncSlackRequestHandler(bolt),
+        after_ack=later,
+        intake=intake,
     )

@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from bot.alerts import SOURCES, AlertPayloadError, UnknownSource, parse
 from bot.composition.runtime import Runtime
 from bot.incidents.alerts import NormalizedAlert
-from bot.incidents.ingest import IngestResult, ingest_alerts
 from bot.outbox.batching import GroupCommit
+from bot.usecases.ingest_alerts import (
+    Ingested,
+    Notification,
+    RepeatedDelivery,
+    ingest_notifications,
+    stored_answer,
+)
 from bot.web.auth import require_auth
 from bot.web.body import read_body
 from bot.web.errors import DATABASE_UNAVAILABLE, ErrorBody, JSONErrorRoute, WebError
-from storage.db import transaction
-from storage.models import Delivery
+from storage.unit_of_work import within
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +48,6 @@ class Accepted(BaseModel):
 
     incidents: list[IncidentRef]
     alerts: int
-
-
-@dataclass(frozen=True)
-class Notification:
-    """One webhook delivery's alerts, waiting for the group commit."""
-
-    source: str
-    alerts: list[NormalizedAlert]
-    delivery_id: str | None
-
-
-class _Repeat(Exception):
-    """The delivery id was stored by a concurrent request first."""
 
 
 def _delivery_id(request: Request, source: str) -> str | None:
@@ -82,7 +72,7 @@ class AlertIngestor:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.batches: GroupCommit[Notification, tuple[dict[str, Any], bool]] = GroupCommit(
+        self.batches: GroupCommit[Notification, Ingested] = GroupCommit(
             runtime.sessions, self._ingest
         )
 
@@ -91,92 +81,22 @@ class AlertIngestor:
     ) -> tuple[dict[str, Any], bool]:
         """Store every alert; return (answer, whether Slack work was queued), after commit."""
         try:
-            return await self.batches.submit(Notification(source, alerts, delivery_id))
-        except _Repeat:
+            ingested = await self.batches.submit(Notification(source, alerts, delivery_id))
+        except RepeatedDelivery:
             stored = await anyio.to_thread.run_sync(self._stored, source, delivery_id)
             if stored is None:
                 raise
-            return stored, False
+            return _replayed(stored), False
+        answer = ingested.answer
+        return (_replayed(answer) if delivery_id else answer), ingested.queued
 
     def _stored(self, source: str, delivery_id: str | None) -> dict[str, Any] | None:
-        with transaction(self.runtime.sessions) as session:
-            row = session.scalar(
-                select(Delivery).where(
-                    Delivery.source == source, Delivery.delivery_id == delivery_id
-                )
-            )
-            return _replayed(row.response) if row is not None else None
+        with self.runtime.sessions() as session:
+            return stored_answer(session, source, delivery_id)
 
-    def _ingest(
-        self, session: Session, notes: list[Notification]
-    ) -> list[tuple[dict[str, Any], bool]]:
-        """Every notification's answer, in order; alerts of runs of plain notifications are
-        ingested together, a notification with a delivery id on its own (its answer is
-        stored for the retries)."""
-        answers: list[tuple[dict[str, Any], bool]] = []
-        plain: list[Notification] = []
-        for note in notes:
-            if note.delivery_id is None:
-                plain.append(note)
-                continue
-            answers += self._plain(session, plain)
-            plain = []
-            answers.append(self._delivered(session, note))
-        answers += self._plain(session, plain)
-        return answers
-
-    def _plain(
-        self, session: Session, notes: list[Notification]
-    ) -> list[tuple[dict[str, Any], bool]]:
-        alerts = [alert for note in notes for alert in note.alerts]
-        results = iter(ingest_alerts(session, self.runtime.domain, alerts))
-        return [_answer(note, [next(results) for _ in note.alerts]) for note in notes]
-
-    def _delivered(self, session: Session, note: Notification) -> tuple[dict[str, Any], bool]:
-        stored = session.scalar(
-            select(Delivery).where(
-                Delivery.source == note.source, Delivery.delivery_id == note.delivery_id
-            )
-        )
-        if stored is not None:
-            return _replayed(stored.response), False
-        delivery = Delivery(
-            source=note.source,
-            delivery_id=note.delivery_id,
-            received_at=self.runtime.domain.clock.now(),
-        )
-        session.add(delivery)
-        try:
-            # First, so a concurrent twin waits on the unique index, not after its work.
-            session.flush()
-        except IntegrityError as error:
-            raise _Repeat from error
-        answer, queued = self._plain(session, [note])[0]
-        delivery.response = answer
-        session.add(delivery)
-        return answer, queued
-
-
-def _answer(note: Notification, results: list[IngestResult]) -> tuple[dict[str, Any], bool]:
-    """The 202 body for one notification, and whether it queued Slack work."""
-    touched: dict[int, IncidentRef] = {}
-    # Most alerts of a storm only join their incident: no need to wake the dispatcher.
-    queued = any(result.outcome and result.outcome.effects for result in results)
-    for result in results:
-        if result.incident_id is None:
-            continue
-        ref = touched.get(result.incident_id)
-        if ref is None:
-            touched[result.incident_id] = IncidentRef(
-                id=result.incident_id,
-                channel_id=result.channel_id,
-                channel_name=result.channel_name,
-                created=result.created,
-            )
-        elif result.created:
-            ref.created = True
-    answer = Accepted(incidents=list(touched.values()), alerts=len(note.alerts))
-    return answer.model_dump(mode="json"), queued
+    def _ingest(self, session: Session, notes: list[Notification]) -> list[Ingested]:
+        with within(session) as uow:
+            return ingest_notifications(uow, self.runtime.domain, notes)
 
 
 def build_alerts_router(runtime: Runtime) -> APIRouter:

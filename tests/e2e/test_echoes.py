@@ -8,9 +8,9 @@ import httpx
 from sqlalchemy import select
 
 from bot.incidents import effects
-from bot.slack.runner import CommandJob, run_commands
-from storage.db import transaction
+from bot.usecases.run_command import CommandRequest, run_commands
 from storage.models import Incident, OutboxOp
+from storage.unit_of_work import unit_of_work
 from tests.e2e.conftest import Service
 from tests.e2e.test_faults import alertmanager, bot_messages
 from tests.support.server import wait_until
@@ -45,9 +45,9 @@ def _commands_together(service: Service, incident_id: int, texts: list[str]) -> 
     """Commit these commands in one transaction (as a burst shares one), then wait until
     every echo of the incident is posted."""
     runtime = service.runtime
-    with transaction(runtime.sessions) as session:
-        jobs = [CommandJob(text, "U0BOB", incident_id=incident_id) for text in texts]
-        run_commands(runtime, session, jobs)
+    with unit_of_work(runtime.sessions) as uow:
+        requests = [CommandRequest(text, "U0BOB", incident_id=incident_id) for text in texts]
+        run_commands(uow, runtime.domain, requests)
     runtime.wake_dispatcher()
     # Committed above, so every echo is in the outbox already: wait for them to be posted.
     wait_until(lambda: all(op.state == "done" for op in _echoes(service, incident_id)), timeout=20)

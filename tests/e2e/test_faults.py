@@ -11,9 +11,9 @@ import httpx
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from bot.slack.runner import run_command
 from storage.models import Alert, Incident, OutboxOp
 from tests.e2e.conftest import Service
+from tests.support.commands import run_command
 from tests.support.server import wait_until
 
 GROUPS = 6

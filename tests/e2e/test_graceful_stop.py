@@ -12,6 +12,7 @@ import hmac
 import re
 import signal
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -74,24 +75,30 @@ def test_sigterm_records_a_command_acked_just_before(tmp_path: Path) -> None:
         wait_until(lambda: _outbox_idle(server.url), timeout=20)
         secret = server.sandbox("sandbox.info")["signing_secret"]
 
-        # Another writer holds the database: the command can be acked, not recorded.
+        # Another writer holds the database: the command cannot be stored, so it is not
+        # acknowledged either; the answer waits for the lock.
         blocker = sqlite3.connect(db_path, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")
+        answers: list[httpx.Response] = []
+        body, headers = _signed_command(
+            secret, channel=channel, text="note written just before the deploy"
+        )
+        sender = threading.Thread(
+            target=lambda: answers.append(
+                httpx.post(f"{server.url}/slack/events", content=body, headers=headers, timeout=20)
+            )
+        )
         try:
-            body, headers = _signed_command(
-                secret, channel=channel, text="note written just before the deploy"
-            )
-            answer = httpx.post(f"{server.url}/slack/events", content=body, headers=headers)
-            assert answer.status_code == 200
-
-            server.popen.send_signal(signal.SIGTERM)
-            wait_until(
-                lambda: "waiting for the work of 1 acknowledged Slack requests" in server.log(),
-                timeout=20,
-            )
+            sender.start()
+            time.sleep(1.0)
+            assert answers == [], "acknowledged before the command was stored"
         finally:
             blocker.rollback()
             blocker.close()
+        sender.join(timeout=20)
+        assert [answer.status_code for answer in answers] == [200]
+        # Stopped the moment Slack has its answer: the command is recorded all the same.
+        server.popen.send_signal(signal.SIGTERM)
         # uvicorn exits by the signal it caught, once its shutdown is complete.
         assert server.popen.wait(timeout=20) in (0, -signal.SIGTERM)
 

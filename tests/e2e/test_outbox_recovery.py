@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.slack.runner import run_command
+from tests.support.commands import run_command
 from tests.support.server import wait_until
 
 

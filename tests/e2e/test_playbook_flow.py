@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import Engine
 
-from bot.slack.runner import run_command
 from playbooks import bundled_dir
 from tests.e2e.conftest import serving
+from tests.support.commands import run_command
 from tests.support.server import wait_until
 
 

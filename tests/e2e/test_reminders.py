@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.sandbox.client import SandboxClient
-from bot.slack.runner import run_command
 from tests.e2e.conftest import Service, serving
+from tests.support.commands import run_command
 from tests.support.server import wait_until
 
 FAST = """\

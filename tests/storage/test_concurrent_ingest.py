@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from bot.incidents.alerts import NormalizedAlert
 from bot.incidents.ingest import ingest_alert
-from storage.db import transaction
 from storage.models import Alert, Incident, OutboxOp
+from storage.unit_of_work import unit_of_work
 
 
 def test_fifty_concurrent_alerts_of_one_group_make_one_incident(sessions, domain) -> None:
@@ -23,8 +23,8 @@ def test_fifty_concurrent_alerts_of_one_group_make_one_incident(sessions, domain
             starts_at=datetime(2021, 3, 10, 9, 56, tzinfo=UTC),
             group_key="storm",
         )
-        with transaction(sessions) as session:
-            result = ingest_alert(session, domain, alert)
+        with unit_of_work(sessions) as uow:
+            result = ingest_alert(uow, domain, alert)
             assert result.incident_id is not None
             return result.incident_id
 

@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 
 from storage import outbox
 from storage.db import transaction
-from storage.deferred import Rows
 from storage.models import OutboxOp
+from storage.unit_of_work import unit_of_work
 from tests.storage.helpers import NOW, stored_incident
 
 LEASE = timedelta(seconds=60)
@@ -99,13 +99,14 @@ def test_operations_enqueued_alone_or_by_the_domain_keep_the_order_they_were_wri
     sessions,
 ) -> None:
     incident = stored_incident(sessions)
-    with transaction(sessions) as session:
-        outbox.enqueue(session=session, kind="broadcast", payload={}, incident_id=incident, now=NOW)
-        rows = Rows(session)
-        outbox.row(rows, kind="message.post", payload={}, incident_id=incident, now=NOW)
-        rows.close()
+    with unit_of_work(sessions) as uow:
         outbox.enqueue(
-            session=session, kind="card.update", payload={}, incident_id=incident, now=NOW
+            session=uow.session, kind="broadcast", payload={}, incident_id=incident, now=NOW
+        )
+        outbox.row(uow.rows(), kind="message.post", payload={}, incident_id=incident, now=NOW)
+        uow.flush()  # the domain's rows go in at the flush: before what is enqueued next
+        outbox.enqueue(
+            session=uow.session, kind="card.update", payload={}, incident_id=incident, now=NOW
         )
     assert _claim(sessions) == [["broadcast", "message.post", "card.update"]]
 

@@ -16,8 +16,8 @@ from bot.incidents.context import Domain
 from bot.incidents.ingest import IngestResult, ingest_alert
 from bot.incidents.records import Outcome
 from bot.incidents.service import execute
-from storage.db import transaction
 from storage.models import Incident, Milestone, OutboxOp, TimelineEvent
+from storage.unit_of_work import unit_of_work
 
 Run = Callable[..., Outcome]
 
@@ -29,10 +29,10 @@ def run(sessions: sessionmaker[Session], domain: Domain) -> Run:
     def _run(
         text: str, incident_id: int | None = None, actor: str = "U0ALICE", key: str | None = None
     ) -> Outcome:
-        with transaction(sessions) as session:
-            incident = session.get(Incident, incident_id) if incident_id else None
+        with unit_of_work(sessions) as uow:
+            incident = uow.session.get(Incident, incident_id) if incident_id else None
             return execute(
-                session, domain, parse_command(text), incident=incident, actor=actor, key=key
+                uow, domain, parse_command(text), incident=incident, actor=actor, key=key
             )
 
     return _run
@@ -43,8 +43,8 @@ def ingest(sessions: sessionmaker[Session], domain: Domain) -> Callable[..., Ing
     """Ingest one alert in its own transaction."""
 
     def _ingest(alert: NormalizedAlert) -> IngestResult:
-        with transaction(sessions) as session:
-            return ingest_alert(session, domain, alert)
+        with unit_of_work(sessions) as uow:
+            return ingest_alert(uow, domain, alert)
 
     return _ingest
 

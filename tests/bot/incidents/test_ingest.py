@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from bot.incidents import effects
 from bot.incidents.ingest import ingest_alerts
-from storage.db import transaction
 from storage.models import Alert
+from storage.unit_of_work import unit_of_work
 from tests.bot.incidents.conftest import reference_alert
 
 ENDED = datetime(2021, 3, 10, 10, 15, tzinfo=UTC)
@@ -32,8 +32,8 @@ def test_a_batch_opens_joins_repeats_and_resolves_in_arrival_order(sessions, dom
         reference_alert(fingerprint="a", status="resolved", ends_at=ENDED),  # recovers
         reference_alert(group_key="nothing-open", status="resolved"),  # nowhere to go
     ]
-    with transaction(sessions) as session:
-        results = ingest_alerts(session, domain, batch)
+    with unit_of_work(sessions) as uow:
+        results = ingest_alerts(uow, domain, batch)
 
     first, second = (incident.id for incident in store.incidents())
     assert [(r.incident_id, r.created, r.repeat) for r in results] == [
@@ -70,11 +70,11 @@ def test_a_batch_opens_joins_repeats_and_resolves_in_arrival_order(sessions, dom
 def test_a_batch_joins_an_incident_opened_by_an_earlier_transaction(
     sessions, domain, store
 ) -> None:
-    with transaction(sessions) as session:
-        (opened,) = ingest_alerts(session, domain, [reference_alert(fingerprint="a")])
-    with transaction(sessions) as session:
+    with unit_of_work(sessions) as uow:
+        (opened,) = ingest_alerts(uow, domain, [reference_alert(fingerprint="a")])
+    with unit_of_work(sessions) as uow:
         results = ingest_alerts(
-            session, domain, [reference_alert(fingerprint=f"x{n}") for n in range(3)]
+            uow, domain, [reference_alert(fingerprint=f"x{n}") for n in range(3)]
         )
 
     assert {r.incident_id for r in results} == {opened.incident_id}

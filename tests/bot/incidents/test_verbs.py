@@ -10,8 +10,8 @@ from sqlmodel import select
 from bot.incidents.commands import parse_command
 from bot.incidents.errors import DomainError
 from bot.incidents.service import execute
-from storage.db import transaction
 from storage.models import ActionItem, Incident, RoleAssignment
+from storage.unit_of_work import unit_of_work
 
 
 def kinds(ops) -> list[str]:
@@ -346,15 +346,15 @@ def test_a_retried_delivery_records_nothing_twice(run, store, incident_id) -> No
 
 def test_a_refused_command_changes_nothing(sessions, domain, store, incident_id) -> None:
     before = (len(store.events(incident_id)), len(store.outbox(incident_id)))
-    with pytest.raises(DomainError), transaction(sessions) as session:
-        incident = session.get(Incident, incident_id)
+    with pytest.raises(DomainError), unit_of_work(sessions) as uow:
+        incident = uow.session.get(Incident, incident_id)
         execute(
-            session,
+            uow,
             domain,
             parse_command("status resolved"),
             incident=incident,
             actor="U0ALICE",
         )
-        execute(session, domain, parse_command("resolve"), incident=incident, actor="U0ALICE")
+        execute(uow, domain, parse_command("resolve"), incident=incident, actor="U0ALICE")
     assert (len(store.events(incident_id)), len(store.outbox(incident_id))) == before
     assert store.incident(incident_id).status == "investigating"

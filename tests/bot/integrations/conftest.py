@@ -26,6 +26,7 @@ from bot.outbox.dispatcher import Dispatcher
 from storage import outbox
 from storage.db import transaction
 from storage.models import Incident, OutboxOp, TimelineEvent
+from storage.unit_of_work import unit_of_work
 
 CHANNEL_ID = "C0INCIDENT"
 PD_URL = "https://events.pagerduty.test/v2/enqueue"
@@ -62,11 +63,9 @@ class Harness:
 
     def run(self, text: str, incident_id: int | None = None, actor: str = "U0ALICE") -> int:
         """Run `/incident <text>` in one transaction; return the incident id."""
-        with transaction(self.sessions) as session:
-            incident = session.get(Incident, incident_id) if incident_id else None
-            outcome = execute(
-                session, self.domain, parse_command(text), incident=incident, actor=actor
-            )
+        with unit_of_work(self.sessions) as uow:
+            incident = uow.session.get(Incident, incident_id) if incident_id else None
+            outcome = execute(uow, self.domain, parse_command(text), incident=incident, actor=actor)
             assert outcome.incident is not None and outcome.incident.id is not None
             return outcome.incident.id
 

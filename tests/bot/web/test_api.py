@@ -9,8 +9,8 @@ import pytest
 from bot.incidents.clock import SimulatedClock
 from bot.incidents.commands import parse_command
 from bot.incidents.service import execute
-from storage.db import transaction
 from storage.models import Incident
+from storage.unit_of_work import unit_of_work
 from tests.bot.alerts.payloads import raw
 from tests.bot.web.conftest import FIRING, Served
 
@@ -28,9 +28,9 @@ def utc(text: str | None) -> datetime | None:
 def run(served: Served, text: str, incident_id: int, actor: str = "U0ALICE") -> None:
     """Run `/incident <text>` in the incident's channel, as Slack would, and commit."""
     runtime = served.runtime
-    with transaction(runtime.sessions) as session:
-        incident = session.get(Incident, incident_id)
-        execute(session, runtime.domain, parse_command(text), incident=incident, actor=actor)
+    with unit_of_work(runtime.sessions) as uow:
+        incident = uow.session.get(Incident, incident_id)
+        execute(uow, runtime.domain, parse_command(text), incident=incident, actor=actor)
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from bot.composition.runtime import Runtime
 from bot.incidents.commands import parse_command
 from bot.incidents.effects import POST_MESSAGE
 from bot.outbox.batching import GroupCommit
-from bot.slack.runner import CommandJob, run_commands
-from storage.db import transaction
+from bot.usecases.run_command import CommandRequest, run_commands
 from storage.models import Incident
+from storage.unit_of_work import unit_of_work, within
 from tests.bot.incidents.conftest import Store
 from tests.bot.web.conftest import make_settings
 
@@ -31,9 +31,11 @@ def store(sessions) -> Store:
 @pytest.fixture
 def incident(runtime, sessions, store) -> Incident:
     """A declared incident, as `/incident declare` leaves it."""
-    with transaction(sessions) as session:
+    with unit_of_work(sessions) as uow:
         run_commands(
-            runtime, session, [CommandJob(parse_command("declare Fees wrong sev2"), "U0ALICE")]
+            uow,
+            runtime.domain,
+            [CommandRequest(parse_command("declare Fees wrong sev2"), "U0ALICE")],
         )
     (declared,) = store.incidents()
     return declared
@@ -42,11 +44,15 @@ def incident(runtime, sessions, store) -> Incident:
 def test_a_batch_records_each_delivery_once_even_when_repeated_inside_it(
     runtime, sessions, store, incident
 ) -> None:
-    with transaction(sessions) as session:
+    with unit_of_work(sessions) as uow:
         run_commands(
-            runtime,
-            session,
-            [CommandJob(parse_command("note first"), "U0ALICE", incident_id=incident.id, key="k1")],
+            uow,
+            runtime.domain,
+            [
+                CommandRequest(
+                    parse_command("note first"), "U0ALICE", incident_id=incident.id, key="k1"
+                )
+            ],
         )
 
     jobs = [
@@ -58,12 +64,12 @@ def test_a_batch_records_each_delivery_once_even_when_repeated_inside_it(
         ("note third", "k3"),
         ("note fourth", None),
     ]
-    with transaction(sessions) as session:
+    with unit_of_work(sessions) as uow:
         replies = run_commands(
-            runtime,
-            session,
+            uow,
+            runtime.domain,
             [
-                CommandJob(parse_command(text), "U0BOB", incident_id=incident.id, key=key)
+                CommandRequest(parse_command(text), "U0BOB", incident_id=incident.id, key=key)
                 for text, key in jobs
             ],
         )
@@ -77,14 +83,16 @@ async def test_a_refused_command_in_a_burst_is_answered_and_the_others_recorded(
     runtime, sessions, store, incident
 ) -> None:
     # Commands arriving together share a transaction, as the Slack listeners run them.
-    batches = GroupCommit(
-        sessions, lambda session, jobs: run_commands(runtime, session, jobs), linger=0.05
-    )
+    def work(session, requests):
+        with within(session) as uow:
+            return run_commands(uow, runtime.domain, requests)
+
+    batches = GroupCommit(sessions, work, linger=0.05)
     texts = ["note before", "stage nowhere", "note after"]
     replies = await asyncio.gather(
         *(
             batches.submit(
-                CommandJob(parse_command(text), "U0BOB", incident_id=incident.id, key=f"b{n}")
+                CommandRequest(parse_command(text), "U0BOB", incident_id=incident.id, key=f"b{n}")
             )
             for n, text in enumerate(texts)
         )
@@ -106,12 +114,12 @@ def test_a_command_is_recorded_at_the_time_slack_delivered_it(
     clock.advance(timedelta(seconds=3))  # queued behind a burst, or the writer lock
 
     for batch in (["note alone"], ["note shared one", "note shared two"]):
-        with transaction(sessions) as session:
+        with unit_of_work(sessions) as uow:
             run_commands(
-                runtime,
-                session,
+                uow,
+                runtime.domain,
                 [
-                    CommandJob(
+                    CommandRequest(
                         parse_command(text), "U0BOB", incident_id=incident.id, received_at=delivered
                     )
                     for text in batch
@@ -128,11 +136,14 @@ def test_a_command_in_a_batch_reads_what_the_commands_before_it_recorded(
     # Scheduling maintenance first: its own writes must not hold the note back from the
     # timeline read two commands later in the same transaction.
     texts = ["maintenance 2021-03-12 02:00 2h Matching engine upgrade", "note before", "timeline"]
-    with transaction(sessions) as session:
+    with unit_of_work(sessions) as uow:
         replies = run_commands(
-            runtime,
-            session,
-            [CommandJob(parse_command(text), "U0BOB", incident_id=incident.id) for text in texts],
+            uow,
+            runtime.domain,
+            [
+                CommandRequest(parse_command(text), "U0BOB", incident_id=incident.id)
+                for text in texts
+            ],
         )
 
     assert replies[0].private and "Maintenance #1 scheduled" in replies[0].private

@@ -1,0 +1,182 @@
+"""Slack's requests, durable: stored before the ack, carried out after it, resumed after a crash.
+
+A listener hands each command, click, submission or pin to `receive`, which returns once
+the request is committed to the inbox (requests arriving together share one commit); only
+then does Slack get its answer. `carry_out` runs it through the application layer, and
+`recover` carries out what a crashed or stopped process left in the inbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from bot.composition.runtime import Runtime
+from bot.incidents.commands import Command
+from bot.outbox.batching import GroupCommit
+from bot.usecases.inbox import Inbound, Request, accept, carry_out, decode
+from bot.usecases.run_command import CommandRequest, Reply
+from storage import inbox
+from storage.inbox import Accepted
+from storage.unit_of_work import within
+
+log = logging.getLogger(__name__)
+
+DATABASE_DOWN = (
+    ":warning: warroom cannot reach its database right now, so nothing was recorded. "
+    "Try again in a minute."
+)
+DATABASE_LATE = (
+    ":hourglass: warroom's database is not answering. Your request is kept and will be "
+    "recorded as soon as it is back."
+)
+RECOVER_EVERY = 5.0  # seconds between looks for requests a stopped process left
+RECOVER_AFTER = timedelta(seconds=10)  # a live process carries a request out long before
+RECOVER_LEASE = timedelta(seconds=60)
+RECOVER_BATCH = 200
+
+
+class Intake:
+    """Store, carry out and recover Slack requests for one process."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        client: AsyncWebClient,
+        *,
+        linger: float = 0.0,
+    ) -> None:
+        self.runtime = runtime
+        self.client = client
+        # Requests arriving together share the commit their ack waits for.
+        self._store: GroupCommit[Inbound, Accepted] = GroupCommit(runtime.sessions, self._accept)
+        # Carried out after the ack: nobody waits on it, so batches may wait for company.
+        self._run: GroupCommit[tuple[int, Request | None], Reply] = GroupCommit(
+            runtime.sessions, self._carry_out, linger=linger
+        )
+
+    def _accept(self, session: Session, inbounds: list[Inbound]) -> list[Accepted]:
+        with within(session) as uow:
+            return accept(uow, inbounds)
+
+    def _carry_out(self, session: Session, items: list[tuple[int, Request | None]]) -> list[Reply]:
+        with within(session) as uow:
+            return carry_out(uow, self.runtime.domain, items)
+
+    async def receive(self, inbound: Inbound) -> Inbound | None:
+        """Store a request before it is answered; None if it is a retry of a stored one.
+
+        Raises SQLAlchemyError when the database cannot take it (answer with an error).
+        """
+        accepted = await self._store.submit(inbound)
+        return replace(inbound, id=accepted.id) if accepted.new else None
+
+    async def carry_out(self, inbound: Inbound) -> None:
+        """Carry out a stored request and answer its sender privately."""
+        assert inbound.id is not None
+        request = await self._resolve(inbound.request)
+        try:
+            reply = await self._run.submit((inbound.id, request))
+        except SQLAlchemyError as error:
+            # It stays in the inbox: `recover` carries it out once the database is back.
+            log.error("database error carrying out Slack request %s: %r", inbound.key, error)
+            await self.answer(inbound.reply_to, DATABASE_LATE)
+            return
+        self.runtime.wake_dispatcher()
+        await self.answer(inbound.reply_to, reply.private)
+
+    async def recover(self, *, everything: bool = False) -> int:
+        """Carry out requests a stopped process left; `everything`: however recent (a
+        single process at its start). Returns how many were carried out."""
+        now = self.runtime.domain.clock.now()
+
+        def take() -> list[Inbound]:
+            with self.runtime.sessions() as session, session.begin():
+                rows = inbox.claim(
+                    session,
+                    now=now,
+                    received_before=now if everything else now - RECOVER_AFTER,
+                    lease=RECOVER_LEASE,
+                    limit=RECOVER_BATCH,
+                )
+                return [decode(row) for row in rows]
+
+        left = await asyncio.to_thread(take)
+        if left:
+            log.warning("carrying out %d Slack requests left by a stopped process", len(left))
+            done = await asyncio.gather(
+                *(self.carry_out(inbound) for inbound in left), return_exceptions=True
+            )
+            for inbound, outcome in zip(left, done, strict=True):
+                if isinstance(outcome, BaseException):
+                    # Still in the inbox: the next look tries again once the lease is over.
+                    log.error("could not carry out Slack request %s: %r", inbound.key, outcome)
+        return len(left)
+
+    async def recover_forever(self) -> None:
+        """Look for left requests every few seconds, until cancelled."""
+        while True:
+            await asyncio.sleep(RECOVER_EVERY)
+            try:
+                await self.recover()
+            except Exception:
+                log.exception("could not look for Slack requests left in the inbox")
+
+    async def answer(self, reply_to: dict[str, Any], text: str | None) -> None:
+        """Tell the sender privately: through the request's response URL, else as an
+        ephemeral message in the channel it came from."""
+        if not text:
+            return
+        try:
+            if reply_to.get("response_url"):
+                respond = AsyncRespond(response_url=reply_to["response_url"])
+                await respond(text=text, response_type="ephemeral", replace_original=False)
+            elif reply_to.get("channel") and reply_to.get("user"):
+                await self.client.chat_postEphemeral(
+                    channel=reply_to["channel"], user=reply_to["user"], text=text
+                )
+        except Exception:  # an answer is a courtesy: what was asked is done either way
+            log.info("could not answer a Slack request privately", exc_info=True)
+
+    async def _resolve(self, request: Request) -> Request | None:
+        """What the request needs from Slack first: the name of a person a command names,
+        the message a reaction names (None: it is gone)."""
+        if isinstance(request, CommandRequest):
+            return await self._with_names(request)
+        if request.text is not None:
+            return request
+        channel, ts = request.channel_id, request.ts
+        response = await self.client.conversations_history(
+            channel=channel, latest=ts, inclusive=True, limit=1
+        )
+        messages = response.get("messages", [])
+        if not messages or messages[0].get("ts") != ts:
+            response = await self.client.conversations_replies(channel=channel, ts=ts, limit=1)
+            messages = response.get("messages", [])
+        if not messages:
+            return None
+        message = messages[0]
+        return replace(request, text=message.get("text", ""), author=message.get("user"))
+
+    async def _with_names(self, request: CommandRequest) -> CommandRequest:
+        """The display name of a person a command mentions (a role holder, an action owner)."""
+        command = request.command
+        user = command.user if isinstance(command, Command) else None
+        if not user or user.startswith("@") or request.people:
+            return request
+        try:
+            response = await self.client.users_info(user=user)
+        except Exception:  # a name is a nicety: never fail the command for it
+            log.info("could not look up %s", user, exc_info=True)
+            return request
+        info = response.get("user") or {}
+        name = info.get("name") or (info.get("profile") or {}).get("display_name")
+        return replace(request, people={user: name}) if name else request

@@ -1,0 +1,122 @@
+"""Use case: alert notifications in, alerts stored with their incidents, one answer each."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from bot.incidents.alerts import NormalizedAlert
+from bot.incidents.context import Domain
+from bot.incidents.ingest import IngestResult, ingest_alerts
+from storage.models import Delivery
+from storage.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One webhook delivery's alerts; `delivery_id` when the source names its deliveries
+    (the answer is then stored for its retries)."""
+
+    source: str
+    alerts: list[NormalizedAlert]
+    delivery_id: str | None = None
+
+
+@dataclass
+class Touched:
+    """An incident a notification opened or joined."""
+
+    id: int
+    channel_id: str | None
+    channel_name: str | None
+    created: bool
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """A notification's answer (JSON-able) and whether it queued work for the outbox."""
+
+    answer: dict[str, Any]
+    queued: bool
+
+
+class RepeatedDelivery(Exception):
+    """The delivery id was stored by a concurrent request first: answer with its answer."""
+
+
+def ingest_notifications(
+    uow: UnitOfWork, domain: Domain, notes: list[Notification]
+) -> list[Ingested]:
+    """Store every notification's alerts; one answer each, in order. Alerts of runs of
+    plain notifications are ingested together; a named delivery on its own."""
+    answers: list[Ingested] = []
+    plain: list[Notification] = []
+    for note in notes:
+        if note.delivery_id is None:
+            plain.append(note)
+            continue
+        answers += _plain(uow, domain, plain)
+        plain = []
+        answers.append(_delivered(uow, domain, note))
+    answers += _plain(uow, domain, plain)
+    return answers
+
+
+def stored_answer(session: Session, source: str, delivery_id: str | None) -> dict[str, Any] | None:
+    """The answer given to a named delivery before, if any."""
+    row = session.scalar(_delivery(source, delivery_id))
+    return row.response if row is not None else None
+
+
+def _delivery(source: str, delivery_id: str | None) -> Any:
+    return select(Delivery).where(
+        col(Delivery.source) == source, col(Delivery.delivery_id) == delivery_id
+    )
+
+
+def _plain(uow: UnitOfWork, domain: Domain, notes: list[Notification]) -> list[Ingested]:
+    alerts = [alert for note in notes for alert in note.alerts]
+    results = iter(ingest_alerts(uow, domain, alerts))
+    return [_answer(note, [next(results) for _ in note.alerts]) for note in notes]
+
+
+def _delivered(uow: UnitOfWork, domain: Domain, note: Notification) -> Ingested:
+    session = uow.session
+    stored = session.scalar(_delivery(note.source, note.delivery_id))
+    if stored is not None:
+        return Ingested(stored.response, queued=False)
+    delivery = Delivery(
+        source=note.source, delivery_id=note.delivery_id, received_at=domain.clock.now()
+    )
+    session.add(delivery)
+    try:
+        # First, so a concurrent twin waits on the unique index, not after its work.
+        session.flush()
+    except IntegrityError as error:
+        raise RepeatedDelivery from error
+    ingested = _plain(uow, domain, [note])[0]
+    delivery.response = ingested.answer
+    session.add(delivery)
+    return ingested
+
+
+def _answer(note: Notification, results: list[IngestResult]) -> Ingested:
+    touched: dict[int, Touched] = {}
+    # Most alerts of a storm only join their incident: nothing for the outbox.
+    queued = any(result.outcome and result.outcome.effects for result in results)
+    for result in results:
+        if result.incident_id is None:
+            continue
+        ref = touched.get(result.incident_id)
+        if ref is None:
+            touched[result.incident_id] = Touched(
+                result.incident_id, result.channel_id, result.channel_name, result.created
+            )
+        elif result.created:
+            ref.created = True
+    answer = {"incidents": [asdict(ref) for ref in touched.values()], "alerts": len(note.alerts)}
+    return Ingested(answer, queued)
