@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage.models import Person
 from storage.types import UTCDateTime
@@ -39,7 +39,7 @@ def remember(*, session: Session, user_id: str, name: str | None, now: datetime)
         return
     connection = session.connection()
     # Commands share transactions in a burst: one upsert per person and name is enough.
-    seen = session.info.get(_SEEN)
+    seen: tuple[Connection, set[tuple[str, str]]] | None = session.info.get(_SEEN)
     if seen is None or seen[0] is not connection:
         seen = session.info[_SEEN] = (connection, set())
     if (user_id, name) in seen[1]:
@@ -54,5 +54,5 @@ def names(*, session: Session, user_ids: set[str] | None = None) -> dict[str, st
     """Known display names, by user id."""
     query = select(Person)
     if user_ids is not None:
-        query = query.where(Person.id.in_(user_ids))
+        query = query.where(col(Person.id).in_(user_ids))
     return {row.id: row.name for row in session.scalars(query)}
