@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.incidents import effects, reminders, stages
 from bot.incidents.errors import DomainError
@@ -19,6 +20,12 @@ def _incident(rec: Recorder) -> Incident:
     return rec.incident
 
 
+def _id(incident: Incident) -> int:
+    # Every incident a verb sees was flushed when it opened, so it has its id.
+    assert incident.id is not None
+    return incident.id
+
+
 def _require_open(incident: Incident, verb: str) -> None:
     if incident.status == "resolved":
         raise DomainError(f"Incident #{incident.id} is resolved; `reopen` it before `{verb}`")
@@ -28,12 +35,12 @@ def ack(rec: Recorder, *, actor: str) -> str:
     """Acknowledge: the responder takes it (and command, if nobody holds it)."""
     incident = _incident(rec)
     _require_open(incident, "ack")
-    existing = milestones_of(rec.session, incident.id).get("acknowledged")  # type: ignore[arg-type]
+    existing = milestones_of(rec.session, _id(incident)).get("acknowledged")
     if existing is not None:
         raise DomainError(f"Already acknowledged by {existing.actor or 'someone'}")
     rec.milestone("acknowledged", rec.now, source="command", actor=actor)
     rec.event("ack", "acknowledged", actor=actor)
-    if "commander" not in current_roles(rec.session, incident.id):  # type: ignore[arg-type]
+    if "commander" not in current_roles(rec.session, _id(incident)):
         assign_role(rec, "commander", actor, actor=actor)
     if incident.severity in PAGED and not incident.drill:
         rec.effect(effects.PAGE, action="acknowledge")
@@ -84,7 +91,7 @@ def mitigate(rec: Recorder, text: str | None, *, actor: str) -> str:
     """Impact is stopped: the mitigated milestone, and status monitoring."""
     incident = _incident(rec)
     _require_open(incident, "mitigate")
-    existing = milestones_of(rec.session, incident.id).get("mitigated")  # type: ignore[arg-type]
+    existing = milestones_of(rec.session, _id(incident)).get("mitigated")
     if existing is not None:
         when = format_local(existing.at, rec.tz)
         raise DomainError(f"Already mitigated at {when}; use `time mitigated` to correct it")
@@ -130,14 +137,15 @@ def reopen(rec: Recorder, *, actor: str) -> str:
         raise DomainError(f"Incident #{incident.id} is not resolved")
     if incident.grouping_key:
         newer = rec.session.scalar(
-            select(Incident.id).where(
-                Incident.grouping_key == incident.grouping_key, Incident.status != "resolved"
+            select(col(Incident.id)).where(
+                col(Incident.grouping_key) == incident.grouping_key,
+                col(Incident.status) != "resolved",
             )
         )
         if newer is not None:
             raise DomainError(f"Its alerts are now tracked by incident #{newer}; work there")
     incident.status, incident.resolved_at = "investigating", None
-    resolved = milestones_of(rec.session, incident.id).get("resolved")  # type: ignore[arg-type]
+    resolved = milestones_of(rec.session, _id(incident)).get("resolved")
     if resolved is not None:
         rec.session.delete(resolved)
     rec.event("reopened", "reopened", actor=actor)

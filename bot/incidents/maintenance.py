@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.incidents import effects
 from bot.incidents.context import Domain
@@ -80,8 +80,8 @@ def listing(session: Session, domain: Domain) -> str:
     now = domain.clock.now()
     rows = session.scalars(
         select(Maintenance)
-        .where(Maintenance.cancelled_at.is_(None), Maintenance.ends_at > now)
-        .order_by(Maintenance.starts_at)
+        .where(col(Maintenance.cancelled_at).is_(None), col(Maintenance.ends_at) > now)
+        .order_by(col(Maintenance.starts_at))
     ).all()
     if not rows:
         return "No maintenance scheduled."

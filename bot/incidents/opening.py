@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.incidents import effects, reminders, stages
 from bot.incidents.context import Domain
+from bot.incidents.errors import DomainError
 from bot.incidents.records import Outcome, Recorder
 from bot.incidents.roles import assign_role
 from bot.incidents.times import format_local
@@ -106,6 +107,9 @@ def declare(
 ) -> Outcome:
     """Open an incident a responder declared."""
     playbook = domain.catalog.get(playbook_id) if playbook_id else domain.catalog.select({})
+    if playbook is None:
+        known = ", ".join(p.id for p in domain.catalog.all())
+        raise DomainError(f"No playbook `{playbook_id}`; known: {known}")
     rec = open_incident(
         uow,
         domain,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.incidents import effects
 from bot.incidents.records import Recorder
@@ -14,8 +14,8 @@ def current_roles(session: Session, incident_id: int) -> dict[str, str]:
     """Role -> holder, the latest assignment of each role winning."""
     rows = session.scalars(
         select(RoleAssignment)
-        .where(RoleAssignment.incident_id == incident_id)
-        .order_by(RoleAssignment.assigned_at, RoleAssignment.id)
+        .where(col(RoleAssignment.incident_id) == incident_id)
+        .order_by(col(RoleAssignment.assigned_at), col(RoleAssignment.id))
     )
     return {row.role: row.user for row in rows}
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.incidents.reminders import status_update_cadence
 from storage.models import Incident, Milestone, TimelineEvent
@@ -41,19 +41,19 @@ def percentile(values: list[timedelta], fraction: float) -> timedelta | None:
 
 def figures(session: Session) -> tuple[int, list[Figure], float | None]:
     """Incidents counted, their figures, and the share of update intervals kept on cadence."""
-    incidents = list(session.scalars(select(Incident).where(Incident.drill.is_(False))))
+    incidents = list(session.scalars(select(Incident).where(col(Incident.drill).is_(False))))
     ids = [i.id for i in incidents]
     if not ids:
         names = [name for name, _ in MEASURES] + ["time to first update"]
         return 0, [Figure(name, 0, None, None) for name in names], None
     milestones: dict[int, dict[str, Milestone]] = {}
-    for row in session.scalars(select(Milestone).where(Milestone.incident_id.in_(ids))):
+    for row in session.scalars(select(Milestone).where(col(Milestone.incident_id).in_(ids))):
         milestones.setdefault(row.incident_id, {})[row.name] = row
     updates: dict[int, list[TimelineEvent]] = {}
     for event in session.scalars(
         select(TimelineEvent)
-        .where(TimelineEvent.incident_id.in_(ids), TimelineEvent.kind == "update")
-        .order_by(TimelineEvent.occurred_at)
+        .where(col(TimelineEvent.incident_id).in_(ids), col(TimelineEvent.kind) == "update")
+        .order_by(col(TimelineEvent.occurred_at))
     ):
         updates.setdefault(event.incident_id, []).append(event)
 

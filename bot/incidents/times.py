@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 
 class TimeError(ValueError):
@@ -19,7 +18,7 @@ def _parse_clock(text: str) -> time:
         raise TimeError(f"`{text}` is not a time of day (HH:MM)") from error
 
 
-def resolve_clock(text: str, *, tz: ZoneInfo, now: datetime) -> datetime:
+def resolve_clock(text: str, *, tz: tzinfo, now: datetime) -> datetime:
     """Turn `HH:MM[:SS]` or `YYYY-MM-DD HH:MM[:SS]` in `tz` into an aware UTC datetime.
 
     Without a date the time is the latest one at or before `now` (a backdated entry
@@ -46,7 +45,7 @@ def resolve_clock(text: str, *, tz: ZoneInfo, now: datetime) -> datetime:
     return result
 
 
-def format_local(when: datetime, tz: ZoneInfo, *, with_date: bool = False) -> str:
+def format_local(when: datetime, tz: tzinfo, *, with_date: bool = False) -> str:
     """Show a stored time in the team's zone: `18:05` or `2021-03-10 18:05`."""
     local = when.astimezone(tz)
     return local.strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")

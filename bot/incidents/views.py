@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.incidents.times import format_local
 from storage.models import Incident, TimelineEvent
@@ -18,8 +18,8 @@ def timeline(session: Session, incident_id: int) -> list[TimelineEvent]:
     return list(
         session.scalars(
             select(TimelineEvent)
-            .where(TimelineEvent.incident_id == incident_id)
-            .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+            .where(col(TimelineEvent.incident_id) == incident_id)
+            .order_by(col(TimelineEvent.occurred_at), col(TimelineEvent.id))
         )
     )
 

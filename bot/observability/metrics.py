@@ -17,6 +17,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlmodel import col
 
 from storage.models import Incident, OutboxOp
 
@@ -123,14 +124,14 @@ class _OutboxCollector(Collector):
         counts = dict.fromkeys(("pending", "running", "failed"), 0)
         with self.sessions() as session:
             rows = session.execute(
-                select(OutboxOp.state, func.count())
-                .where(OutboxOp.state != "done")
-                .group_by(OutboxOp.state)
+                select(col(OutboxOp.state), func.count())
+                .where(col(OutboxOp.state) != "done")
+                .group_by(col(OutboxOp.state))
             )
             counts.update({state: count for state, count in rows})
             oldest = session.scalar(
-                select(func.min(OutboxOp.created_at)).where(
-                    OutboxOp.state.in_(("pending", "running"))
+                select(func.min(col(OutboxOp.created_at))).where(
+                    col(OutboxOp.state).in_(("pending", "running"))
                 )
             )
         for state, count in sorted(counts.items()):

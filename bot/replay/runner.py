@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import uvicorn
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.composition.app import create_app
 from bot.composition.config import Settings
@@ -94,7 +95,7 @@ class Replay:
         self.times = scenario.times()
         self.clock = SimulatedClock(self.times[0] - timedelta(seconds=1))
         self.token = secrets.token_urlsafe(16)
-        settings = Settings(  # type: ignore[call-arg]
+        settings = Settings(
             _env_file=None,
             DATABASE_URL=f"sqlite:///{folder / 'replay.db'}",
             WARROOM_TIMEZONE=scenario.timezone,
@@ -122,8 +123,8 @@ class Replay:
         with self.runtime.sessions() as session:
             latest = session.scalar(
                 select(Incident)
-                .where(Incident.channel_id.is_not(None))
-                .order_by(Incident.status == "resolved", Incident.id.desc())
+                .where(col(Incident.channel_id).is_not(None))
+                .order_by(col(Incident.status) == "resolved", col(Incident.id).desc())
             )
         return latest.channel_id if latest and latest.channel_id else BROADCAST
 
@@ -143,7 +144,7 @@ class Replay:
             finally:
                 sandbox.close()
         with self.runtime.sessions() as session:
-            ids = list(session.scalars(select(Incident.id).order_by(Incident.id)))
+            ids = list(session.scalars(select(col(Incident.id)).order_by(col(Incident.id))))
             drafts = [draft(session, i, tz=self.scenario.tz) for i in ids if i is not None]
         self.runtime.close()
         return ReplayResult(drafts, messages, self.warnings)

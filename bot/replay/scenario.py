@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 SOURCES = ("alertmanager", "grafana", "pagerduty", "generic")
@@ -95,11 +96,10 @@ def _line(node: Any, loc: tuple[Any, ...]) -> int:
     line = 1
     for key in loc:
         try:
-            if hasattr(node, "lc"):
-                if isinstance(key, int) and isinstance(node, list):
-                    line = node.lc.item(key)[0] + 1
-                elif isinstance(node, dict) and key in node:
-                    line = node.lc.key(key)[0] + 1
+            if isinstance(key, int) and isinstance(node, CommentedSeq):
+                line = node.lc.item(key)[0] + 1
+            elif isinstance(node, CommentedMap) and key in node:
+                line = node.lc.key(key)[0] + 1
             node = node[key]
         except (KeyError, IndexError, TypeError):
             break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import secrets
 import string
@@ -46,6 +47,9 @@ def missing(name: str) -> SlackError:
 class Args:
     """A method's arguments as Slack receives them: strings from forms, values from JSON."""
 
+    # The methods `str`, `bool` and `int` shadow the builtins in this class body, so the
+    # annotations after them name the builtins explicitly.
+
     def __init__(self, data: Mapping[str, Any]) -> None:
         self._data = dict(data)
 
@@ -61,13 +65,13 @@ class Args:
             return default
         return value if isinstance(value, str) else json.dumps(value)
 
-    def require(self, name: str, error: str | None = None) -> str:
+    def require(self, name: builtins.str, error: builtins.str | None = None) -> builtins.str:
         value = self.str(name)
         if value is None:
             raise SlackError(error) if error else missing(name)
         return value
 
-    def bool(self, name: str, default: bool = False) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool = False) -> builtins.bool:
         value = self._data.get(name)
         if value is None or value == "":
             return default
@@ -75,7 +79,7 @@ class Args:
             return value
         return str(value).lower() in ("1", "true", "yes")
 
-    def int(self, name: str, default: int) -> int:
+    def int(self, name: builtins.str, default: builtins.int) -> builtins.int:
         value = self._data.get(name)
         if value is None or value == "":
             return default
@@ -84,7 +88,7 @@ class Args:
         except (TypeError, ValueError):
             raise SlackError("invalid_arguments") from None
 
-    def json(self, name: str, error: str = "invalid_arguments") -> Any:
+    def json(self, name: builtins.str, error: builtins.str = "invalid_arguments") -> Any:
         """Return a JSON argument, parsed when it came form-encoded."""
         value = self._data.get(name)
         if value is None or value == "":
@@ -96,7 +100,7 @@ class Args:
                 raise SlackError(error) from None
         return value
 
-    def ids(self, name: str) -> list[str]:
+    def ids(self, name: builtins.str) -> list[builtins.str]:
         """Return a comma-separated (or JSON list) argument as a list of ids."""
         value = self._data.get(name)
         if value is None:

@@ -121,7 +121,8 @@ def conversations_invite(call: Call, args: Args) -> dict[str, Any]:
     user_ids = list(dict.fromkeys(args.ids("users")))
     if not user_ids:
         raise SlackError("no_user")
-    errors, valid = [], []
+    errors: list[dict[str, Any]] = []
+    valid: list[str] = []
     for user_id in user_ids:
         error = _invite_error(call, row["id"], user_id)
         if error:

@@ -144,7 +144,7 @@ def remove_member(call: Call, channel_id: str, user_id: str) -> None:
 
 def update_channel(call: Call, channel_id: str, **values: Any) -> RowMapping:
     if values:
-        query = t.channels.update().where(t.channels.c.id == channel_id).values(**values)
-        call.conn.execute(query)
+        update = t.channels.update().where(t.channels.c.id == channel_id).values(**values)
+        call.conn.execute(update)
     query = select(t.channels).where(t.channels.c.id == channel_id)
     return call.conn.execute(query).mappings().one()
