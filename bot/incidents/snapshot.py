@@ -103,7 +103,7 @@ class IncidentSnapshot:
         return self.roles.get("commander")
 
     @property
-    def times(self) -> dict[str, datetime]:
+    def milestone_times(self) -> dict[str, datetime]:
         """Each milestone's time by name."""
         return {name: fact.at for name, fact in self.milestones.items()}
 

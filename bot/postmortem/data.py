@@ -147,7 +147,7 @@ def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
         .where(col(TimelineEvent.incident_id) == incident_id)
         .order_by(col(TimelineEvent.occurred_at), col(TimelineEvent.id))
     ).all()
-    milestones = incident.times
+    milestones = incident.milestone_times
     roles = dict(incident.roles)
     actions = list(
         session.scalars(

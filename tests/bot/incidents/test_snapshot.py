@@ -76,7 +76,11 @@ def test_a_backdated_start_is_the_start_and_keeps_the_time_it_replaced(
     )
     # Milestones come in the order they happened: the backdated start is now first.
     assert list(found.milestones) == ["started", "declared", "detected"]
-    assert found.times == {"started": backdated, "declared": DECLARED, "detected": DECLARED}
+    assert found.milestone_times == {
+        "started": backdated,
+        "declared": DECLARED,
+        "detected": DECLARED,
+    }
 
 
 def test_a_backdated_resolution_is_the_resolution_time_until_reopened(run, sessions, clock) -> None:
