@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from bot.incidents import effects
 from bot.incidents.records import Recorder
+from bot.incidents.snapshot import roles_by_incident
 from storage.models import RoleAssignment
 
 
 def current_roles(session: Session, incident_id: int) -> dict[str, str]:
     """Role -> holder, the latest assignment of each role winning."""
-    rows = session.scalars(
-        select(RoleAssignment)
-        .where(col(RoleAssignment.incident_id) == incident_id)
-        .order_by(col(RoleAssignment.assigned_at), col(RoleAssignment.id))
-    )
-    return {row.role: row.user for row in rows}
+    return roles_by_incident(session, [incident_id]).get(incident_id, {})
 
 
 def assign_role(rec: Recorder, role: str, user: str, *, actor: str | None) -> None:

@@ -7,17 +7,17 @@ carries the HTTP calls never waits on the database.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.incidents.clock import Clock
-from bot.incidents.records import milestones_of
+from bot.incidents.snapshot import IncidentSnapshot, snapshot
 from storage.db import transaction
 from storage.models import Incident, TimelineEvent
 
@@ -25,20 +25,13 @@ KIND = "integration"
 
 
 @dataclass(frozen=True)
-class IncidentView:
-    """The fields of an incident an integration sends out, read once per operation."""
+class IncidentView(IncidentSnapshot):
+    """The incident an integration sends out, read once per operation: its snapshot."""
 
-    id: int
-    title: str
-    severity: str
-    status: str
-    drill: bool
-    playbook_id: str
-    channel_id: str | None
-    channel_name: str | None
-    started_at: datetime
-    resolved_at: datetime | None
-    external: dict[str, Any] = field(default_factory=dict)
+    @classmethod
+    def of(cls, incident: IncidentSnapshot) -> IncidentView:
+        """The view of a snapshot."""
+        return cls(**{item.name: getattr(incident, item.name) for item in fields(incident)})
 
     @property
     def channel_url(self) -> str | None:
@@ -64,23 +57,8 @@ class Journal:
 
     def _incident(self, incident_id: int) -> IncidentView | None:
         with self.sessions() as session:
-            row = session.get(Incident, incident_id)
-            if row is None:
-                return None
-            started = milestones_of(session, incident_id).get("started")
-            return IncidentView(
-                id=incident_id,
-                title=row.title,
-                severity=row.severity,
-                status=row.status,
-                drill=row.drill,
-                playbook_id=row.playbook_id,
-                channel_id=row.channel_id,
-                channel_name=row.channel_name,
-                started_at=started.at if started is not None else row.created_at,
-                resolved_at=row.resolved_at,
-                external=dict(row.external or {}),
-            )
+            found = snapshot(session, incident_id)
+            return IncidentView.of(found) if found is not None else None
 
     async def remember(self, incident_id: int, **refs: Any) -> None:
         """Store references to the far side's objects in `incident.external`."""
@@ -119,8 +97,11 @@ class Journal:
                 if not data["ok"]:
                     last = session.scalar(
                         select(TimelineEvent)
-                        .where(TimelineEvent.incident_id == incident_id, TimelineEvent.kind == KIND)
-                        .order_by(TimelineEvent.id.desc())
+                        .where(
+                            col(TimelineEvent.incident_id) == incident_id,
+                            col(TimelineEvent.kind) == KIND,
+                        )
+                        .order_by(col(TimelineEvent.id).desc())
                         .limit(1)
                     )
                     if last is not None and last.text == text:
@@ -148,7 +129,7 @@ class Journal:
         def work() -> bool:
             with self.sessions() as session:
                 found = session.scalar(
-                    select(TimelineEvent.id).where(TimelineEvent.idempotency_key == key)
+                    select(col(TimelineEvent.id)).where(col(TimelineEvent.idempotency_key) == key)
                 )
                 return found is not None
 

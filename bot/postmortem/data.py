@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from bot.incidents.records import milestones_of
-from bot.incidents.roles import current_roles
+from bot.incidents.snapshot import IncidentSnapshot, snapshot
 from bot.postmortem.sections import (
     ROLE_ORDER,
     AlertRow,
@@ -24,7 +23,7 @@ from bot.postmortem.sections import (
     metrics,
     services_of,
 )
-from storage.models import ActionItem, Alert, Incident, TimelineEvent
+from storage.models import ActionItem, Alert, TimelineEvent
 from storage.people import names
 
 MISSING = "—"
@@ -134,34 +133,34 @@ _PERSON = re.compile(r"\b[UW](?=[A-Z]*\d)[A-Z0-9]{4,}\b")
 
 def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
     """Gather an incident's draft in a handful of queries, whatever its timeline's length."""
-    incident = session.get(Incident, incident_id)
+    incident = snapshot(session, incident_id)
     if incident is None:
         raise LookupError(f"No incident #{incident_id}")
     events = session.execute(
         select(
-            TimelineEvent.occurred_at,
-            TimelineEvent.kind,
-            TimelineEvent.actor,
-            TimelineEvent.text,
-            TimelineEvent.source,
+            col(TimelineEvent.occurred_at),
+            col(TimelineEvent.kind),
+            col(TimelineEvent.actor),
+            col(TimelineEvent.text),
+            col(TimelineEvent.source),
         )
-        .where(TimelineEvent.incident_id == incident_id)
-        .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+        .where(col(TimelineEvent.incident_id) == incident_id)
+        .order_by(col(TimelineEvent.occurred_at), col(TimelineEvent.id))
     ).all()
-    milestones = {name: row.at for name, row in milestones_of(session, incident_id).items()}
-    roles = current_roles(session, incident_id)
+    milestones = incident.milestone_times
+    roles = dict(incident.roles)
     actions = list(
         session.scalars(
             select(ActionItem)
-            .where(ActionItem.incident_id == incident_id)
-            .order_by(ActionItem.created_at, ActionItem.id)
+            .where(col(ActionItem.incident_id) == incident_id)
+            .order_by(col(ActionItem.created_at), col(ActionItem.id))
         )
     )
     alerts = list(
         session.scalars(
             select(Alert)
-            .where(Alert.incident_id == incident_id)
-            .order_by(Alert.first_seen_at, Alert.id)
+            .where(col(Alert.incident_id) == incident_id)
+            .order_by(col(Alert.first_seen_at), col(Alert.id))
         )
     )
 
@@ -176,7 +175,7 @@ def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
     def name(user: str | None) -> str:
         return known.get(user, user) if user else MISSING
 
-    started = milestones.get("started", incident.created_at)
+    started = incident.started_at
     local_times = [event.occurred_at.astimezone(tz) for event in events]
     days = {when.date() for when in local_times}
     days.add(started.astimezone(tz).date())
@@ -197,7 +196,7 @@ def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
         if event.kind in ("update", "statuspage"):
             communications.append(Communication(shown, event.kind, event.text, who))
 
-    window = impact_window(milestones, incident.created_at, tz)
+    window = impact_window(started, milestones, tz)
     services = services_of(alerts)
     symptom = incident.impact or MISSING
     overview = _overview(incident, window, services)
@@ -209,7 +208,7 @@ def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
         incident_status=incident.status,
         date=started.astimezone(tz).strftime("%Y-%m-%d"),
         timezone=tz.key,
-        commander=name(roles.get("commander")),
+        commander=name(incident.commander),
         authors=tuple(name(user) for user in entries),
         playbook=incident.playbook_id,
         drill=incident.drill,
@@ -223,7 +222,7 @@ def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
         timeline=tuple(timeline),
         timeline_with_date=with_date,
         metrics=metrics(milestones, tz, with_date=with_date),
-        stages=adherence(incident, milestones, tz, with_date=with_date),
+        stages=adherence(incident, tz, with_date=with_date),
         prompts=PROMPTS,
         actions=tuple(
             ActionRow(a.text, name(a.owner), a.due.isoformat() if a.due else MISSING, a.status)
@@ -236,7 +235,7 @@ def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
     )
 
 
-def _overview(incident: Incident, window: Window, services: tuple[str, ...]) -> str:
+def _overview(incident: IncidentSnapshot, window: Window, services: tuple[str, ...]) -> str:
     parts = [f"{incident.title} ({incident.severity})"]
     if services:
         parts.append(f"affected {', '.join(services)}")
@@ -252,7 +251,7 @@ def _overview(incident: Incident, window: Window, services: tuple[str, ...]) -> 
     return sentence
 
 
-def _trigger(incident: Incident, alerts: list[Alert], name: Namer) -> str:
+def _trigger(incident: IncidentSnapshot, alerts: list[Alert], name: Namer) -> str:
     if alerts:
         first = alerts[0]
         return f"{first.source} alert: {first.title}"

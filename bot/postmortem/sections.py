@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.incidents.stages import playbook_of, state_of
+from bot.incidents.snapshot import IncidentSnapshot
 from bot.incidents.times import format_duration
-from storage.models import Alert, Incident
+from storage.models import Alert
 
 MISSING = "—"
 ROLE_ORDER = ("commander", "comms", "scribe", "ops")
@@ -67,9 +67,9 @@ class StageRow:
     skipped: tuple[str, ...]
 
 
-def impact_window(milestones: dict[str, datetime], opened: datetime, tz: ZoneInfo) -> Window:
+def impact_window(started: datetime, milestones: dict[str, datetime], tz: ZoneInfo) -> Window:
     """The impact window, with the date, and on the end too when it is another local day."""
-    start = milestones.get("started", opened).astimezone(tz)
+    start = started.astimezone(tz)
     stop = milestones.get("mitigated") or milestones.get("resolved")
     zone = start.strftime("%Z")
     start_text = start.strftime("%Y-%m-%d %H:%M")
@@ -83,7 +83,7 @@ def impact_window(milestones: dict[str, datetime], opened: datetime, tz: ZoneInf
     return Window(
         start=start.strftime("%Y-%m-%d %H:%M"),
         end=end.strftime("%Y-%m-%d %H:%M"),
-        duration=format_duration(stop - milestones.get("started", opened)),
+        duration=format_duration(stop - started),
         text=f"{start_text} – {end_text} {zone}",
     )
 
@@ -103,36 +103,27 @@ def metrics(
     return tuple(rows)
 
 
-def adherence(
-    incident: Incident, milestones: dict[str, datetime], tz: ZoneInfo, *, with_date: bool
-) -> tuple[StageRow, ...]:
+def adherence(incident: IncidentSnapshot, tz: ZoneInfo, *, with_date: bool) -> tuple[StageRow, ...]:
     """Each playbook stage: when it was entered, how long it took, which tasks were done."""
-    if not incident.playbook_snapshot:
-        return ()
-    playbook = playbook_of(incident)
-    state = state_of(incident)
-    entered = state.entered_at if state is not None else {}
-    moments = sorted(entered.values())
-    resolved = milestones.get("resolved")
+    moments = sorted(stage.entered_at for stage in incident.stages if stage.entered_at)
+    resolved = incident.milestones.get("resolved")
+    current = incident.stage.id if incident.stage is not None else None
     rows = []
-    for stage in playbook.stages:
-        at = entered.get(stage.id)
-        done = state.done(stage.id) if state is not None else frozenset()
-        tasks_done = tuple(task for n, task in enumerate(stage.tasks, 1) if n in done)
-        skipped = tuple(task for n, task in enumerate(stage.tasks, 1) if n not in done)
-        spent = _spent(at, moments, resolved)
+    for stage in incident.stages:
+        at = stage.entered_at
+        spent = _spent(at, moments, resolved.at if resolved is not None else None)
         rows.append(
             StageRow(
                 id=stage.id,
                 title=stage.title,
                 reached=at is not None,
-                current=state is not None and state.stage == stage.id,
+                current=stage.id == current,
                 entered=_clock(at, tz, with_date) if at else MISSING,
                 spent=format_duration(spent) if spent is not None else MISSING,
                 timebox=format_duration(stage.timebox) if stage.timebox else MISSING,
                 over_timebox=bool(stage.timebox and spent and spent > stage.timebox),
-                done=tasks_done,
-                skipped=skipped,
+                done=tuple(task.text for task in stage.tasks if task.done),
+                skipped=tuple(task.text for task in stage.tasks if not task.done),
             )
         )
     return tuple(rows)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
+from bot.incidents.snapshot import IncidentSnapshot
 from bot.slack.escape import escape, mention, truncate
 from bot.slack.ids import ActionId, BlockId, CallbackId
 
@@ -24,23 +24,8 @@ STATUS_EMOJI = {
 }
 
 
-@dataclass(frozen=True)
-class CardView:
-    """What the incident card shows, read from the stored incident."""
-
-    id: int
-    title: str
-    severity: str
-    status: str
-    stage: str | None
-    commander: str | None
-    started_at: datetime | None
-    impact: str | None
-    playbook: str
-    drill: bool
-    alert_links: list[str]
-    resolved_at: datetime | None = None
-    tasks: tuple[tuple[str, bool], ...] = ()
+# What the card and the App Home show: the incident's snapshot. (The name stays for callers.)
+CardView: TypeAlias = IncidentSnapshot
 
 
 def _when(at: datetime | None, tz: ZoneInfo) -> str:
@@ -49,7 +34,7 @@ def _when(at: datetime | None, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def card_blocks(card: CardView, tz: ZoneInfo) -> list[dict[str, Any]]:
+def card_blocks(card: IncidentSnapshot, tz: ZoneInfo) -> list[dict[str, Any]]:
     """The pinned incident card."""
     prefix = "[DRILL] " if card.drill else ""
     header = truncate(f"{prefix}{card.severity.upper()} · #{card.id} {card.title}", 150)
@@ -65,19 +50,20 @@ def card_blocks(card: CardView, tz: ZoneInfo) -> list[dict[str, Any]]:
             "fields": [
                 _field("Status", f"{STATUS_EMOJI.get(card.status, '')} {card.status}"),
                 _field("Severity", f"{SEVERITY_EMOJI.get(card.severity, '')} {card.severity}"),
-                _field("Stage", escape(card.stage or "—")),
+                _field("Stage", escape(_stage_title(card))),
                 _field("Commander", mention(card.commander)),
                 _field("Impact start", _when(card.started_at, tz)),
-                _field("Playbook", escape(card.playbook)),
+                _field("Playbook", escape(card.playbook_id)),
             ],
         },
     ]
     if card.impact:
         blocks.append(_section(f"*Impact*\n{truncate(escape(card.impact), 2900)}"))
-    if card.tasks and card.status != "resolved":
+    tasks = card.stage.tasks if card.stage is not None else ()
+    if tasks and card.status != "resolved":
         lines = [
-            f"{':white_check_mark:' if done else ':white_large_square:'} {n}. {escape(text)}"
-            for n, (text, done) in enumerate(card.tasks, 1)
+            f"{':white_check_mark:' if t.done else ':white_large_square:'} {t.n}. {escape(t.text)}"
+            for t in tasks
         ]
         blocks.append(_section(truncate("*Checklist*\n" + "\n".join(lines), 2900)))
     if card.alert_links:
@@ -114,9 +100,13 @@ def card_block_id(incident_id: int) -> str:
     return f"warroom-card-{incident_id}"
 
 
-def card_text(card: CardView) -> str:
+def card_text(card: IncidentSnapshot) -> str:
     """Fallback text for notifications and clients without blocks."""
     return f"{card.severity.upper()} incident #{card.id}: {escape(card.title)} ({card.status})"
+
+
+def _stage_title(card: IncidentSnapshot) -> str:
+    return card.stage.title if card.stage is not None else "—"
 
 
 def _field(label: str, value: str) -> dict[str, str]:
@@ -207,7 +197,7 @@ def note_modal(incident_id: int) -> dict[str, Any]:
     }
 
 
-def home_view(open_incidents: list[CardView], tz: ZoneInfo) -> dict[str, Any]:
+def home_view(open_incidents: list[IncidentSnapshot], tz: ZoneInfo) -> dict[str, Any]:
     """App Home: the open incidents."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Open incidents"}}
@@ -218,7 +208,7 @@ def home_view(open_incidents: list[CardView], tz: ZoneInfo) -> dict[str, Any]:
         blocks.append(
             _section(
                 f"{SEVERITY_EMOJI.get(card.severity, '')} *#{card.id} {escape(card.title)}*\n"
-                f"{card.status} · stage {escape(card.stage or '—')} · commander "
+                f"{card.status} · stage {escape(_stage_title(card))} · commander "
                 f"{mention(card.commander)} · since {_when(card.started_at, tz)}"
             )
         )

@@ -13,12 +13,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.composition.runtime import Runtime
 from bot.incidents.commands import Command, CommandError, parse_command
+from bot.incidents.snapshot import IncidentSnapshot
 from bot.slack.after_ack import AfterAck
 from bot.slack.blocks import declare_modal, home_view, note_modal
-from bot.slack.home import open_cards
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.intake import DATABASE_DOWN, Intake
 from bot.usecases.inbox import Inbound, PinRequest
+from bot.usecases.queries import open_incidents
 from bot.usecases.run_command import CommandRequest
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,11 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
         await later(_publish_home(client, event["user"]))
 
     async def _publish_home(client: AsyncWebClient, user: str) -> None:
-        cards = await asyncio.to_thread(open_cards, runtime.sessions)
+        def read() -> list[IncidentSnapshot]:
+            with runtime.sessions() as session:
+                return open_incidents(session)
+
+        cards = await asyncio.to_thread(read)
         await client.views_publish(user_id=user, view=home_view(cards, runtime.domain.tz))
 
     @app.event("member_joined_channel")

@@ -7,12 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.composition.runtime import Runtime
-from bot.incidents.records import milestones_of
-from bot.incidents.roles import current_roles
-from bot.incidents.stages import playbook_of, state_of
+from bot.incidents.snapshot import (
+    IncidentSnapshot,
+    MilestoneFact,
+    StageFact,
+    snapshot,
+    snapshots,
+)
 from bot.incidents.views import timeline
 from bot.postmortem import current_draft
 from bot.web.auth import require_auth
@@ -24,14 +28,14 @@ from bot.web.models import (
     IncidentDetail,
     IncidentList,
     IncidentSummary,
+    MilestoneEdit,
     MilestoneOut,
     StageOut,
     TaskOut,
     Timeline,
-    history_entries,
 )
 from storage.db import transaction
-from storage.models import OPEN_STATUSES, ActionItem, Alert, Incident, Milestone
+from storage.models import OPEN_STATUSES, ActionItem, Alert, Incident
 
 STATUSES = (*OPEN_STATUSES, "resolved")
 STATUS_FILTERS = ("open", *STATUSES)
@@ -42,10 +46,7 @@ MAX_ID = 2**31 - 1
 IncidentId = Annotated[int, Path(ge=1, le=MAX_ID, description="the incident's number")]
 
 
-def _summary(incident: Incident, milestones: dict[str, Milestone]) -> IncidentSummary:
-    assert incident.id is not None
-    started = milestones.get("started")
-    resolved = milestones.get("resolved")
+def _summary(incident: IncidentSnapshot) -> IncidentSummary:
     return IncidentSummary(
         id=incident.id,
         title=incident.title,
@@ -54,20 +55,24 @@ def _summary(incident: Incident, milestones: dict[str, Milestone]) -> IncidentSu
         playbook=incident.playbook_id,
         channel_id=incident.channel_id,
         channel_name=incident.channel_name,
-        started_at=started.at if started else None,
-        # The milestone holds a backdated resolution time; the column when it is gone.
-        resolved_at=resolved.at if resolved else incident.resolved_at,
+        started_at=incident.started_at,
+        resolved_at=incident.resolved_at,
     )
 
 
-def _stage(incident: Incident) -> StageOut | None:
-    state = state_of(incident)
-    if state is None:
+def _stage(stage: StageFact | None) -> StageOut | None:
+    if stage is None:
         return None
-    stage = playbook_of(incident).stage(state.stage)
-    done = state.done(stage.id)
-    tasks = [TaskOut(n=n, text=text, done=n in done) for n, text in enumerate(stage.tasks, 1)]
+    tasks = [TaskOut(n=task.n, text=task.text, done=task.done) for task in stage.tasks]
     return StageOut(id=stage.id, title=stage.title, tasks=tasks)
+
+
+def _milestone(fact: MilestoneFact) -> MilestoneOut:
+    history = [
+        MilestoneEdit(at=e.at, source=e.source, actor=e.actor, replaced_at=e.replaced_at)
+        for e in fact.history
+    ]
+    return MilestoneOut(at=fact.at, source=fact.source, actor=fact.actor, history=history)
 
 
 def _get(session: Session, incident_id: int) -> Incident:
@@ -79,46 +84,33 @@ def _get(session: Session, incident_id: int) -> Incident:
 
 def list_incidents(session: Session, status: str | None, limit: int) -> IncidentList:
     """Incidents newest first, optionally only open ones or one status."""
-    query = select(Incident).order_by(Incident.created_at.desc(), Incident.id.desc())
+    query = select(Incident).order_by(col(Incident.created_at).desc(), col(Incident.id).desc())
     if status == "open":
-        query = query.where(Incident.status.in_(OPEN_STATUSES))
+        query = query.where(col(Incident.status).in_(OPEN_STATUSES))
     elif status is not None:
-        query = query.where(Incident.status == status)
+        query = query.where(col(Incident.status) == status)
     incidents = list(session.scalars(query.limit(limit)))
-    ids = [incident.id for incident in incidents]
-    by_incident: dict[int, dict[str, Milestone]] = {}
-    if ids:
-        rows = session.scalars(
-            select(Milestone).where(
-                Milestone.incident_id.in_(ids),
-                Milestone.name.in_(("started", "resolved")),
-            )
-        )
-        for row in rows:
-            by_incident.setdefault(row.incident_id, {})[row.name] = row
-    return IncidentList(incidents=[_summary(i, by_incident.get(i.id or 0, {})) for i in incidents])
+    return IncidentList(incidents=[_summary(found) for found in snapshots(session, incidents)])
 
 
 def incident_detail(session: Session, incident_id: int) -> IncidentDetail:
     """Everything known about one incident."""
-    incident = _get(session, incident_id)
-    milestones = milestones_of(session, incident_id)
+    incident = snapshot(session, incident_id)
+    if incident is None:
+        raise WebError(404, f"no incident #{incident_id}")
     alerts = session.scalars(
-        select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id)
+        select(Alert).where(col(Alert.incident_id) == incident_id).order_by(col(Alert.id))
     )
     items = session.scalars(
-        select(ActionItem).where(ActionItem.incident_id == incident_id).order_by(ActionItem.id)
+        select(ActionItem)
+        .where(col(ActionItem.incident_id) == incident_id)
+        .order_by(col(ActionItem.id))
     )
     return IncidentDetail(
-        **_summary(incident, milestones).model_dump(),
-        milestones={
-            name: MilestoneOut(
-                at=row.at, source=row.source, actor=row.actor, history=history_entries(row.history)
-            )
-            for name, row in sorted(milestones.items(), key=lambda item: (item[1].at, item[0]))
-        },
-        stage=_stage(incident),
-        roles=current_roles(session, incident_id),
+        **_summary(incident).model_dump(),
+        milestones={name: _milestone(fact) for name, fact in incident.milestones.items()},
+        stage=_stage(incident.stage),
+        roles=dict(incident.roles),
         alerts=[AlertOut.model_validate(row, from_attributes=True) for row in alerts],
         impact=incident.impact,
         cause=incident.cause,

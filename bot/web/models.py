@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -114,8 +113,3 @@ class Timeline(BaseModel):
     """`GET /api/incidents/{id}/timeline`: in the order things happened."""
 
     events: list[EventOut]
-
-
-def history_entries(history: list[dict[str, Any]]) -> list[MilestoneEdit]:
-    """Milestone history as stored (ISO strings) into models; unknown keys are dropped."""
-    return [MilestoneEdit.model_validate(item) for item in history if isinstance(item, dict)]

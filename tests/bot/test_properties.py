@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from bot.incidents.snapshot import IncidentSnapshot, StageFact, Task
 from bot.incidents.times import format_duration as show_duration
 from bot.incidents.times import format_local, resolve_clock
-from bot.slack.blocks import CardView, card_blocks, card_text, home_view
+from bot.slack.blocks import card_blocks, card_text, home_view
 from bot.slack.escape import escape, mention, truncate
 from playbooks.durations import format_duration, parse_duration
 
@@ -64,20 +65,28 @@ def test_mention_pings_only_a_plain_user_id(user: str) -> None:
         assert shown == f"<@{user}>"
 
 
-def card(title: str, impact: str, stage: str, tasks: list[str], **extra: Any) -> CardView:
-    return CardView(
+def card(title: str, impact: str, stage: str, tasks: list[str], **extra: Any) -> IncidentSnapshot:
+    started = datetime(2021, 3, 10, 9, 56, tzinfo=UTC)
+    current = StageFact(
+        id="respond",
+        title=stage,
+        tasks=tuple(Task(n, task, False) for n, task in enumerate(tasks, 1)),
+    )
+    return IncidentSnapshot(
         id=7,
         title=title,
         severity="sev2",
         status="investigating",
-        stage=stage,
-        commander=None,
-        started_at=datetime(2021, 3, 10, 9, 56, tzinfo=UTC),
-        impact=impact,
-        playbook="default",
+        playbook_id="default",
         drill=False,
-        alert_links=[],
-        tasks=tuple((task, False) for task in tasks),
+        channel_id=None,
+        channel_name=None,
+        created_at=started,
+        started_at=started,
+        resolved_at=None,
+        impact=impact,
+        stages=(current,),
+        stage=current,
         **extra,
     )
 
@@ -97,8 +106,7 @@ def test_a_card_from_any_alert_text_pings_no_one(
 @given(st.text().map(lambda rest: "https://example.com/" + rest))
 @example("https://example.com/x><!channel>")
 def test_a_card_with_any_alert_link_pings_no_one(link: str) -> None:
-    view = card("disk full", "", "Respond", [], resolved_at=None)
-    view = CardView(**{**view.__dict__, "alert_links": [link]})
+    view = card("disk full", "", "Respond", [], alert_links=(link,))
     for text in mrkdwn(card_blocks(view, ZoneInfo("UTC"))):
         assert not PING.search(text), text
 

@@ -217,3 +217,28 @@ async def test_opening_an_incident_sends_incident_opened(harness: Build) -> None
     body = json.loads(call.request.content)
     assert (body["event"], body["incident"]["id"]) == ("incident.opened", incident_id)
     assert call.request.headers["X-Warroom-Signature"] == _expected_signature(call.request)
+
+
+async def test_a_delivery_carries_the_corrected_resolution_and_start_times(
+    harness: Build,
+) -> None:
+    h = harness(**_hooks_only())
+    incident_id = h.declare("declare Orders slow sev3")
+    h.clock.advance(timedelta(minutes=19))
+    h.run("resolve done", incident_id)
+    # Corrected before the deliveries go out: receivers get the incident as it is now.
+    h.clock.advance(timedelta(minutes=5))
+    h.run("time resolved 18:12", incident_id)
+    h.run("time started 17:50", incident_id)
+    with respx.mock(assert_all_mocked=True) as mock:
+        a = mock.post(HOOK_A).respond(200)
+        mock.post(HOOK_B).respond(200)
+        await h.dispatcher.drain()
+    bodies = [json.loads(call.request.content) for call in a.calls]
+    assert [body["event"] for body in bodies] == ["incident.resolved", "postmortem.ready"]
+    for body in bodies:
+        incident = body["incident"]
+        assert (incident["started_at"], incident["resolved_at"]) == (
+            "2021-03-10T09:50:00Z",
+            "2021-03-10T10:12:00Z",
+        )
