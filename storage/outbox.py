@@ -23,11 +23,20 @@ def enqueue(
     incident_id: int | None,
     now: datetime,
     lane: str = "main",
+    version: int = 1,
 ) -> None:
     """Add an operation on its own; it becomes visible to the dispatcher when the caller
     commits. (Through the deferred rows, as the domain's operations go: one order for all.)"""
     rows = Rows(session)
-    row(rows, kind=kind, payload=payload, incident_id=incident_id, now=now, lane=lane)
+    row(
+        rows,
+        kind=kind,
+        version=version,
+        payload=payload,
+        incident_id=incident_id,
+        now=now,
+        lane=lane,
+    )
     rows.close()
 
 
@@ -39,6 +48,7 @@ def row(
     incident_id: int | None,
     now: datetime,
     lane: str = "main",
+    version: int = 1,
 ) -> dict[str, Any]:
     """Add an operation to `rows` (inserted with them); the dict can change until then."""
     return rows.add(
@@ -46,6 +56,7 @@ def row(
         {
             "incident_id": incident_id,
             "kind": kind,
+            "version": version,
             "lane": lane,
             "payload": payload,
             "state": "pending",
