@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
-from sqlmodel import Session
+from sqlalchemy import CursorResult, bindparam, func, select, update
+from sqlmodel import Session, col
 
 from storage.deferred import Rows
 from storage.models import OutboxOp
@@ -83,8 +83,10 @@ def claim(
     """
     query = (
         select(OutboxOp)
-        .where(OutboxOp.state.in_(("pending", "running")), OutboxOp.next_attempt_at <= now)
-        .order_by(OutboxOp.id)
+        .where(
+            col(OutboxOp.state).in_(("pending", "running")), col(OutboxOp.next_attempt_at) <= now
+        )
+        .order_by(col(OutboxOp.id))
         .limit(limit * 10)
     )
     if session.get_bind().dialect.name == "postgresql":
@@ -99,13 +101,13 @@ def claim(
             lanes.setdefault((op.incident_id, op.lane), []).append(op)
     for (incident_id, lane), _ops in list(lanes.items())[:limit]:
         open_ids = session.scalars(
-            select(OutboxOp.id)
+            select(col(OutboxOp.id))
             .where(
-                OutboxOp.incident_id == incident_id,
-                OutboxOp.lane == lane,
-                OutboxOp.state.in_(("pending", "running")),
+                col(OutboxOp.incident_id) == incident_id,
+                col(OutboxOp.lane) == lane,
+                col(OutboxOp.state).in_(("pending", "running")),
             )
-            .order_by(OutboxOp.id)
+            .order_by(col(OutboxOp.id))
         )
         chain: list[OutboxOp] = []
         for op_id in open_ids:
@@ -130,7 +132,7 @@ def release(*, session: Session, op_ids: list[int], now: datetime) -> None:
     if op_ids:
         session.execute(
             update(OutboxOp)
-            .where(OutboxOp.id.in_(op_ids), OutboxOp.state == "running")
+            .where(col(OutboxOp.id).in_(op_ids), col(OutboxOp.state) == "running")
             .values(state="pending", next_attempt_at=now, claimed_by=None, updated_at=now)
         )
 
@@ -146,10 +148,14 @@ def renew(
         return 0
     result = session.execute(
         update(OutboxOp)
-        .where(OutboxOp.id.in_(op_ids), OutboxOp.state == "running", OutboxOp.claimed_by == worker)
+        .where(
+            col(OutboxOp.id).in_(op_ids),
+            col(OutboxOp.state) == "running",
+            col(OutboxOp.claimed_by) == worker,
+        )
         .values(next_attempt_at=until, updated_at=now)
     )
-    return int(result.rowcount or 0)
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def pending_count(*, session: Session) -> int:
@@ -158,7 +164,7 @@ def pending_count(*, session: Session) -> int:
         session.scalar(
             select(func.count())
             .select_from(OutboxOp)
-            .where(OutboxOp.state.in_(("pending", "running")))
+            .where(col(OutboxOp.state).in_(("pending", "running")))
         )
         or 0
     )
@@ -204,7 +210,7 @@ def retry_later(*, session: Session, op_id: int, error: str, at: datetime, now: 
     """Put an operation back for another attempt at `at`."""
     session.execute(
         update(OutboxOp)
-        .where(OutboxOp.id == op_id)
+        .where(col(OutboxOp.id) == op_id)
         .values(
             state="pending",
             next_attempt_at=at,
@@ -220,7 +226,7 @@ def fail(*, session: Session, op_id: int, error: str, now: datetime) -> None:
     """Give up on an operation that can never succeed; it stays for inspection."""
     session.execute(
         update(OutboxOp)
-        .where(OutboxOp.id == op_id)
+        .where(col(OutboxOp.id) == op_id)
         .values(
             state="failed", last_error=error[:2000], updated_at=now, attempts=OutboxOp.attempts + 1
         )
@@ -232,7 +238,7 @@ def reclaim_all(*, session: Session, now: datetime) -> int:
     them); return how many. Only for SQLite, where one process owns the outbox."""
     result = session.execute(
         update(OutboxOp)
-        .where(OutboxOp.state == "running")
+        .where(col(OutboxOp.state) == "running")
         .values(
             state="pending",
             next_attempt_at=now,
@@ -240,4 +246,4 @@ def reclaim_all(*, session: Session, now: datetime) -> int:
             updated_at=now,
         )
     )
-    return int(result.rowcount or 0)
+    return int(cast(CursorResult[Any], result).rowcount or 0)

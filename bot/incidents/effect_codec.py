@@ -8,7 +8,6 @@ are ISO strings, tuples lists, a notice an object with its `name`.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import types
 import typing
 from datetime import datetime
@@ -82,9 +81,14 @@ def _build(target: type[_T], data: Any, what: str) -> _T:
         raise UnknownEffect(f"{what}: {error}") from error
 
 
-@functools.cache
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
 def _hints(target: type) -> dict[str, Any]:
-    return typing.get_type_hints(target)
+    hints = _HINTS.get(target)
+    if hints is None:
+        hints = _HINTS[target] = typing.get_type_hints(target)
+    return hints
 
 
 def _from_json(hint: Any, value: Any, what: str) -> Any:

@@ -245,13 +245,15 @@ class Dispatcher:
 
     async def _retry(self, op: OutboxOp, error: str, delay: float) -> None:
         log.warning("outbox op %s (%s) failed, retrying in %.1fs: %s", op.id, op.kind, delay, error)
+        op_id = op.id
+        assert op_id is not None
         now = self.clock.now()
 
         def work() -> None:
             with transaction(self.sessions) as session:
                 outbox.retry_later(
                     session=session,
-                    op_id=op.id,
+                    op_id=op_id,
                     error=error,
                     at=now + timedelta(seconds=delay),
                     now=now,
@@ -262,10 +264,12 @@ class Dispatcher:
     async def _fail(self, op: OutboxOp, error: str) -> None:
         log.error("outbox op %s (%s) failed for good: %s", op.id, op.kind, error)
         now = self.clock.now()
+        op_id = op.id
+        assert op_id is not None
 
         def work() -> None:
             with transaction(self.sessions) as session:
-                outbox.fail(session=session, op_id=op.id, error=error, now=now)
+                outbox.fail(session=session, op_id=op_id, error=error, now=now)
                 if op.incident_id is not None:
                     session.add(
                         TimelineEvent(

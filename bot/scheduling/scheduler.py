@@ -119,7 +119,7 @@ class _Background(BackgroundScheduler):
     def _process_jobs(self) -> float | None:
         if self.state == STATE_STOPPED:
             return None
-        return super()._process_jobs()  # type: ignore[no-any-return]
+        return super()._process_jobs()
 
 
 class Scheduler:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import time
+from functools import partial
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.incidents.effects import Invite, OpenChannel
 from bot.outbox.errors import GiveUp
@@ -89,19 +90,17 @@ class ChannelOperations:
             response = await self.client.conversations_list(
                 limit=200, cursor=cursor, types="public_channel,private_channel"
             )
-            for channel in response.get("channels", []):
+            channels: list[dict[str, Any]] = response.get("channels", [])
+            for channel in channels:
                 if channel.get("name") != name:
                     continue
                 if channel.get("creator") != bot_user:
                     return None
-                channel_id = channel["id"]
-                owner = await self.rows.db(
-                    lambda s, c=channel_id: s.scalar(
-                        select(Incident.id).where(Incident.channel_id == c)
-                    )
-                )
+                channel_id: str = channel["id"]
+                owner = await self.rows.db(partial(_owner, channel_id=channel_id))
                 return None if owner is not None else channel_id
-            cursor = response.get("response_metadata", {}).get("next_cursor")
+            metadata: dict[str, Any] = response.get("response_metadata", {})
+            cursor = metadata.get("next_cursor")
             if not cursor:
                 return None
 
@@ -168,3 +167,8 @@ class ChannelOperations:
             raise GiveUp("channel.invite names no incident")
         channel_id = await self.rows.channel(effect.incident_id)
         return await self._invite(channel_id, list(effect.users))
+
+
+def _owner(session: Session, *, channel_id: str) -> int | None:
+    """The incident recorded with this channel, if any."""
+    return session.scalar(select(col(Incident.id)).where(col(Incident.channel_id) == channel_id))

@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.outbox.errors import GiveUp
 from storage.db import transaction
 from storage.models import Incident
 
-_CHANNEL = select(Incident.channel_id).where(Incident.id == bindparam("p_id"))
+_CHANNEL = select(col(Incident.channel_id)).where(col(Incident.id) == bindparam("p_id"))
 
 
 class IncidentRows:

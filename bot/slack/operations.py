@@ -52,6 +52,13 @@ def _message_text(effect: PostMessage) -> str:
     return text
 
 
+def _row(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise GiveUp(f"incident {incident_id} does not exist")
+    return incident
+
+
 def _incident(effect: Effect) -> int:
     if effect.incident_id is None:
         raise GiveUp(f"{effect.kind} names no incident")
@@ -101,7 +108,7 @@ class SlackOperations:
         """Post the incident card and pin it."""
         incident_id = _incident(effect)
         channel_id = await self.rows.channel(incident_id)
-        card = await self.rows.db(lambda s: card_view(s, s.get(Incident, incident_id)))
+        card = await self.rows.db(lambda s: card_view(s, _row(s, incident_id)))
         ts = await self._orphan_card(channel_id, incident_id) if attempt.resumed else None
         if ts is None:
             response = await self.client.chat_postMessage(
@@ -126,7 +133,8 @@ class SlackOperations:
         """The ts of a card an interrupted attempt posted but never recorded."""
         response = await self.client.conversations_history(channel=channel_id, limit=50)
         marker = card_block_id(incident_id)
-        for message in response.get("messages", []):
+        messages: list[dict[str, Any]] = response.get("messages", [])
+        for message in messages:
             if any(block.get("block_id") == marker for block in message.get("blocks") or []):
                 return message["ts"]
         return None
@@ -137,7 +145,7 @@ class SlackOperations:
         incident = await self.rows.incident(incident_id)
         if not incident.channel_id or not incident.card_ts:
             raise GiveUp("the card was never posted")
-        card = await self.rows.db(lambda s: card_view(s, s.get(Incident, incident_id)))
+        card = await self.rows.db(lambda s: card_view(s, _row(s, incident_id)))
         await self.client.chat_update(
             channel=incident.channel_id,
             ts=incident.card_ts,
@@ -205,9 +213,11 @@ class SlackOperations:
                 response = await self.client.conversations_list(
                     limit=200, cursor=cursor, exclude_archived=True
                 )
-                for channel in response.get("channels", []):
+                channels: list[dict[str, Any]] = response.get("channels", [])
+                for channel in channels:
                     self._channel_ids[channel["name"]] = channel["id"]
-                cursor = response.get("response_metadata", {}).get("next_cursor")
+                metadata: dict[str, Any] = response.get("response_metadata", {})
+                cursor = metadata.get("next_cursor")
                 if target in self._channel_ids or not cursor:
                     break
         if target not in self._channel_ids:
