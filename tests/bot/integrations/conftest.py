@@ -19,7 +19,6 @@ from bot.incidents import effects
 from bot.incidents.clock import SimulatedClock
 from bot.incidents.commands import parse_command
 from bot.incidents.context import Domain
-from bot.incidents.service import execute
 from bot.incidents.effects import (
     Broadcast,
     BroadcastNotice,
@@ -32,6 +31,7 @@ from bot.incidents.effects import (
     PostPostmortem,
     UpdateCard,
 )
+from bot.incidents.service import execute
 from bot.integrations import integration_routes
 from bot.integrations.http import make_client
 from bot.outbox.dispatcher import Dispatcher
