@@ -167,7 +167,7 @@ class Dispatcher:
                     await self._finish(op, plan.result)  # no call to make
                     index += 1
                     continue
-                size = plan.size if isinstance(plan, Together) else 1
+                size = min(plan.size, len(chain) - index) if isinstance(plan, Together) else 1
                 if route is None or route.run_together is None or size <= 1:
                     ok = await self._run(op, effect)
                     size = 1
