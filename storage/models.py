@@ -158,6 +158,9 @@ class OutboxOp(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int | None = Field(default=None, foreign_key="incidents.id", index=True)
     kind: str
+    # The version of the kind's payload shape: a newer shape gets a new number, so code
+    # that cannot read a row fails that one operation instead of guessing.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     # Operations of one incident run in order within a lane; lanes do not wait for each
     # other, so a third party that is down never holds up the incident's Slack updates.
     lane: str = Field(default="main", sa_column_kwargs={"server_default": "main"})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
-from sqlmodel import Session
+from sqlalchemy import CursorResult, bindparam, func, select, update
+from sqlmodel import Session, col
 
 from storage.models import OutboxOp
 from storage.unit_of_work import Rows, UnitOfWork
@@ -23,11 +23,20 @@ def enqueue(
     incident_id: int | None,
     now: datetime,
     lane: str = "main",
+    version: int = 1,
 ) -> None:
     """Add an operation on its own; it becomes visible to the dispatcher when the caller
     commits. (Through a unit of work, as the domain's operations go: one order for all.)"""
     uow = UnitOfWork(session)
-    row(uow.rows(), kind=kind, payload=payload, incident_id=incident_id, now=now, lane=lane)
+    row(
+        uow.rows(),
+        kind=kind,
+        version=version,
+        payload=payload,
+        incident_id=incident_id,
+        now=now,
+        lane=lane,
+    )
     uow.flush()
 
 
@@ -39,6 +48,7 @@ def row(
     incident_id: int | None,
     now: datetime,
     lane: str = "main",
+    version: int = 1,
 ) -> dict[str, Any]:
     """Add an operation to `rows` (inserted with them); the dict can change until then."""
     return rows.add(
@@ -46,6 +56,7 @@ def row(
         {
             "incident_id": incident_id,
             "kind": kind,
+            "version": version,
             "lane": lane,
             "payload": payload,
             "state": "pending",
@@ -72,8 +83,10 @@ def claim(
     """
     query = (
         select(OutboxOp)
-        .where(OutboxOp.state.in_(("pending", "running")), OutboxOp.next_attempt_at <= now)
-        .order_by(OutboxOp.id)
+        .where(
+            col(OutboxOp.state).in_(("pending", "running")), col(OutboxOp.next_attempt_at) <= now
+        )
+        .order_by(col(OutboxOp.id))
         .limit(limit * 10)
     )
     if session.get_bind().dialect.name == "postgresql":
@@ -88,13 +101,13 @@ def claim(
             lanes.setdefault((op.incident_id, op.lane), []).append(op)
     for (incident_id, lane), _ops in list(lanes.items())[:limit]:
         open_ids = session.scalars(
-            select(OutboxOp.id)
+            select(col(OutboxOp.id))
             .where(
-                OutboxOp.incident_id == incident_id,
-                OutboxOp.lane == lane,
-                OutboxOp.state.in_(("pending", "running")),
+                col(OutboxOp.incident_id) == incident_id,
+                col(OutboxOp.lane) == lane,
+                col(OutboxOp.state).in_(("pending", "running")),
             )
-            .order_by(OutboxOp.id)
+            .order_by(col(OutboxOp.id))
         )
         chain: list[OutboxOp] = []
         for op_id in open_ids:
@@ -119,7 +132,7 @@ def release(*, session: Session, op_ids: list[int], now: datetime) -> None:
     if op_ids:
         session.execute(
             update(OutboxOp)
-            .where(OutboxOp.id.in_(op_ids), OutboxOp.state == "running")
+            .where(col(OutboxOp.id).in_(op_ids), col(OutboxOp.state) == "running")
             .values(state="pending", next_attempt_at=now, claimed_by=None, updated_at=now)
         )
 
@@ -135,10 +148,14 @@ def renew(
         return 0
     result = session.execute(
         update(OutboxOp)
-        .where(OutboxOp.id.in_(op_ids), OutboxOp.state == "running", OutboxOp.claimed_by == worker)
+        .where(
+            col(OutboxOp.id).in_(op_ids),
+            col(OutboxOp.state) == "running",
+            col(OutboxOp.claimed_by) == worker,
+        )
         .values(next_attempt_at=until, updated_at=now)
     )
-    return int(result.rowcount or 0)
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def pending_count(*, session: Session) -> int:
@@ -147,7 +164,7 @@ def pending_count(*, session: Session) -> int:
         session.scalar(
             select(func.count())
             .select_from(OutboxOp)
-            .where(OutboxOp.state.in_(("pending", "running")))
+            .where(col(OutboxOp.state).in_(("pending", "running")))
         )
         or 0
     )
@@ -193,7 +210,7 @@ def retry_later(*, session: Session, op_id: int, error: str, at: datetime, now: 
     """Put an operation back for another attempt at `at`."""
     session.execute(
         update(OutboxOp)
-        .where(OutboxOp.id == op_id)
+        .where(col(OutboxOp.id) == op_id)
         .values(
             state="pending",
             next_attempt_at=at,
@@ -209,7 +226,7 @@ def fail(*, session: Session, op_id: int, error: str, now: datetime) -> None:
     """Give up on an operation that can never succeed; it stays for inspection."""
     session.execute(
         update(OutboxOp)
-        .where(OutboxOp.id == op_id)
+        .where(col(OutboxOp.id) == op_id)
         .values(
             state="failed", last_error=error[:2000], updated_at=now, attempts=OutboxOp.attempts + 1
         )
@@ -221,7 +238,7 @@ def reclaim_all(*, session: Session, now: datetime) -> int:
     them); return how many. Only for SQLite, where one process owns the outbox."""
     result = session.execute(
         update(OutboxOp)
-        .where(OutboxOp.state == "running")
+        .where(col(OutboxOp.state) == "running")
         .values(
             state="pending",
             next_attempt_at=now,
@@ -229,4 +246,4 @@ def reclaim_all(*, session: Session, now: datetime) -> int:
             updated_at=now,
         )
     )
-    return int(result.rowcount or 0)
+    return int(cast(CursorResult[Any], result).rowcount or 0)

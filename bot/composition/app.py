@@ -14,9 +14,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.composition.runtime import Runtime
 from bot.incidents.clock import SimulatedClock
-from bot.integrations import integration_handlers
+from bot.integrations import integration_routes
 from bot.integrations.http import make_client
-from bot.integrations.unconfigured import deferred_handlers
+from bot.integrations.unconfigured import unconfigured_routes
 from bot.observability.logs import log_request, redact_also
 from bot.observability.metrics import CONTENT_TYPE, Metrics, request_observer
 from bot.outbox.dispatcher import Dispatcher
@@ -174,11 +174,10 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
     app.state.scheduler = scheduler
     http_client = make_client()
     # A replay runs on simulated time: it must never page anyone or touch a status page.
-    integrations = deferred_handlers() if replay else integration_handlers(runtime, http_client)
+    integrations = unconfigured_routes() if replay else integration_routes(runtime, http_client)
     dispatcher = Dispatcher(
         runtime.sessions,
-        {**integrations, **scheduler.handlers(), **operations.handlers},
-        group_handlers=operations.group_handlers,
+        {**integrations, **scheduler.routes(), **operations.routes},
         clock=(
             runtime.domain.clock.drifting()
             if isinstance(runtime.domain.clock, SimulatedClock)

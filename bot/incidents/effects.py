@@ -1,17 +1,29 @@
-"""Effects: the external work a state change causes, carried out later by the dispatcher."""
+"""Effects: the external work a state change causes, carried out later by the dispatcher.
+
+One frozen dataclass per operation. Each has a stable `kind` (stored with the outbox row,
+so rows already written keep running) and a `version`, raised when the stored shape of
+that kind changes; `bot/incidents/effect_codec.py` turns them into a row's JSON and back.
+`incident_id` is filled in by the Recorder that writes the effect.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
 
-# Effect kinds. The Slack adapter handles the chat ones, integrations the rest.
+from bot.incidents.notices import Notice
+
+# Effect kinds, as stored in the outbox. The Slack adapter handles the chat ones,
+# integrations and the scheduler the rest.
 OPEN_CHANNEL = "channel.open"
 INVITE = "channel.invite"
 POST_CARD = "card.post"
 UPDATE_CARD = "card.update"
 POST_MESSAGE = "message.post"
+POST_NOTICE = "notice.post"
 BROADCAST = "broadcast.post"
+BROADCAST_NOTICE = "notice.broadcast"
 PAGE = "pagerduty.event"
 STATUSPAGE = "statuspage.update"
 WEBHOOK = "webhook.send"
@@ -20,20 +32,165 @@ SCHEDULE = "schedule.set"
 UNSCHEDULE = "schedule.clear"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Effect:
-    """One operation for the outbox: a kind and a JSON-able payload."""
+    """One operation for the outbox, about an incident (or none: maintenance, playbooks)."""
 
-    kind: str
-    payload: dict[str, Any] = field(default_factory=dict)
+    kind: ClassVar[str]
+    version: ClassVar[int] = 1
+    incident_id: int | None = None
 
 
-# The dispatcher hands each handler its operation's id under this payload key: a stable id
-# for deliveries that the far side deduplicates (webhooks).
-OP_ID = "_op_id"
-# ...and says whether an earlier attempt may have got part of the way (a retry, or work
-# resumed from a crashed worker), so a handler can look for what that attempt left.
-OP_RESUMED = "_op_resumed"
+@dataclass(frozen=True, kw_only=True)
+class OpenChannel(Effect):
+    """Create the incident channel, describe it and invite people."""
+
+    kind: ClassVar[str] = OPEN_CHANNEL
+    name: str
+    topic: str
+    purpose: str
+    invite: tuple[str, ...] = ()
+    private: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Invite(Effect):
+    """Bring people (user ids, emails, user groups) into the incident channel."""
+
+    kind: ClassVar[str] = INVITE
+    users: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostCard(Effect):
+    """Post the incident card in its channel and pin it."""
+
+    kind: ClassVar[str] = POST_CARD
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateCard(Effect):
+    """Redraw the card from the incident as it is when the redraw runs."""
+
+    kind: ClassVar[str] = UPDATE_CARD
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostMessage(Effect):
+    """Post text in the incident channel: a command's echo (`actor`) or a playbook's post.
+
+    `trusted` text (from a playbook) is posted as written; any other is escaped.
+    """
+
+    kind: ClassVar[str] = POST_MESSAGE
+    text: str
+    actor: str | None = None
+    trusted: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostNotice(Effect):
+    """Tell the incident channel something the bot noticed (the adapter words it)."""
+
+    kind: ClassVar[str] = POST_NOTICE
+    notice: Notice
+
+
+@dataclass(frozen=True, kw_only=True)
+class Broadcast(Effect):
+    """Announce plain text in the broadcast channel (escaped when posted)."""
+
+    kind: ClassVar[str] = BROADCAST
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BroadcastNotice(Effect):
+    """Announce a notice in the broadcast channel (the adapter words it)."""
+
+    kind: ClassVar[str] = BROADCAST_NOTICE
+    notice: Notice
+
+
+@dataclass(frozen=True, kw_only=True)
+class Page(Effect):
+    """A PagerDuty event for the incident: trigger, acknowledge or resolve."""
+
+    kind: ClassVar[str] = PAGE
+    action: str
+    escalation: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateStatusPage(Effect):
+    """Publish the incident's public status and text on the status page."""
+
+    kind: ClassVar[str] = STATUSPAGE
+    status: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendWebhook(Effect):
+    """A signed incident event to the configured endpoints (and the playbook's `url`).
+
+    `severity` and `status` are the values the event is about, which win over the
+    incident's when the webhook goes out later.
+    """
+
+    kind: ClassVar[str] = WEBHOOK
+    event: str
+    url: str | None = None
+    severity: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostPostmortem(Effect):
+    """Draft the postmortem and upload it to the incident channel."""
+
+    kind: ClassVar[str] = POST_POSTMORTEM
+
+
+@dataclass(frozen=True, kw_only=True)
+class Schedule(Effect):
+    """Add or replace a scheduler job (`job`: reminder, ack, timebox, postmortem, maintenance)."""
+
+    kind: ClassVar[str] = SCHEDULE
+    job: str
+    due_at: datetime
+    every_seconds: int | None = None
+    stage: str | None = None
+    maintenance_id: int | None = None
+    phase: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unschedule(Effect):
+    """Remove scheduler jobs: one, an incident's (`job="*"`), or a maintenance's."""
+
+    kind: ClassVar[str] = UNSCHEDULE
+    job: str = "*"
+    stage: str | None = None
+    maintenance_id: int | None = None
+
+
+EFFECT_TYPES: tuple[type[Effect], ...] = (
+    OpenChannel,
+    Invite,
+    PostCard,
+    UpdateCard,
+    PostMessage,
+    PostNotice,
+    Broadcast,
+    BroadcastNotice,
+    Page,
+    UpdateStatusPage,
+    SendWebhook,
+    PostPostmortem,
+    Schedule,
+    Unschedule,
+)
 
 # Each third party gets a lane of its own: one that is down holds up only itself.
 LANES = {PAGE: "pagerduty", STATUSPAGE: "statuspage", WEBHOOK: "webhook"}

@@ -336,5 +336,5 @@ def _status_changed(rec: Recorder, alert: NormalizedAlert) -> bool:
         at=alert.ends_at if alert.status == "resolved" and alert.ends_at else now,
         data={"fingerprint": alert.fingerprint, "alert_source": alert.source},
     )
-    rec.effect(effects.UPDATE_CARD)
+    rec.effect(effects.UpdateCard())
     return True

@@ -43,10 +43,10 @@ def ack(rec: Recorder, *, actor: str) -> str:
     if "commander" not in current_roles(rec.session, _id(incident)):
         assign_role(rec, "commander", actor, actor=actor)
     if incident.severity in PAGED and not incident.drill:
-        rec.effect(effects.PAGE, action="acknowledge")
-    rec.effect(effects.UNSCHEDULE, job="ack")
+        rec.effect(effects.Page(action="acknowledge"))
+    rec.effect(effects.Unschedule(job="ack"))
     stages.milestone_reached(rec, "acknowledged")
-    rec.effect(effects.UPDATE_CARD)
+    rec.effect(effects.UpdateCard())
     rec.touch()
     return "acknowledged the incident"
 
@@ -60,9 +60,9 @@ def set_severity(rec: Recorder, severity: str, *, actor: str) -> str:
     old, incident.severity = incident.severity, severity
     rec.event("severity", f"severity {old} → {severity}", actor=actor, data={"from": old})
     if severity in PAGED and old not in PAGED and not incident.drill:
-        rec.effect(effects.PAGE, action="trigger")
-    rec.effect(effects.WEBHOOK, event="incident.severity_changed", severity=severity)
-    rec.effect(effects.UPDATE_CARD)
+        rec.effect(effects.Page(action="trigger"))
+    rec.effect(effects.SendWebhook(event="incident.severity_changed", severity=severity))
+    rec.effect(effects.UpdateCard())
     rec.touch()
     return f"Severity changed from {old} to {severity}"
 
@@ -81,8 +81,8 @@ def set_status(rec: Recorder, status: str, text: str | None, *, actor: str) -> s
     milestone = {"identified": "identified", "monitoring": "mitigated"}.get(status)
     if milestone and rec.milestone(milestone, rec.now, source="command", actor=actor):
         stages.milestone_reached(rec, milestone)
-    rec.effect(effects.WEBHOOK, event="incident.status_changed", status=status)
-    rec.effect(effects.UPDATE_CARD)
+    rec.effect(effects.SendWebhook(event="incident.status_changed", status=status))
+    rec.effect(effects.UpdateCard())
     rec.touch()
     return f"Status changed to *{status}*{suffix}"
 
@@ -100,7 +100,7 @@ def mitigate(rec: Recorder, text: str | None, *, actor: str) -> str:
     if incident.status in ("investigating", "identified"):
         incident.status = "monitoring"
     stages.milestone_reached(rec, "mitigated")
-    rec.effect(effects.UPDATE_CARD)
+    rec.effect(effects.UpdateCard())
     rec.touch()
     return f"Mitigated{': ' + text if text else ''}; status is *{incident.status}*"
 
@@ -119,13 +119,13 @@ def resolve(rec: Recorder, text: str | None, *, actor: str) -> str:
         incident.summary = text
     stages.milestone_reached(rec, "resolved")
     if incident.severity in PAGED and not incident.drill:
-        rec.effect(effects.PAGE, action="resolve")
+        rec.effect(effects.Page(action="resolve"))
     reminders.schedule_on_resolve(rec)
-    rec.effect(effects.WEBHOOK, event="incident.resolved")
-    rec.effect(effects.UPDATE_CARD)
-    rec.effect(effects.POST_POSTMORTEM)
-    rec.effect(effects.WEBHOOK, event="postmortem.ready")
-    rec.effect(effects.BROADCAST, text=f"Incident #{incident.id} resolved: {incident.title}")
+    rec.effect(effects.SendWebhook(event="incident.resolved"))
+    rec.effect(effects.UpdateCard())
+    rec.effect(effects.PostPostmortem())
+    rec.effect(effects.SendWebhook(event="postmortem.ready"))
+    rec.effect(effects.Broadcast(text=f"Incident #{incident.id} resolved: {incident.title}"))
     rec.touch()
     return "Incident resolved. The postmortem draft follows."
 
@@ -150,6 +150,6 @@ def reopen(rec: Recorder, *, actor: str) -> str:
         rec.session.delete(resolved)
     rec.event("reopened", "reopened", actor=actor)
     reminders.schedule_on_reopen(rec)
-    rec.effect(effects.UPDATE_CARD)
+    rec.effect(effects.UpdateCard())
     rec.touch()
     return "Incident reopened; status is *investigating*"

@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 from bot.incidents import effects
 from bot.incidents.context import Domain
 from bot.incidents.errors import DomainError
+from bot.incidents.notices import MaintenanceDue, MaintenanceScheduled
 from bot.incidents.records import Outcome, Recorder
 from bot.incidents.times import TimeError, format_local, resolve_clock
 from playbooks import parse_duration
@@ -53,22 +54,23 @@ def schedule(
         due = starts_at + offset
         if due > now:
             rec.effect(
-                effects.SCHEDULE,
-                job="maintenance",
-                maintenance_id=item.id,
-                phase=phase,
-                due_at=due.isoformat(),
+                effects.Schedule(job="maintenance", maintenance_id=item.id, phase=phase, due_at=due)
             )
     rec.effect(
-        effects.SCHEDULE,
-        job="maintenance",
-        maintenance_id=item.id,
-        phase="end",
-        due_at=item.ends_at.isoformat(),
+        effects.Schedule(
+            job="maintenance", maintenance_id=item.id, phase="end", due_at=item.ends_at
+        )
     )
+    assert item.id is not None
     rec.effect(
-        effects.BROADCAST,
-        text=f":calendar: Scheduled maintenance #{item.id}: {title}, {_when(item, domain)}.",
+        effects.BroadcastNotice(
+            notice=MaintenanceScheduled(
+                maintenance_id=item.id,
+                title=title,
+                starts_at=item.starts_at,
+                ends_at=item.ends_at,
+            )
+        )
     )
     rec.outcome.private = f"Maintenance #{item.id} scheduled: {title}, {_when(item, domain)}"
     rec.close()
@@ -98,8 +100,8 @@ def cancel(uow: UnitOfWork, domain: Domain, maintenance_id: int, *, actor: str) 
         raise DomainError(f"Maintenance #{maintenance_id} is already over")
     item.cancelled_at = now
     rec = Recorder(uow, None, now, domain.tz)
-    rec.effect(effects.UNSCHEDULE, job="maintenance", maintenance_id=item.id)
-    rec.effect(effects.BROADCAST, text=f"Maintenance #{item.id} ({item.title}) is cancelled.")
+    rec.effect(effects.Unschedule(job="maintenance", maintenance_id=item.id))
+    rec.effect(effects.Broadcast(text=f"Maintenance #{item.id} ({item.title}) is cancelled."))
     rec.outcome.private = f"Maintenance #{item.id} cancelled"
     rec.close()
     return rec.outcome
@@ -110,16 +112,19 @@ def notice_due(uow: UnitOfWork, domain: Domain, maintenance_id: int, phase: str)
     item = uow.session.get(Maintenance, maintenance_id)
     if item is None or item.cancelled_at is not None:
         return None
+    if phase not in ("t24h", "t1h", "start", "end"):
+        raise ValueError(f"unknown maintenance phase {phase!r}")
     rec = Recorder(uow, None, domain.clock.now(), domain.tz)
-    text = {
-        "t24h": f":calendar: Maintenance #{item.id} in 24 hours: {item.title}, "
-        f"{_when(item, domain)}.",
-        "t1h": f":hourglass: Maintenance #{item.id} in 1 hour: {item.title}, "
-        f"{_when(item, domain)}.",
-        "start": f":construction: Maintenance #{item.id} has started: {item.title} "
-        f"(until {format_local(item.ends_at, domain.tz)} {domain.tz.key}).",
-        "end": f":white_check_mark: Maintenance #{item.id} is over: {item.title}.",
-    }[phase]
-    rec.effect(effects.BROADCAST, text=text)
+    rec.effect(
+        effects.BroadcastNotice(
+            notice=MaintenanceDue(
+                maintenance_id=maintenance_id,
+                title=item.title,
+                phase=phase,
+                starts_at=item.starts_at,
+                ends_at=item.ends_at,
+            )
+        )
+    )
     rec.close()
     return rec.outcome

@@ -21,7 +21,7 @@ def update(rec: Recorder, text: str, *, actor: str) -> str:
     incident = _incident(rec)
     rec.event("update", text, actor=actor)
     rec.effect(
-        effects.BROADCAST, text=f"Update on incident #{incident.id} ({incident.title}): {text}"
+        effects.Broadcast(text=f"Update on incident #{incident.id} ({incident.title}): {text}")
     )
     if incident.status != "resolved":
         reminders.schedule_status_reminder(rec)
@@ -61,7 +61,7 @@ def set_time(rec: Recorder, milestone: str, clock: str, *, actor: str) -> str:
         source="backdate",
         data={"milestone": milestone, "at": at.isoformat()},
     )
-    rec.effect(effects.UPDATE_CARD)
+    rec.effect(effects.UpdateCard())
     rec.touch()
     return f"Milestone *{milestone}* set to {shown}"
 
@@ -71,7 +71,7 @@ def set_impact(rec: Recorder, text: str, *, actor: str) -> str:
     incident = _incident(rec)
     incident.impact = text
     rec.event("impact", text, actor=actor)
-    rec.effect(effects.UPDATE_CARD)
+    rec.effect(effects.UpdateCard())
     rec.touch()
     return f"Impact: {text}"
 
@@ -106,7 +106,7 @@ def add_action(rec: Recorder, text: str, owner: str | None, *, actor: str) -> st
 def statuspage(rec: Recorder, status: str, text: str, *, actor: str) -> str:
     """Publish to the public status page: only the text the responder wrote."""
     _incident(rec)
-    rec.effect(effects.STATUSPAGE, status=status, text=text)
+    rec.effect(effects.UpdateStatusPage(status=status, text=text))
     rec.event("statuspage", f"status page {status}: {text}", actor=actor, data={"status": status})
     return f"Status page set to *{status}*: {text}"
 

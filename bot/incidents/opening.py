@@ -69,25 +69,27 @@ def open_incident(
     declarer = [actor] if actor else []
     invite = list(dict.fromkeys([*declarer, *playbook.invite, *playbook.roles.values()]))
     rec.effect(
-        effects.OPEN_CHANNEL,
-        name=incident.channel_name,
-        topic=f"{severity.upper()} · {title}",
-        purpose=f"Incident #{incident.id}: {title}. Opened {format_local(now, domain.tz)}.",
-        invite=invite,
-        private=bool(getattr(playbook, "private", False)),
+        effects.OpenChannel(
+            name=incident.channel_name or "",
+            topic=f"{severity.upper()} · {title}",
+            purpose=f"Incident #{incident.id}: {title}. Opened {format_local(now, domain.tz)}.",
+            invite=tuple(invite),
+            private=bool(getattr(playbook, "private", False)),
+        )
     )
-    rec.effect(effects.POST_CARD)
+    rec.effect(effects.PostCard())
     rec.effect(
-        effects.BROADCAST,
-        text=f"{'[DRILL] ' if drill else ''}{severity.upper()} incident #{incident.id} opened: "
-        f"{title}",
+        effects.Broadcast(
+            text=f"{'[DRILL] ' if drill else ''}{severity.upper()} incident #{incident.id} "
+            f"opened: {title}"
+        )
     )
     for role, person in playbook.roles.items():
         assign_role(rec, role, person, actor=None)
     if severity in ("sev1", "sev2") and not drill:
-        rec.effect(effects.PAGE, action="trigger")
+        rec.effect(effects.Page(action="trigger"))
     if not drill:
-        rec.effect(effects.WEBHOOK, event="incident.opened")
+        rec.effect(effects.SendWebhook(event="incident.opened"))
     stages.start(rec, playbook)
     stages.milestone_reached(rec, "detected")
     reminders.schedule_on_open(rec)
@@ -121,7 +123,7 @@ def declare(
         key=key,
     )
     assert rec.incident is not None
-    rec.effect(effects.POST_MESSAGE, text=f"declared this incident: {title}", actor=actor)
+    rec.effect(effects.PostMessage(text=f"declared this incident: {title}", actor=actor))
     rec.close()
     rec.outcome.reply = (
         f"Declared incident #{rec.incident.id}: {title}. Opening #{rec.incident.channel_name}…"

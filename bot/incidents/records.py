@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlmodel import Session
 
+from bot.incidents.effect_codec import encode
 from bot.incidents.effects import Effect, lane_of
 from storage import outbox
 from storage.models import Incident, Milestone, TimelineEvent
 from storage.unit_of_work import UnitOfWork
 
 _EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
+E = TypeVar("E", bound=Effect)
 
 
 @dataclass
@@ -122,31 +125,33 @@ class Recorder:
         row.at, row.source, row.actor = at, source, actor
         return row
 
-    def effect(self, kind: str, **payload: Any) -> Effect:
-        """Write an effect to the outbox in this transaction (change it with `amend`)."""
+    def effect(self, effect: E) -> E:
+        """Write an effect to the outbox in this transaction, about this operation's
+        incident; return it as written (change it with `amend`)."""
         incident_id = self.incident.id if self.incident is not None else None
-        effect = Effect(kind, {"incident_id": incident_id, **payload})
+        effect = dataclasses.replace(effect, incident_id=incident_id)
         self._ops[id(effect)] = outbox.row(
             self.rows,
-            kind=kind,
-            lane=lane_of(kind),
-            payload=dict(effect.payload),
+            kind=effect.kind,
+            version=effect.version,
+            lane=lane_of(effect.kind),
+            payload=encode(effect),
             incident_id=incident_id,
             now=self.now,
         )
         self.outcome.effects.append(effect)
         return effect
 
-    def amend(self, effect: Effect, **changes: Any) -> Effect:
-        """Change an effect's payload after the fact (a command's echo gets its text last)."""
+    def amend(self, effect: E, **changes: Any) -> E:
+        """Change an effect's fields after the fact (a command's echo gets its text last)."""
         if self.rows.closed:
             raise RuntimeError("the operation's rows are closed: amend before close()")
-        amended = Effect(effect.kind, {**effect.payload, **changes})
+        amended = dataclasses.replace(effect, **changes)
         op = self._ops.pop(id(effect))
-        op["payload"] = dict(amended.payload)
+        op["payload"] = encode(amended)
         self._ops[id(amended)] = op
         effects = self.outcome.effects
-        effects[effects.index(effect)] = amended
+        effects[next(i for i, e in enumerate(effects) if e is effect)] = amended
         return amended
 
     def touch(self) -> None:

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from bot.incidents import effects, stages
 from bot.incidents.context import Domain
+from bot.incidents.notices import PostmortemDue, StatusUpdateDue, Unacknowledged
 from bot.incidents.records import Outcome, Recorder, milestones_of
 from bot.incidents.times import format_duration
 from bot.incidents.views import timeline
@@ -53,10 +54,11 @@ def schedule_status_reminder(rec: Recorder) -> None:
     if cadence is None:
         return
     rec.effect(
-        effects.SCHEDULE,
-        job="reminder",
-        due_at=(rec.now + cadence).isoformat(),
-        every_seconds=int(cadence.total_seconds()),
+        effects.Schedule(
+            job="reminder",
+            due_at=rec.now + cadence,
+            every_seconds=int(cadence.total_seconds()),
+        )
     )
 
 
@@ -66,21 +68,21 @@ def schedule_on_open(rec: Recorder) -> None:
     schedule_status_reminder(rec)
     window = _reminder(rec.incident, "unacknowledged", UNACKNOWLEDGED)
     if window is not None:
-        rec.effect(effects.SCHEDULE, job="ack", due_at=(rec.now + window).isoformat())
+        rec.effect(effects.Schedule(job="ack", due_at=rec.now + window))
 
 
 def schedule_on_resolve(rec: Recorder) -> None:
     """Stop every reminder of the incident; remind the team the postmortem is due."""
     assert rec.incident is not None
-    rec.effect(effects.UNSCHEDULE, job="*")
+    rec.effect(effects.Unschedule(job="*"))
     due = _reminder(rec.incident, "postmortem_due", POSTMORTEM_DUE)
     if due is not None and not rec.incident.drill:
-        rec.effect(effects.SCHEDULE, job="postmortem", due_at=(rec.now + due).isoformat())
+        rec.effect(effects.Schedule(job="postmortem", due_at=rec.now + due))
 
 
 def schedule_on_reopen(rec: Recorder) -> None:
     """Bring the reminders back; the postmortem is not due while the incident is open."""
-    rec.effect(effects.UNSCHEDULE, job="postmortem")
+    rec.effect(effects.Unschedule(job="postmortem"))
     schedule_status_reminder(rec)
 
 
@@ -105,11 +107,11 @@ def status_update_due(uow: UnitOfWork, domain: Domain, incident_id: int) -> Outc
     since = format_duration(rec.now - last)
     what = "the last status update" if updates else "the incident opened"
     rec.event("reminder", f"status update due ({since} since {what})", actor=None, source="system")
+    elapsed = int((rec.now - last).total_seconds())
     rec.effect(
-        effects.POST_MESSAGE,
-        trusted=True,
-        text=f":alarm_clock: It has been {since} since {what}. Post one with "
-        "`/incident update <text>`.",
+        effects.PostNotice(
+            notice=StatusUpdateDue(elapsed_seconds=elapsed, since_last_update=bool(updates))
+        )
     )
     rec.close()
     return rec.outcome
@@ -125,18 +127,16 @@ def unacknowledged_due(uow: UnitOfWork, domain: Domain, incident_id: int) -> Out
     rec.event(
         "escalation", f"not acknowledged after {waited}: escalated", actor=None, source="system"
     )
+    waited_seconds = int((rec.now - incident.created_at).total_seconds())
+    rec.effect(effects.PostNotice(notice=Unacknowledged(waited_seconds=waited_seconds)))
     rec.effect(
-        effects.POST_MESSAGE,
-        trusted=True,
-        text=f":rotating_light: Not acknowledged after {waited}. Escalating.",
-    )
-    rec.effect(
-        effects.BROADCAST,
-        text=f"Incident #{incident.id} ({incident.title}) has not "
-        f"been acknowledged after {waited}.",
+        effects.Broadcast(
+            text=f"Incident #{incident.id} ({incident.title}) has not "
+            f"been acknowledged after {waited}."
+        )
     )
     if not incident.drill:
-        rec.effect(effects.PAGE, action="trigger", escalation=True)
+        rec.effect(effects.Page(action="trigger", escalation=True))
     rec.close()
     return rec.outcome
 
@@ -159,11 +159,6 @@ def postmortem_due(uow: UnitOfWork, domain: Domain, incident_id: int) -> Outcome
         return None
     rec = Recorder(uow, incident, domain.clock.now(), domain.tz)
     rec.event("reminder", "postmortem review due", actor=None, source="system")
-    rec.effect(
-        effects.POST_MESSAGE,
-        trusted=True,
-        text=":memo: The postmortem for this incident is due. Finish the draft and "
-        "schedule the review.",
-    )
+    rec.effect(effects.PostNotice(notice=PostmortemDue()))
     rec.close()
     return rec.outcome

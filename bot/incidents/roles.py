@@ -29,5 +29,5 @@ def assign_role(rec: Recorder, role: str, user: str, *, actor: str | None) -> No
     )
     rec.session.flush()
     rec.event("role", f"{role} is now {user}", actor=actor, data={"role": role, "user": user})
-    rec.effect(effects.INVITE, users=[user])
-    rec.effect(effects.UPDATE_CARD)
+    rec.effect(effects.Invite(users=(user,)))
+    rec.effect(effects.UpdateCard())

@@ -87,7 +87,7 @@ def execute(
         return Outcome(incident, private=stages.tasks_text(incident))
     rec = Recorder(uow, incident, domain.clock.now(), domain.tz, key=key)
     # The echo goes first in the outbox so the channel reads command, then its effects.
-    echo = rec.effect(effects.POST_MESSAGE, text="", actor=actor)
+    echo = rec.effect(effects.PostMessage(text="", actor=actor))
     reply = _apply(rec, command, actor)
     rec.amend(echo, text=reply)
     rec.close()
@@ -135,8 +135,8 @@ def _apply(rec: Recorder, command: Command, actor: str) -> str:
             return stages.task_done(rec, c.number or 0, actor=actor)
         case "postmortem":
             rec.event("postmortem", "postmortem draft requested", actor=actor)
-            rec.effect(effects.POST_POSTMORTEM)
-            rec.effect(effects.WEBHOOK, event="postmortem.ready")
+            rec.effect(effects.PostPostmortem())
+            rec.effect(effects.SendWebhook(event="postmortem.ready"))
             return "Regenerating the postmortem draft"
     raise DomainError(f"`{c.verb}` is not supported here")
 

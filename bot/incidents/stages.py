@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.incidents import effects
 from bot.incidents.errors import DomainError
+from bot.incidents.notices import StageStarted, TimeboxOverdue
 from bot.incidents.records import Recorder
 from bot.incidents.times import format_duration as human_duration
 from playbooks import (
@@ -124,10 +125,8 @@ def _apply(
                     data={"stage": stage_id},
                 )
                 if announce_stage:
-                    rec.effect(
-                        effects.POST_MESSAGE, text=_stage_text(playbook, stage_id), trusted=True
-                    )
-                    rec.effect(effects.UPDATE_CARD)
+                    rec.effect(effects.PostNotice(notice=_stage_started(playbook, stage_id)))
+                    rec.effect(effects.UpdateCard())
             case TaskCompleted(stage_id=stage_id, n=n, text=text):
                 rec.event(
                     "task",
@@ -136,24 +135,22 @@ def _apply(
                     source="command",
                     data={"stage": stage_id, "task": n},
                 )
-                rec.effect(effects.UPDATE_CARD)
+                rec.effect(effects.UpdateCard())
             case Post(text=text):
-                rec.effect(effects.POST_MESSAGE, text=text, trusted=True)
+                rec.effect(effects.PostMessage(text=text, trusted=True))
             case Page():
                 if not quiet:
-                    rec.effect(effects.PAGE, action="trigger")
+                    rec.effect(effects.Page(action="trigger"))
             case StatusPage(status=status, text=text):
                 if not quiet:
-                    rec.effect(effects.STATUSPAGE, status=status, text=text or incident.title)
+                    rec.effect(effects.UpdateStatusPage(status=status, text=text or incident.title))
             case Webhook(url=url):
                 if not quiet:
-                    rec.effect(effects.WEBHOOK, event="playbook.stage", url=url)
+                    rec.effect(effects.SendWebhook(event="playbook.stage", url=url))
             case ScheduleTimebox(stage_id=stage_id, due_at=due_at):
-                rec.effect(
-                    effects.SCHEDULE, job="timebox", stage=stage_id, due_at=due_at.isoformat()
-                )
+                rec.effect(effects.Schedule(job="timebox", stage=stage_id, due_at=due_at))
             case CancelTimebox(stage_id=stage_id):
-                rec.effect(effects.UNSCHEDULE, job="timebox", stage=stage_id)
+                rec.effect(effects.Unschedule(job="timebox", stage=stage_id))
             case TimeboxReminder(stage_id=stage_id):
                 title, timebox = _stage_title(playbook, stage_id)
                 rec.event(
@@ -164,11 +161,13 @@ def _apply(
                     data={"stage": stage_id},
                 )
                 rec.effect(
-                    effects.POST_MESSAGE,
-                    trusted=True,
-                    text=f":alarm_clock: Stage *{title}* ran past its {timebox} timebox. "
-                    "Move on with `/incident stage next`, or say why with "
-                    "`/incident note`.",
+                    effects.PostNotice(
+                        notice=TimeboxOverdue(
+                            stage_id=stage_id,
+                            title=title,
+                            timebox_seconds=_timebox_seconds(playbook, stage_id),
+                        )
+                    )
                 )
             case Escalate(stage_id=stage_id):
                 title, _ = _stage_title(playbook, stage_id)
@@ -179,11 +178,13 @@ def _apply(
                     source="system",
                 )
                 rec.effect(
-                    effects.BROADCAST,
-                    text=f"Incident #{incident.id} ({incident.title}) is stuck in stage {title}.",
+                    effects.Broadcast(
+                        text=f"Incident #{incident.id} ({incident.title}) is stuck "
+                        f"in stage {title}."
+                    )
                 )
                 if not quiet:
-                    rec.effect(effects.PAGE, action="trigger")
+                    rec.effect(effects.Page(action="trigger"))
 
 
 def _stage_title(playbook: Playbook | None, stage_id: str) -> tuple[str, str]:
@@ -194,15 +195,23 @@ def _stage_title(playbook: Playbook | None, stage_id: str) -> tuple[str, str]:
     return stage.title, timebox
 
 
-def _stage_text(playbook: Playbook | None, stage_id: str) -> str:
+def _timebox_seconds(playbook: Playbook | None, stage_id: str) -> int | None:
     if playbook is None:
-        return f"Stage {stage_id}"
+        return None
+    timebox = playbook.stage(stage_id).timebox
+    return int(timebox.total_seconds()) if timebox is not None else None
+
+
+def _stage_started(playbook: Playbook | None, stage_id: str) -> StageStarted:
+    if playbook is None:
+        return StageStarted(stage_id=stage_id)
     stage = playbook.stage(stage_id)
-    lines = [f":arrow_forward: *Stage: {stage.title}*"]
-    if stage.timebox is not None:
-        lines[0] += f" (timebox {human_duration(stage.timebox)})"
-    lines += [f"{n}. {task}" for n, task in enumerate(stage.tasks, 1)]
-    return "\n".join(lines)
+    return StageStarted(
+        stage_id=stage_id,
+        title=stage.title,
+        timebox_seconds=_timebox_seconds(playbook, stage_id),
+        tasks=tuple(stage.tasks),
+    )
 
 
 def tasks_text(incident: Incident) -> str:

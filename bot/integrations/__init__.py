@@ -2,50 +2,59 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from bot.incidents import effects
+from bot.incidents.effects import Effect, Page, SendWebhook, UpdateStatusPage
 from bot.integrations.journal import Journal
 from bot.integrations.pagerduty import pagerduty_handler
 from bot.integrations.statuspage import statuspage_handler
-from bot.integrations.unconfigured import Handler, deferred_handlers
+from bot.integrations.unconfigured import unconfigured_routes
 from bot.integrations.webhooks import webhook_handler
+from bot.outbox.routes import Route
 
 if TYPE_CHECKING:
     from bot.composition.runtime import Runtime
 
 
-def integration_handlers(runtime: Runtime, client: httpx.AsyncClient) -> dict[str, Handler]:
-    """Real handlers for the integrations configured, skipping ones for the rest.
+def integration_routes(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> dict[type[Effect], Route[Any]]:
+    """Real routes for the integrations configured, skipping ones for the rest.
 
     Webhooks are always handled for real: a playbook can name its own URL even when
     WARROOM_WEBHOOKS is empty, and an op with no URL at all completes as skipped.
     """
     settings = runtime.settings
     journal = Journal(runtime.sessions, runtime.domain.clock)
-    handlers = deferred_handlers()
+    routes = unconfigured_routes()
     if settings.pagerduty_routing_key is not None:
-        handlers[effects.PAGE] = pagerduty_handler(
-            client,
-            journal,
-            url=str(settings.pagerduty_url),
-            routing_key=settings.pagerduty_routing_key.get_secret_value(),
+        routes[Page] = Route(
+            pagerduty_handler(
+                client,
+                journal,
+                url=str(settings.pagerduty_url),
+                routing_key=settings.pagerduty_routing_key.get_secret_value(),
+            )
         )
     if settings.statuspage_api_key is not None and settings.statuspage_page_id:
-        handlers[effects.STATUSPAGE] = statuspage_handler(
-            client,
-            journal,
-            url=str(settings.statuspage_url),
-            page_id=settings.statuspage_page_id,
-            api_key=settings.statuspage_api_key.get_secret_value(),
+        routes[UpdateStatusPage] = Route(
+            statuspage_handler(
+                client,
+                journal,
+                url=str(settings.statuspage_url),
+                page_id=settings.statuspage_page_id,
+                api_key=settings.statuspage_api_key.get_secret_value(),
+            )
         )
     secret = settings.webhook_secret
-    handlers[effects.WEBHOOK] = webhook_handler(
-        client,
-        journal,
-        urls=settings.webhook_urls,
-        secret=secret.get_secret_value() if secret is not None else None,
+    routes[SendWebhook] = Route(
+        webhook_handler(
+            client,
+            journal,
+            urls=settings.webhook_urls,
+            secret=secret.get_secret_value() if secret is not None else None,
+        )
     )
-    return handlers
+    return routes

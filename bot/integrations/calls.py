@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 
-from bot.integrations.errors import Refused, RetryLater
 from bot.integrations.http import Verdict, judge, judge_error
 from bot.integrations.journal import Journal
+from bot.outbox.errors import GiveUp, RetryLater
 
 
 def failure_text(label: str, verdict: Verdict) -> str:
@@ -23,8 +23,8 @@ def failure_text(label: str, verdict: Verdict) -> str:
 def as_error(label: str, verdict: Verdict) -> Exception:
     """The exception that tells the dispatcher what to do after a failed call."""
     if verdict.outcome == "refused":
-        return Refused(f"{label} refused ({verdict.detail})")
-    return RetryLater(verdict.delay, f"{label}: {verdict.detail}")
+        return GiveUp(f"{label} refused ({verdict.detail})")
+    return RetryLater(f"{label}: {verdict.detail}", verdict.delay)
 
 
 async def attempt(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
+from bot.incidents.effects import Page
 from bot.integrations.calls import call
-from bot.integrations.errors import Refused
 from bot.integrations.journal import IncidentView, Journal
-from bot.integrations.unconfigured import Handler
+from bot.outbox.errors import GiveUp
+from bot.outbox.routes import Attempt
 
 # PagerDuty's four event severities, from ours (sev1 is the worst).
 SEVERITIES = {"sev1": "critical", "sev2": "error", "sev3": "warning", "sev4": "info"}
@@ -60,19 +62,19 @@ def event_body(
 
 def pagerduty_handler(
     client: httpx.AsyncClient, journal: Journal, *, url: str, routing_key: str
-) -> Handler:
+) -> Callable[[Page, Attempt], Awaitable[dict[str, Any]]]:
     """The `pagerduty.event` handler: 202 is done, 429/5xx retry, 400 fails for good."""
 
-    async def handle(payload: dict[str, Any]) -> dict[str, Any]:
-        action = payload.get("action")
+    async def handle(effect: Page, _attempt: Attempt) -> dict[str, Any]:
+        action = effect.action
         if action not in ACTIONS:
-            raise Refused(f"unknown PagerDuty action {action!r}")
-        incident = await journal.incident(int(payload["incident_id"]))
+            raise GiveUp(f"unknown PagerDuty action {action!r}")
+        incident = await journal.incident(int(effect.incident_id or 0))
         if incident is None:
-            raise Refused(f"incident #{payload['incident_id']} no longer exists")
+            raise GiveUp(f"incident #{effect.incident_id} no longer exists")
         if incident.drill:
             return {"skipped": "drills never page"}
-        escalation = bool(payload.get("escalation"))
+        escalation = effect.escalation
         label = "PagerDuty escalation" if escalation else f"PagerDuty {action}"
         data = {"integration": "pagerduty", "action": action}
         response = await call(

@@ -6,15 +6,16 @@ never the internal title's context beyond the name.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
-from bot.incidents.effects import OP_RESUMED
+from bot.incidents.effects import UpdateStatusPage
 from bot.integrations.calls import call
-from bot.integrations.errors import Refused
 from bot.integrations.journal import Journal
-from bot.integrations.unconfigured import Handler
+from bot.outbox.errors import GiveUp
+from bot.outbox.routes import Attempt
 
 STATUSES = ("investigating", "identified", "monitoring", "resolved")
 REF = "statuspage_incident_id"
@@ -22,7 +23,7 @@ REF = "statuspage_incident_id"
 
 def statuspage_handler(
     client: httpx.AsyncClient, journal: Journal, *, url: str, page_id: str, api_key: str
-) -> Handler:
+) -> Callable[[UpdateStatusPage, Attempt], Awaitable[dict[str, Any]]]:
     """The `statuspage.update` handler: create the public incident once, then update it.
 
     Statuspage has no idempotency key: each public incident is created carrying our id in
@@ -32,19 +33,19 @@ def statuspage_handler(
     base = f"{url.rstrip('/')}/pages/{page_id}/incidents"
     headers = {"Authorization": f"OAuth {api_key}"}
 
-    async def handle(payload: dict[str, Any]) -> dict[str, Any]:
-        status = payload.get("status")
+    async def handle(effect: UpdateStatusPage, attempt: Attempt) -> dict[str, Any]:
+        status = effect.status
         if status not in STATUSES:
-            raise Refused(f"unknown Statuspage status {status!r}")
-        text = str(payload.get("text") or "")
-        incident = await journal.incident(int(payload["incident_id"]))
+            raise GiveUp(f"unknown Statuspage status {status!r}")
+        text = effect.text or ""
+        incident = await journal.incident(int(effect.incident_id or 0))
         if incident is None:
-            raise Refused(f"incident #{payload['incident_id']} no longer exists")
+            raise GiveUp(f"incident #{effect.incident_id} no longer exists")
         if incident.drill:
             return {"skipped": "drills never reach the public status page"}
         public_id = incident.external.get(REF)
         data = {"integration": "statuspage", "status": status}
-        if public_id is None and payload.get(OP_RESUMED):
+        if public_id is None and attempt.resumed:
             public_id = await _made_before(incident.id, data)
             if public_id is not None:
                 await journal.remember(incident.id, **{REF: public_id})
@@ -120,8 +121,8 @@ def _incident_id(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError as error:
-        raise Refused("Statuspage created an incident but its answer is not JSON") from error
+        raise GiveUp("Statuspage created an incident but its answer is not JSON") from error
     public_id = body.get("id") if isinstance(body, dict) else None
     if not public_id:
-        raise Refused("Statuspage created an incident but its answer has no id")
+        raise GiveUp("Statuspage created an incident but its answer has no id")
     return str(public_id)

@@ -6,29 +6,27 @@ Slack operations is never held up behind an integration the team does not use.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.incidents import effects
+from bot.incidents.effects import Effect, Page, Schedule, SendWebhook, Unschedule, UpdateStatusPage
+from bot.outbox.routes import Attempt, Route
 
-Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
+def skipped(reason: str) -> Route[Any]:
+    """A route that records why nothing was sent."""
 
-def skipped(reason: str) -> Handler:
-    """A handler that records why nothing was sent."""
-
-    async def handle(_payload: dict[str, Any]) -> dict[str, Any]:
+    async def handle(_effect: Effect, _attempt: Attempt) -> dict[str, Any]:
         return {"skipped": reason}
 
-    return handle
+    return Route(handle)
 
 
-def deferred_handlers() -> dict[str, Handler]:
-    """Handlers for every non-Slack kind, each completing with the reason it was skipped."""
+def unconfigured_routes() -> dict[type[Effect], Route[Any]]:
+    """Routes for every non-Slack effect, each completing with the reason it was skipped."""
     return {
-        effects.PAGE: skipped("PagerDuty paging is not configured"),
-        effects.STATUSPAGE: skipped("Statuspage is not configured"),
-        effects.WEBHOOK: skipped("no outgoing webhooks are configured"),
-        effects.SCHEDULE: skipped("the scheduler is not running"),
-        effects.UNSCHEDULE: skipped("the scheduler is not running"),
+        Page: skipped("PagerDuty paging is not configured"),
+        UpdateStatusPage: skipped("Statuspage is not configured"),
+        SendWebhook: skipped("no outgoing webhooks are configured"),
+        Schedule: skipped("the scheduler is not running"),
+        Unschedule: skipped("the scheduler is not running"),
     }

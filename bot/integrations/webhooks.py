@@ -9,18 +9,18 @@ import hashlib
 import hmac
 import json
 import logging
-import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import httpx
 
+from bot.incidents.effects import SendWebhook
 from bot.integrations.calls import attempt, failure_text
-from bot.integrations.errors import Refused, RetryLater
 from bot.integrations.http import Verdict
 from bot.integrations.journal import IncidentView, Journal
-from bot.integrations.unconfigured import Handler
-from bot.outbox.dispatcher import OP_ID
+from bot.outbox.errors import GiveUp, RetryLater
+from bot.outbox.routes import Attempt
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def targets(configured: list[str], payload: dict[str, Any]) -> list[str]:
 
 def webhook_handler(
     client: httpx.AsyncClient, journal: Journal, *, urls: list[str], secret: str | None
-) -> Handler:
+) -> Callable[[SendWebhook, Attempt], Awaitable[dict[str, Any]]]:
     """The `webhook.send` handler: one POST per URL; any retryable failure retries the op.
 
     A URL that already took this delivery is not sent it again when the op retries: its
@@ -66,20 +66,29 @@ def webhook_handler(
     """
     warned = False
 
-    async def handle(payload: dict[str, Any]) -> dict[str, Any]:
+    async def handle(effect: SendWebhook, op: Attempt) -> dict[str, Any]:
         nonlocal warned
-        event = str(payload.get("event") or "")
+        event = effect.event
+        # What the event itself says (its url, severity, status), as the payload helpers read it.
+        payload = {
+            key: value
+            for key, value in (
+                ("url", effect.url),
+                ("severity", effect.severity),
+                ("status", effect.status),
+            )
+            if value is not None
+        }
         destinations = targets(urls, payload)
         if not destinations:
             return {"skipped": "no webhook URLs"}
-        incident = await journal.incident(int(payload["incident_id"]))
+        incident = await journal.incident(int(effect.incident_id or 0))
         if incident is None:
-            raise Refused(f"incident #{payload['incident_id']} no longer exists")
+            raise GiveUp(f"incident #{effect.incident_id} no longer exists")
         if secret is None and not warned:
             warned = True
             log.warning("WARROOM_WEBHOOK_SECRET is not set: webhooks are sent unsigned")
-        op_id = payload.get(OP_ID)
-        delivery = f"{incident.id}:{event}:{op_id if op_id is not None else uuid.uuid4().hex}"
+        delivery = f"{incident.id}:{event}:{op.op_id}"
         now = journal.now()
         body = json.dumps(
             {"event": event, "incident": incident_json(incident, payload), "sent_at": _iso(now)},
@@ -137,9 +146,9 @@ def _failure(event: str, failures: list[tuple[str, Verdict]]) -> Exception:
     reason = f"webhook {event}: " + "; ".join(f"{host} {v.detail}" for host, v in failures)
     retryable = [v for _, v in failures if v.outcome == "retry"]
     if not retryable:
-        return Refused(reason)
+        return GiveUp(reason)
     delays = [v.delay for v in retryable if v.delay is not None]
-    return RetryLater(max(delays) if delays else None, reason)
+    return RetryLater(reason, max(delays) if delays else None)
 
 
 def _valid(url: str) -> bool:

@@ -8,34 +8,25 @@ import logging
 import random
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from bot.incidents import effects
 from bot.incidents.clock import Clock, SystemClock
-from bot.incidents.effects import OP_ID, OP_RESUMED
-from bot.integrations.errors import RetryLater
+from bot.incidents.effect_codec import UnknownEffect, decode
+from bot.incidents.effects import Effect
 from bot.outbox.batching import GroupCommit
-from bot.slack.errors import PERMANENT_ERRORS, PermanentError, slack_error
+from bot.outbox.errors import GiveUp, RetryLater
+from bot.outbox.routes import Attempt, Route, Routes, Superseded, Together
 from storage import outbox
 from storage.db import transaction
 from storage.models import OutboxOp, TimelineEvent
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-# Carries out several operations of one kind at once: one result per payload, in order.
-GroupHandler = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
 MAX_BACKOFF = 300.0
-MAX_GROUP = 20  # operations one group handler call carries out at most
-# Text a group of echoes carries at most (one long echo still goes alone): a message stays
-# readable, and far from the length where Slack would cut it.
-MAX_GROUP_TEXT = 4000
 
 
 def backoff(attempts: int) -> float:
@@ -45,22 +36,20 @@ def backoff(attempts: int) -> float:
 
 
 class Dispatcher:
-    """Claims due outbox chains and runs each through its handler."""
+    """Claims due outbox chains and runs each operation through its effect type's route."""
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        handlers: dict[str, Handler],
+        routes: Routes,
         *,
-        group_handlers: dict[str, GroupHandler] | None = None,
         clock: Clock | None = None,
         lease: timedelta = timedelta(seconds=15),
         poll_interval: float = 1.0,
         concurrency: int = 16,
     ) -> None:
         self.sessions = sessions
-        self.handlers = handlers
-        self.group_handlers = group_handlers or {}
+        self.routes = dict(routes)
         self.clock = clock or SystemClock()
         self.lease = lease
         self.poll_interval = poll_interval
@@ -165,92 +154,80 @@ class Dispatcher:
 
     async def _run_ops(self, chain: list[OutboxOp]) -> int:
         async with self._semaphore:
+            effects = [_effect(op) for op in chain]
             ran = index = 0
             while index < len(chain):
-                op = chain[index]
-                if op.kind == effects.UPDATE_CARD and any(
-                    o.kind == effects.UPDATE_CARD for o in chain[index + 1 :]
-                ):
-                    # A later redraw shows everything this one would: skip a Slack call.
-                    await self._finish(op, {"superseded": True})
+                op, effect = chain[index], effects[index]
+                route = self.routes.get(type(effect)) if isinstance(effect, Effect) else None
+                plan = None
+                if route is not None and route.coalesce is not None:
+                    following = [e if isinstance(e, Effect) else None for e in effects[index + 1 :]]
+                    plan = route.coalesce(effect, following)
+                if isinstance(plan, Superseded):
+                    await self._finish(op, plan.result)  # no call to make
                     index += 1
                     continue
-                group = self._group(chain, index)
-                ok = await (self._run(op) if len(group) == 1 else self._run_group(group))
-                ran += len(group)
+                size = min(plan.size, len(chain) - index) if isinstance(plan, Together) else 1
+                if route is None or route.run_together is None or size <= 1:
+                    ok = await self._run(op, effect)
+                    size = 1
+                else:
+                    ok = await self._run_together(
+                        route, chain[index : index + size], effects[index : index + size]
+                    )
+                ran += size
                 if not ok:
                     later = chain[index + 1 :]
                     await asyncio.to_thread(self._release, [o.id for o in later if o.id])
                     break
-                index += len(group)
+                index += size
             return ran
 
-    def _group(self, chain: list[OutboxOp], index: int) -> list[OutboxOp]:
-        """The operations from `index` one group handler call can carry out together:
-        consecutive commands' echoes (other messages, a stage's checklist say, read
-        better on their own)."""
-        op = chain[index]
-        if op.kind not in self.group_handlers or not op.payload.get("actor"):
-            return [op]
-        group, size = [op], len(str(op.payload.get("text") or ""))
-        for following in chain[index + 1 : index + MAX_GROUP]:
-            size += len(str(following.payload.get("text") or ""))
-            if following.kind != op.kind or not following.payload.get("actor"):
-                break
-            if size > MAX_GROUP_TEXT:  # that one starts the next message
-                break
-            group.append(following)
-        return group
-
-    async def _run_group(self, group: list[OutboxOp]) -> bool:
-        """Like `_run`, for a group: done together, or retried (or failed) together."""
+    async def _run_together(
+        self, route: Route[Any], ops: list[OutboxOp], effects: list[Effect | UnknownEffect]
+    ) -> bool:
+        """Like `_run`, for several: done together, or retried (or failed) together."""
+        assert route.run_together is not None
         try:
-            results = await self.group_handlers[group[0].kind]([op.payload for op in group])
+            results = await route.run_together(effects)
         except Exception:
             # Whatever went wrong, the first one's own run sorts it out (retry, backoff,
-            # failing for good); the rest of the group waits behind it, as its chain does.
-            return await self._run(group[0]) and await self._run_rest(group[1:])
+            # failing for good); the rest wait behind it, as their chain does.
+            return await self._run(ops[0], effects[0]) and await self._run_rest(
+                ops[1:], effects[1:]
+            )
         # Submitted together, so they are marked done in one transaction, not one each.
         await asyncio.gather(
-            *(self._finish(op, result) for op, result in zip(group, results, strict=True))
+            *(self._finish(op, result) for op, result in zip(ops, results, strict=True))
         )
         return True
 
-    async def _run_rest(self, ops: list[OutboxOp]) -> bool:
-        for op in ops:
-            if not await self._run(op):
+    async def _run_rest(self, ops: list[OutboxOp], effects: list[Effect | UnknownEffect]) -> bool:
+        for op, effect in zip(ops, effects, strict=True):
+            if not await self._run(op, effect):
                 return False
         return True
 
-    async def _run(self, op: OutboxOp) -> bool:
-        handler = self.handlers.get(op.kind)
-        if handler is None:
+    async def _run(self, op: OutboxOp, effect: Effect | UnknownEffect) -> bool:
+        """Carry out one operation; False when it must be retried (its chain waits)."""
+        if isinstance(effect, UnknownEffect):
+            await self._fail(op, str(effect))
+            return True
+        route = self.routes.get(type(effect))
+        if route is None:
             await self._fail(op, f"no handler for {op.kind}")
             return True
+        assert op.id is not None
+        resumed = op.attempts > 0 or op.last_error is not None
         try:
-            resumed = op.attempts > 0 or op.last_error is not None
-            result = await handler({**op.payload, OP_ID: op.id, OP_RESUMED: resumed})
-        except SlackApiError as error:
-            code = slack_error(error)
-            status = error.response.status_code
-            if code in PERMANENT_ERRORS:
-                await self._fail(op, f"Slack refused {op.kind}: {code}")
-                return True
-            delay = backoff(op.attempts)
-            retry_after = error.response.headers.get("Retry-After") or error.response.headers.get(
-                "retry-after"
-            )
-            if status == 429 and retry_after:
-                delay = max(delay, float(retry_after))
-            await self._retry(op, f"Slack {status} {code}", delay)
-            return False
+            result = await route.run(effect, Attempt(op.id, resumed, op.attempts))
         except RetryLater as error:
-            # A third party said when to come back (Retry-After); else the usual backoff.
+            # The far side said when to come back (Retry-After); else the usual backoff.
             delay = error.delay_seconds
             await self._retry(op, error.reason, backoff(op.attempts) if delay is None else delay)
             return False
-        except PermanentError as error:
-            await self._fail(op, str(error))
+        except GiveUp as error:
+            await self._fail(op, error.reason)
             return True
         except Exception as error:  # network errors, timeouts, third parties down
             await self._retry(op, f"{type(error).__name__}: {error}", backoff(op.attempts))
@@ -268,13 +245,15 @@ class Dispatcher:
 
     async def _retry(self, op: OutboxOp, error: str, delay: float) -> None:
         log.warning("outbox op %s (%s) failed, retrying in %.1fs: %s", op.id, op.kind, delay, error)
+        op_id = op.id
+        assert op_id is not None
         now = self.clock.now()
 
         def work() -> None:
             with transaction(self.sessions) as session:
                 outbox.retry_later(
                     session=session,
-                    op_id=op.id,
+                    op_id=op_id,
                     error=error,
                     at=now + timedelta(seconds=delay),
                     now=now,
@@ -285,10 +264,12 @@ class Dispatcher:
     async def _fail(self, op: OutboxOp, error: str) -> None:
         log.error("outbox op %s (%s) failed for good: %s", op.id, op.kind, error)
         now = self.clock.now()
+        op_id = op.id
+        assert op_id is not None
 
         def work() -> None:
             with transaction(self.sessions) as session:
-                outbox.fail(session=session, op_id=op.id, error=error, now=now)
+                outbox.fail(session=session, op_id=op_id, error=error, now=now)
                 if op.incident_id is not None:
                     session.add(
                         TimelineEvent(
@@ -307,3 +288,11 @@ class Dispatcher:
     def _release(self, op_ids: list[int]) -> None:
         with transaction(self.sessions) as session:
             outbox.release(session=session, op_ids=op_ids, now=self.clock.now())
+
+
+def _effect(op: OutboxOp) -> Effect | UnknownEffect:
+    """The effect an operation holds, or why this code cannot read it."""
+    try:
+        return decode(op.kind, op.version, op.payload)
+    except UnknownEffect as error:
+        return error

@@ -26,10 +26,11 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.composition.runtime import Runtime
-from bot.incidents import effects
 from bot.incidents.clock import SimulatedClock
 from bot.incidents.context import Domain
+from bot.incidents.effects import Effect, Schedule, Unschedule
 from bot.incidents.records import Outcome
+from bot.outbox.routes import Attempt, Route
 from bot.usecases import fire_reminder as usecase
 from bot.usecases.fire_reminder import Due
 from bot.usecases.maintenance_notices import post_maintenance_notice
@@ -93,23 +94,23 @@ JOBS: dict[str, Callable[..., Any]] = {
 INCIDENT_JOBS = ("reminder", "ack", "timebox", "postmortem")
 
 
-def job_id(payload: dict[str, Any]) -> str:
+def job_id(effect: Schedule | Unschedule) -> str:
     """`reminder:<incident>`, `timebox:<incident>:<stage>`, `maintenance:<id>:<phase>`."""
-    job = payload["job"]
+    job = effect.job
     if job == "maintenance":
-        return f"maintenance:{payload['maintenance_id']}:{payload['phase']}"
+        phase = effect.phase if isinstance(effect, Schedule) else None
+        return f"maintenance:{effect.maintenance_id}:{phase}"
     if job == "timebox":
-        return f"timebox:{payload['incident_id']}:{payload['stage']}"
-    return f"{job}:{payload['incident_id']}"
+        return f"timebox:{effect.incident_id}:{effect.stage}"
+    return f"{job}:{effect.incident_id}"
 
 
-def _args(payload: dict[str, Any]) -> list[Any]:
-    job = payload["job"]
-    if job == "maintenance":
-        return [payload["maintenance_id"], payload["phase"]]
-    if job == "timebox":
-        return [payload["incident_id"], payload["stage"]]
-    return [payload["incident_id"]]
+def _args(effect: Schedule) -> list[Any]:
+    if effect.job == "maintenance":
+        return [effect.maintenance_id, effect.phase]
+    if effect.job == "timebox":
+        return [effect.incident_id, effect.stage]
+    return [effect.incident_id]
 
 
 class _Background(BackgroundScheduler):
@@ -120,7 +121,7 @@ class _Background(BackgroundScheduler):
     def _process_jobs(self) -> float | None:
         if self.state == STATE_STOPPED:
             return None
-        return super()._process_jobs()  # type: ignore[no-any-return]
+        return super()._process_jobs()
 
 
 class Scheduler:
@@ -178,41 +179,41 @@ class Scheduler:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
-    def handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        """Outbox handlers for `schedule.set` and `schedule.clear`."""
-        return {effects.SCHEDULE: self.set, effects.UNSCHEDULE: self.clear}
+    def routes(self) -> dict[type[Effect], Route[Any]]:
+        """Outbox routes for `schedule.set` and `schedule.clear`."""
+        return {Schedule: Route(self.set), Unschedule: Route(self.clear)}
 
-    async def set(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def set(self, effect: Schedule, _attempt: Attempt) -> dict[str, Any]:
         """Add or replace a job."""
-        due = datetime.fromisoformat(payload["due_at"])
-        every = payload.get("every_seconds")
+        due = effect.due_at
+        every = effect.every_seconds
         trigger = (
             IntervalTrigger(seconds=every, start_date=due, timezone=UTC)
             if every
             else DateTrigger(run_date=due, timezone=UTC)
         )
-        identifier = job_id(payload)
+        identifier = job_id(effect)
         await asyncio.to_thread(
             self.scheduler.add_job,
-            JOBS[payload["job"]],
+            JOBS[effect.job],
             trigger,
             id=identifier,
-            args=_args(payload),
+            args=_args(effect),
             replace_existing=True,
         )
         return {"job": identifier, "due_at": due.isoformat()}
 
-    async def clear(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def clear(self, effect: Unschedule, _attempt: Attempt) -> dict[str, Any]:
         """Remove jobs: one by id, an incident's (`job: "*"`), or a maintenance's."""
-        job = payload.get("job", "*")
+        job = effect.job
         if job == "*":
-            prefixes = [f"{kind}:{payload['incident_id']}" for kind in INCIDENT_JOBS]
+            prefixes = [f"{kind}:{effect.incident_id}" for kind in INCIDENT_JOBS]
         elif job == "maintenance":
-            prefixes = [f"maintenance:{payload['maintenance_id']}"]
-        elif job == "timebox" and "stage" not in payload:
-            prefixes = [f"timebox:{payload['incident_id']}"]
+            prefixes = [f"maintenance:{effect.maintenance_id}"]
+        elif job == "timebox" and effect.stage is None:
+            prefixes = [f"timebox:{effect.incident_id}"]
         else:
-            prefixes = [job_id(payload)]
+            prefixes = [job_id(effect)]
         return {"removed": await asyncio.to_thread(self._remove, prefixes)}
 
     def _remove(self, prefixes: list[str]) -> list[str]:

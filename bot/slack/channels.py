@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import re
 import time
+from functools import partial
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from bot.slack.errors import PermanentError, slack_error
+from bot.incidents.effects import Invite, OpenChannel
+from bot.outbox.errors import GiveUp
+from bot.outbox.routes import Attempt
+from bot.slack.errors import slack_error
 from bot.slack.escape import escape, truncate
 from bot.slack.incident_rows import IncidentRows
 from storage.models import Incident
@@ -31,20 +35,22 @@ class ChannelOperations:
         self._bot: str | None = None  # the bot's own user id ("" when Slack gave none)
         self._people: dict[str, tuple[float, list[str]]] = {}
 
-    async def open_channel(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def open_channel(self, effect: OpenChannel, _attempt: Attempt) -> dict[str, Any]:
         """Create the incident channel (suffixing a taken name), describe it, invite people."""
-        incident = await self.rows.incident(payload["incident_id"])
+        if effect.incident_id is None:
+            raise GiveUp("channel.open names no incident")
+        incident = await self.rows.incident(effect.incident_id)
         channel_id = incident.channel_id
-        name = incident.channel_name or payload["name"]
-        topic = truncate(escape(payload["topic"]), 250)
-        purpose = truncate(escape(payload["purpose"]), 250)
+        name = incident.channel_name or effect.name
+        topic = truncate(escape(effect.topic), 250)
+        purpose = truncate(escape(effect.purpose), 250)
         described: dict[str, Any] = {}
         if channel_id is not None:
             # A retry: an earlier attempt may have described the channel already, and each
             # setTopic posts a notice in the channel, so set only what is not set yet.
             described = (await self.client.conversations_info(channel=channel_id))["channel"]
         if channel_id is None:
-            channel_id, name = await self._create(payload["name"], payload.get("private", False))
+            channel_id, name = await self._create(effect.name, effect.private)
 
             def keep(session: Session) -> None:
                 row = session.get(Incident, incident.id)
@@ -57,7 +63,7 @@ class ChannelOperations:
             await self.client.conversations_setTopic(channel=channel_id, topic=topic)
         if (described.get("purpose") or {}).get("value") != purpose:
             await self.client.conversations_setPurpose(channel=channel_id, purpose=purpose)
-        invited = await self._invite(channel_id, payload.get("invite", []))
+        invited = await self._invite(channel_id, list(effect.invite))
         return {"channel_id": channel_id, "name": name, **invited}
 
     async def _create(self, name: str, private: bool) -> tuple[str, str]:
@@ -74,7 +80,7 @@ class ChannelOperations:
                     return orphan, name
                 suffix = f"-{attempt + 1}"
                 name = base[: 80 - len(suffix)] + suffix
-        raise PermanentError(f"no free channel name like {base}")
+        raise GiveUp(f"no free channel name like {base}")
 
     async def _orphan(self, name: str) -> str | None:
         """A channel of this name the bot created but never recorded (a crash came between)."""
@@ -84,19 +90,17 @@ class ChannelOperations:
             response = await self.client.conversations_list(
                 limit=200, cursor=cursor, types="public_channel,private_channel"
             )
-            for channel in response.get("channels", []):
+            channels: list[dict[str, Any]] = response.get("channels", [])
+            for channel in channels:
                 if channel.get("name") != name:
                     continue
                 if channel.get("creator") != bot_user:
                     return None
-                channel_id = channel["id"]
-                owner = await self.rows.db(
-                    lambda s, c=channel_id: s.scalar(
-                        select(Incident.id).where(Incident.channel_id == c)
-                    )
-                )
+                channel_id: str = channel["id"]
+                owner = await self.rows.db(partial(_owner, channel_id=channel_id))
                 return None if owner is not None else channel_id
-            cursor = response.get("response_metadata", {}).get("next_cursor")
+            metadata: dict[str, Any] = response.get("response_metadata", {})
+            cursor = metadata.get("next_cursor")
             if not cursor:
                 return None
 
@@ -157,7 +161,14 @@ class ChannelOperations:
             self._bot = response.get("user_id", "")
         return self._bot or None
 
-    async def invite(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def invite(self, effect: Invite, _attempt: Attempt) -> dict[str, Any]:
         """Bring people into the incident channel."""
-        channel_id = await self.rows.channel(payload["incident_id"])
-        return await self._invite(channel_id, payload.get("users", []))
+        if effect.incident_id is None:
+            raise GiveUp("channel.invite names no incident")
+        channel_id = await self.rows.channel(effect.incident_id)
+        return await self._invite(channel_id, list(effect.users))
+
+
+def _owner(session: Session, *, channel_id: str) -> int | None:
+    """The incident recorded with this channel, if any."""
+    return session.scalar(select(col(Incident.id)).where(col(Incident.channel_id) == channel_id))

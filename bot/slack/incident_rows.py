@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from bot.slack.errors import PermanentError
+from bot.outbox.errors import GiveUp
 from storage.db import transaction
 from storage.models import Incident
 
-_CHANNEL = select(Incident.channel_id).where(Incident.id == bindparam("p_id"))
+_CHANNEL = select(col(Incident.channel_id)).where(col(Incident.id) == bindparam("p_id"))
 
 
 class IncidentRows:
@@ -34,22 +34,22 @@ class IncidentRows:
         return await asyncio.to_thread(work)
 
     async def incident(self, incident_id: int) -> Incident:
-        """The incident row; PermanentError if it is gone."""
+        """The incident row; GiveUp if it is gone."""
         incident = await self.db(lambda s: s.get(Incident, incident_id))
         if incident is None:
-            raise PermanentError(f"incident {incident_id} does not exist")
+            raise GiveUp(f"incident {incident_id} does not exist")
         return incident
 
     async def channel(self, incident_id: int) -> str:
-        """The incident's channel id; PermanentError if it has none (yet)."""
+        """The incident's channel id; GiveUp if it has none (yet)."""
         # An incident keeps its channel once it has one: look it up once per process, and
         # only the column (the row carries the whole playbook).
         channel_id = self._channels.get(incident_id)
         if channel_id is None:
             row = await self.db(lambda s: s.execute(_CHANNEL, {"p_id": incident_id}).first())
             if row is None:
-                raise PermanentError(f"incident {incident_id} does not exist")
+                raise GiveUp(f"incident {incident_id} does not exist")
             if not row.channel_id:
-                raise PermanentError(f"incident {incident_id} has no channel")
+                raise GiveUp(f"incident {incident_id} has no channel")
             channel_id = self._channels[incident_id] = row.channel_id
         return channel_id

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,34 +12,61 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from bot.incidents import effects
-from bot.incidents.effects import OP_RESUMED
+from bot.incidents.effects import (
+    Broadcast,
+    BroadcastNotice,
+    Effect,
+    Invite,
+    OpenChannel,
+    PostCard,
+    PostMessage,
+    PostNotice,
+    PostPostmortem,
+    UpdateCard,
+)
+from bot.outbox.errors import GiveUp
+from bot.outbox.routes import Attempt, Route
 from bot.postmortem import headline, store_draft
 from bot.slack.blocks import card_block_id, card_blocks, card_text
 from bot.slack.cards import card_view
 from bot.slack.channels import ChannelOperations
-from bot.slack.errors import PermanentError, slack_error
+from bot.slack.coalescing import group_echoes, supersede_redraw
+from bot.slack.errors import slack_error, translated
 from bot.slack.escape import escape, mention, truncate
 from bot.slack.incident_rows import IncidentRows
+from bot.slack.notices import render
 from storage.models import Incident
 
 USER_ID = re.compile(r"(?<![\w@<])[UW](?=[A-Z]*\d)[A-Z0-9]{4,}(?![\w>])")
 
 
-def _message_text(payload: dict[str, Any]) -> str:
-    text = payload.get("text") or ""
-    if not payload.get("trusted"):
+def _message_text(effect: PostMessage) -> str:
+    text = effect.text or ""
+    if not effect.trusted:
         text = escape(text)
-    if payload.get("actor"):
+    if effect.actor:
         # A command's echo names people by id ("commander is now U0BOB"): show them as
         # mentions. Only echoes: ids in alert text must never turn into pings.
         text = USER_ID.sub(lambda m: mention(m.group(0)), text)
-        text = f"{mention(payload['actor'])}: {text}"
+        text = f"{mention(effect.actor)}: {text}"
     return text
 
 
+def _row(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise GiveUp(f"incident {incident_id} does not exist")
+    return incident
+
+
+def _incident(effect: Effect) -> int:
+    if effect.incident_id is None:
+        raise GiveUp(f"{effect.kind} names no incident")
+    return effect.incident_id
+
+
 class SlackOperations:
-    """Handlers for the outbox kinds that talk to Slack."""
+    """The outbox routes of the effects carried out in Slack."""
 
     def __init__(
         self,
@@ -59,23 +85,31 @@ class SlackOperations:
         self.channels = ChannelOperations(client, self.rows)
         self._channel_ids: dict[str, str] = {}  # channel name: id (the broadcast channel)
         self._joined: set[str] = set()
-        self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
-            effects.OPEN_CHANNEL: self.channels.open_channel,
-            effects.INVITE: self.channels.invite,
-            effects.POST_CARD: self.post_card,
-            effects.UPDATE_CARD: self.update_card,
-            effects.POST_MESSAGE: self.post_message,
-            effects.BROADCAST: self.broadcast,
-            effects.POST_POSTMORTEM: self.post_postmortem,
+        channels = self.channels
+        self.routes: dict[type[Effect], Route[Any]] = {
+            OpenChannel: Route(translated(OpenChannel.kind, channels.open_channel)),
+            Invite: Route(translated(Invite.kind, channels.invite)),
+            PostCard: Route(translated(PostCard.kind, self.post_card)),
+            UpdateCard: Route(
+                translated(UpdateCard.kind, self.update_card), coalesce=supersede_redraw
+            ),
+            PostMessage: Route(
+                translated(PostMessage.kind, self.post_message),
+                coalesce=group_echoes,
+                run_together=self.post_echoes,
+            ),
+            PostNotice: Route(translated(PostNotice.kind, self.post_notice)),
+            Broadcast: Route(translated(Broadcast.kind, self.broadcast)),
+            BroadcastNotice: Route(translated(BroadcastNotice.kind, self.broadcast_notice)),
+            PostPostmortem: Route(translated(PostPostmortem.kind, self.post_postmortem)),
         }
-        self.group_handlers = {effects.POST_MESSAGE: self.post_echoes}
 
-    async def post_card(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def post_card(self, effect: PostCard, attempt: Attempt) -> dict[str, Any]:
         """Post the incident card and pin it."""
-        incident_id = payload["incident_id"]
+        incident_id = _incident(effect)
         channel_id = await self.rows.channel(incident_id)
-        card = await self.rows.db(lambda s: card_view(s, s.get(Incident, incident_id)))
-        ts = await self._orphan_card(channel_id, incident_id) if payload.get(OP_RESUMED) else None
+        card = await self.rows.db(lambda s: card_view(s, _row(s, incident_id)))
+        ts = await self._orphan_card(channel_id, incident_id) if attempt.resumed else None
         if ts is None:
             response = await self.client.chat_postMessage(
                 channel=channel_id, text=card_text(card), blocks=card_blocks(card, self.tz)
@@ -99,18 +133,19 @@ class SlackOperations:
         """The ts of a card an interrupted attempt posted but never recorded."""
         response = await self.client.conversations_history(channel=channel_id, limit=50)
         marker = card_block_id(incident_id)
-        for message in response.get("messages", []):
+        messages: list[dict[str, Any]] = response.get("messages", [])
+        for message in messages:
             if any(block.get("block_id") == marker for block in message.get("blocks") or []):
                 return message["ts"]
         return None
 
-    async def update_card(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def update_card(self, effect: UpdateCard, _attempt: Attempt) -> dict[str, Any]:
         """Redraw the card in place from the incident as it is now."""
-        incident_id = payload["incident_id"]
+        incident_id = _incident(effect)
         incident = await self.rows.incident(incident_id)
         if not incident.channel_id or not incident.card_ts:
-            raise PermanentError("the card was never posted")
-        card = await self.rows.db(lambda s: card_view(s, s.get(Incident, incident_id)))
+            raise GiveUp("the card was never posted")
+        card = await self.rows.db(lambda s: card_view(s, _row(s, incident_id)))
         await self.client.chat_update(
             channel=incident.channel_id,
             ts=incident.card_ts,
@@ -119,34 +154,48 @@ class SlackOperations:
         )
         return {"ts": incident.card_ts}
 
-    async def post_message(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def post_message(self, effect: PostMessage, _attempt: Attempt) -> dict[str, Any]:
         """Post a message in the incident channel; responders' text is escaped."""
-        channel_id = await self.rows.channel(payload["incident_id"])
+        return await self._post(_incident(effect), _message_text(effect))
+
+    async def post_notice(self, effect: PostNotice, _attempt: Attempt) -> dict[str, Any]:
+        """Post a notice in the incident channel, in Slack's words."""
+        return await self._post(_incident(effect), render(effect.notice, self.tz))
+
+    async def _post(self, incident_id: int, text: str) -> dict[str, Any]:
+        channel_id = await self.rows.channel(incident_id)
         response = await self.client.chat_postMessage(
-            channel=channel_id, text=truncate(_message_text(payload), 39000)
+            channel=channel_id, text=truncate(text, 39000)
         )
         return {"ts": response["ts"]}
 
-    async def post_echoes(self, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def post_echoes(self, echoes: list[PostMessage]) -> list[dict[str, Any]]:
         """Post several commands' echoes of one incident as one message, a line each.
 
         Slack lets an app post about one message per second per channel: a burst of
         commands echoed one by one would be throttled for minutes and bury the channel.
         """
-        channel_id = await self.rows.channel(payloads[0]["incident_id"])
-        text = "\n".join(_message_text(payload) for payload in payloads)
+        channel_id = await self.rows.channel(_incident(echoes[0]))
+        text = "\n".join(_message_text(echo) for echo in echoes)
         response = await self.client.chat_postMessage(
             channel=channel_id, text=truncate(text, 39000)
         )
-        return [{"ts": response["ts"], "lines": len(payloads)}] * len(payloads)
+        return [{"ts": response["ts"], "lines": len(echoes)}] * len(echoes)
 
-    async def broadcast(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def broadcast(self, effect: Broadcast, _attempt: Attempt) -> dict[str, Any]:
         """Announce in the broadcast channel, when one is configured."""
+        return await self._announce(effect.text, effect.incident_id)
+
+    async def broadcast_notice(self, effect: BroadcastNotice, _attempt: Attempt) -> dict[str, Any]:
+        """Announce a notice in the broadcast channel, in Slack's words."""
+        return await self._announce(render(effect.notice, self.tz), effect.incident_id)
+
+    async def _announce(self, text: str, incident_id: int | None) -> dict[str, Any]:
+        # Announcements carry titles people typed: escaped, so none of them pings anyone.
         if not self.broadcast_channel:
             return {"skipped": "WARROOM_BROADCAST_CHANNEL is not set"}
         channel = await self._broadcast_id()
-        text = escape(payload.get("text") or "")
-        incident_id = payload.get("incident_id")
+        text = escape(text or "")
         if incident_id:
             incident = await self.rows.incident(incident_id)
             if incident.channel_id:
@@ -164,13 +213,15 @@ class SlackOperations:
                 response = await self.client.conversations_list(
                     limit=200, cursor=cursor, exclude_archived=True
                 )
-                for channel in response.get("channels", []):
+                channels: list[dict[str, Any]] = response.get("channels", [])
+                for channel in channels:
                     self._channel_ids[channel["name"]] = channel["id"]
-                cursor = response.get("response_metadata", {}).get("next_cursor")
+                metadata: dict[str, Any] = response.get("response_metadata", {})
+                cursor = metadata.get("next_cursor")
                 if target in self._channel_ids or not cursor:
                     break
         if target not in self._channel_ids:
-            raise PermanentError(f"broadcast channel #{target} not found")
+            raise GiveUp(f"broadcast channel #{target} not found")
         channel_id = self._channel_ids[target]
         if channel_id in self._joined:
             return channel_id
@@ -185,9 +236,9 @@ class SlackOperations:
         self._joined.add(channel_id)
         return channel_id
 
-    async def post_postmortem(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def post_postmortem(self, effect: PostPostmortem, _attempt: Attempt) -> dict[str, Any]:
         """Draft the postmortem, keep it, and upload it to the channel as a Markdown file."""
-        incident_id = payload["incident_id"]
+        incident_id = _incident(effect)
         channel_id = await self.rows.channel(incident_id)
         pm, text = await self.rows.db(
             lambda s: store_draft(s, incident_id, tz=self.tz, template_dir=self.template_dir)

@@ -95,7 +95,7 @@ def test_sev_raise_from_sev3_pages(run, store) -> None:
     incident_id = run("declare Minor glitch sev3").incident.id
     outcome = run("sev 1", incident_id)
     assert {"kind": "pagerduty.event", "action": "trigger"} in [
-        {"kind": e.kind, "action": e.payload.get("action")} for e in outcome.effects
+        {"kind": e.kind, "action": getattr(e, "action", None)} for e in outcome.effects
     ]
 
 
@@ -203,7 +203,7 @@ def test_role_assigns_and_invites(run, store, sessions, incident_id) -> None:
         ).all()
         assert [(r.role, r.user) for r in rows] == [("comms", "U0DAVE")]
     invite = next(e for e in outcome.effects if e.kind == "channel.invite")
-    assert invite.payload["users"] == ["U0DAVE"]
+    assert invite.users == ("U0DAVE",)
     assert store.events(incident_id)[-1].text == "comms is now U0DAVE"
 
 
@@ -307,8 +307,7 @@ def test_statuspage_queues_only_the_public_text(run, store, incident_id) -> None
     run("note internal: db password rotated", incident_id)
     outcome = run("statuspage investigating We are investigating trading errors", incident_id)
     page = next(e for e in outcome.effects if e.kind == "statuspage.update")
-    assert page.payload["status"] == "investigating"
-    assert page.payload["text"] == "We are investigating trading errors"
+    assert (page.status, page.text) == ("investigating", "We are investigating trading errors")
 
 
 def test_postmortem_regenerates(run, incident_id) -> None:

@@ -19,10 +19,23 @@ from bot.incidents import effects
 from bot.incidents.clock import SimulatedClock
 from bot.incidents.commands import parse_command
 from bot.incidents.context import Domain
+from bot.incidents.effects import (
+    Broadcast,
+    BroadcastNotice,
+    Effect,
+    Invite,
+    OpenChannel,
+    PostCard,
+    PostMessage,
+    PostNotice,
+    PostPostmortem,
+    UpdateCard,
+)
 from bot.incidents.service import execute
-from bot.integrations import integration_handlers
+from bot.integrations import integration_routes
 from bot.integrations.http import make_client
 from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.routes import Attempt, Route
 from storage import outbox
 from storage.db import transaction
 from storage.models import Incident, OutboxOp, TimelineEvent
@@ -48,7 +61,7 @@ EVERYTHING = {
 }
 
 
-async def _noop(_payload: dict[str, Any]) -> dict[str, Any]:
+async def _noop(_effect: Effect, _attempt: Attempt) -> dict[str, Any]:
     return {}
 
 
@@ -144,33 +157,35 @@ async def harness(
     engine, url = database
     clients: list[httpx.AsyncClient] = []
 
-    async def open_channel(payload: dict[str, Any]) -> dict[str, Any]:
+    async def open_channel(effect: OpenChannel, _attempt: Attempt) -> dict[str, Any]:
         with transaction(sessions) as session:
-            incident = session.get(Incident, payload["incident_id"])
+            incident = session.get(Incident, effect.incident_id)
             assert incident is not None
             incident.channel_id = CHANNEL_ID
         return {"channel_id": CHANNEL_ID}
 
-    slack = {
-        kind: _noop
+    slack: dict[type[Effect], Route[Any]] = {
+        kind: Route(_noop)
         for kind in (
-            effects.INVITE,
-            effects.POST_CARD,
-            effects.UPDATE_CARD,
-            effects.POST_MESSAGE,
-            effects.BROADCAST,
-            effects.POST_POSTMORTEM,
+            Invite,
+            PostCard,
+            UpdateCard,
+            PostMessage,
+            PostNotice,
+            Broadcast,
+            BroadcastNotice,
+            PostPostmortem,
         )
     }
-    slack[effects.OPEN_CHANNEL] = open_channel
+    slack[OpenChannel] = Route(open_channel)
 
     def build(**env: str) -> Harness:
         settings = Settings(_env_file=None, DATABASE_URL=url, **env)  # type: ignore[call-arg]
         runtime = Runtime(settings, engine, sessions, domain)
         client = make_client()
         clients.append(client)
-        handlers = {**integration_handlers(runtime, client), **slack}
-        return Harness(sessions, domain, clock, Dispatcher(sessions, handlers, clock=clock))
+        routes = {**integration_routes(runtime, client), **slack}
+        return Harness(sessions, domain, clock, Dispatcher(sessions, routes, clock=clock))
 
     yield build
     for client in clients:

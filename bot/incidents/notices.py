@@ -1,0 +1,100 @@
+"""Notices: what the bot tells people on its own, as facts; each adapter words them.
+
+The domain says "stage X ran past its 5-minute timebox"; `bot/slack/notices.py` turns that
+into mrkdwn and emoji. Each notice has a stable `name`, stored in its effect's payload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notice:
+    """Something to tell people, in structured fields."""
+
+    name: ClassVar[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageStarted(Notice):
+    """The incident entered a playbook stage: its title, timebox and checklist.
+
+    `title` is None when the incident has no playbook to name the stage.
+    """
+
+    name: ClassVar[str] = "stage_started"
+    stage_id: str
+    title: str | None = None
+    timebox_seconds: int | None = None
+    tasks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimeboxOverdue(Notice):
+    """A stage ran past its timebox."""
+
+    name: ClassVar[str] = "timebox_overdue"
+    stage_id: str
+    title: str
+    timebox_seconds: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusUpdateDue(Notice):
+    """No status update for a while: since the last one, or since the incident opened."""
+
+    name: ClassVar[str] = "status_update_due"
+    elapsed_seconds: int
+    since_last_update: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unacknowledged(Notice):
+    """Nobody acknowledged the incident in time: it is escalated."""
+
+    name: ClassVar[str] = "unacknowledged"
+    waited_seconds: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostmortemDue(Notice):
+    """The postmortem of a resolved incident is due."""
+
+    name: ClassVar[str] = "postmortem_due"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaintenanceScheduled(Notice):
+    """A maintenance window was scheduled."""
+
+    name: ClassVar[str] = "maintenance_scheduled"
+    maintenance_id: int
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaintenanceDue(Notice):
+    """One of a window's notices: `t24h` and `t1h` ahead, `start`, `end`."""
+
+    name: ClassVar[str] = "maintenance_due"
+    maintenance_id: int
+    title: str
+    phase: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+NOTICE_TYPES: tuple[type[Notice], ...] = (
+    StageStarted,
+    TimeboxOverdue,
+    StatusUpdateDue,
+    Unacknowledged,
+    PostmortemDue,
+    MaintenanceScheduled,
+    MaintenanceDue,
+)

@@ -1,0 +1,64 @@
+"""What the dispatcher is given: per effect type, the handler and its optional hooks.
+
+The dispatcher knows no far side. An adapter registers a `Route` for each effect type it
+carries out; a route may offer to coalesce an operation with the ones queued after it in
+its chain (skip a redraw a later one repeats, send several echoes as one message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from bot.incidents.effects import Effect
+
+E = TypeVar("E", bound=Effect)
+Result = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The operation an effect came from: its id (stable across retries, for the far side
+    to deduplicate), whether an earlier attempt may have got part of the way (a retry, or
+    work resumed from a crashed worker), and how many attempts went before."""
+
+    op_id: int
+    resumed: bool = False
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class Superseded:
+    """The operation needs no call: a later one of its chain does all it would."""
+
+    result: Result = field(default_factory=lambda: {"superseded": True})
+
+
+@dataclass(frozen=True)
+class Together:
+    """The operation and the `size - 1` after it go out in one `run_together` call."""
+
+    size: int
+
+
+# Given an operation's effect and the effects queued after it in its chain (None for
+# one that cannot be read), say how to coalesce; None: run it alone.
+Coalescer = Callable[[E, Sequence[Effect | None]], Superseded | Together | None]
+
+
+@dataclass(frozen=True)
+class Route(Generic[E]):
+    """How one effect type is carried out.
+
+    `run` carries out one operation and returns what to store as its result, or raises
+    GiveUp / RetryLater. `run_together` carries out several at once, one result each, in
+    order; if it raises, each operation is run alone.
+    """
+
+    run: Callable[[E, Attempt], Awaitable[Result]]
+    coalesce: Coalescer[E] | None = None
+    run_together: Callable[[list[E]], Awaitable[list[Result]]] | None = None
+
+
+Routes = Mapping[type[Effect], Route[Any]]

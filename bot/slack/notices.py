@@ -1,0 +1,83 @@
+"""Notices in Slack's words: mrkdwn and emoji for what the domain states as facts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.incidents.notices import (
+    MaintenanceDue,
+    MaintenanceScheduled,
+    Notice,
+    PostmortemDue,
+    StageStarted,
+    StatusUpdateDue,
+    TimeboxOverdue,
+    Unacknowledged,
+)
+from bot.incidents.times import format_duration, format_local
+
+
+def render(notice: Notice, tz: ZoneInfo) -> str:
+    """The message text for a notice, times shown in `tz`."""
+    match notice:
+        case StageStarted(stage_id=stage_id, title=None):
+            return f"Stage {stage_id}"
+        case StageStarted(title=title, timebox_seconds=timebox, tasks=tasks):
+            lines = [f":arrow_forward: *Stage: {title}*"]
+            if timebox is not None:
+                lines[0] += f" (timebox {_duration(timebox)})"
+            lines += [f"{n}. {task}" for n, task in enumerate(tasks, 1)]
+            return "\n".join(lines)
+        case TimeboxOverdue(title=title, timebox_seconds=timebox):
+            limit = _duration(timebox) if timebox is not None else "set"
+            return (
+                f":alarm_clock: Stage *{title}* ran past its {limit} timebox. "
+                "Move on with `/incident stage next`, or say why with `/incident note`."
+            )
+        case StatusUpdateDue(elapsed_seconds=elapsed, since_last_update=since_update):
+            what = "the last status update" if since_update else "the incident opened"
+            return (
+                f":alarm_clock: It has been {_duration(elapsed)} since {what}. Post one with "
+                "`/incident update <text>`."
+            )
+        case Unacknowledged(waited_seconds=waited):
+            return f":rotating_light: Not acknowledged after {_duration(waited)}. Escalating."
+        case PostmortemDue():
+            return (
+                ":memo: The postmortem for this incident is due. Finish the draft and "
+                "schedule the review."
+            )
+        case MaintenanceScheduled(maintenance_id=n, title=title, starts_at=start, ends_at=end):
+            return f":calendar: Scheduled maintenance #{n}: {title}, {window(start, end, tz)}."
+        case MaintenanceDue(maintenance_id=n, title=title, phase=phase) as due:
+            return _maintenance(n, title, phase, due.starts_at, due.ends_at, tz)
+    raise ValueError(f"no Slack wording for the notice {notice.name!r}")
+
+
+def window(starts_at: datetime, ends_at: datetime, tz: ZoneInfo) -> str:
+    """A maintenance window: `2024-03-01 02:00–04:00 Europe/Berlin`."""
+    start = format_local(starts_at, tz, with_date=True)
+    end = format_local(ends_at, tz, with_date=ends_at.date() != starts_at.date())
+    return f"{start}–{end} {tz.key}"
+
+
+def _maintenance(
+    n: int, title: str, phase: str, starts_at: datetime, ends_at: datetime, tz: ZoneInfo
+) -> str:
+    if phase == "t24h":
+        return (
+            f":calendar: Maintenance #{n} in 24 hours: {title}, {window(starts_at, ends_at, tz)}."
+        )
+    if phase == "t1h":
+        return f":hourglass: Maintenance #{n} in 1 hour: {title}, {window(starts_at, ends_at, tz)}."
+    if phase == "start":
+        until = format_local(ends_at, tz)
+        return f":construction: Maintenance #{n} has started: {title} (until {until} {tz.key})."
+    if phase == "end":
+        return f":white_check_mark: Maintenance #{n} is over: {title}."
+    raise ValueError(f"unknown maintenance phase {phase!r}")
+
+
+def _duration(seconds: int) -> str:
+    return format_duration(timedelta(seconds=seconds))

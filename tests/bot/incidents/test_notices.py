@@ -1,0 +1,85 @@
+"""What the bot says on its own leaves the domain as facts, never as Slack text."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from bot.incidents import maintenance, reminders
+from bot.incidents.clock import SimulatedClock
+from bot.incidents.context import Domain
+from bot.incidents.effects import Broadcast, BroadcastNotice, PostMessage, PostNotice
+from bot.incidents.notices import (
+    MaintenanceDue,
+    MaintenanceScheduled,
+    PostmortemDue,
+    StageStarted,
+    StatusUpdateDue,
+    Unacknowledged,
+)
+from bot.incidents.records import Outcome
+from storage.db import transaction
+
+EMOJI = re.compile(r":[a-z_]+:")
+
+
+def notices_of(outcome: Outcome | None) -> list[object]:
+    assert outcome is not None
+    return [e.notice for e in outcome.effects if isinstance(e, PostNotice | BroadcastNotice)]
+
+
+def no_slack_text(outcome: Outcome | None) -> bool:
+    """No message the domain wrote carries emoji codes or mrkdwn of its own."""
+    assert outcome is not None
+    texts = [e.text for e in outcome.effects if isinstance(e, PostMessage | Broadcast)]
+    return not any(EMOJI.search(t) or "*" in t for t in texts)
+
+
+def test_a_stage_entered_is_announced_as_its_title_timebox_and_tasks(run) -> None:
+    declared = run("declare Matching engine down sev1 playbook:trading-engine-outage")
+    outcome = run("ack", declared.incident.id)
+    [started] = notices_of(outcome)
+    assert isinstance(started, StageStarted)
+    assert started.title and started.tasks
+    assert started.stage_id == outcome.incident.playbook_state["stage"]
+
+
+def test_reminders_and_escalation_are_notices_with_their_numbers(
+    run, sessions: sessionmaker[Session], domain: Domain, clock: SimulatedClock
+) -> None:
+    incident_id = run("declare Spot trading errors sev2").incident.id
+    clock.advance(timedelta(minutes=31))
+    with transaction(sessions) as session:
+        due = reminders.status_update_due(session, domain, incident_id)
+        late = reminders.unacknowledged_due(session, domain, incident_id)
+    assert notices_of(due) == [StatusUpdateDue(elapsed_seconds=31 * 60, since_last_update=False)]
+    assert notices_of(late) == [Unacknowledged(waited_seconds=31 * 60)]
+    assert no_slack_text(due) and no_slack_text(late)
+    run("resolve fixed", incident_id)
+    with transaction(sessions) as session:
+        postmortem = reminders.postmortem_due(session, domain, incident_id)
+    assert notices_of(postmortem) == [PostmortemDue()]
+
+
+def test_maintenance_announcements_are_notices_of_the_window(
+    run, sessions: sessionmaker[Session], domain: Domain
+) -> None:
+    scheduled = run("maintenance 2021-03-12 02:00 2h Matching engine upgrade")
+    [notice] = notices_of(scheduled)
+    assert isinstance(notice, MaintenanceScheduled)
+    assert notice.title == "Matching engine upgrade"
+    assert notice.ends_at - notice.starts_at == timedelta(hours=2)
+    with transaction(sessions) as session:
+        start = maintenance.notice_due(session, domain, notice.maintenance_id, "start")
+    assert notices_of(start) == [
+        MaintenanceDue(
+            maintenance_id=notice.maintenance_id,
+            title="Matching engine upgrade",
+            phase="start",
+            starts_at=notice.starts_at,
+            ends_at=notice.ends_at,
+        )
+    ]

@@ -1,0 +1,295 @@
+"""The dispatcher core against a real database, with handlers that talk to no one."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from bot.incidents.clock import SimulatedClock
+from bot.incidents.commands import parse_command
+from bot.incidents.context import Domain
+from bot.incidents.effect_codec import encode
+from bot.incidents.effects import Effect, Page, PostMessage, UpdateCard
+from bot.incidents.service import execute
+from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.errors import GiveUp, RetryLater
+from bot.outbox.routes import Attempt, Route, Superseded, Together
+from storage import outbox
+from storage.db import transaction
+from storage.models import OutboxOp, TimelineEvent
+
+
+@dataclass
+class Recorded:
+    """What the fake far side was asked to do."""
+
+    runs: list[Effect] = field(default_factory=list)
+    together: list[list[Effect]] = field(default_factory=list)
+
+    async def run(self, effect: Effect, _attempt: Attempt) -> dict[str, Any]:
+        self.runs.append(effect)
+        return {"ran": getattr(effect, "text", effect.kind)}
+
+
+@pytest.fixture
+def incident_id(sessions: sessionmaker[Session], domain: Domain) -> int:
+    """A declared incident whose own operations are already done: its chain is empty."""
+    with transaction(sessions) as session:
+        outcome = execute(
+            session,
+            domain,
+            parse_command("declare Matching engine down sev3"),
+            incident=None,
+            actor="U0ALICE",
+        )
+        assert outcome.incident is not None and outcome.incident.id is not None
+        incident = outcome.incident.id
+    with transaction(sessions) as session:
+        session.execute(update(OutboxOp).values(state="done"))
+    return incident
+
+
+def enqueue(
+    sessions: sessionmaker[Session],
+    clock: SimulatedClock,
+    incident_id: int,
+    effect: Effect,
+    *,
+    version: int | None = None,
+) -> None:
+    """Write an effect to the outbox as the domain does."""
+    with transaction(sessions) as session:
+        outbox.enqueue(
+            session=session,
+            kind=effect.kind,
+            version=effect.version if version is None else version,
+            payload=encode(dataclasses.replace(effect, incident_id=incident_id)),
+            incident_id=incident_id,
+            now=clock.now(),
+        )
+
+
+def op_rows(sessions: sessionmaker[Session], incident_id: int, since: int) -> list[OutboxOp]:
+    with sessions() as session:
+        return list(
+            session.scalars(
+                select(OutboxOp)
+                .where(OutboxOp.incident_id == incident_id, OutboxOp.id > since)
+                .order_by(OutboxOp.id)
+            )
+        )
+
+
+def last_op_id(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return max(session.scalars(select(OutboxOp.id)).all())
+
+
+async def test_an_unknown_version_fails_for_good_and_its_chain_goes_on(
+    sessions: sessionmaker[Session], clock: SimulatedClock, incident_id: int
+) -> None:
+    far_side = Recorded()
+    start = last_op_id(sessions)
+    enqueue(sessions, clock, incident_id, PostMessage(text="from the future"), version=99)
+    enqueue(sessions, clock, incident_id, PostMessage(text="after it"))
+    dispatcher = Dispatcher(sessions, {PostMessage: Route(far_side.run)}, clock=clock)
+    await dispatcher.drain()
+
+    future, after = op_rows(sessions, incident_id, start)
+    assert future.state == "failed"
+    assert future.last_error == (
+        "cannot read a 'message.post' operation of version 99: versions [1] are known"
+    )
+    assert after.state == "done" and after.result == {"ran": "after it"}
+    assert [e.text for e in far_side.runs if isinstance(e, PostMessage)] == ["after it"]
+    with sessions() as session:
+        failed = session.scalars(
+            select(TimelineEvent).where(
+                TimelineEvent.incident_id == incident_id,
+                TimelineEvent.kind == "delivery_failed",
+            )
+        ).all()
+    assert [(e.text, e.data["kind"]) for e in failed] == [(future.last_error, "message.post")]
+
+
+async def test_an_unknown_kind_and_a_payload_missing_a_field_fail_readably(
+    sessions: sessionmaker[Session], clock: SimulatedClock, incident_id: int
+) -> None:
+    start = last_op_id(sessions)
+    with transaction(sessions) as session:
+        for kind, payload in (
+            ("fax.send", {"incident_id": incident_id}),
+            ("message.post", {"incident_id": incident_id, "actor": "U0BOB"}),
+        ):
+            outbox.enqueue(
+                session=session,
+                kind=kind,
+                payload=payload,
+                incident_id=incident_id,
+                now=clock.now(),
+            )
+    far_side = Recorded()
+    await Dispatcher(sessions, {PostMessage: Route(far_side.run)}, clock=clock).drain()
+
+    fax, message = op_rows(sessions, incident_id, start)
+    assert (fax.state, fax.last_error) == (
+        "failed",
+        "cannot read a 'fax.send' operation of version 1: the kind is unknown",
+    )
+    assert message.state == "failed"
+    assert message.last_error is not None
+    assert message.last_error.startswith("message.post v1: ")
+    assert "text" in message.last_error
+    assert far_side.runs == []
+
+
+async def test_a_route_coalescing_hook_decides_what_runs_together_and_what_is_skipped(
+    sessions: sessionmaker[Session], clock: SimulatedClock, incident_id: int
+) -> None:
+    far_side = Recorded()
+    seen: list[list[Effect | None]] = []
+
+    def group_first_three(effect: PostMessage, following: Sequence[Effect | None]) -> Together:
+        seen.append(list(following))
+        return Together(3)
+
+    def skip_unless_last(_effect: UpdateCard, following: Sequence[Effect | None]) -> Any:
+        return Superseded() if any(isinstance(e, UpdateCard) for e in following) else None
+
+    async def run_together(effects: list[PostMessage]) -> list[dict[str, Any]]:
+        far_side.together.append(list(effects))
+        return [{"lines": len(effects), "n": n} for n in range(len(effects))]
+
+    start = last_op_id(sessions)
+    for effect in (
+        UpdateCard(),
+        PostMessage(text="one", actor="U0A"),
+        PostMessage(text="two", actor="U0B"),
+        PostMessage(text="three", actor="U0C"),
+        UpdateCard(),
+    ):
+        enqueue(sessions, clock, incident_id, effect)
+    routes = {
+        PostMessage: Route(far_side.run, coalesce=group_first_three, run_together=run_together),
+        UpdateCard: Route(far_side.run, coalesce=skip_unless_last),
+    }
+    await Dispatcher(sessions, routes, clock=clock).drain()
+
+    rows = op_rows(sessions, incident_id, start)
+    assert [op.state for op in rows] == ["done"] * 5
+    assert [op.result for op in rows] == [
+        {"superseded": True},
+        {"lines": 3, "n": 0},
+        {"lines": 3, "n": 1},
+        {"lines": 3, "n": 2},
+        {"ran": "card.update"},
+    ]
+    assert [[e.text for e in group] for group in far_side.together] == [["one", "two", "three"]]
+    assert [type(e) for e in seen[0]] == [PostMessage, PostMessage, UpdateCard]
+    assert far_side.runs == [UpdateCard(incident_id=incident_id)]
+
+
+async def test_a_failed_call_together_runs_each_operation_alone(
+    sessions: sessionmaker[Session], clock: SimulatedClock, incident_id: int
+) -> None:
+    far_side = Recorded()
+
+    async def broken(_effects: list[PostMessage]) -> list[dict[str, Any]]:
+        raise RuntimeError("the batch endpoint is down")
+
+    start = last_op_id(sessions)
+    for text in ("one", "two"):
+        enqueue(sessions, clock, incident_id, PostMessage(text=text, actor="U0A"))
+    route = Route(far_side.run, coalesce=lambda _e, _f: Together(2), run_together=broken)
+    await Dispatcher(sessions, {PostMessage: route}, clock=clock).drain()
+
+    assert [op.result for op in op_rows(sessions, incident_id, start)] == [
+        {"ran": "one"},
+        {"ran": "two"},
+    ]
+
+
+async def test_retry_later_from_a_non_slack_handler_waits_as_told_and_holds_its_chain(
+    sessions: sessionmaker[Session], clock: SimulatedClock, incident_id: int
+) -> None:
+    answers: list[Exception | None] = [RetryLater("pager busy", 42), None]
+
+    async def page(effect: Page, attempt: Attempt) -> dict[str, Any]:
+        answer = answers.pop(0)
+        if answer is not None:
+            raise answer
+        return {"action": effect.action, "resumed": attempt.resumed}
+
+    start = last_op_id(sessions)
+    enqueue(sessions, clock, incident_id, Page(action="trigger"))
+    enqueue(sessions, clock, incident_id, Page(action="acknowledge"))
+    dispatcher = Dispatcher(sessions, {Page: Route(page)}, clock=clock)
+    await dispatcher.drain()
+
+    trigger, ack = op_rows(sessions, incident_id, start)
+    assert (trigger.state, trigger.last_error, trigger.attempts) == ("pending", "pager busy", 1)
+    assert trigger.next_attempt_at == clock.now() + timedelta(seconds=42)
+    assert ack.state == "pending" and ack.attempts == 0  # waits behind it, untried
+
+    clock.advance(timedelta(seconds=42))
+    answers.append(None)
+    await dispatcher.drain()
+    trigger, ack = op_rows(sessions, incident_id, start)
+    assert trigger.result == {"action": "trigger", "resumed": True}
+    assert ack.result == {"action": "acknowledge", "resumed": False}
+
+
+async def test_give_up_from_a_non_slack_handler_fails_the_operation_and_the_chain_goes_on(
+    sessions: sessionmaker[Session], clock: SimulatedClock, incident_id: int
+) -> None:
+    async def page(effect: Page, _attempt: Attempt) -> dict[str, Any]:
+        if effect.action == "trigger":
+            raise GiveUp("PagerDuty refused (400: invalid routing key)")
+        return {"action": effect.action}
+
+    start = last_op_id(sessions)
+    enqueue(sessions, clock, incident_id, Page(action="trigger"))
+    enqueue(sessions, clock, incident_id, Page(action="resolve"))
+    await Dispatcher(sessions, {Page: Route(page)}, clock=clock).drain()
+
+    trigger, resolve = op_rows(sessions, incident_id, start)
+    assert (trigger.state, trigger.last_error) == (
+        "failed",
+        "PagerDuty refused (400: invalid routing key)",
+    )
+    assert (resolve.state, resolve.result) == ("done", {"action": "resolve"})
+
+
+async def test_an_unexpected_exception_retries_with_backoff(
+    sessions: sessionmaker[Session], clock: SimulatedClock, incident_id: int
+) -> None:
+    async def page(_effect: Page, _attempt: Attempt) -> dict[str, Any]:
+        raise ConnectionError("reset by peer")
+
+    start = last_op_id(sessions)
+    enqueue(sessions, clock, incident_id, Page(action="trigger"))
+    await Dispatcher(sessions, {Page: Route(page)}, clock=clock).drain()
+
+    [op] = op_rows(sessions, incident_id, start)
+    assert (op.state, op.last_error) == ("pending", "ConnectionError: reset by peer")
+    # The first backoff is half a second, give or take 20 %.
+    waited = (op.next_attempt_at - clock.now()).total_seconds()
+    assert 0.4 <= waited <= 0.6
+
+
+async def test_an_effect_type_without_a_route_fails(
+    sessions: sessionmaker[Session], clock: SimulatedClock, incident_id: int
+) -> None:
+    start = last_op_id(sessions)
+    enqueue(sessions, clock, incident_id, Page(action="trigger"))
+    await Dispatcher(sessions, {}, clock=clock).drain()
+    [op] = op_rows(sessions, incident_id, start)
+    assert (op.state, op.last_error) == ("failed", "no handler for pagerduty.event")

@@ -1,0 +1,103 @@
+"""Notices as responders read them in Slack: the same words the domain used to write."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.incidents import notices
+from bot.slack.notices import render
+
+BERLIN = ZoneInfo("Europe/Berlin")
+START = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)
+END = datetime(2024, 3, 1, 3, 30, tzinfo=UTC)
+WHEN = "2024-03-01 02:00–04:30 Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("notice", "text"),
+    [
+        (
+            notices.StageStarted(
+                stage_id="respond",
+                title="Emergency response",
+                timebox_seconds=300,
+                tasks=("Page the on-call", "Post a first update"),
+            ),
+            ":arrow_forward: *Stage: Emergency response* (timebox 5m)\n"
+            "1. Page the on-call\n2. Post a first update",
+        ),
+        (
+            notices.StageStarted(stage_id="recover", title="Recovery"),
+            ":arrow_forward: *Stage: Recovery*",
+        ),
+        (notices.StageStarted(stage_id="recover"), "Stage recover"),
+        (
+            notices.TimeboxOverdue(
+                stage_id="respond", title="Emergency response", timebox_seconds=300
+            ),
+            ":alarm_clock: Stage *Emergency response* ran past its 5m timebox. Move on with "
+            "`/incident stage next`, or say why with `/incident note`.",
+        ),
+        (
+            notices.TimeboxOverdue(stage_id="respond", title="Emergency response"),
+            ":alarm_clock: Stage *Emergency response* ran past its set timebox. Move on with "
+            "`/incident stage next`, or say why with `/incident note`.",
+        ),
+        (
+            notices.StatusUpdateDue(elapsed_seconds=905, since_last_update=True),
+            ":alarm_clock: It has been 15m 05s since the last status update. Post one with "
+            "`/incident update <text>`.",
+        ),
+        (
+            notices.StatusUpdateDue(elapsed_seconds=3900, since_last_update=False),
+            ":alarm_clock: It has been 1h 05m since the incident opened. Post one with "
+            "`/incident update <text>`.",
+        ),
+        (
+            notices.Unacknowledged(waited_seconds=600),
+            ":rotating_light: Not acknowledged after 10m. Escalating.",
+        ),
+        (
+            notices.PostmortemDue(),
+            ":memo: The postmortem for this incident is due. Finish the draft and schedule "
+            "the review.",
+        ),
+        (
+            notices.MaintenanceScheduled(
+                maintenance_id=4, title="DB upgrade", starts_at=START, ends_at=END
+            ),
+            f":calendar: Scheduled maintenance #4: DB upgrade, {WHEN}.",
+        ),
+    ],
+    ids=lambda v: getattr(v, "name", ""),
+)
+def test_each_notice_reads_as_before(notice: notices.Notice, text: str) -> None:
+    assert render(notice, BERLIN) == text
+
+
+@pytest.mark.parametrize(
+    ("phase", "text"),
+    [
+        (
+            "t24h",
+            f":calendar: Maintenance #4 in 24 hours: DB upgrade, {WHEN}.",
+        ),
+        (
+            "t1h",
+            f":hourglass: Maintenance #4 in 1 hour: DB upgrade, {WHEN}.",
+        ),
+        (
+            "start",
+            ":construction: Maintenance #4 has started: DB upgrade (until 04:30 Europe/Berlin).",
+        ),
+        ("end", ":white_check_mark: Maintenance #4 is over: DB upgrade."),
+    ],
+)
+def test_each_maintenance_phase_has_its_notice(phase: str, text: str) -> None:
+    notice = notices.MaintenanceDue(
+        maintenance_id=4, title="DB upgrade", phase=phase, starts_at=START, ends_at=END
+    )
+    assert render(notice, BERLIN) == text
