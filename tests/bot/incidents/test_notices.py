@@ -21,7 +21,7 @@ from bot.incidents.notices import (
     Unacknowledged,
 )
 from bot.incidents.records import Outcome
-from storage.db import transaction
+from storage.unit_of_work import unit_of_work
 
 EMOJI = re.compile(r":[a-z_]+:")
 
@@ -52,15 +52,15 @@ def test_reminders_and_escalation_are_notices_with_their_numbers(
 ) -> None:
     incident_id = run("declare Spot trading errors sev2").incident.id
     clock.advance(timedelta(minutes=31))
-    with transaction(sessions) as session:
-        due = reminders.status_update_due(session, domain, incident_id)
-        late = reminders.unacknowledged_due(session, domain, incident_id)
+    with unit_of_work(sessions) as uow:
+        due = reminders.status_update_due(uow, domain, incident_id)
+        late = reminders.unacknowledged_due(uow, domain, incident_id)
     assert notices_of(due) == [StatusUpdateDue(elapsed_seconds=31 * 60, since_last_update=False)]
     assert notices_of(late) == [Unacknowledged(waited_seconds=31 * 60)]
     assert no_slack_text(due) and no_slack_text(late)
     run("resolve fixed", incident_id)
-    with transaction(sessions) as session:
-        postmortem = reminders.postmortem_due(session, domain, incident_id)
+    with unit_of_work(sessions) as uow:
+        postmortem = reminders.postmortem_due(uow, domain, incident_id)
     assert notices_of(postmortem) == [PostmortemDue()]
 
 
@@ -72,8 +72,8 @@ def test_maintenance_announcements_are_notices_of_the_window(
     assert isinstance(notice, MaintenanceScheduled)
     assert notice.title == "Matching engine upgrade"
     assert notice.ends_at - notice.starts_at == timedelta(hours=2)
-    with transaction(sessions) as session:
-        start = maintenance.notice_due(session, domain, notice.maintenance_id, "start")
+    with unit_of_work(sessions) as uow:
+        start = maintenance.notice_due(uow, domain, notice.maintenance_id, "start")
     assert notices_of(start) == [
         MaintenanceDue(
             maintenance_id=notice.maintenance_id,

@@ -25,6 +25,7 @@ from bot.outbox.routes import Attempt, Route, Superseded, Together
 from storage import outbox
 from storage.db import transaction
 from storage.models import OutboxOp, TimelineEvent
+from storage.unit_of_work import unit_of_work
 
 
 @dataclass
@@ -42,9 +43,9 @@ class Recorded:
 @pytest.fixture
 def incident_id(sessions: sessionmaker[Session], domain: Domain) -> int:
     """A declared incident whose own operations are already done: its chain is empty."""
-    with transaction(sessions) as session:
+    with unit_of_work(sessions) as uow:
         outcome = execute(
-            session,
+            uow,
             domain,
             parse_command("declare Matching engine down sev3"),
             incident=None,

@@ -17,8 +17,8 @@ from bot.incidents.service import execute
 from bot.incidents.snapshot import snapshots
 from bot.slack.blocks import card_blocks, home_view
 from bot.slack.cards import card_view
-from storage.db import transaction
 from storage.models import Incident
+from storage.unit_of_work import unit_of_work
 
 HKT = ZoneInfo("Asia/Hong_Kong")
 
@@ -28,9 +28,9 @@ def run(sessions: sessionmaker[Session], domain: Domain):
     """Run `/incident <text>` as `actor`, committed; return the incident id."""
 
     def _run(text: str, incident_id: int | None = None, actor: str = "U0ALICE") -> int:
-        with transaction(sessions) as session:
-            incident = session.get(Incident, incident_id) if incident_id else None
-            outcome = execute(session, domain, parse_command(text), incident=incident, actor=actor)
+        with unit_of_work(sessions) as uow:
+            incident = uow.session.get(Incident, incident_id) if incident_id else None
+            outcome = execute(uow, domain, parse_command(text), incident=incident, actor=actor)
             assert outcome.incident is not None and outcome.incident.id is not None
             return outcome.incident.id
 
