@@ -41,7 +41,8 @@ def accept(
     """Store `(key, kind, payload, received_at)` requests; one answer each, in order. A
     key stored before (or twice in this call) is not stored again."""
     connection = session.connection()
-    rows, first = [], {}
+    rows: list[dict[str, Any]] = []
+    first: dict[str, int] = {}
     for key, kind, payload, received_at in requests:
         if key not in first:
             first[key] = len(rows)
@@ -73,7 +74,7 @@ def accept(
         row = rows[first[key]]
         new = row["id"] is not None and key not in seen
         seen.add(key)
-        answers.append(Accepted(row["id"] if row["id"] is not None else known[key], new))
+        answers.append(Accepted(int(row["id"] if row["id"] is not None else known[key]), new))
     return answers
 
 

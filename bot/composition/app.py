@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.composition.playbook_watch import playbook_reloader
 from bot.composition.runtime import Runtime
 from bot.incidents.clock import SimulatedClock
 from bot.integrations import integration_routes
@@ -25,7 +26,6 @@ from bot.scheduling.scheduler import Scheduler
 from bot.slack.operations import SlackOperations
 from bot.slack.socket_mode import SocketMode
 from bot.slack.wiring import SlackCredentials, build_slack, share_connections
-from bot.usecases.reload_playbooks import playbook_reloader
 from bot.web.alerts import build_alerts_router
 from bot.web.api import build_api_router
 from bot.web.errors import database_unavailable

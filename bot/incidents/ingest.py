@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.incidents import effects
 from bot.incidents.alerts import NormalizedAlert
@@ -67,9 +67,9 @@ def _severity(alert: NormalizedAlert, playbook: Playbook) -> str:
     return alert.severity or DEFAULT_SEVERITY
 
 
-_INCIDENTS = Incident.__table__
-_ALERTS = Alert.__table__
-_EVENTS = TimelineEvent.__table__
+_INCIDENTS = Incident.__table__  # type: ignore[attr-defined]  # SQLModel's stubs omit it
+_ALERTS = Alert.__table__  # type: ignore[attr-defined]
+_EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
 _OPEN_COLUMNS = (_INCIDENTS.c.id, _INCIDENTS.c.channel_id, _INCIDENTS.c.channel_name)
 
 _FIND_OPEN = select(*_OPEN_COLUMNS).where(
@@ -312,9 +312,9 @@ def _status_changed(rec: Recorder, alert: NormalizedAlert) -> bool:
     row = session.scalar(
         select(Alert)
         .where(
-            Alert.incident_id == incident.id,
-            Alert.source == alert.source,
-            Alert.fingerprint == alert.fingerprint,
+            col(Alert.incident_id) == incident.id,
+            col(Alert.source) == alert.source,
+            col(Alert.fingerprint) == alert.fingerprint,
         )
         .with_for_update()
     )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.incidents.effect_codec import encode
 from bot.incidents.effects import Effect, lane_of
@@ -106,16 +106,15 @@ class Recorder:
         overwrite: bool = False,
     ) -> Milestone | None:
         """Set a milestone; an existing one is kept unless `overwrite`, with its edit history."""
-        assert self.incident is not None
+        assert self.incident is not None and self.incident.id is not None
+        incident_id = self.incident.id
         row = self.session.scalar(
             select(Milestone).where(
-                Milestone.incident_id == self.incident.id, Milestone.name == name
+                col(Milestone.incident_id) == incident_id, col(Milestone.name) == name
             )
         )
         if row is None:
-            row = Milestone(
-                incident_id=self.incident.id, name=name, at=at, source=source, actor=actor
-            )
+            row = Milestone(incident_id=incident_id, name=name, at=at, source=source, actor=actor)
             self.session.add(row)
             return row
         if not overwrite:
@@ -172,5 +171,5 @@ def _history_entry(row: Milestone, now: datetime) -> dict[str, Any]:
 
 def milestones_of(session: Session, incident_id: int) -> dict[str, Milestone]:
     """An incident's milestones by name."""
-    rows = session.scalars(select(Milestone).where(Milestone.incident_id == incident_id))
+    rows = session.scalars(select(Milestone).where(col(Milestone.incident_id) == incident_id))
     return {row.name: row for row in rows}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.base import BaseScheduler
@@ -23,7 +24,6 @@ from storage.models import Incident, OutboxOp
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-_NEW_INCIDENTS = "warroom_new_incident_severities"
 ALERT_SOURCES = frozenset({"alertmanager", "grafana", "pagerduty", "generic"})
 
 
@@ -88,27 +88,31 @@ class Metrics:
 
         scheduler.add_listener(fired, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
 
-    def watch_outbox(self, sessions: sessionmaker[Session]) -> None:
+    def watch_outbox(self, sessions: sessionmaker[Any]) -> None:
         """Report the outbox's depth and age at each scrape."""
         self.registry.register(_OutboxCollector(sessions))
 
-    def watch_incidents(self, sessions: sessionmaker[Session]) -> None:
+    def watch_incidents(self, sessions: sessionmaker[Any]) -> None:
         """Count incidents as their opening commits, whichever path opened them."""
+
+        # Severities of incidents flushed but not committed yet, per session (held weakly:
+        # a session that goes away takes its uncommitted count with it).
+        opened: WeakKeyDictionary[Session, list[str]] = WeakKeyDictionary()
 
         @event.listens_for(sessions, "after_flush")
         def _noted(session: Session, _context: Any) -> None:
             new = [o.severity for o in session.new if isinstance(o, Incident)]
             if new:
-                session.info.setdefault(_NEW_INCIDENTS, []).extend(new)
+                opened.setdefault(session, []).extend(new)
 
         @event.listens_for(sessions, "after_commit")
         def _committed(session: Session) -> None:
-            for severity in session.info.pop(_NEW_INCIDENTS, []):
+            for severity in opened.pop(session, []):
                 self.incidents.labels(severity).inc()
 
         @event.listens_for(sessions, "after_rollback")
         def _rolled_back(session: Session) -> None:
-            session.info.pop(_NEW_INCIDENTS, None)
+            opened.pop(session, None)
 
 
 class _OutboxCollector(Collector):

@@ -157,7 +157,7 @@ class Intake:
         response = await self.client.conversations_history(
             channel=channel, latest=ts, inclusive=True, limit=1
         )
-        messages = response.get("messages", [])
+        messages: list[dict[str, Any]] = response.get("messages", [])
         if not messages or messages[0].get("ts") != ts:
             response = await self.client.conversations_replies(channel=channel, ts=ts, limit=1)
             messages = response.get("messages", [])

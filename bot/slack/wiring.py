@@ -31,7 +31,7 @@ COMMAND_LINGER = 0.05  # seconds
 WEB_API_TIMEOUT = 15  # seconds
 
 # What each button and modal does, as the command verb it stands for (for metrics).
-INTERACTION_VERBS = {
+INTERACTION_VERBS: dict[str, str] = {
     ActionId.ACKNOWLEDGE: "ack",
     ActionId.RESOLVE: "resolve",
     ActionId.ADD_NOTE: "note",
@@ -67,7 +67,7 @@ class MeteredWebClient(AsyncWebClient):
         super().__init__(*args, **kwargs)
         self.metrics = metrics
 
-    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:  # type: ignore[override]
+    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
         self.metrics.slack_calls.labels(api_method).inc()
         try:
             return await super().api_call(api_method, **kwargs)
@@ -114,10 +114,10 @@ def command_verb(body: dict[str, Any]) -> str | None:
         word = (body.get("text") or "").strip().split(" ", 1)[0].lower() or "help"
         return word if word in USAGE else "invalid"
     if body.get("type") == "block_actions":
-        action = (body.get("actions") or [{}])[0].get("action_id")
+        action = str((body.get("actions") or [{}])[0].get("action_id"))
         return INTERACTION_VERBS.get(action)
     if body.get("type") == "view_submission":
-        return INTERACTION_VERBS.get((body.get("view") or {}).get("callback_id"))
+        return INTERACTION_VERBS.get(str((body.get("view") or {}).get("callback_id")))
     return None
 
 

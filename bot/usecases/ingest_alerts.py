@@ -85,6 +85,7 @@ def _plain(uow: UnitOfWork, domain: Domain, notes: list[Notification]) -> list[I
 
 
 def _delivered(uow: UnitOfWork, domain: Domain, note: Notification) -> Ingested:
+    assert note.delivery_id is not None
     session = uow.session
     stored = session.scalar(_delivery(note.source, note.delivery_id))
     if stored is not None:

@@ -1,41 +1,28 @@
-"""Hot reload of the playbook folder: new incidents use the new playbooks at once."""
+"""Use case: the playbook folder changed; new incidents use the new playbooks at once."""
 
 from __future__ import annotations
 
-import logging
-
-from bot.composition.runtime import Runtime, playbooks_dir
-from bot.incidents import effects
+from bot.incidents.context import Domain
+from bot.incidents.effects import Broadcast
+from bot.incidents.records import Outcome, Recorder
 from playbooks import Catalog, Problem
-from playbooks.watch import PlaybookReloader
-from storage import outbox
-from storage.db import transaction
+from storage.unit_of_work import UnitOfWork
 
-log = logging.getLogger(__name__)
+SHOWN_PROBLEMS = 20
 
 
-def playbook_reloader(runtime: Runtime) -> PlaybookReloader:
-    """A watcher that swaps the catalog on a valid change and reports an invalid one."""
-    folder = playbooks_dir(runtime.settings)
+def playbooks_changed(domain: Domain, catalog: Catalog) -> None:
+    """Use the new playbooks for every incident opened from now on; a running incident
+    keeps the snapshot of its own."""
+    domain.catalog = catalog
 
-    def on_change(catalog: Catalog) -> None:
-        runtime.domain.catalog = catalog
-        log.info("playbooks reloaded from %s: %s", folder, ", ".join(p.id for p in catalog))
 
-    def on_error(problems: list[Problem]) -> None:
-        lines = "\n".join(str(problem) for problem in problems[:20])
-        log.error("playbook change refused, keeping the previous version:\n%s", lines)
-        with transaction(runtime.sessions) as session:
-            outbox.enqueue(
-                session=session,
-                kind=effects.BROADCAST,
-                payload={
-                    "incident_id": None,
-                    "text": "Playbook change refused; the previous version stays in use:\n" + lines,
-                },
-                incident_id=None,
-                now=runtime.domain.clock.now(),
-            )
-        runtime.wake_dispatcher()
-
-    return PlaybookReloader(folder, on_change, on_error)
+def playbook_change_refused(uow: UnitOfWork, domain: Domain, problems: list[Problem]) -> Outcome:
+    """Keep the previous playbooks and tell the team what is wrong with the change."""
+    lines = "\n".join(str(problem) for problem in problems[:SHOWN_PROBLEMS])
+    rec = Recorder(uow, None, domain.clock.now(), domain.tz)
+    rec.effect(
+        Broadcast(text="Playbook change refused; the previous version stays in use:\n" + lines)
+    )
+    rec.close()
+    return rec.outcome

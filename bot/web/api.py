@@ -6,19 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from bot.composition.runtime import Runtime
-from bot.incidents.snapshot import (
-    IncidentSnapshot,
-    MilestoneFact,
-    StageFact,
-    snapshot,
-    snapshots,
-)
-from bot.incidents.views import timeline
+from bot.incidents.snapshot import IncidentSnapshot, MilestoneFact, StageFact
 from bot.postmortem import current_draft
+from bot.usecases.queries import incident_events, incident_record, incidents
 from bot.web.auth import require_auth
 from bot.web.errors import ErrorBody, JSONErrorRoute, WebError
 from bot.web.models import (
@@ -35,7 +28,7 @@ from bot.web.models import (
     Timeline,
 )
 from storage.db import transaction
-from storage.models import OPEN_STATUSES, ActionItem, Alert, Incident
+from storage.models import OPEN_STATUSES
 
 STATUSES = (*OPEN_STATUSES, "resolved")
 STATUS_FILTERS = ("open", *STATUSES)
@@ -75,57 +68,41 @@ def _milestone(fact: MilestoneFact) -> MilestoneOut:
     return MilestoneOut(at=fact.at, source=fact.source, actor=fact.actor, history=history)
 
 
-def _get(session: Session, incident_id: int) -> Incident:
-    incident = session.get(Incident, incident_id)
-    if incident is None:
-        raise WebError(404, f"no incident #{incident_id}")
-    return incident
-
-
 def list_incidents(session: Session, status: str | None, limit: int) -> IncidentList:
     """Incidents newest first, optionally only open ones or one status."""
-    query = select(Incident).order_by(col(Incident.created_at).desc(), col(Incident.id).desc())
-    if status == "open":
-        query = query.where(col(Incident.status).in_(OPEN_STATUSES))
-    elif status is not None:
-        query = query.where(col(Incident.status) == status)
-    incidents = list(session.scalars(query.limit(limit)))
-    return IncidentList(incidents=[_summary(found) for found in snapshots(session, incidents)])
+    return IncidentList(incidents=[_summary(found) for found in incidents(session, status, limit)])
 
 
 def incident_detail(session: Session, incident_id: int) -> IncidentDetail:
     """Everything known about one incident."""
-    incident = snapshot(session, incident_id)
-    if incident is None:
+    record = incident_record(session, incident_id)
+    if record is None:
         raise WebError(404, f"no incident #{incident_id}")
-    alerts = session.scalars(
-        select(Alert).where(col(Alert.incident_id) == incident_id).order_by(col(Alert.id))
-    )
-    items = session.scalars(
-        select(ActionItem)
-        .where(col(ActionItem.incident_id) == incident_id)
-        .order_by(col(ActionItem.id))
-    )
+    incident = record.incident
     return IncidentDetail(
         **_summary(incident).model_dump(),
         milestones={name: _milestone(fact) for name, fact in incident.milestones.items()},
         stage=_stage(incident.stage),
         roles=dict(incident.roles),
-        alerts=[AlertOut.model_validate(row, from_attributes=True) for row in alerts],
+        alerts=[AlertOut.model_validate(row, from_attributes=True) for row in record.alerts],
         impact=incident.impact,
         cause=incident.cause,
         drill=incident.drill,
-        action_items=[ActionItemOut.model_validate(row, from_attributes=True) for row in items],
+        action_items=[
+            ActionItemOut.model_validate(row, from_attributes=True) for row in record.action_items
+        ],
     )
 
 
 def incident_timeline(session: Session, incident_id: int) -> Timeline:
     """An incident's timeline entries in the order they happened."""
-    _get(session, incident_id)
+    events = incident_events(session, incident_id)
+    if events is None:
+        raise WebError(404, f"no incident #{incident_id}")
     return Timeline(
         events=[
             EventOut(at=e.occurred_at, kind=e.kind, actor=e.actor, text=e.text, source=e.source)
-            for e in timeline(session, incident_id)
+            for e in events
         ]
     )
 
