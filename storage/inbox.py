@@ -26,7 +26,8 @@ class Accepted:
 
 
 def _insert(insert: Any) -> Any:
-    return insert(_TABLE).on_conflict_do_nothing(index_elements=["key"]).returning(_TABLE.c.id)
+    statement = insert(_TABLE).on_conflict_do_nothing(index_elements=["key"])
+    return statement.returning(_TABLE.c.id, _TABLE.c.key)
 
 
 _INSERTS = {"sqlite": _insert(sqlite_insert), "postgresql": _insert(pg_insert)}
@@ -41,40 +42,31 @@ def accept(
     """Store `(key, kind, payload, received_at)` requests; one answer each, in order. A
     key stored before (or twice in this call) is not stored again."""
     connection = session.connection()
-    rows: list[dict[str, Any]] = []
-    first: dict[str, int] = {}
+    rows: dict[str, dict[str, Any]] = {}
     for key, kind, payload, received_at in requests:
-        if key not in first:
-            first[key] = len(rows)
-            rows.append(
-                {
-                    "key": key,
-                    "kind": kind,
-                    "payload": payload,
-                    "received_at": received_at,
-                    "claimed_until": None,
-                    "attempts": 0,
-                    "done_at": None,
-                }
-            )
-    for row in rows:
-        # One statement per row: a multi-row insert that skips conflicts returns ids in no
-        # promised order, and which keys were new is what the caller needs.
-        inserted = connection.execute(_INSERTS[connection.dialect.name], row).first()
-        row["id"] = inserted.id if inserted is not None else None
-    known = {
-        found.key: found.id
-        for found in connection.execute(
-            _FIND, {"p_keys": [row["key"] for row in rows if row["id"] is None]}
+        rows.setdefault(
+            key,
+            {
+                "key": key,
+                "kind": kind,
+                "payload": payload,
+                "received_at": received_at,
+                "claimed_until": None,
+                "attempts": 0,
+                "done_at": None,
+            },
         )
-    }
+    # One compiled statement for any batch size (executemany with RETURNING); what it
+    # returns is matched by key, as rows skipped for a conflict return nothing.
+    inserted = connection.execute(_INSERTS[connection.dialect.name], list(rows.values()))
+    new = {row.key: row.id for row in inserted}
+    known = dict(new)
+    if len(new) < len(rows):  # retries of requests stored before
+        missing = [key for key in rows if key not in new]
+        known.update((row.key, row.id) for row in connection.execute(_FIND, {"p_keys": missing}))
     answers: list[Accepted] = []
-    seen: set[str] = set()
     for key, *_ in requests:
-        row = rows[first[key]]
-        new = row["id"] is not None and key not in seen
-        seen.add(key)
-        answers.append(Accepted(int(row["id"] if row["id"] is not None else known[key]), new))
+        answers.append(Accepted(int(known[key]), new.pop(key, None) is not None))
     return answers
 
 
