@@ -107,6 +107,26 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, class_=Session, expire_on_commit=False)
 
 
+def make_statement_engine(url: str, **kwargs: Any) -> Engine | None:
+    """An engine for work that is a single statement, durable once it returns (None on
+    SQLite, whose transactions cost no round trips: use the main engine).
+
+    On PostgreSQL each statement commits by itself, and connections are not pinged when
+    taken from the pool: no BEGIN, COMMIT or ping round trips, after each of which the
+    calling thread waits for the GIL again. A connection that died with the server fails
+    its statement, which the caller reports; the pool then replaces it.
+    """
+    url = normalize_url(url)
+    if is_sqlite(url):
+        return None
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8, **kwargs)
+
+
+def statement_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions on an engine from `make_statement_engine` (or the main one on SQLite)."""
+    return sessionmaker(bind=engine, class_=Session, expire_on_commit=False)
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""

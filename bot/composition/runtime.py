@@ -14,7 +14,13 @@ from bot.composition.config import Settings
 from bot.incidents.clock import Clock, SystemClock
 from bot.incidents.context import Domain
 from playbooks import bundled_dir, load_dir
-from storage.db import is_sqlite, make_engine, make_sessionmaker
+from storage.db import (
+    is_sqlite,
+    make_engine,
+    make_sessionmaker,
+    make_statement_engine,
+    statement_sessionmaker,
+)
 from storage.migrate import current_revision, head_revision, upgrade
 
 
@@ -33,10 +39,20 @@ class Runtime:
     # Called after a commit that wrote outbox rows, so the dispatcher starts at once
     # instead of at its next poll. The dispatcher replaces this no-op when it starts.
     wake_dispatcher: Callable[[], None] = field(default=lambda: None)
+    # For single-statement writes on an answer's path (see `make_statement_engine`);
+    # None: the main engine.
+    statement_engine: Engine | None = None
+
+    @property
+    def statement_sessions(self) -> sessionmaker[Session]:
+        """Sessions for single-statement writes that must be durable once they return."""
+        return statement_sessionmaker(self.statement_engine or self.engine)
 
     def close(self) -> None:
         """Release database connections."""
         self.engine.dispose()
+        if self.statement_engine is not None:
+            self.statement_engine.dispose()
 
 
 def playbooks_dir(settings: Settings) -> Path:
@@ -67,4 +83,10 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         engine.dispose()
         raise StartupError(f"cannot load playbooks: {error}") from error
     domain = Domain(clock=clock or SystemClock(), tz=settings.tz, catalog=catalog)
-    return Runtime(settings, engine, make_sessionmaker(engine), domain)
+    return Runtime(
+        settings,
+        engine,
+        make_sessionmaker(engine),
+        domain,
+        statement_engine=make_statement_engine(settings.database_url),
+    )

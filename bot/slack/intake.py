@@ -57,7 +57,11 @@ class Intake:
         self.runtime = runtime
         self.client = client
         # Requests arriving together share the commit their ack waits for.
-        self._store: GroupCommit[Inbound, Accepted] = GroupCommit(runtime.sessions, self._accept)
+        # Storing a batch is one INSERT: on PostgreSQL it runs without a transaction around
+        # it, which would cost two more round trips on the ack's path.
+        self._store: GroupCommit[Inbound, Accepted] = GroupCommit(
+            runtime.statement_sessions, self._accept
+        )
         # Carried out after the ack: nobody waits on it, so batches may wait for company.
         self._run: GroupCommit[tuple[int, Request | None], Reply] = GroupCommit(
             runtime.sessions, self._carry_out, linger=linger

@@ -7,7 +7,7 @@ be carried out after the restart, and two workers never both carry it out.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -124,16 +124,21 @@ def decode(row: InboxRequest) -> Inbound:
 def _encode(inbound: Inbound) -> tuple[str, str, dict[str, Any], datetime]:
     request = inbound.request
     if isinstance(request, PinRequest):
-        body: dict[str, Any] = {"pin": asdict(request)}
+        body: dict[str, Any] = {"pin": _fields(request)}
         kind = "pin"
     else:
-        fields = asdict(request)
-        fields.pop("received_at")
-        if isinstance(request.command, str):
-            fields["command"] = request.command
+        fields = _fields(request)
+        del fields["received_at"]  # the row's own column
+        if isinstance(request.command, Command):
+            fields["command"] = _fields(request.command)
         body = {"command": fields}
         kind = "command"
     return inbound.key, kind, {**body, "reply_to": inbound.reply_to}, inbound.received_at
+
+
+def _fields(instance: Any) -> dict[str, Any]:
+    # Shallow, unlike dataclasses.asdict, which deep-copies every value: on the ack's path.
+    return {name: getattr(instance, name) for name in type(instance).__dataclass_fields__}
 
 
 __all__ = ["Accepted", "BatchRefused", "Inbound", "PinRequest", "Request", "accept", "carry_out"]
