@@ -27,7 +27,7 @@ from bot.slack.ids import ActionId, CallbackId
 from bot.slack.intake import Intake
 from bot.slack.listeners import register
 
-COMMAND_LINGER = 0.05  # seconds
+COMMAND_LINGER = 0.2  # seconds
 WEB_API_TIMEOUT = 15  # seconds
 
 # What each button and modal does, as the command verb it stands for (for metrics).
