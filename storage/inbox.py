@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
@@ -118,3 +118,12 @@ def pending_count(session: Session) -> int:
     """How many requests are not carried out yet."""
     query = select(func.count()).select_from(_TABLE).where(_TABLE.c.done_at.is_(None))
     return int(session.scalar(query) or 0)
+
+
+def prune(session: Session, *, done_before: datetime) -> int:
+    """Forget requests carried out before `done_before` (a retry that late is not coming)."""
+    statement = delete(_TABLE).where(
+        _TABLE.c.done_at.is_not(None), _TABLE.c.done_at < bindparam("p_before", type_=UTCDateTime)
+    )
+    result = session.connection().execute(statement, {"p_before": done_before})
+    return int(result.rowcount)

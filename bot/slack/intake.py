@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
@@ -22,6 +23,7 @@ from sqlmodel import Session
 from bot.composition.runtime import Runtime
 from bot.incidents.commands import Command
 from bot.outbox.batching import GroupCommit
+from bot.slack.errors import PERMANENT_ERRORS, slack_error
 from bot.usecases.inbox import Inbound, Request, accept, carry_out, decode
 from bot.usecases.run_command import CommandRequest, Reply
 from storage import inbox
@@ -42,6 +44,9 @@ RECOVER_EVERY = 5.0  # seconds between looks for requests a stopped process left
 RECOVER_AFTER = timedelta(seconds=10)  # a live process carries a request out long before
 RECOVER_LEASE = timedelta(seconds=60)
 RECOVER_BATCH = 200
+KEEP_DONE = timedelta(days=1)  # Slack retries a delivery within minutes
+# A reacted-to message these say is gone (or out of reach) is never coming back.
+GONE = frozenset({"thread_not_found", "not_in_channel"})
 
 
 class Intake:
@@ -126,13 +131,20 @@ class Intake:
         return len(left)
 
     async def recover_forever(self) -> None:
-        """Look for left requests every few seconds, until cancelled."""
+        """Look for left requests every few seconds, and forget those carried out long
+        ago, until cancelled."""
         while True:
             await asyncio.sleep(RECOVER_EVERY)
             try:
                 await self.recover()
+                await asyncio.to_thread(self._prune)
             except Exception:
                 log.exception("could not look for Slack requests left in the inbox")
+
+    def _prune(self) -> None:
+        before = self.runtime.domain.clock.now() - KEEP_DONE
+        with self.runtime.sessions() as session, session.begin():
+            inbox.prune(session, done_before=before)
 
     async def answer(self, reply_to: dict[str, Any], text: str | None) -> None:
         """Tell the sender privately: through the request's response URL, else as an
@@ -158,13 +170,18 @@ class Intake:
         if request.text is not None:
             return request
         channel, ts = request.channel_id, request.ts
-        response = await self.client.conversations_history(
-            channel=channel, latest=ts, inclusive=True, limit=1
-        )
-        messages: list[dict[str, Any]] = response.get("messages", [])
-        if not messages or messages[0].get("ts") != ts:
-            response = await self.client.conversations_replies(channel=channel, ts=ts, limit=1)
-            messages = response.get("messages", [])
+        try:
+            response = await self.client.conversations_history(
+                channel=channel, latest=ts, inclusive=True, limit=1
+            )
+            messages: list[dict[str, Any]] = response.get("messages", [])
+            if not messages or messages[0].get("ts") != ts:
+                response = await self.client.conversations_replies(channel=channel, ts=ts, limit=1)
+                messages = response.get("messages", [])
+        except SlackApiError as error:
+            if slack_error(error) in PERMANENT_ERRORS | GONE:
+                return None  # no retry can find it: done, with nothing to record
+            raise  # left in the inbox: tried again by `recover`
         if not messages:
             return None
         message = messages[0]

@@ -154,3 +154,19 @@ def test_claim_takes_only_what_no_live_worker_holds_and_a_gone_message_is_just_d
         carry_out(uow, domain, [(accepted.id, None)])  # the message was deleted meanwhile
     with sessions() as session:
         assert inbox.pending_count(session) == 0
+
+
+def test_requests_carried_out_long_ago_are_forgotten_and_pending_ones_kept(
+    sessions, domain, incident, clock
+) -> None:
+    done, waiting = _note(incident, "done", "t1", clock), _note(incident, "waiting", "t2", clock)
+    with unit_of_work(sessions) as uow:
+        first, _ = accept(uow, [done, waiting])
+    with unit_of_work(sessions) as uow:
+        carry_out(uow, domain, [(first.id, done.request)])
+
+    with unit_of_work(sessions) as uow:
+        assert inbox.prune(uow.session, done_before=clock.now()) == 0  # done just now
+    with unit_of_work(sessions) as uow:
+        assert inbox.prune(uow.session, done_before=clock.now() + timedelta(days=2)) == 1
+    assert [i.key for i in _stored(sessions)] == ["command:t2"]
