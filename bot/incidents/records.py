@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -16,6 +16,9 @@ from storage import outbox
 from storage.models import Incident, Milestone, TimelineEvent
 from storage.unit_of_work import UnitOfWork
 
+if TYPE_CHECKING:
+    from bot.incidents.views import Shown
+
 _EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
 E = TypeVar("E", bound=Effect)
 
@@ -24,15 +27,17 @@ E = TypeVar("E", bound=Effect)
 class Outcome:
     """What an operation did: the incident, the effects it queued, and what to tell people.
 
-    `reply` is echoed in the incident channel; `private` is shown only to the responder
-    who asked (read-only commands); `effects` go into the outbox with the operation's
-    other rows, in the same transaction.
+    `reply` is echoed in the incident channel; `private` (text) or `shown` (a structured
+    view the adapter words) is shown only to the responder who asked (read-only
+    commands); `effects` go into the outbox with the operation's other rows, in the same
+    transaction.
     """
 
     incident: Incident | None
     effects: list[Effect] = field(default_factory=list)
     reply: str | None = None
     private: str | None = None
+    shown: Shown | None = None
     duplicate: bool = False
 
 

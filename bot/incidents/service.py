@@ -14,7 +14,8 @@ from bot.incidents.context import Domain
 from bot.incidents.errors import DomainError
 from bot.incidents.records import Outcome, Recorder
 from bot.incidents.roles import assign_role
-from bot.incidents.views import timeline_text
+from bot.incidents.snapshot import snapshot
+from bot.incidents.views import tasks_shown, timeline_shown
 from storage.models import Incident, TimelineEvent
 from storage.unit_of_work import UnitOfWork
 
@@ -82,9 +83,12 @@ def execute(
         )
     if command.verb == "timeline":
         uow.flush()  # what this transaction recorded so far belongs in it
-        return Outcome(incident, private=timeline_text(uow.session, incident, domain.tz))
+        return Outcome(incident, shown=timeline_shown(uow.session, incident, domain.tz))
     if command.verb == "tasks" or (command.verb == "stage" and command.target is None):
-        return Outcome(incident, private=stages.tasks_text(incident))
+        assert incident.id is not None
+        found = snapshot(uow.session, incident.id)
+        assert found is not None
+        return Outcome(incident, shown=tasks_shown(found))
     rec = Recorder(uow, incident, domain.clock.now(), domain.tz, key=key)
     # The echo goes first in the outbox so the channel reads command, then its effects.
     echo = rec.effect(effects.PostMessage(text="", actor=actor))

@@ -212,18 +212,3 @@ def _stage_started(playbook: Playbook | None, stage_id: str) -> StageStarted:
         timebox_seconds=_timebox_seconds(playbook, stage_id),
         tasks=tuple(stage.tasks),
     )
-
-
-def tasks_text(incident: Incident) -> str:
-    """The current stage's checklist, with what is done."""
-    state = state_of(incident)
-    if state is None:
-        return "This incident has no playbook stages."
-    stage = playbook_of(incident).stage(state.stage)
-    done = state.done(stage.id)
-    if not stage.tasks:
-        return f"Stage *{stage.title}* has no tasks."
-    lines = [f"*{stage.title}*"]
-    for n, task in enumerate(stage.tasks, 1):
-        lines.append(f"{':white_check_mark:' if n in done else ':white_large_square:'} {n}. {task}")
-    return "\n".join(lines)

@@ -1,7 +1,9 @@
-"""Read-only views of an incident, as text for a responder."""
+"""Read-only views of an incident for a responder: structured, worded by the adapter."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -9,6 +11,9 @@ from sqlmodel import Session, col
 
 from bot.incidents.times import format_local
 from storage.models import Incident, TimelineEvent
+
+if TYPE_CHECKING:
+    from bot.incidents.snapshot import IncidentSnapshot
 
 TIMELINE_LIMIT = 50
 
@@ -31,17 +36,54 @@ def spans_days(incident: Incident, events: list[TimelineEvent], tz: ZoneInfo) ->
     return len(days) > 1
 
 
-def timeline_text(session: Session, incident: Incident, tz: ZoneInfo) -> str:
-    """The last entries of the timeline, one per line, in the team's time zone."""
+@dataclass(frozen=True)
+class Entry:
+    """One timeline entry as shown: its local time (with the date when the incident spans
+    days), kind, text and who."""
+
+    when: str
+    kind: str
+    text: str
+    actor: str | None
+
+
+@dataclass(frozen=True)
+class TimelineShown:
+    """The last entries of an incident's timeline, in the team's time zone."""
+
+    incident_id: int
+    zone: str
+    entries: tuple[Entry, ...]
+    earlier: int  # entries before those shown (all of them are in the postmortem)
+
+
+@dataclass(frozen=True)
+class TasksShown:
+    """The current stage's checklist (`stage` None: the incident has no playbook stages)."""
+
+    stage: str | None
+    tasks: tuple[tuple[int, str, bool], ...] = ()
+
+
+Shown = TimelineShown | TasksShown
+
+
+def timeline_shown(session: Session, incident: Incident, tz: ZoneInfo) -> TimelineShown:
+    """The last TIMELINE_LIMIT entries of the timeline, in the team's time zone."""
     assert incident.id is not None
     events = timeline(session, incident.id)
     with_date = spans_days(incident, events, tz)
     shown = events[-TIMELINE_LIMIT:]
-    lines = [f"*Timeline of incident #{incident.id}* ({tz.key})"]
-    if len(events) > len(shown):
-        lines.append(f"_…{len(events) - len(shown)} earlier entries in the postmortem_")
-    for event in shown:
-        who = f" — {event.actor}" if event.actor else ""
-        when = format_local(event.occurred_at, tz, with_date=with_date)
-        lines.append(f"`{when}` {event.kind}: {event.text}{who}")
-    return "\n".join(lines)
+    entries = tuple(
+        Entry(format_local(e.occurred_at, tz, with_date=with_date), e.kind, e.text, e.actor)
+        for e in shown
+    )
+    return TimelineShown(incident.id, tz.key, entries, earlier=len(events) - len(shown))
+
+
+def tasks_shown(snapshot: IncidentSnapshot) -> TasksShown:
+    """The current stage's checklist, with what is done."""
+    stage = snapshot.stage
+    if stage is None:
+        return TasksShown(None)
+    return TasksShown(stage.title, tuple((t.n, t.text, t.done) for t in stage.tasks))

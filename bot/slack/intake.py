@@ -24,6 +24,7 @@ from bot.composition.runtime import Runtime
 from bot.incidents.commands import Command
 from bot.outbox.batching import GroupCommit
 from bot.slack.errors import PERMANENT_ERRORS, slack_error
+from bot.slack.replies import reply_text
 from bot.usecases.inbox import Inbound, Request, accept, carry_out, decode
 from bot.usecases.run_command import CommandRequest, Reply
 from storage import inbox
@@ -100,7 +101,7 @@ class Intake:
             await self.answer(inbound.reply_to, DATABASE_LATE)
             return
         self.runtime.wake_dispatcher()
-        await self.answer(inbound.reply_to, reply.private)
+        await self.answer(inbound.reply_to, reply_text(reply))
 
     async def recover(self, *, everything: bool = False) -> int:
         """Carry out requests a stopped process left; `everything`: however recent (a

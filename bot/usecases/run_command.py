@@ -14,6 +14,7 @@ from bot.incidents.commands import Command, CommandError, parse_command
 from bot.incidents.context import Domain
 from bot.incidents.errors import DomainError
 from bot.incidents.service import DuplicateDelivery, check_deliveries, execute
+from bot.incidents.views import Shown
 from storage.models import Incident
 from storage.people import remember
 from storage.unit_of_work import UnitOfWork, unit_of_work
@@ -21,9 +22,11 @@ from storage.unit_of_work import UnitOfWork, unit_of_work
 
 @dataclass(frozen=True)
 class Reply:
-    """What to tell the user who asked, privately (None: nothing)."""
+    """What to tell the user who asked, privately: text, or a view the adapter words
+    (both None: nothing)."""
 
     private: str | None = None
+    shown: Shown | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def _apply(
         return Reply(None)
     if parsed.verb in ("declare", "drill"):
         return Reply(outcome.reply)
-    return Reply(outcome.private)
+    return Reply(outcome.private, outcome.shown)
 
 
 def _execute(uow: UnitOfWork, domain: Domain, command: Command, request: CommandRequest):

@@ -10,6 +10,7 @@ from sqlmodel import select
 from bot.incidents.commands import parse_command
 from bot.incidents.errors import DomainError
 from bot.incidents.service import execute
+from bot.incidents.views import Entry, TasksShown, TimelineShown
 from storage.models import ActionItem, Incident, RoleAssignment
 from storage.unit_of_work import unit_of_work
 
@@ -209,7 +210,7 @@ def test_role_assigns_and_invites(run, store, sessions, incident_id) -> None:
 
 def test_stage_and_tasks_follow_the_playbook(run, store, incident_id) -> None:
     shown = run("tasks", incident_id)
-    assert shown.private is not None and shown.effects == []
+    assert isinstance(shown.shown, TasksShown) and shown.shown.stage and shown.effects == []
     stage_before = store.incident(incident_id).playbook_state["stage"]
     outcome = run("stage next", incident_id)
     stage_after = store.incident(incident_id).playbook_state["stage"]
@@ -229,7 +230,10 @@ def test_task_done_ticks_the_checklist(run, store, catalog) -> None:
     assert outcome.reply == "Task 1 done"
     event = store.events(incident_id)[-1]
     assert (event.kind, event.text) == ("task", "task 1 done: Page the matching-engine on-call")
-    assert ":white_check_mark: 1." in run("tasks", incident_id).private
+    checklist = run("tasks", incident_id).shown
+    assert isinstance(checklist, TasksShown)
+    assert checklist.tasks[0] == (1, "Page the matching-engine on-call", True)
+    assert not any(done for _, _, done in checklist.tasks[1:])
     with pytest.raises(DomainError, match="already done"):
         run("task done 1", incident_id)
     with pytest.raises(DomainError, match="no task 9"):
@@ -298,9 +302,9 @@ def test_reopen_restores_and_refuses_an_open_incident(run, store, incident_id) -
 def test_timeline_shows_entries_in_local_time(run, clock, incident_id) -> None:
     clock.advance(timedelta(minutes=1))
     run("note first look", incident_id)
-    text = run("timeline", incident_id).private
-    assert "`17:57` note: first look — U0ALICE" in text
-    assert "(Asia/Hong_Kong)" in text
+    shown = run("timeline", incident_id).shown
+    assert isinstance(shown, TimelineShown) and shown.zone == "Asia/Hong_Kong"
+    assert shown.entries[-1] == Entry("17:57", "note", "first look", "U0ALICE")
 
 
 def test_statuspage_queues_only_the_public_text(run, store, incident_id) -> None:

@@ -10,6 +10,7 @@ import pytest
 from bot.composition.runtime import Runtime
 from bot.incidents.commands import parse_command
 from bot.incidents.effects import POST_MESSAGE
+from bot.incidents.views import TimelineShown
 from bot.outbox.batching import GroupCommit
 from bot.usecases.run_command import CommandRequest, run_commands
 from storage.models import Incident
@@ -147,4 +148,6 @@ def test_a_command_in_a_batch_reads_what_the_commands_before_it_recorded(
         )
 
     assert replies[0].private and "Maintenance #1 scheduled" in replies[0].private
-    assert replies[2].private and "before" in replies[2].private
+    timeline = replies[2].shown
+    assert isinstance(timeline, TimelineShown)
+    assert [e.text for e in timeline.entries if e.kind == "note"] == ["before"]
