@@ -26,6 +26,7 @@ Job = TypeVar("Job")
 Result = TypeVar("Result")
 
 IDLE_SECONDS = 5.0  # the writer thread stops when idle this long and restarts on demand
+GIVE_WAY_POLL = 0.01
 
 
 class GroupCommit(Generic[Job, Result]):
@@ -34,6 +35,8 @@ class GroupCommit(Generic[Job, Result]):
     `work` returns one result per job, in the jobs' order. `linger` (seconds) lets a batch
     wait for company after its first job: for work nobody is waiting on (a command already
     acknowledged), fewer and larger transactions leave more of the process to the requests.
+    `give_way`, when given, is asked after the linger: while it says True the batch keeps
+    waiting, for at most `give_way_for` seconds (work that may yield to a busier caller).
     """
 
     def __init__(
@@ -43,11 +46,15 @@ class GroupCommit(Generic[Job, Result]):
         *,
         max_batch: int = 64,
         linger: float = 0.0,
+        give_way: Callable[[], bool] | None = None,
+        give_way_for: float = 0.0,
     ) -> None:
         self.sessions = sessions
         self.work = work
         self.max_batch = max_batch
         self.linger = linger
+        self.give_way = give_way
+        self.give_way_for = give_way_for
         self._queue: queue.SimpleQueue[
             tuple[Job, asyncio.AbstractEventLoop, asyncio.Future[Result]]
         ]
@@ -77,6 +84,10 @@ class GroupCommit(Generic[Job, Result]):
             return []
         if self.linger:
             time.sleep(self.linger)
+        if self.give_way is not None:
+            until = time.monotonic() + self.give_way_for
+            while self.give_way() and time.monotonic() < until:
+                time.sleep(GIVE_WAY_POLL)
         batch = [first]
         while len(batch) < self.max_batch:
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -46,6 +47,11 @@ RECOVER_AFTER = timedelta(seconds=10)  # a live process carries a request out lo
 RECOVER_LEASE = timedelta(seconds=60)
 RECOVER_BATCH = 200
 KEEP_DONE = timedelta(days=1)  # Slack retries a delivery within minutes
+# Carrying out gives way to storing: while requests are arriving (one in the last QUIET
+# seconds), the next batch waits, at most `give_way_for` seconds. The ack has a deadline
+# (Slack's 3 s) and its sender waits on it; the carry-out has neither, and on a shared
+# machine its transactions are what slows the acks of a burst.
+QUIET = 0.05
 # A reacted-to message these say is gone (or out of reach) is never coming back.
 GONE = frozenset({"thread_not_found", "not_in_channel"})
 
@@ -59,9 +65,12 @@ class Intake:
         client: AsyncWebClient,
         *,
         linger: float = 0.0,
+        give_way_for: float = 0.0,
     ) -> None:
         self.runtime = runtime
         self.client = client
+        self._storing = 0
+        self._stored_at = float("-inf")
         # Requests arriving together share the commit their ack waits for.
         # Storing a batch is one INSERT: on PostgreSQL it runs without a transaction around
         # it, which would cost two more round trips on the ack's path.
@@ -70,8 +79,16 @@ class Intake:
         )
         # Carried out after the ack: nobody waits on it, so batches may wait for company.
         self._run: GroupCommit[tuple[int, Request | None], Reply] = GroupCommit(
-            runtime.sessions, self._carry_out, linger=linger
+            runtime.sessions,
+            self._carry_out,
+            linger=linger,
+            give_way=self._busy,
+            give_way_for=give_way_for,
         )
+
+    def _busy(self) -> bool:
+        """Whether requests are being stored (read from the carry-out's thread)."""
+        return self._storing > 0 or time.monotonic() - self._stored_at < QUIET
 
     def _accept(self, session: Session, inbounds: list[Inbound]) -> list[Accepted]:
         with within(session) as uow:
@@ -86,7 +103,12 @@ class Intake:
 
         Raises SQLAlchemyError when the database cannot take it (answer with an error).
         """
-        accepted = await self._store.submit(inbound)
+        self._storing += 1
+        try:
+            accepted = await self._store.submit(inbound)
+        finally:
+            self._storing -= 1
+            self._stored_at = time.monotonic()
         return replace(inbound, id=accepted.id) if accepted.new else None
 
     async def carry_out(self, inbound: Inbound) -> None:

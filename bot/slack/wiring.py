@@ -28,6 +28,7 @@ from bot.slack.intake import Intake
 from bot.slack.listeners import register
 
 COMMAND_LINGER = 0.2  # seconds
+GIVE_WAY_FOR = 2.0  # seconds a command's carry-out may wait while others are being stored
 WEB_API_TIMEOUT = 15  # seconds
 
 # What each button and modal does, as the command verb it stands for (for metrics).
@@ -149,7 +150,10 @@ def build_slack(
 
         bolt.use(count_commands)
     # Stored before the ack, commands can wait a moment to be carried out together.
-    intake = Intake(runtime, client, linger=0.0 if process_before_response else COMMAND_LINGER)
+    if process_before_response:  # Lambda-style: the work must be done before the answer
+        intake = Intake(runtime, client)
+    else:
+        intake = Intake(runtime, client, linger=COMMAND_LINGER, give_way_for=GIVE_WAY_FOR)
     register(bolt, runtime, intake, later=later)
     return SlackSide(
         client=client,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -65,3 +66,22 @@ async def test_a_failed_commit_fails_every_job_of_its_batch(sessions, monkeypatc
     )
     assert all(isinstance(r, ConnectionError) for r in results), results
     assert _stored(sessions) == set()
+
+
+async def test_work_that_gives_way_waits_while_asked_and_never_past_its_limit(sessions) -> None:
+    busy = {"until": 0.0}
+
+    def give_way() -> bool:
+        return time.monotonic() < busy["until"]
+
+    group = GroupCommit(sessions, _store, give_way=give_way, give_way_for=0.3)
+    # Asked to wait 0.15 s: the job is committed once the caller is no longer busy.
+    busy["until"] = time.monotonic() + 0.15
+    assert await group.submit("after-quiet") == "after-quiet"
+    assert time.monotonic() >= busy["until"]
+    # Asked to wait a minute: it goes ahead after its limit, not a minute later.
+    busy["until"] = time.monotonic() + 60
+    started = time.monotonic()
+    assert await group.submit("after-limit") == "after-limit"
+    assert 0.3 <= time.monotonic() - started < 30
+    assert _stored(sessions) == {"after-quiet", "after-limit"}
