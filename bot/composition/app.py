@@ -8,9 +8,11 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.composition.playbook_watch import playbook_reloader
 from bot.composition.runtime import Runtime
@@ -24,14 +26,19 @@ from bot.outbox.dispatcher import Dispatcher
 from bot.scheduling.leader import AdvisoryLeader
 from bot.scheduling.scheduler import Scheduler
 from bot.slack.operations import SlackOperations
+from bot.slack.signatures import SlackSignatures
 from bot.slack.socket_mode import SocketMode
 from bot.slack.wiring import SlackCredentials, build_slack, share_connections
 from bot.web.alerts import build_alerts_router
 from bot.web.api import build_api_router
-from bot.web.errors import database_unavailable
+from bot.web.body import MIB, BodyCap
+from bot.web.errors import database_unavailable, http_error, invalid_request
 from bot.web.observe import ObservedRequests
 from storage import outbox
 from storage.db import is_sqlite, ping, transaction
+
+# Where the sandbox takes the bytes of files.uploadV2 (a postmortem can pass 1 MiB).
+SANDBOX_UPLOADS = "/sandbox/files/upload/"
 
 
 def _credentials(runtime: Runtime, public_url: str, app: FastAPI) -> SlackCredentials:
@@ -146,17 +153,28 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
     app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan)
     # Any route whose database goes away answers 503 JSON, never a stack trace.
     app.add_exception_handler(SQLAlchemyError, database_unavailable)
+    # FastAPI's defaults answer {"detail": ...}; every answer of ours is {"error": ...}.
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.state.runtime = runtime
     metrics = Metrics()
     metrics.watch_outbox(runtime.sessions)
     metrics.watch_incidents(runtime.sessions)
     app.state.metrics = metrics
+    # Inside the observer, so refusals are logged and counted like any answer.
+    app.add_middleware(BodyCap, larger={SANDBOX_UPLOADS: 32 * MIB})
+    if runtime.settings.sandbox_mode:
+        from bot.sandbox.guard import SandboxGuard
+
+        app.add_middleware(SandboxGuard, prefix="/sandbox")
     app.add_middleware(ObservedRequests, observers=[request_observer(metrics), log_request])
     app.include_router(build_alerts_router(runtime))
     app.include_router(build_api_router(runtime))
+    credentials = _credentials(runtime, public_url, app)
+    signatures = SlackSignatures(credentials.signing_secret)
     slack = build_slack(
         runtime,
-        _credentials(runtime, public_url, app),
+        credentials,
         process_before_response=replay,
         metrics=metrics,
     )
@@ -208,6 +226,14 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:
         """Everything Slack sends: commands, interactivity, events (signatures checked)."""
+        body = await request.body()  # capped by BodyCap before this reads it
+        refusal = signatures.refusal(request.headers, body)
+        if refusal is not None:
+            return JSONResponse({"error": refusal}, 401)
+        try:
+            body.decode()
+        except UnicodeDecodeError:
+            return JSONResponse({"error": "body is not UTF-8"}, 400)
         return await slack.handler.handle(request)
 
     return app

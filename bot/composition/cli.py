@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,14 +38,39 @@ def _runtime(settings: Settings | None = None) -> Runtime:
         raise SystemExit(f"warroom: {error}") from None
 
 
+def _loopback_bind(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name may resolve to anything: treat it as reachable from outside
+
+
+def _refuse_remote_sandbox(settings: Settings, args: argparse.Namespace) -> None:
+    """Exit unless the sandbox (whose tokens anyone reaching it can read) stays on loopback."""
+    if not settings.sandbox_mode or _loopback_bind(args.host):
+        return
+    if args.allow_remote_sandbox or settings.sandbox_allow_remote:
+        return
+    raise SystemExit(
+        f"warroom: no Slack credentials, so this would serve the local sandbox on {args.host}, "
+        "where anyone reaching it can act as every sandbox user: bind 127.0.0.1, set "
+        "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or pass --allow-remote-sandbox "
+        "(WARROOM_SANDBOX_ALLOW_REMOTE=1) to serve it anyway"
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service on uvicorn."""
     import uvicorn
 
     from bot.composition.app import create_app
     from bot.observability.logs import configure_logging
+    from bot.web.deadline import RECEIVE_TIMEOUT, deadline_protocol
 
     settings = _settings()
+    _refuse_remote_sandbox(settings, args)
     configure_logging(settings, level=args.log_level.upper())
     runtime = _runtime(settings)
     local_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # noqa: S104
@@ -67,7 +93,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # the writer's round trip returns, it waits for the GIL up to the switch interval.
     sys.setswitchinterval(SWITCH_INTERVAL)
     # Logging is ours (redacted, one access line per request without query strings).
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        http=deadline_protocol(args.receive_timeout or RECEIVE_TIMEOUT),
+    )
     runtime.close()
     return 0
 
@@ -213,6 +246,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the service (sandbox mode without Slack tokens)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument(
+        "--receive-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="close a connection whose request (headers and body) is not in within this "
+        "time (default: 20)",
+    )
+    serve.add_argument(
+        "--allow-remote-sandbox",
+        action="store_true",
+        help="without Slack credentials, serve the sandbox on a non-loopback --host anyway "
+        "(also WARROOM_SANDBOX_ALLOW_REMOTE=1)",
+    )
     serve.add_argument(
         "--log-level",
         default="info",

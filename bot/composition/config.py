@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     webhooks: str | None = Field(None, validation_alias="WARROOM_WEBHOOKS")
     webhook_secret: SecretStr | None = Field(None, validation_alias="WARROOM_WEBHOOK_SECRET")
     log_format: str = Field("text", validation_alias="WARROOM_LOG_FORMAT")
+    # Sandbox mode on a non-loopback address only when asked for (`warroom serve` refuses).
+    sandbox_allow_remote: bool = Field(False, validation_alias="WARROOM_SANDBOX_ALLOW_REMOTE")
 
     @field_validator("database_url")
     @classmethod

@@ -27,6 +27,7 @@ from bot.alerts.pagerduty import SIGNATURE_HEADER as PAGERDUTY_SIGNATURE
 from bot.composition.config import Settings
 from bot.web.body import read_body
 from bot.web.errors import WebError
+from bot.web.origin import browser_refusal
 
 SIGNATURE_MAX_AGE = 300.0  # seconds, like Slack's request signatures
 
@@ -119,9 +120,12 @@ def require_auth(
             raise unauthorized(f"{PAGERDUTY_SIGNATURE} does not verify with WARROOM_ALERT_TOKEN")
         if token is None:
             client = request.client.host if request.client else None
-            if is_loopback(client):
-                return
-            raise unauthorized(LOOPBACK_ONLY)
+            if not is_loopback(client):
+                raise unauthorized(LOOPBACK_ONLY)
+            refused = browser_refusal(request)
+            if refused is not None:
+                raise refused
+            return
         presented = presented_secret(request.headers.get("authorization"))
         if token_matches(presented, token):
             return

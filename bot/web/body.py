@@ -1,17 +1,24 @@
-"""Reading a request body with a hard size cap, before anything parses it."""
+"""Request bodies with a hard size cap: one ASGI guard for every route, and a capped read."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+
+import anyio
 from fastapi import Request
 from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.web.errors import WebError
 
-MAX_BODY = 1024 * 1024  # 1 MiB
+MIB = 1024 * 1024
+MAX_BODY = MIB
+LINGER = 1.0  # seconds a refused body is still read (and dropped) before the connection closes
 
 
 def _too_large(limit: int) -> WebError:
-    return WebError(413, f"body larger than {limit} bytes (1 MiB) refused")
+    return WebError(413, f"body larger than {limit} bytes ({limit / MIB:g} MiB) refused")
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
@@ -45,3 +52,100 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     body = b"".join(chunks)
     request.state.raw_body = body
     return body
+
+
+class BodyTooLarge(Exception):
+    """Raised from `receive` when a streamed body crosses its cap."""
+
+
+class BodyCap:
+    """ASGI guard: every request body is capped before any route reads it.
+
+    A declared Content-Length over the cap is answered 413 at once, unread. A body without
+    one (chunked) is counted as it streams and refused as it crosses the cap, so no route,
+    Bolt's included, ever buffers more than the cap. `larger` gives path prefixes their own
+    cap (the sandbox's file uploads stand in for Slack's, which take big files).
+    """
+
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY, larger: Mapping[str, int] | None = None
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        self.larger = tuple((larger or {}).items())
+
+    def _limit(self, path: str) -> int:
+        for prefix, limit in self.larger:
+            if path.startswith(prefix):
+                return limit
+        return self.limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit(scope["path"])
+        declared: bytes | None = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        if declared is not None and not chunked:
+            if not declared.isdigit():
+                await _answer(send, 400, "Content-Length is not a number", receive)
+            elif int(declared) > limit:
+                await _answer(send, 413, _too_large(limit).body["error"], receive)
+            else:
+                # The HTTP parser frames the body by its Content-Length: it cannot grow.
+                await self.app(scope, receive, send)
+            return
+        await self._counted(scope, receive, send, limit)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        size = 0
+        refused = started = False
+
+        async def counting() -> Message:
+            nonlocal size, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    refused = True
+                    raise BodyTooLarge
+            return message
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            # Whatever the route made of the refusal (a 400, a 500) stays unsent: ours goes.
+            if refused:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting, sending)
+        except Exception:
+            if not refused:
+                raise
+        if refused and not started:
+            await _answer(send, 413, _too_large(limit).body["error"], receive)
+
+
+async def _answer(send: Send, status: int, error: str, receive: Receive) -> None:
+    body = json.dumps({"error": error}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": True})
+    # Closing a socket with unread bytes resets it, and a reset can destroy the answer
+    # before the client reads it: take (and drop) what is still in flight for a moment.
+    with anyio.move_on_after(LINGER):
+        while (await receive()).get("more_body"):
+            pass
+    await send({"type": "http.response.body", "body": b""})

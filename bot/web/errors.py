@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +88,20 @@ async def database_unavailable(request: Request, error: Exception) -> JSONRespon
     """
     log.error("database error on %s %s: %r", request.method, request.url.path, error)
     return JSONResponse(DATABASE_UNAVAILABLE, 503)
+
+
+async def http_error(_request: Request, error: Exception) -> Response:
+    """App-wide handler: the framework's own 404, 405 and the like in our JSON shape.
+
+    Install for starlette's `HTTPException`; headers such as 405's `Allow` are kept.
+    """
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code < 200 or error.status_code in (204, 304):
+        return Response(status_code=error.status_code, headers=error.headers)
+    return JSONResponse({"error": str(error.detail)}, error.status_code, headers=error.headers)
+
+
+async def invalid_request(_request: Request, error: Exception) -> JSONResponse:
+    """App-wide handler: request validation outside this package's routes, in our shape."""
+    assert isinstance(error, RequestValidationError)
+    return JSONResponse({"error": "invalid request", "details": _describe(error)}, 422)

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -122,14 +122,19 @@ def child_env(**values: str) -> dict[str, str]:
 
 
 def launch(
-    name: str, workdir: Path, *, env: dict[str, str], port: int | None = None
+    name: str,
+    workdir: Path,
+    *,
+    env: dict[str, str],
+    port: int | None = None,
+    args: Sequence[str] = (),
 ) -> ServerProcess:
     """Start `python -m bot serve` in workdir (no `.env` of the repo; -P: no cwd on sys.path)."""
     port = port or free_port()
     log_path = workdir / f"{name}.log"
     with log_path.open("ab") as log:
         popen = subprocess.Popen(
-            [sys.executable, "-P", "-m", "bot", "serve", "--port", str(port)],
+            [sys.executable, "-P", "-m", "bot", "serve", "--port", str(port), *args],
             cwd=workdir,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -146,9 +151,10 @@ def start_server(
     env: dict[str, str],
     port: int | None = None,
     startup_timeout: float = 20,
+    args: Sequence[str] = (),
 ) -> ServerProcess:
     """Start `python -m bot serve` and wait until it answers /healthz."""
-    process = launch(name, workdir, env=env, port=port)
+    process = launch(name, workdir, env=env, port=port, args=args)
     process.wait_ready(startup_timeout)
     return process
 

@@ -13,6 +13,7 @@ from bot.composition.runtime import Runtime
 from bot.web.auth import is_loopback, presented_secret
 from tests.bot.alerts.payloads import raw
 from tests.bot.web.conftest import (
+    BEARER,
     FIRING,
     TOKEN,
     Served,
@@ -22,6 +23,7 @@ from tests.bot.web.conftest import (
 )
 
 NOTHING = {"incidents": 0, "alerts": 0, "timeline": 0, "outbox": 0, "deliveries": 0}
+JSON = {"Content-Type": "application/json"}
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -99,11 +101,70 @@ def test_without_a_token_real_slack_mode_refuses_everyone(serve: Callable[..., S
 def test_without_a_token_sandbox_mode_admits_loopback(serve: Callable[..., Served]) -> None:
     served = serve(token=None, slack=False)
 
-    # Real HTTP from 127.0.0.1, no credentials at all.
-    assert served.post("generic", raw(FIRING["generic"]), {}).status_code == 202
+    # Real HTTP from 127.0.0.1, no credentials at all (JSON said, as every source says it).
+    assert served.post("generic", raw(FIRING["generic"]), JSON).status_code == 202
     assert served.get("/api/incidents", {}).json()["incidents"][0]["title"] == (
         "Margin liquidation queue stalled"
     )
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "fragment"),
+    [
+        # DNS rebinding: a page's own name resolved to 127.0.0.1 reaches us under that name.
+        pytest.param({**JSON, "Host": "evil.example"}, 421, "only at localhost", id="rebound"),
+        pytest.param(
+            {**JSON, "Host": "127.0.0.1.nip.io"}, 421, "only at localhost", id="lookalike"
+        ),
+        pytest.param(
+            {**JSON, "Host": "localhost@evil.example"}, 421, "at localhost", id="userinfo"
+        ),
+        # A page POSTing cross-site: browsers send Origin, and Sec-Fetch-Site when they can.
+        pytest.param({**JSON, "Origin": "https://evil.example"}, 403, "cross-site", id="origin"),
+        pytest.param({**JSON, "Origin": "null"}, 403, "cross-site", id="null-origin"),
+        pytest.param({**JSON, "Sec-Fetch-Site": "cross-site"}, 403, "cross-site", id="fetch-site"),
+        # What a form or a no-preflight fetch can send: never JSON.
+        pytest.param({"Content-Type": "text/plain"}, 415, "application/json", id="text-plain"),
+        pytest.param(
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            415,
+            "application/json",
+            id="form",
+        ),
+        pytest.param({}, 415, "application/json", id="no-content-type"),
+    ],
+)
+def test_without_a_token_sandbox_mode_refuses_what_a_web_page_could_send(
+    serve: Callable[..., Served], headers: dict[str, str], status: int, fragment: str
+) -> None:
+    served = serve(token=None, slack=False)
+
+    answer = served.post("generic", raw(FIRING["generic"]), headers)
+
+    assert answer.status_code == status, answer.text
+    assert fragment in answer.json()["error"]
+    assert served.counts() == NOTHING
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST:3000", "127.0.0.1:3000", "127.9.9.9", "[::1]:3000"]
+)
+def test_without_a_token_sandbox_mode_admits_loopback_names(
+    serve: Callable[..., Served], host: str
+) -> None:
+    served = serve(token=None, slack=False)
+    same_origin = {"Host": host, "Origin": f"http://{host}", "Sec-Fetch-Site": "same-origin"}
+
+    assert (
+        served.post("generic", raw(FIRING["generic"]), {**JSON, **same_origin}).status_code == 202
+    )
+    assert served.get("/api/incidents", {"Host": host}).status_code == 200
+
+
+def test_with_a_token_other_hosts_and_content_types_are_fine(web: Served) -> None:
+    """The checks guard the loopback trust only: a sender with the token needs none of it."""
+    headers = {**BEARER, "Host": "warroom.example.com", "Content-Type": "text/plain"}
+    assert web.post("generic", raw(FIRING["generic"]), headers).status_code == 202
 
 
 @pytest.mark.parametrize("client", ["10.1.2.3", "192.168.0.7", "2001:db8::1", "testclient"])
