@@ -1,5 +1,7 @@
 # Production image: slim, non-root, migrates then serves; /healthz as the health check.
 # Build: docker build -t warroom .   Run: docker run -p 3000:3000 --env-file .env warroom
+# Without Slack credentials serve refuses 0.0.0.0 (the sandbox is not for the network); to try
+# it: docker run -p 127.0.0.1:3000:3000 -e WARROOM_SANDBOX_ALLOW_REMOTE=1 warroom
 
 FROM python:3.11-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1

@@ -95,6 +95,22 @@ def test_multi_stage_slim_non_root_with_health_check() -> None:
     assert re.search(r"warroom db upgrade && exec warroom serve", command)
 
 
+def test_the_default_command_refuses_to_serve_the_sandbox_to_the_network(tmp_path: Path) -> None:
+    """Without Slack credentials the image would serve the sandbox (its tokens and signing
+    secret to anyone who asks) on 0.0.0.0: the command as written must refuse to start."""
+    command = exec_form(STAGES[-1].last("CMD"))
+    assert "--host 0.0.0.0" in command[-1], "the image listens on every address"
+    local = [part.replace("warroom ", f"{sys.executable} -P -m bot ") for part in command]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WARROOM_"))}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'warroom.db'}"
+
+    done = subprocess.run(local, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode != 0
+    assert "would serve the local sandbox on 0.0.0.0" in done.stderr, done.stderr
+    assert "WARROOM_SANDBOX_ALLOW_REMOTE" in done.stderr
+
+
 def _container_paths(text: str, mapping: dict[str, Path]) -> str:
     """Rewrite the image's absolute paths to their stand-ins under tmp_path."""
     for container, local in sorted(mapping.items(), key=lambda kv: -len(kv[0])):
