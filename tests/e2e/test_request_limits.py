@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from tests.support.process import ServerProcess, child_env, cleanup, start_server
 from tests.support.server import wait_until
@@ -308,6 +309,23 @@ def test_a_request_sent_slowly_but_within_the_timeout_is_served(server: ServerPr
         status, _headers, body = _read_answer(sock)
 
     assert (status, json.loads(body)) == (200, {"status": "ok"})
+
+
+def test_the_deadline_leaves_an_open_websocket_alone(server: ServerProcess) -> None:
+    """Socket Mode's connection is a request that never ends: the timer stops at the upgrade."""
+    app_token = server.sandbox("sandbox.info")["app_token"]
+    opened = httpx.post(
+        f"{server.url}/sandbox/api/apps.connections.open",
+        headers={"Authorization": f"Bearer {app_token}"},
+    ).json()
+    with connect(opened["url"], open_timeout=5) as websocket:
+        hello = json.loads(websocket.recv(timeout=5))
+        time.sleep(RECEIVE_TIMEOUT * 2)
+        still_open = server.sandbox("sandbox.sockets")["connections"]
+        websocket.ping().wait(timeout=5)
+
+    assert hello["type"] == "hello"
+    assert still_open == 1
 
 
 # -- malformed Slack signature headers ---------------------------------------------------
