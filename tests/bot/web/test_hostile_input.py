@@ -12,7 +12,7 @@ import secrets
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 
 from storage.models import Alert, Incident
 from tests.bot.alerts.payloads import load, set_path
@@ -215,3 +215,20 @@ def test_go_zero_time_still_means_unset(web: Served) -> None:
     assert response.status_code == 202, response.text
     [ref] = response.json()["incidents"]
     assert assert_readable(web, ref["id"])["alerts"][0]["ends_at"] is None
+
+
+def test_an_incident_stored_with_a_lone_surrogate_before_the_fix_stays_readable(
+    web: Served, engine: Engine
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's JSONB never took a lone surrogate")
+    response = send(web, "generic", load(FIRING["generic"]))
+    [ref] = response.json()["incidents"]
+    # What an older warroom stored for `"owner": "\ud83d"`: SQLite keeps the JSON escape.
+    with engine.begin() as connection:
+        connection.execute(text("""UPDATE alerts SET labels = '{"owner": "\\ud83d"}'"""))
+        connection.execute(text("""UPDATE timeline_events SET data = '{"note": "\\udd25"}'"""))
+
+    detail = assert_readable(web, ref["id"])
+
+    assert detail["alerts"][0]["labels"] == {"owner": "\ufffd"}
