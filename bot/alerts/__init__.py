@@ -7,7 +7,9 @@ modules hold the payload models and, for Grafana and PagerDuty, signature checks
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -19,13 +21,16 @@ from bot.alerts.grafana import verify_grafana_signature
 from bot.alerts.pagerduty import verify_pagerduty_signature
 from bot.alerts.severity import severity_from_labels
 from bot.incidents.alerts import NormalizedAlert
+from bot.incidents.untrusted import bounded_key, clean_json
 
 __all__ = [
     "SOURCES",
     "AlertPayloadError",
+    "Parsed",
     "UnknownSource",
     "decode_json",
     "parse",
+    "parse_notification",
     "severity_from_labels",
     "verify_grafana_signature",
     "verify_pagerduty_signature",
@@ -43,6 +48,23 @@ SOURCES: Mapping[str, Normalizer] = MappingProxyType(
 )
 """Source name (the `{source}` of `/alerts/{source}`) -> normalizer of the decoded body."""
 
+DELIVERY_IDS: Mapping[str, Callable[[Any], str | None]] = MappingProxyType(
+    {pagerduty.SOURCE: pagerduty.delivery_id}
+)
+"""Sources whose body names the event it delivers (read after the body validated)."""
+
+# Only a JSON escape can put a NUL or a lone surrogate into a decoded string (raw bytes
+# of either are refused by the decoder), so bodies without one skip the cleaning walk.
+_ESCAPED_UNSAFE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A notification's alerts, and the id of the event it delivers when the source signs one."""
+
+    alerts: list[NormalizedAlert]
+    delivery_id: str | None = None
+
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
@@ -58,7 +80,8 @@ def decode_json(body: bytes) -> Any:
         ) from None
     try:
         # NaN and Infinity are Python's extension, not JSON: refuse them like any parser.
-        return json.loads(text, parse_constant=_reject_constant)
+        payload = json.loads(text, parse_constant=_reject_constant)
+        return clean_json(payload) if _ESCAPED_UNSAFE.search(body) else payload
     except json.JSONDecodeError as exc:
         raise AlertPayloadError(
             400, f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -70,7 +93,24 @@ def decode_json(body: bytes) -> Any:
 
 
 def parse(source: str, body: bytes) -> list[NormalizedAlert]:
-    """Turn the raw webhook body of `source` into normalized alerts.
+    """Turn the raw webhook body of `source` into normalized alerts (see `parse_notification`)."""
+    return parse_notification(source, body).alerts
+
+
+def _bounded(alert: NormalizedAlert) -> NormalizedAlert:
+    # Identity keys go into unique indexes: a sender's 10 KB key must not break them.
+    fingerprint = bounded_key(alert.fingerprint)
+    group_key = None if alert.group_key is None else bounded_key(alert.group_key)
+    if fingerprint is alert.fingerprint and group_key is alert.group_key:
+        return alert
+    return replace(alert, fingerprint=fingerprint, group_key=group_key)
+
+
+def parse_notification(source: str, body: bytes) -> Parsed:
+    """Turn the raw webhook body of `source` into normalized alerts and its delivery id.
+
+    Every string is made storable (see `bot.incidents.untrusted`), and over-long
+    fingerprints, group keys and delivery ids are hashed to a bounded length.
 
     Raises:
         UnknownSource: (404) `source` is not in SOURCES.
@@ -82,10 +122,13 @@ def parse(source: str, body: bytes) -> list[NormalizedAlert]:
         raise UnknownSource(source, sorted(SOURCES))
     payload = decode_json(body)
     try:
-        return normalize(payload)
+        alerts = [_bounded(alert) for alert in normalize(payload)]
     except ValidationError as exc:
         raise AlertPayloadError(
             422,
             f"body does not fit the {source} payload",
             describe_validation_error(exc),
         ) from None
+    delivered = DELIVERY_IDS.get(source)
+    delivery_id = delivered(payload) if delivered is not None else None
+    return Parsed(alerts, None if delivery_id is None else bounded_key(delivery_id))

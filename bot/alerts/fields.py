@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator
@@ -47,10 +47,33 @@ def _go_zero_to_none(value: datetime | None) -> datetime | None:
     return value
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_before_timestamp), AfterValidator(_require_offset)]
-"""An aware datetime; nanosecond fractions are truncated to microseconds."""
+# Python (and so both databases through us) holds years 1 to 9999; a day's margin on each
+# side keeps the time shown in any zone, and a stage's timebox added to it, inside them.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
-GoTimestamp = Annotated[Timestamp | None, AfterValidator(_go_zero_to_none)]
+
+def _storable(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is in the year 10000 in UTC
+        in_utc = None
+    if in_utc is None or not EARLIEST <= in_utc <= LATEST:
+        raise ValueError(
+            f"time {value.isoformat()} is out of range: "
+            f"use one between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
+        )
+    return value
+
+
+_Aware = Annotated[datetime, BeforeValidator(_before_timestamp), AfterValidator(_require_offset)]
+
+Timestamp = Annotated[_Aware, AfterValidator(_storable)]
+"""An aware datetime that can be stored and shown; nanoseconds are truncated to microseconds."""
+
+GoTimestamp = Annotated[_Aware | None, AfterValidator(_go_zero_to_none), AfterValidator(_storable)]
 """A Timestamp where Go's zero time means unset (None)."""
 
 

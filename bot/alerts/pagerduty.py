@@ -153,6 +153,12 @@ def normalize(payload: Any) -> list[NormalizedAlert]:
     return [to_alert(event, incident)]
 
 
+def delivery_id(payload: Any) -> str:
+    """The id of the event a validated body delivers: signed with the body, the same on
+    PagerDuty's retries, so a replay under a new `X-Webhook-Id` header is still a repeat."""
+    return str(payload["event"]["id"])
+
+
 def verify_pagerduty_signature(secrets: list[str], body: bytes, header: str | None) -> bool:
     """Check `X-PagerDuty-Signature` ("v1=<hex>,v1=<hex>") against the raw body.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -50,6 +51,11 @@ class Settings(BaseSettings):
     log_format: str = Field("text", validation_alias="WARROOM_LOG_FORMAT")
     # Sandbox mode on a non-loopback address only when asked for (`warroom serve` refuses).
     sandbox_allow_remote: bool = Field(False, validation_alias="WARROOM_SANDBOX_ALLOW_REMOTE")
+    # Grafana has no default timestamp header; this is the name the README configures.
+    grafana_timestamp_header: str = Field(
+        "X-Grafana-Alerting-Signature-Timestamp",
+        validation_alias="WARROOM_GRAFANA_TIMESTAMP_HEADER",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -90,6 +96,14 @@ class Settings(BaseSettings):
     def _valid_log_format(cls, value: str) -> str:
         if value not in ("text", "json"):
             raise ValueError("WARROOM_LOG_FORMAT must be 'text' or 'json'")
+        return value
+
+    @field_validator("grafana_timestamp_header")
+    @classmethod
+    def _valid_header_name(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", value):
+            raise ValueError(f"not an HTTP header name: {value!r}")
         return value
 
     @model_validator(mode="after")

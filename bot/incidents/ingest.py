@@ -26,6 +26,7 @@ from bot.incidents.alerts import NormalizedAlert
 from bot.incidents.context import Domain
 from bot.incidents.opening import DEFAULT_SEVERITY, open_incident
 from bot.incidents.records import Outcome, Recorder
+from bot.incidents.untrusted import bounded_key
 from playbooks import Playbook
 from storage.models import Alert, Incident, TimelineEvent
 from storage.types import JSONType, UTCDateTime
@@ -51,13 +52,18 @@ class _Open(NamedTuple):
 
 
 def grouping_key(alert: NormalizedAlert, playbook: Playbook) -> str:
-    """The group an alert belongs to: the source's own, else the playbook's labels."""
+    """The group an alert belongs to: the source's own, else the playbook's labels.
+
+    Bounded in length (a long one hashed), since it is kept in a unique index.
+    """
     if alert.group_key:
-        return f"{alert.source}:{alert.group_key}"
-    if playbook.group_by:
+        key = f"{alert.source}:{alert.group_key}"
+    elif playbook.group_by:
         values = ",".join(f"{k}={alert.labels.get(k, '')}" for k in playbook.group_by)
-        return f"{alert.source}:{playbook.id}:{values}"
-    return f"{alert.source}:fp:{alert.fingerprint}"
+        key = f"{alert.source}:{playbook.id}:{values}"
+    else:
+        key = f"{alert.source}:fp:{alert.fingerprint}"
+    return bounded_key(key)
 
 
 def _severity(alert: NormalizedAlert, playbook: Playbook) -> str:

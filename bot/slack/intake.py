@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from bot.composition.runtime import Runtime
 from bot.incidents.commands import Command
+from bot.incidents.untrusted import clean_text
 from bot.outbox.batching import GroupCommit
 from bot.slack.errors import PERMANENT_ERRORS, slack_error
 from bot.slack.replies import reply_text
@@ -208,7 +209,8 @@ class Intake:
         if not messages:
             return None
         message = messages[0]
-        return replace(request, text=message.get("text", ""), author=message.get("user"))
+        text = clean_text(message.get("text", ""))
+        return replace(request, text=text, author=message.get("user"))
 
     async def _with_names(self, request: CommandRequest) -> CommandRequest:
         """The display name of a person a command mentions (a role holder, an action owner)."""

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.composition.runtime import Runtime
 from bot.incidents.commands import Command, CommandError, parse_command
 from bot.incidents.snapshot import IncidentSnapshot
+from bot.incidents.untrusted import clean_text
 from bot.slack.after_ack import AfterAck
 from bot.slack.blocks import declare_modal, home_view, note_modal
 from bot.slack.ids import ActionId, BlockId, CallbackId
@@ -58,7 +59,7 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         try:
-            command = parse_command(body.get("text", ""))
+            command = parse_command(clean_text(body.get("text", "")))
         except CommandError as error:
             await ack(response_type="ephemeral", text=str(error))
             return
@@ -172,7 +173,7 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
             channel_id=channel,
             ts=ts,
             actor=event.get("user"),
-            text=message.get("text", ""),
+            text=clean_text(message.get("text", "")),
             author=message.get("user"),
         )
         key = _event_key(body, f"pin:{channel}:{ts}:{pin.actor}")
@@ -212,10 +213,11 @@ def _event_key(body: dict[str, Any], fallback: str) -> str:
 
 
 def _input(view: dict[str, Any], block_id: str) -> str:
+    # Cleaned here, before it is stored: PostgreSQL refuses a NUL or a lone surrogate.
     value = view.get("state", {}).get("values", {}).get(block_id, {}).get("value", {})
     if "selected_option" in value:
-        return (value.get("selected_option") or {}).get("value", "")
-    return value.get("value") or ""
+        return clean_text((value.get("selected_option") or {}).get("value", ""))
+    return clean_text(value.get("value") or "")
 
 
 def _user_name(body: dict[str, Any]) -> str | None:

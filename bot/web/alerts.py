@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from bot.alerts import SOURCES, AlertPayloadError, UnknownSource, parse
+from bot.alerts import SOURCES, AlertPayloadError, UnknownSource, parse_notification
 from bot.composition.runtime import Runtime
 from bot.incidents.alerts import NormalizedAlert
 from bot.outbox.batching import GroupCommit
@@ -25,13 +25,10 @@ from bot.usecases.ingest_alerts import (
 )
 from bot.web.auth import require_auth
 from bot.web.body import read_body
-from bot.web.errors import DATABASE_UNAVAILABLE, ErrorBody, JSONErrorRoute, WebError
+from bot.web.errors import ErrorBody, JSONErrorRoute, WebError, database_response
 from storage.unit_of_work import within
 
 log = logging.getLogger(__name__)
-
-WEBHOOK_ID_HEADER = "X-Webhook-Id"  # PagerDuty's id of one delivery, the same on retries
-DELIVERY_ID_MAX = 200
 
 
 class IncidentRef(BaseModel):
@@ -48,17 +45,6 @@ class Accepted(BaseModel):
 
     incidents: list[IncidentRef]
     alerts: int
-
-
-def _delivery_id(request: Request, source: str) -> str | None:
-    if source != "pagerduty":
-        return None
-    value = (request.headers.get(WEBHOOK_ID_HEADER) or "").strip()
-    if not value:
-        return None
-    if len(value) > DELIVERY_ID_MAX:
-        raise WebError(400, f"{WEBHOOK_ID_HEADER} longer than {DELIVERY_ID_MAX} characters")
-    return value
 
 
 def _replayed(stored: dict[str, Any]) -> dict[str, Any]:
@@ -140,15 +126,17 @@ def build_alerts_router(runtime: Runtime) -> APIRouter:
             raise WebError(404, UnknownSource(source, sorted(SOURCES)).to_dict())
         body = await read_body(request)
         try:
-            alerts = parse(source, body)
+            parsed = parse_notification(source, body)
         except AlertPayloadError as error:
             raise WebError(error.status_code, error.to_dict()) from None
-        delivery_id = _delivery_id(request, source)
+        # Deduplicated on the id the body names (PagerDuty's signed `event.id`), never on
+        # a header: headers are not signed, so a replay could choose a new one.
+        alerts = parsed.alerts
+        delivery_id = parsed.delivery_id if alerts else None  # nothing stored, nothing to repeat
         try:
             answer, wrote = await ingest(source, alerts, delivery_id)
         except SQLAlchemyError as error:
-            log.error("database error storing %d %s alert(s): %r", len(alerts), source, error)
-            return JSONResponse(DATABASE_UNAVAILABLE, 503)
+            return database_response(error, f"storing {len(alerts)} {source} alert(s)")
         if wrote:
             # The outbox rows are committed: let the dispatcher start on them now. The
             # alerts are safe whatever happens here; its next poll would find them too.

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlmodel import Session
 
 from bot.composition.runtime import Runtime
 from bot.incidents.snapshot import IncidentSnapshot, MilestoneFact, StageFact
+from bot.incidents.untrusted import clean_text
 from bot.postmortem import current_draft
 from bot.usecases.queries import incident_events, incident_record, incidents
 from bot.web.auth import require_auth
@@ -37,6 +39,16 @@ LIST_LIMIT = 1000
 # to the database fails (SQLite: overflow, PostgreSQL: out of range) instead of finding none.
 MAX_ID = 2**31 - 1
 IncidentId = Annotated[int, Path(ge=1, le=MAX_ID, description="the incident's number")]
+
+
+class StoredTextResponse(JSONResponse):
+    """JSON that is valid UTF-8 even when a row stored before text was cleaned where it
+    enters holds a lone surrogate (SQLite kept them in JSON columns): that incident must
+    stay readable."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return clean_text(text).encode("utf-8")
 
 
 def _summary(incident: IncidentSnapshot) -> IncidentSummary:
@@ -113,6 +125,7 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         prefix="/api",
         tags=["incidents"],
         route_class=JSONErrorRoute,
+        default_response_class=StoredTextResponse,
         dependencies=[Depends(require_auth(runtime.settings))],
         responses={code: {"model": ErrorBody} for code in (401, 422, 503)},
     )
@@ -162,6 +175,6 @@ def build_api_router(runtime: Runtime) -> APIRouter:
                 )
             except LookupError as error:
                 raise WebError(404, f"no incident #{incident_id}") from error
-        return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+        return PlainTextResponse(clean_text(text), media_type="text/markdown; charset=utf-8")
 
     return router

@@ -105,6 +105,9 @@ def require_auth(
     secret = settings.alert_token.get_secret_value() if settings.alert_token else ""
     token = secret or None  # an empty token would let an empty password in
     sandbox = settings.sandbox_mode
+    # Configured, a Grafana signature counts only with a fresh timestamp in this header:
+    # without one a captured request could be replayed at any time.
+    stamp_required = settings.grafana_timestamp_header or None
 
     async def authenticate(request: Request) -> None:
         if token is None and not sandbox:
@@ -132,7 +135,12 @@ def require_auth(
         grafana_signature = request.headers.get(GRAFANA_SIGNATURE)
         if source == "grafana" and grafana_signature:
             body = await read_body(request)
-            stamp = request.headers.get(GRAFANA_TIMESTAMP)
+            stamp = request.headers.get(stamp_required or GRAFANA_TIMESTAMP)
+            if stamp_required and stamp is None:
+                raise unauthorized(
+                    f"{GRAFANA_SIGNATURE} needs a timestamp in {stamp_required}: name it as"
+                    " the timestamp header of the contact point's HMAC signature settings"
+                )
             when = now() if stamp is not None else None
             if verify_grafana_signature(
                 token, body, grafana_signature, stamp, now=when, max_age=SIGNATURE_MAX_AGE

@@ -11,7 +11,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+    StatementError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -44,6 +54,49 @@ class WebError(Exception):
 
 
 DATABASE_UNAVAILABLE = {"error": "database unavailable"}
+DATA_REFUSED = {
+    "error": "the database refused this request's data (a value too long or not storable); "
+    "nothing was stored"
+}
+DATABASE_FAILED = {"error": "internal database error; nothing was stored"}
+
+# SQLSTATE classes of PostgreSQL errors about the data, not the server: 22 data exception,
+# 23 integrity constraint, 54 program limit exceeded (an index row too big). psycopg files
+# class 54 under OperationalError, the class connection failures share.
+_DATA_SQLSTATES = ("22", "23", "54")
+
+
+def _sqlstate(error: SQLAlchemyError) -> str:
+    orig = getattr(error, "orig", None)
+    return str(getattr(orig, "sqlstate", None) or "")
+
+
+def database_answer(error: SQLAlchemyError) -> tuple[int, dict[str, str]]:
+    """Return the status and body a database error answers with.
+
+    503 only when the database cannot be reached (what `/readyz` reports too); a value it
+    refuses is the request's fault (422); anything else is ours (500).
+    """
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return 503, DATABASE_UNAVAILABLE
+    if isinstance(error, DataError | IntegrityError) or _sqlstate(error).startswith(
+        _DATA_SQLSTATES
+    ):
+        return 422, DATA_REFUSED
+    if isinstance(error, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
+        return 503, DATABASE_UNAVAILABLE
+    if isinstance(error, StatementError) and isinstance(
+        error.orig, ValueError | OverflowError | TypeError
+    ):
+        return 422, DATA_REFUSED  # a value no column type could bind
+    return 500, DATABASE_FAILED
+
+
+def database_response(error: SQLAlchemyError, where: str) -> JSONResponse:
+    """Log a database error (never in the answer: it can carry SQL and values) and answer it."""
+    status, body = database_answer(error)
+    log.error("database error on %s (answered %d): %r", where, status, error)
+    return JSONResponse(body, status)
 
 
 def _describe(error: RequestValidationError) -> list[str]:
@@ -73,21 +126,20 @@ class JSONErrorRoute(APIRoute):
                 body = {"error": "invalid request", "details": _describe(error)}
                 return JSONResponse(body, 422)
             except SQLAlchemyError as error:
-                # The message can carry SQL and parameters: keep it in the log only.
-                log.error("database error on %s %s: %r", request.method, self.path, error)
-                return JSONResponse(DATABASE_UNAVAILABLE, 503)
+                return database_response(error, f"{request.method} {self.path}")
 
         return handle
 
 
 async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
-    """App-wide handler: a database error on any route answers 503 in our JSON shape.
+    """App-wide handler: a database error on any route answers in our JSON shape (503 only
+    when the database is unreachable, see `database_answer`).
 
     Install with `app.add_exception_handler(SQLAlchemyError, database_unavailable)`; the
     routes of this package already answer so themselves, this covers every other one.
     """
-    log.error("database error on %s %s: %r", request.method, request.url.path, error)
-    return JSONResponse(DATABASE_UNAVAILABLE, 503)
+    assert isinstance(error, SQLAlchemyError)
+    return database_response(error, f"{request.method} {request.url.path}")
 
 
 async def http_error(_request: Request, error: Exception) -> Response:

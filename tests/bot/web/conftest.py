@@ -47,7 +47,9 @@ TABLES = {
 }
 
 
-def make_settings(url: str, *, token: str | None = TOKEN, slack: bool = False) -> Settings:
+def make_settings(
+    url: str, *, token: str | None = TOKEN, slack: bool = False, **env: Any
+) -> Settings:
     """Settings from explicit values only: neither the environment nor `.env` leaks in."""
     return Settings(
         _env_file=None,
@@ -56,6 +58,7 @@ def make_settings(url: str, *, token: str | None = TOKEN, slack: bool = False) -
         SLACK_BOT_TOKEN="xoxb-test" if slack else None,
         SLACK_SIGNING_SECRET="signing-secret" if slack else None,
         WARROOM_TIMEZONE="Asia/Hong_Kong",
+        **env,
     )
 
 
@@ -117,10 +120,10 @@ def make_runtime(
 ) -> Callable[..., Runtime]:
     """Build a Runtime on the test database with the given token and Slack mode."""
 
-    def build(*, token: str | None = TOKEN, slack: bool = False) -> Runtime:
+    def build(*, token: str | None = TOKEN, slack: bool = False, **env: Any) -> Runtime:
         engine, url = database
         return Runtime(
-            settings=make_settings(url, token=token, slack=slack),
+            settings=make_settings(url, token=token, slack=slack, **env),
             engine=engine,
             sessions=sessions,
             domain=domain,
@@ -131,11 +134,12 @@ def make_runtime(
 
 @pytest.fixture
 def serve(make_runtime: Callable[..., Runtime]) -> Iterator[Callable[..., Served]]:
-    """Start the app over real HTTP on 127.0.0.1 with the given token and Slack mode."""
+    """Start the app over real HTTP on 127.0.0.1 with the given token, Slack mode and
+    further environment variables."""
     stack: list[Any] = []
 
-    def start(*, token: str | None = TOKEN, slack: bool = False) -> Served:
-        runtime = make_runtime(token=token, slack=slack)
+    def start(*, token: str | None = TOKEN, slack: bool = False, **env: Any) -> Served:
+        runtime = make_runtime(token=token, slack=slack, **env)
         served = Served("", runtime)
 
         def wake() -> None:

@@ -212,11 +212,54 @@ def test_presented_secret_keeps_colons_in_basic_passwords() -> None:
 # Grafana: the HMAC signature of the body, keyed with WARROOM_ALERT_TOKEN, authenticates.
 
 
-def test_grafana_signature_without_timestamp_authenticates(web: Served) -> None:
+def test_grafana_signature_without_timestamp_is_refused_when_a_timestamp_header_is_configured(
+    web: Served,
+) -> None:
+    # A signature over the body alone never expires: a captured request could be replayed.
+    body = raw(FIRING["grafana"])
+    headers = {"X-Grafana-Alerting-Signature": grafana_signature(body)}
+
+    response = web.post("grafana", body, headers)
+
+    assert_unauthorized(response, "needs a timestamp in X-Grafana-Alerting-Signature-Timestamp")
+    assert web.counts() == NOTHING
+
+
+def test_grafana_signature_without_timestamp_authenticates_when_none_is_configured(
+    serve: Callable[..., Served],
+) -> None:
+    web = serve(slack=True, WARROOM_GRAFANA_TIMESTAMP_HEADER="")
     body = raw(FIRING["grafana"])
     headers = {"X-Grafana-Alerting-Signature": grafana_signature(body)}
 
     assert web.post("grafana", body, headers).status_code == 202
+
+
+def test_grafana_timestamp_is_read_from_the_configured_header(
+    serve: Callable[..., Served],
+) -> None:
+    web = serve(slack=True, WARROOM_GRAFANA_TIMESTAMP_HEADER="X-Sent-At")
+    body = raw(FIRING["grafana"])
+    stamp = str(int(time.time()))
+    signature = grafana_signature(body, stamp)
+    elsewhere = {
+        "X-Grafana-Alerting-Signature": signature,
+        "X-Grafana-Alerting-Signature-Timestamp": stamp,
+    }
+
+    assert_unauthorized(web.post("grafana", body, elsewhere), "needs a timestamp in X-Sent-At")
+    stale = str(int(time.time()) - 301)
+    assert_unauthorized(
+        web.post(
+            "grafana",
+            body,
+            {"X-Grafana-Alerting-Signature": grafana_signature(body, stale), "X-Sent-At": stale},
+        ),
+        "more than 5 minutes off",
+    )
+    assert web.counts() == NOTHING
+    fresh = {"X-Grafana-Alerting-Signature": signature, "X-Sent-At": stamp}
+    assert web.post("grafana", body, fresh).status_code == 202
 
 
 def test_grafana_signature_with_fresh_timestamp_authenticates(web: Served) -> None:
