@@ -92,6 +92,15 @@ def test_redactor_masks_credentials_in_urls(url: str, shown: str) -> None:
     assert Redactor()(f"HTTP Request: POST {url} ok") == f"HTTP Request: POST {shown} ok"
 
 
+def test_redactor_masks_tokens_in_uvicorns_own_access_line() -> None:
+    # uvicorn's access format when someone turns it back on: client - "METHOD path HTTP/x" status
+    line = '127.0.0.1:5 - "POST /alerts/a1B2c3D4e5F6g7H8i9J0?token=t0k3n&x=1 HTTP/1.1" 200'
+    assert (
+        Redactor()(line)
+        == '127.0.0.1:5 - "POST /alerts/[redacted]?token=[redacted]&x=1 HTTP/1.1" 200'
+    )
+
+
 async def test_httpx_request_lines_and_refusals_are_logged_without_credentials(
     restore_logging: None, tmp_path: Path
 ) -> None:
