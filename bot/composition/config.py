@@ -12,6 +12,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+# Shorter shared secrets can be guessed, and could not be told from words in a log line to
+# mask them there. Slack's own tokens are masked by their shape (`xoxb-...`) instead.
+MIN_SECRET_LENGTH = 16
+_SECRETS = (
+    "alert_token",
+    "slack_signing_secret",
+    "webhook_secret",
+    "pagerduty_routing_key",
+    "statuspage_api_key",
+)
+
 
 class Settings(BaseSettings):
     """Everything warroom reads from its environment; see the README's table."""
@@ -66,6 +77,19 @@ class Settings(BaseSettings):
             raise ValueError(f"not a database URL: {value!r}") from error
         if backend not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+        return value
+
+    @field_validator(*_SECRETS, mode="before")
+    @classmethod
+    def _long_enough(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is None or raw == "":
+            return None  # unset
+        if isinstance(raw, str) and len(raw) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"too short ({len(raw)} characters): use at least {MIN_SECRET_LENGTH}, "
+                "e.g. from `openssl rand -hex 32`"
+            )
         return value
 
     @field_validator("timezone")

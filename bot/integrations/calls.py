@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -10,11 +11,16 @@ from bot.integrations.http import Verdict, judge, judge_error
 from bot.integrations.journal import Journal
 from bot.outbox.errors import GiveUp, RetryLater
 
+log = logging.getLogger(__name__)
+
 
 def failure_text(label: str, verdict: Verdict) -> str:
-    """A timeline line for a failed call: "Statuspage update failed (503), retrying"."""
+    """A timeline line for a failed call: "PagerDuty trigger refused (HTTP 400)".
+
+    Only the status: the far side's words stay in the log (see `attempt`).
+    """
     if verdict.outcome == "refused":
-        return f"{label} failed ({verdict.detail})"
+        return f"{label} refused ({verdict.detail})"
     if verdict.delay is not None:
         return f"{label} rate limited ({verdict.detail}), retrying in {verdict.delay:g}s"
     return f"{label} failed ({verdict.detail}), retrying"
@@ -30,12 +36,23 @@ def as_error(label: str, verdict: Verdict) -> Exception:
 async def attempt(
     client: httpx.AsyncClient, method: str, url: str, **kwargs: Any
 ) -> tuple[Verdict, httpx.Response | None]:
-    """Make one request; return its verdict and the response, if one came."""
+    """Make one request; return its verdict and the response, if one came.
+
+    What the far side said about a failure is logged here, and only here: the log's
+    filter masks the secrets it may echo, the timeline and Slack never see it.
+    """
+    response: httpx.Response | None = None
     try:
         response = await client.request(method, url, **kwargs)
     except httpx.HTTPError as error:
-        return judge_error(error), None
-    return judge(response), response
+        verdict = judge_error(error)
+    else:
+        verdict = judge(response)
+    if not verdict.ok:
+        log.warning(
+            "%s %s answered %s: %s", method, url, verdict.detail, verdict.said or "(no body)"
+        )
+    return verdict, response
 
 
 async def call(

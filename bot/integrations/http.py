@@ -31,11 +31,16 @@ def make_client() -> httpx.AsyncClient:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What one HTTP exchange came to: delivered, worth retrying, or refused for good."""
+    """What one HTTP exchange came to: delivered, worth retrying, or refused for good.
+
+    `detail` is what the timeline may show; `said` is the far side's own words, which can
+    echo our request (a routing key, a token) and so go to the (redacted) log only.
+    """
 
     outcome: str  # ok | retry | refused
-    detail: str  # "202", "503", "timeout", "400: Event object is invalid"
+    detail: str  # "HTTP 202", "HTTP 503", "timeout"
     delay: float | None = None  # seconds the far side asked us to wait
+    said: str = ""  # "Event object is invalid": for the log, never the timeline
 
     @property
     def ok(self) -> bool:
@@ -45,21 +50,22 @@ class Verdict:
 def judge(response: httpx.Response) -> Verdict:
     """Classify a response: 2xx ok; 408, 420/429 and 5xx retry; any other 4xx refused."""
     status = response.status_code
+    detail = f"HTTP {status}"
     if 200 <= status < 300:
-        return Verdict("ok", str(status))
+        return Verdict("ok", detail)
+    said = error_message(response)
     if status in RATE_LIMITED:
-        return Verdict("retry", str(status), retry_after(response))
+        return Verdict("retry", detail, retry_after(response), said=said)
     if status == 408 or status >= 500:
-        return Verdict("retry", str(status))
-    message = error_message(response)
-    return Verdict("refused", f"{status}: {message}" if message else str(status))
+        return Verdict("retry", detail, said=said)
+    return Verdict("refused", detail, said=said)
 
 
 def judge_error(error: httpx.HTTPError) -> Verdict:
     """Classify a request that got no answer: every transport failure is worth a retry."""
     if isinstance(error, httpx.TimeoutException):
-        return Verdict("retry", "timeout")
-    return Verdict("retry", "connection error")
+        return Verdict("retry", "timeout", said=str(error))
+    return Verdict("retry", "connection error", said=str(error))
 
 
 def retry_after(response: httpx.Response) -> float | None:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
+from urllib.parse import quote, quote_plus
 
 from bot.composition.config import Settings
 from bot.web.observe import ObservedRequests
@@ -16,8 +17,28 @@ from bot.web.observe import ObservedRequests
 MASK = "[redacted]"
 # Slack tokens in any text: bot, user, app-level, config and refresh tokens.
 TOKEN_PATTERN = re.compile(r"\b(xox[abepr]|xapp)-[A-Za-z0-9][A-Za-z0-9-]*")
-# Credentials in URLs others log (uvicorn's WebSocket line, httpx's request line).
-QUERY_PATTERN = re.compile(r"([?&](?:token|ticket|secret|key|password)=)[^&\s\"']+", re.IGNORECASE)
+# Credentials in query strings (uvicorn's WebSocket line, httpx's request line): any
+# parameter whose name ends like one (`token`, `api_key`, `routing_key`, `sig`...).
+QUERY_PATTERN = re.compile(
+    r"([?&;][\w.\-]*(?:token|ticket|secret|key|password|passwd|sig|signature|auth)=)"
+    r"[^&#\s\"'<>]+",
+    re.IGNORECASE,
+)
+# URLs in any log line: httpx logs every request's ("HTTP Request: POST https://...").
+URL_PATTERN = re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s\"'<>`]+", re.IGNORECASE)
+# A request line's path, as uvicorn's own access log writes it.
+REQUEST_LINE = re.compile(r"\b((?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) )(/[^\s\"'<>]*)")
+USERINFO = re.compile(r"^([a-z][a-z0-9+.\-]*://)[^/?#@]*@", re.IGNORECASE)
+# Where a URL's path is the credential: a Slack incoming webhook keeps it after
+# `/services/` (team, bot and secret), PagerDuty's integration URLs after `/integration/`.
+TOKEN_PATHS = re.compile(r"(/(?:services|integration|integrations|hooks)/)[^?#\s]+", re.IGNORECASE)
+# A long path segment of letters mixed with digits reads as a key, not a name.
+RANDOM_SEGMENT = re.compile(r"(?=.*\d)(?=.*[a-z])[\w\-]{16,}", re.IGNORECASE)
+# Shorter values would mask ordinary words; the settings refuse shorter secrets at start.
+MIN_SECRET = 8
+# A secret cut this far or more (an error body capped at 300 characters) is still masked.
+MIN_PREFIX = 8
+ELLIPSES = ("…", "...")
 # Noisy at DEBUG and able to echo whole rows; turned up only on purpose.
 QUIET_LOGGERS = ("sqlalchemy.engine", "sqlalchemy.pool", "httpcore", "watchfiles", "websockets")
 ACCESS = logging.getLogger("warroom.access")
@@ -31,25 +52,91 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 
 
 class Redactor:
-    """Mask Slack tokens by shape and the configured secrets by value."""
+    """Mask Slack tokens by shape, credentials in URLs, and the configured secrets by value,
+    in the forms a log line can carry them: raw, JSON-escaped, URL-encoded, or cut short."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self._secrets: list[str] = []
         self.add(*secrets)
 
     def add(self, *secrets: str | None) -> None:
-        """Mask these values too (short values would mask ordinary words: ignored)."""
+        """Mask these values too, and their escaped forms."""
         for secret in secrets:
-            if secret and len(secret) >= 6 and secret not in self._secrets:
-                self._secrets.append(secret)
+            if not secret or len(secret) < MIN_SECRET:
+                continue
+            for form in _forms(secret):
+                if form not in self._secrets:
+                    self._secrets.append(form)
         self._secrets.sort(key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
+        for secret in self._secrets:
+            text = _mask_cut(text, secret)
         text = TOKEN_PATTERN.sub(lambda m: f"{m.group(1)}-{MASK}", text)
+        text = URL_PATTERN.sub(lambda m: redact_url(m.group(0)), text)
+        text = REQUEST_LINE.sub(lambda m: m.group(1) + _redact_path(m.group(2)), text)
         return QUERY_PATTERN.sub(lambda m: m.group(1) + MASK, text)
+
+
+def redact_url(url: str) -> str:
+    """The URL without its userinfo, path tokens or credential query values."""
+    url = USERINFO.sub(r"\1***@", url)
+    scheme_end = url.find("://") + 3
+    path_start = min(
+        (i for i in (url.find(c, scheme_end) for c in "/?#") if i != -1), default=len(url)
+    )
+    return url[:path_start] + _redact_path(url[path_start:])
+
+
+def _redact_path(path: str) -> str:
+    path_only, mark, rest = _split_query(path)
+    path_only = TOKEN_PATHS.sub(lambda m: m.group(1) + MASK, path_only)
+    path_only = "/".join(
+        MASK if RANDOM_SEGMENT.fullmatch(part) else part for part in path_only.split("/")
+    )
+    return path_only + mark + QUERY_PATTERN.sub(lambda m: m.group(1) + MASK, rest)
+
+
+def _split_query(path: str) -> tuple[str, str, str]:
+    cut = min((i for i in (path.find("?"), path.find("#")) if i != -1), default=len(path))
+    return path[:cut], path[cut : cut + 1], path[cut + 1 :]
+
+
+def _forms(secret: str) -> list[str]:
+    """The secret as a log line may carry it: raw, JSON-escaped, URL-encoded."""
+    forms = [
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        secret.encode("unicode_escape").decode("ascii"),
+    ]
+    return list(dict.fromkeys(forms))
+
+
+def _mask_cut(text: str, secret: str) -> str:
+    """Mask a prefix of the secret (MIN_PREFIX characters or more) where a string was cut:
+    at the end of the text or before an ellipsis."""
+    start = text.find(secret[:MIN_PREFIX])
+    while start != -1:
+        length = MIN_PREFIX
+        while (
+            length < len(secret)
+            and start + length < len(text)
+            and text[start + length] == secret[length]
+        ):
+            length += 1
+        end = start + length
+        if end == len(text) or text.startswith(ELLIPSES, end):
+            text = text[:start] + MASK + text[end:]
+            end = start + len(MASK)
+        start = text.find(secret[:MIN_PREFIX], end)
+    return text
 
 
 class RedactFilter(logging.Filter):

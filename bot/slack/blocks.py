@@ -7,7 +7,7 @@ from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
 from bot.incidents.snapshot import IncidentSnapshot
-from bot.slack.escape import escape, mention, truncate
+from bot.slack.escape import escape, link, mention, truncate
 from bot.slack.ids import ActionId, BlockId, CallbackId
 
 SEVERITY_EMOJI = {
@@ -67,10 +67,8 @@ def card_blocks(card: IncidentSnapshot, tz: ZoneInfo) -> list[dict[str, Any]]:
         ]
         blocks.append(_section(truncate("*Checklist*\n" + "\n".join(lines), 2900)))
     if card.alert_links:
-        # Escaped: a URL with `>` in it must not close the link and start a mention.
-        links = " · ".join(
-            f"<{escape(link)}|alert {n}>" for n, link in enumerate(card.alert_links[:5], 1)
-        )
+        # A URL with `|` or `>` in it must not choose the label or close the link.
+        links = " · ".join(link(url, f"alert {n}") for n, url in enumerate(card.alert_links[:5], 1))
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": links}]})
     blocks.append({"type": "divider"})
     if card.status == "resolved":

@@ -1,13 +1,29 @@
-"""mrkdwn escaping: untrusted text must never become a mention, a link or a broadcast."""
+"""mrkdwn escaping, the one place it is done: untrusted text must never become a mention,
+a link or a broadcast, and a URL must never choose its link's label."""
 
 from __future__ import annotations
 
+import re
+from urllib.parse import quote
+
 _TABLE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+# In `<url|label>` a `|` ends the URL and a `>` the link; whitespace would cut it short.
+_URL_BREAKS = re.compile(r"[|<>\s]")
 
 
 def escape(text: str | None) -> str:
-    """Escape `&`, `<` and `>` so `<!channel>` or `<@U123>` in alert text pings no one."""
+    """Escape `&`, `<` and `>` so `<!channel>` or `<@U123>` in alert text pings no one.
+
+    Backticks, `*` and `_` are left alone: the domain's own words use them, and in
+    someone's text they only format, they cannot ping or link.
+    """
     return (text or "").translate(_TABLE)
+
+
+def link(url: str, label: str) -> str:
+    """A mrkdwn link `<url|label>`; `|`, `<`, `>` in the URL are percent-encoded."""
+    target = _URL_BREAKS.sub(lambda m: quote(m.group(0), safe=""), url)
+    return f"<{escape(target)}|{escape(label)}>"
 
 
 def mention(user: str | None) -> str:

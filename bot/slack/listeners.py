@@ -19,6 +19,7 @@ from bot.slack.after_ack import AfterAck
 from bot.slack.blocks import declare_modal, home_view, note_modal
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.intake import DATABASE_DOWN, Intake
+from bot.slack.replies import said
 from bot.usecases.inbox import Inbound, PinRequest
 from bot.usecases.queries import open_incidents
 from bot.usecases.run_command import CommandRequest
@@ -61,7 +62,7 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
         try:
             command = parse_command(clean_text(body.get("text", "")))
         except CommandError as error:
-            await ack(response_type="ephemeral", text=str(error))
+            await ack(response_type="ephemeral", text=said(str(error)))
             return
         received_at = runtime.domain.clock.now()
         if command.verb == "declare" and not command.text:

@@ -16,23 +16,24 @@ from bot.incidents.notices import (
     Unacknowledged,
 )
 from bot.incidents.times import format_duration, format_local
+from bot.slack.escape import escape
 
 
 def render(notice: Notice, tz: ZoneInfo) -> str:
-    """The message text for a notice, times shown in `tz`."""
+    """The mrkdwn text for a notice, times shown in `tz`; the titles in it escaped."""
     match notice:
         case StageStarted(stage_id=stage_id, title=None):
-            return f"Stage {stage_id}"
+            return f"Stage {escape(stage_id)}"
         case StageStarted(title=title, timebox_seconds=timebox, tasks=tasks):
-            lines = [f":arrow_forward: *Stage: {title}*"]
+            lines = [f":arrow_forward: *Stage: {escape(title)}*"]
             if timebox is not None:
                 lines[0] += f" (timebox {_duration(timebox)})"
-            lines += [f"{n}. {task}" for n, task in enumerate(tasks, 1)]
+            lines += [f"{n}. {escape(task)}" for n, task in enumerate(tasks, 1)]
             return "\n".join(lines)
         case TimeboxOverdue(title=title, timebox_seconds=timebox):
             limit = _duration(timebox) if timebox is not None else "set"
             return (
-                f":alarm_clock: Stage *{title}* ran past its {limit} timebox. "
+                f":alarm_clock: Stage *{escape(title)}* ran past its {limit} timebox. "
                 "Move on with `/incident stage next`, or say why with `/incident note`."
             )
         case StatusUpdateDue(elapsed_seconds=elapsed, since_last_update=since_update):
@@ -49,9 +50,11 @@ def render(notice: Notice, tz: ZoneInfo) -> str:
                 "schedule the review."
             )
         case MaintenanceScheduled(maintenance_id=n, title=title, starts_at=start, ends_at=end):
-            return f":calendar: Scheduled maintenance #{n}: {title}, {window(start, end, tz)}."
+            return (
+                f":calendar: Scheduled maintenance #{n}: {escape(title)}, {window(start, end, tz)}."
+            )
         case MaintenanceDue(maintenance_id=n, title=title, phase=phase) as due:
-            return _maintenance(n, title, phase, due.starts_at, due.ends_at, tz)
+            return _maintenance(n, escape(title), phase, due.starts_at, due.ends_at, tz)
     raise ValueError(f"no Slack wording for the notice {notice.name!r}")
 
 

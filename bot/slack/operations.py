@@ -184,18 +184,18 @@ class SlackOperations:
 
     async def broadcast(self, effect: Broadcast, _attempt: Attempt) -> dict[str, Any]:
         """Announce in the broadcast channel, when one is configured."""
-        return await self._announce(effect.text, effect.incident_id)
+        # Announcements carry titles people typed: escaped, so none of them pings anyone.
+        return await self._announce(escape(effect.text), effect.incident_id)
 
     async def broadcast_notice(self, effect: BroadcastNotice, _attempt: Attempt) -> dict[str, Any]:
         """Announce a notice in the broadcast channel, in Slack's words."""
         return await self._announce(render(effect.notice, self.tz), effect.incident_id)
 
     async def _announce(self, text: str, incident_id: int | None) -> dict[str, Any]:
-        # Announcements carry titles people typed: escaped, so none of them pings anyone.
+        """Post mrkdwn (escaped by the caller) in the broadcast channel."""
         if not self.broadcast_channel:
             return {"skipped": "WARROOM_BROADCAST_CHANNEL is not set"}
         channel = await self._broadcast_id()
-        text = escape(text or "")
         if incident_id:
             incident = await self.rows.incident(incident_id)
             if incident.channel_id:

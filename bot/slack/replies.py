@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.incidents.views import Shown, TasksShown, TimelineShown
+from bot.slack.escape import escape
 from bot.usecases.run_command import Reply
 
 
@@ -10,7 +11,17 @@ def reply_text(reply: Reply) -> str | None:
     """The mrkdwn text of a private answer (None: nothing to say)."""
     if reply.shown is not None:
         return shown_text(reply.shown)
-    return reply.private
+    return said(reply.private) if reply.private else None
+
+
+def said(text: str) -> str:
+    """The domain's words (a confirmation, a refusal, help) as mrkdwn.
+
+    They carry the responder's and the alert's words in plain text; their own markup is
+    backticks and `*`, which escaping leaves as they are, and a `<title>` in a usage line
+    is meant to be read, not parsed, so the whole text is escaped.
+    """
+    return escape(text)
 
 
 def shown_text(shown: Shown) -> str:
@@ -25,8 +36,8 @@ def _timeline(shown: TimelineShown) -> str:
     if shown.earlier:
         lines.append(f"_…{shown.earlier} earlier entries in the postmortem_")
     for entry in shown.entries:
-        who = f" — {entry.actor}" if entry.actor else ""
-        lines.append(f"`{entry.when}` {entry.kind}: {entry.text}{who}")
+        who = f" — {escape(entry.actor)}" if entry.actor else ""
+        lines.append(f"`{entry.when}` {entry.kind}: {escape(entry.text)}{who}")
     return "\n".join(lines)
 
 
@@ -34,8 +45,9 @@ def _tasks(shown: TasksShown) -> str:
     if shown.stage is None:
         return "This incident has no playbook stages."
     if not shown.tasks:
-        return f"Stage *{shown.stage}* has no tasks."
-    lines = [f"*{shown.stage}*"]
+        return f"Stage *{escape(shown.stage)}* has no tasks."
+    lines = [f"*{escape(shown.stage)}*"]
     for n, task, done in shown.tasks:
-        lines.append(f"{':white_check_mark:' if done else ':white_large_square:'} {n}. {task}")
+        mark = ":white_check_mark:" if done else ":white_large_square:"
+        lines.append(f"{mark} {n}. {escape(task)}")
     return "\n".join(lines)

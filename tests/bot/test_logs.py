@@ -10,14 +10,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+import respx
 from sqlalchemy import Engine
 
+from bot.integrations.calls import attempt
+from bot.integrations.http import make_client
 from bot.observability.logs import AccessLog, RedactFilter, Redactor, configure_logging
 from tests.e2e.conftest import ALERT_TOKEN, make_settings, serving
 from tests.support.server import wait_until
 
 PAYLOADS = Path(__file__).parent / "alerts" / "payloads"
 WEBHOOK_SECRET = "whsec-0123456789abcdef"
+ROUTING_KEY = "R0UTINGKEY0123456789ABCDEFGHIJKL"  # PagerDuty's are 32 characters
 
 
 @pytest.fixture
@@ -40,6 +44,101 @@ def test_redactor_masks_token_shapes_and_given_values() -> None:
     assert (
         redact(url) == "WebSocket /sandbox/socket?ticket=[redacted]&x=1 and GET /a?token=[redacted]"
     )
+
+
+def test_redactor_masks_escaped_encoded_and_cut_forms_of_a_secret() -> None:
+    secret = 'pa"ss/wörd+0123456789'
+    redact = Redactor([secret, ROUTING_KEY])
+    forms = {
+        "raw": f"key {ROUTING_KEY} sent",
+        "json": "body " + json.dumps({"key": secret}),
+        "json, not ascii": "body " + json.dumps({"key": secret}, ensure_ascii=False),
+        "url-encoded": "GET /x?k=pa%22ss%2Fw%C3%B6rd%2B0123456789&y=1",
+        "form-encoded": "k=pa%22ss%2Fw%C3%B6rd%2B0123456789",
+        "cut at the end": f'{{"message": "Invalid routing key {ROUTING_KEY[:11]}',
+        "cut before an ellipsis": f"Invalid routing key {ROUTING_KEY[:9]}… (300 chars)",
+    }
+    for name, text in forms.items():
+        masked = redact(text)
+        assert "[redacted]" in masked, name
+        assert "0123456789" not in masked and ROUTING_KEY[:8] not in masked, (name, masked)
+    # Eight characters that merely start like the key, in the middle of a line, are words.
+    assert redact(f"{ROUTING_KEY[:8]} went on") == f"{ROUTING_KEY[:8]} went on"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:pa55@hooks.example.test/in", "https://***@hooks.example.test/in"),
+        # Slack incoming webhooks: https://api.slack.com/messaging/webhooks
+        (
+            "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+            "https://hooks.slack.com/services/[redacted]",
+        ),
+        # PagerDuty's Events API v1-style integration URL carries the integration key.
+        (
+            "https://events.pagerduty.com/integration/0123456789abcdef0123456789abcdef/enqueue",
+            "https://events.pagerduty.com/integration/[redacted]",
+        ),
+        ("https://x.test/v1/a1B2c3D4e5F6g7H8i9J0/in", "https://x.test/v1/[redacted]/in"),
+        (
+            "https://x.test/in?api_key=k1&access_token=t2&key=k3&page=2",
+            "https://x.test/in?api_key=[redacted]&access_token=[redacted]&key=[redacted]&page=2",
+        ),
+        ("https://x.test/incidents/p31zjtct2jer", "https://x.test/incidents/p31zjtct2jer"),
+    ],
+)
+def test_redactor_masks_credentials_in_urls(url: str, shown: str) -> None:
+    assert Redactor()(f"HTTP Request: POST {url} ok") == f"HTTP Request: POST {shown} ok"
+
+
+def test_redactor_masks_tokens_in_uvicorns_own_access_line() -> None:
+    # uvicorn's access format when someone turns it back on: client - "METHOD path HTTP/x" status
+    line = '127.0.0.1:5 - "POST /alerts/a1B2c3D4e5F6g7H8i9J0?token=t0k3n&x=1 HTTP/1.1" 200'
+    assert (
+        Redactor()(line)
+        == '127.0.0.1:5 - "POST /alerts/[redacted]?token=[redacted]&x=1 HTTP/1.1" 200'
+    )
+
+
+async def test_httpx_request_lines_and_refusals_are_logged_without_credentials(
+    restore_logging: None, tmp_path: Path
+) -> None:
+    stream = io.StringIO()
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'w.db'}", WARROOM_PAGERDUTY_ROUTING_KEY=ROUTING_KEY
+    )
+    configure_logging(settings, stream=stream)
+    hook = "https://bot:hunter2-pass@hooks.slack.com/services/T0001/B0002/abcDEF123ghiJKL456"
+    pager = "https://events.pagerduty.test/v2/enqueue?routing_key=" + ROUTING_KEY
+    with respx.mock(assert_all_mocked=True) as mock:
+        mock.post(url__startswith="https://hooks.slack.com/").respond(200)
+        # PagerDuty's 400 (Events API v2 docs) with an `errors` entry echoing our key,
+        # JSON-escaped and cut by the far side.
+        echoed = json.dumps(f"Invalid routing key {ROUTING_KEY}")[1:-1]
+        mock.post(url__startswith="https://events.pagerduty.test/").respond(
+            400,
+            json={
+                "status": "invalid event",
+                "message": "Event object is invalid",
+                "errors": [echoed[:30]],
+            },
+        )
+        async with make_client() as client:
+            assert (await client.post(hook, json={"text": "hi"})).status_code == 200
+            verdict, _ = await attempt(client, "POST", pager, json={"routing_key": ROUTING_KEY})
+    assert (verdict.outcome, verdict.detail) == ("refused", "HTTP 400")
+    written = stream.getvalue()
+    assert (
+        'HTTP Request: POST https://***@hooks.slack.com/services/[redacted] "HTTP/1.1 200 OK"'
+        in written
+    )
+    assert (
+        "POST https://events.pagerduty.test/v2/enqueue?routing_key=[redacted] answered HTTP 400: "
+        "Event object is invalid; Invalid routing key [redacted]" in written
+    )
+    for secret in ("hunter2", "bot:", "abcDEF123", "B0002", ROUTING_KEY[:8]):
+        assert secret not in written, secret
 
 
 def test_the_filter_masks_arguments_extras_and_tracebacks(restore_logging: None) -> None:

@@ -7,6 +7,7 @@ import html
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from hypothesis import assume, example, given, settings
@@ -16,7 +17,7 @@ from bot.incidents.snapshot import IncidentSnapshot, StageFact, Task
 from bot.incidents.times import format_duration as show_duration
 from bot.incidents.times import format_local, resolve_clock
 from bot.slack.blocks import card_blocks, card_text, home_view
-from bot.slack.escape import escape, mention, truncate
+from bot.slack.escape import escape, link, mention, truncate
 from playbooks.durations import format_duration, parse_duration
 
 # A special mention or a user/group mention, as Slack parses them out of mrkdwn.
@@ -109,6 +110,20 @@ def test_a_card_with_any_alert_link_pings_no_one(link: str) -> None:
     view = card("disk full", "", "Respond", [], alert_links=(link,))
     for text in mrkdwn(card_blocks(view, ZoneInfo("UTC"))):
         assert not PING.search(text), text
+
+
+@given(st.text(), UNTRUSTED)
+@example("https://grafana.test/d/x?a=1|click me>", "alert 1")
+@example("https://x.test/<!channel>|<@U0ALICE>", "<!here>")
+def test_a_url_never_chooses_its_links_label_or_leaves_the_link(url: str, label: str) -> None:
+    shown = link(url, label)
+    # Slack reads `<url|label>`: one `<`, the first `|` ends the URL, one `>` at the end.
+    assert shown.count("<") == 1 and shown.count(">") == 1 and shown.endswith(">")
+    target, _, text = shown[1:-1].partition("|")
+    assert not any(c.isspace() for c in target)
+    assert html.unescape(text) == label
+    if "%" not in url:  # it still leads where it said
+        assert unquote(html.unescape(target)) == url
 
 
 @given(st.integers(min_value=1, max_value=10 * 365 * 86_400))

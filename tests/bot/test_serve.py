@@ -73,6 +73,18 @@ def test_serve_answers_health_and_readiness_and_migrates_sqlite(served) -> None:
         ({"SLACK_API_URL": "https://slack.com/api"}, "SLACK_API_URL must end with '/'"),
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "set both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"),
         (
+            {"WARROOM_ALERT_TOKEN": "hunter2-token"},
+            "WARROOM_ALERT_TOKEN: too short (13 characters): use at least 16",
+        ),
+        (
+            {"WARROOM_WEBHOOK_SECRET": "whsec-short"},
+            "WARROOM_WEBHOOK_SECRET: too short (11 characters): use at least 16",
+        ),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1-2-3", "SLACK_SIGNING_SECRET": "0123456789abcde"},
+            "SLACK_SIGNING_SECRET: too short (15 characters): use at least 16",
+        ),
+        (
             {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"},
             "warroom: cannot use the database:",
         ),
@@ -94,3 +106,5 @@ def test_bad_configuration_fails_at_start_with_one_line(tmp_path, env, message) 
     assert done.returncode != 0
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    if "too short" in message:  # the refusal names the variable, never its value
+        assert not any(value in done.stderr for value in env.values())

@@ -15,7 +15,7 @@ from bot.composition.runtime import Runtime, build_runtime
 from bot.sandbox.client import SandboxClient
 from tests.support.server import free_port, run_app_in_thread
 
-ALERT_TOKEN = "e2e-alert-token"
+ALERT_TOKEN = "e2e-alert-token-0123"
 
 
 @dataclass

@@ -157,7 +157,8 @@ def test_bad_input_is_private_and_changes_nothing(service: Service) -> None:
     sandbox = service.sandbox
     alice = sandbox.as_user("alice")
     answer = alice.command("/incident sev 9", "general")
-    assert "Usage: `/incident sev <1-4>`" in answer["response"]["text"]
+    # Escaped, so Slack shows `<1-4>` instead of reading it as a link.
+    assert "Usage: `/incident sev &lt;1-4&gt;`" in answer["response"]["text"]
     alice.command("/incident ack", "general")
     shown = wait_until(
         lambda: [

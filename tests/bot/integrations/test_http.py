@@ -37,4 +37,6 @@ def test_judge_sorts_answers() -> None:
     limited = judge(httpx.Response(429, headers={"Retry-After": "3"}))
     assert (limited.outcome, limited.delay) == ("retry", 3.0)
     refused = judge(httpx.Response(422, json={"error": ["name can't be blank"]}))
-    assert (refused.outcome, refused.detail) == ("refused", "422: name can't be blank")
+    # The far side's words are kept apart: they go to the log, never the timeline.
+    assert (refused.outcome, refused.detail) == ("refused", "HTTP 422")
+    assert refused.said == "name can't be blank"

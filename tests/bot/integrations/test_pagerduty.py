@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import httpx
+import pytest
 import respx
 
 from bot.incidents import effects
@@ -102,7 +103,7 @@ async def test_429_waits_exactly_retry_after_and_loses_nothing(harness: Build) -
         trigger, ack = h.ops(incident_id, effects.PAGE)
         assert trigger.state == "pending" and ack.state == "pending"
         assert h.next_attempt(trigger.id) == h.clock.now() + timedelta(seconds=30)
-        assert trigger.last_error == "PagerDuty trigger: 429"
+        assert trigger.last_error == "PagerDuty trigger: HTTP 429"
         assert await h.dispatcher.run_once() == 0  # not due yet, and the ack waits behind it
 
         h.clock.advance(timedelta(seconds=30))
@@ -115,7 +116,7 @@ async def test_429_waits_exactly_retry_after_and_loses_nothing(harness: Build) -
     ]
     assert [op.state for op in h.ops(incident_id, effects.PAGE)] == ["done", "done"]
     assert [e.text for e in h.timeline(incident_id)] == [
-        "PagerDuty trigger rate limited (429), retrying in 30s",
+        "PagerDuty trigger rate limited (HTTP 429), retrying in 30s",
         "PagerDuty trigger sent",
         "PagerDuty acknowledge sent",
     ]
@@ -149,7 +150,7 @@ async def test_5xx_and_timeouts_retry_with_backoff_and_are_recorded(harness: Bui
     assert (op.state, op.attempts) == ("done", 4)
     assert route.call_count == 4
     assert [e.text for e in h.timeline(incident_id)] == [
-        "PagerDuty trigger failed (503), retrying",
+        "PagerDuty trigger failed (HTTP 503), retrying",
         "PagerDuty trigger failed (timeout), retrying",
         "PagerDuty trigger failed (connection error), retrying",
         "PagerDuty trigger sent",
@@ -165,35 +166,40 @@ async def test_repeated_identical_failures_are_one_entry(harness: Build) -> None
             await h.dispatcher.run_once()
             h.clock.advance(timedelta(minutes=5))
     [entry] = h.timeline(incident_id)
-    assert entry.text == "PagerDuty trigger failed (502), retrying"
+    assert entry.text == "PagerDuty trigger failed (HTTP 502), retrying"
     assert entry.data["repeats"] == 2
 
 
-async def test_400_fails_for_good_with_pagerdutys_message(harness: Build) -> None:
+async def test_400_fails_for_good_and_pagerdutys_words_go_only_to_the_log(
+    harness: Build, caplog: pytest.LogCaptureFixture
+) -> None:
     h = harness(**EVERYTHING)
     incident_id = h.declare()
     h.run("note checking the dependency graph", incident_id)
+    # PagerDuty's documented 400 shape (developer.pagerduty.com, Events API v2, "Send an
+    # Alert Event" responses), its errors echoing the routing key it was sent.
+    said = f"Invalid routing key {PD_KEY}"
     with respx.mock(assert_all_mocked=True) as mock:
         mock.post(PD_URL).respond(
             400,
             json={
                 "status": "invalid event",
                 "message": "Event object is invalid",
-                "errors": ["Length of 'routing_key' is incorrect (should be 32 characters)"],
+                "errors": [said],
             },
         )
         await h.dispatcher.drain()
 
     [op] = h.ops(incident_id, effects.PAGE)
     assert op.state == "failed"
-    detail = (
-        "400: Event object is invalid; "
-        "Length of 'routing_key' is incorrect (should be 32 characters)"
-    )
     [failed] = h.timeline(incident_id, "delivery_failed")
-    assert failed.text == f"PagerDuty trigger refused ({detail})"
+    assert failed.text == "PagerDuty trigger refused (HTTP 400)"
     [entry] = h.timeline(incident_id)
-    assert entry.text == f"PagerDuty trigger failed ({detail})"
+    assert entry.text == "PagerDuty trigger refused (HTTP 400)"
+    assert entry.data["error"] == "HTTP 400"
+    assert PD_KEY not in f"{failed.data} {entry.data} {op.last_error} {op.result}"
+    logged = [r.getMessage() for r in caplog.records if r.name == "bot.integrations.calls"]
+    assert logged == [f"POST {PD_URL} answered HTTP 400: Event object is invalid; {said}"]
     # The chain goes on: the Slack operations after the page still ran.
     assert all(o.state == "done" for o in h.ops(incident_id, effects.UPDATE_CARD))
 

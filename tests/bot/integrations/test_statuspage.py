@@ -84,7 +84,7 @@ async def test_5xx_then_rate_limit_retry_and_nothing_is_created_twice(harness: B
         ]
         await h.dispatcher.run_once()
         [op] = h.ops(incident_id, effects.STATUSPAGE)
-        assert op.state == "pending" and op.last_error == "Statuspage incident creation: 503"
+        assert op.state == "pending" and op.last_error == "Statuspage incident creation: HTTP 503"
         h.clock.advance(timedelta(seconds=1))
         await h.dispatcher.run_once()
         assert h.next_attempt(op.id) == h.clock.now() + timedelta(seconds=60)
@@ -96,8 +96,8 @@ async def test_5xx_then_rate_limit_retry_and_nothing_is_created_twice(harness: B
     assert op.state == "done"
     assert h.incident(incident_id).external == {"statuspage_incident_id": "sp-1"}
     assert [e.text for e in h.timeline(incident_id)] == [
-        "Statuspage incident creation failed (503), retrying",
-        "Statuspage incident creation rate limited (420), retrying in 60s",
+        "Statuspage incident creation failed (HTTP 503), retrying",
+        "Statuspage incident creation rate limited (HTTP 420), retrying in 60s",
         "Statuspage incident created (investigating)",
     ]
 
@@ -144,7 +144,7 @@ async def test_unauthorized_fails_for_good(harness: Build) -> None:
     [op] = h.ops(incident_id, effects.STATUSPAGE)
     assert op.state == "failed"
     [failed] = h.timeline(incident_id, "delivery_failed")
-    assert failed.text == "Statuspage incident creation refused (401: Could not authenticate)"
+    assert failed.text == "Statuspage incident creation refused (HTTP 401)"
     assert h.incident(incident_id).external == {}
 
 

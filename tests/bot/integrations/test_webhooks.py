@@ -78,8 +78,8 @@ async def test_status_change_is_signed_and_sent_to_every_url(harness: Build) -> 
     assert op.result == {"delivery": delivery, "delivered": ["hooks.a.test", "hooks.b.test"]}
     texts = [e.text for e in h.timeline(incident_id)]
     assert texts == [
-        "Webhook incident.status_changed to hooks.a.test delivered (200)",
-        "Webhook incident.status_changed to hooks.b.test delivered (204)",
+        "Webhook incident.status_changed to hooks.a.test delivered (HTTP 200)",
+        "Webhook incident.status_changed to hooks.b.test delivered (HTTP 204)",
     ]
     assert not any("token=abc" in t for t in texts)  # a URL's secrets never reach the timeline
 
@@ -117,11 +117,11 @@ async def test_a_failing_url_retries_only_itself_with_the_same_delivery_id(
     [op] = h.ops(incident_id, effects.WEBHOOK)
     assert op.state == "done"
     assert [e.text for e in h.timeline(incident_id)] == [
-        "Webhook incident.severity_changed to hooks.a.test delivered (200)",
-        "Webhook incident.severity_changed to hooks.b.test failed (503), retrying",
+        "Webhook incident.severity_changed to hooks.a.test delivered (HTTP 200)",
+        "Webhook incident.severity_changed to hooks.b.test failed (HTTP 503), retrying",
         "Webhook incident.severity_changed to hooks.b.test failed (timeout), retrying",
-        "Webhook incident.severity_changed to hooks.b.test rate limited (429), retrying in 7s",
-        "Webhook incident.severity_changed to hooks.b.test delivered (200)",
+        "Webhook incident.severity_changed to hooks.b.test rate limited (HTTP 429), retrying in 7s",
+        "Webhook incident.severity_changed to hooks.b.test delivered (HTTP 200)",
     ]
 
 
@@ -163,7 +163,7 @@ async def test_refused_everywhere_fails_for_good(harness: Build) -> None:
     assert op.state == "failed"
     [failed] = h.timeline(incident_id, "delivery_failed")
     assert failed.text == (
-        "webhook incident.status_changed: hooks.a.test 404; hooks.b.test 400: unknown event"
+        "webhook incident.status_changed: hooks.a.test HTTP 404; hooks.b.test HTTP 400"
     )
 
 

@@ -101,3 +101,23 @@ def test_each_maintenance_phase_has_its_notice(phase: str, text: str) -> None:
         maintenance_id=4, title="DB upgrade", phase=phase, starts_at=START, ends_at=END
     )
     assert render(notice, BERLIN) == text
+
+
+@pytest.mark.parametrize(
+    "notice",
+    [
+        notices.StageStarted(stage_id="s", title="<!channel> & co", tasks=("<@U0ALICE> & co",)),
+        notices.TimeboxOverdue(stage_id="s", title="<!channel> & co", timebox_seconds=60),
+        notices.MaintenanceScheduled(
+            maintenance_id=4, title="<!channel> & co", starts_at=START, ends_at=END
+        ),
+        notices.MaintenanceDue(
+            maintenance_id=4, title="<!channel> & co", phase="start", starts_at=START, ends_at=END
+        ),
+    ],
+    ids=["stage", "timebox", "scheduled", "due"],
+)
+def test_titles_in_a_notice_are_escaped_once(notice: notices.Notice) -> None:
+    text = render(notice, BERLIN)
+    assert "&lt;!channel&gt; &amp; co" in text
+    assert "<!" not in text and "<@" not in text and "&amp;amp;" not in text

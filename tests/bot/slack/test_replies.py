@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.incidents.views import Entry, TasksShown, TimelineShown
-from bot.slack.replies import reply_text
+from bot.slack.replies import reply_text, said
 from bot.usecases.run_command import Reply
 
 
@@ -33,3 +33,26 @@ def test_the_checklist_ticks_what_is_done() -> None:
     assert reply_text(Reply(shown=TasksShown("Review"))) == "Stage *Review* has no tasks."
     assert reply_text(Reply("plain words")) == "plain words"
     assert reply_text(Reply()) is None
+
+
+HOSTILE = "Disk <!channel> & <@U0ALICE> full"
+SHOWN = "Disk &lt;!channel&gt; &amp; &lt;@U0ALICE&gt; full"
+
+
+def test_alert_and_responder_text_in_a_private_answer_is_escaped() -> None:
+    shown = TimelineShown(7, "UTC", (Entry("17:56", "alert", HOSTILE, "<!here>"),), earlier=0)
+    assert reply_text(Reply(shown=shown)).splitlines()[1] == (
+        f"`17:56` alert: {SHOWN} — &lt;!here&gt;"
+    )
+    tasks = TasksShown(HOSTILE, ((1, HOSTILE, False),))
+    assert reply_text(Reply(shown=tasks)) == f"*{SHOWN}*\n:white_large_square: 1. {SHOWN}"
+
+
+def test_the_domains_words_keep_their_markup_and_show_their_placeholders() -> None:
+    # A confirmation carrying a title, and help whose `<title>` is to be read, not parsed.
+    assert reply_text(Reply(f"Declared incident #3: {HOSTILE}. Opening #inc-3…")) == (
+        f"Declared incident #3: {SHOWN}. Opening #inc-3…"
+    )
+    assert said("Usage: `/incident role <commander|comms> <@user>`") == (
+        "Usage: `/incident role &lt;commander|comms&gt; &lt;@user&gt;`"
+    )

@@ -23,7 +23,7 @@ from bot.web.api import build_api_router
 from storage.models import Alert, Delivery, Incident, OutboxOp, TimelineEvent
 from tests.support.server import run_app_in_thread
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-alert-token"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 SOURCES = ["alertmanager", "grafana", "pagerduty", "generic"]
 FIRING = {
@@ -56,7 +56,7 @@ def make_settings(
         DATABASE_URL=url,
         WARROOM_ALERT_TOKEN=token,
         SLACK_BOT_TOKEN="xoxb-test" if slack else None,
-        SLACK_SIGNING_SECRET="signing-secret" if slack else None,
+        SLACK_SIGNING_SECRET="signing-secret-0123456789" if slack else None,
         WARROOM_TIMEZONE="Asia/Hong_Kong",
         **env,
     )
