@@ -211,3 +211,33 @@ def test_a_postmortem_that_cannot_be_encoded_is_failed_and_the_broadcast_goes_on
         'warroom_outbox_failed_operations_total{kind="postmortem.post",reason="fault"} 1.0'
         in metrics
     )
+
+
+def test_a_step_slack_refuses_for_good_is_failed_told_once_and_the_rest_go_on(
+    service: Service,
+) -> None:
+    # The broadcast channel was archived: conversations.list with exclude_archived no
+    # longer names it, and posting there would answer is_archived. No retry can fix that.
+    bot = service.sandbox.bot()
+    broadcast = service.sandbox.channel_id("incidents")
+    bot.conversations_join(channel=broadcast)
+    bot.conversations_archive(channel=broadcast)
+    incident_id, channel = open_incident(service, generic("Quotes stale", "quotes", "r5"))
+    run_command(service.runtime, "note carrying on", user_id="U0ALICE", incident_id=incident_id)
+    wait_until(lambda: said(service, channel, "carrying on"), timeout=15)
+    wait_until(lambda: settled(service, incident_id), timeout=15)
+
+    [failed] = ops(service, incident_id, "failed")
+    assert failed.kind == "broadcast.post"
+    reason = "broadcast channel #incidents not found"
+    assert said(service, channel, "Could not") == [
+        f":warning: Could not announce in the broadcast channel: {reason}. "
+        "The steps after it went on."
+    ]
+    assert timeline(service, incident_id, "delivery_failed") == [reason]
+    assert len([m for m in service.sandbox.messages(channel) if m.get("pinned_to")]) == 1
+    metrics = httpx.get(f"{service.url}/metrics").text
+    assert (
+        'warroom_outbox_failed_operations_total{kind="broadcast.post",reason="refused"} 1.0'
+        in metrics
+    )
