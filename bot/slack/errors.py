@@ -112,12 +112,24 @@ E = TypeVar("E")
 
 def slack_error(error: SlackApiError) -> str:
     """Slack's error code from a failed call."""
-    return str(error.response.get("error", "unknown_error"))
+    response = error.response
+    # slack_sdk hands over its raw aiohttp response when the body was not JSON (an HTML
+    # page from a proxy in front of Slack): there is no code to read then.
+    if not hasattr(response, "get"):
+        return "unknown_error"
+    return str(response.get("error", "unknown_error"))
+
+
+def http_status(error: SlackApiError) -> int:
+    """The HTTP status of a failed call, whichever response object slack_sdk gave."""
+    response = error.response
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    return int(status) if status is not None else 200
 
 
 def classify(error: SlackApiError) -> Refusal | None:
     """The class of a refusal; None for a code we do not know."""
-    status = error.response.status_code
+    status = http_status(error)
     if status == 429 or status >= 500:
         return Refusal.RETRY
     code = slack_error(error)
@@ -146,8 +158,8 @@ def outbox_error(error: SlackApiError, kind: str, attempts: int) -> GiveUp | Ret
         return None
     if refusal is not Refusal.RETRY:
         return GiveUp(f"Slack refused {kind}: {code}")
-    status = error.response.status_code
-    headers = error.response.headers
+    status = http_status(error)
+    headers = getattr(error.response, "headers", None) or {}
     retry_after = headers.get("Retry-After") or headers.get("retry-after")
     delay = None
     if status == 429 and retry_after:

@@ -34,7 +34,7 @@ from bot.slack.coalescing import group_echoes, supersede_redraw
 from bot.slack.errors import slack_error, translated
 from bot.slack.escape import escape, mention
 from bot.slack.incident_rows import IncidentRows
-from bot.slack.limits import fit_text, send_fitted
+from bot.slack.limits import TEXT_MAX, fit_text, send_fitted
 from bot.slack.notices import render
 from storage.models import Incident
 
@@ -199,7 +199,7 @@ class SlackOperations:
             return {"skipped": "WARROOM_BROADCAST_CHANNEL is not set"}
         channel = await self._broadcast_id()
         # Cut before the channel link is added, so a long title never cuts the link off.
-        text = fit_text(escape(text or ""), 3000)
+        text = fit_text(escape(text or ""), TEXT_MAX - 100)
         if incident_id:
             incident = await self.rows.incident(incident_id)
             if incident.channel_id:

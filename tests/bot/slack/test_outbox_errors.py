@@ -98,3 +98,19 @@ def test_consecutive_echoes_go_together_up_to_the_limits() -> None:
     assert group_echoes(echo, [long, echo]) == Together(2)
     assert group_echoes(echo, [long, long]) == Together(2)
     assert group_echoes(long, [long]) is None
+
+
+class HtmlPage:
+    """What slack_sdk hands over as `response` when a proxy answered with an HTML page:
+    its aiohttp response, with `status` and `headers` but no Slack fields."""
+
+    status = 502
+    headers: dict[str, str] = {}
+
+
+def test_a_page_that_is_not_slacks_json_is_retried_as_a_server_error() -> None:
+    error = SlackApiError("Received a response in a non-JSON format: <html>", HtmlPage())
+    assert classify(error) is Refusal.RETRY
+    translated = outbox_error(error, "card.post", attempts=0)
+    assert isinstance(translated, RetryLater)
+    assert translated.reason == "Slack 502 unknown_error"
