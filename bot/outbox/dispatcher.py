@@ -9,7 +9,7 @@ import random
 import socket
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -17,15 +17,16 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from bot.incidents.clock import Clock, SystemClock
-from bot.incidents.effect_codec import UnknownEffect, decode, encode
+from bot.incidents.effect_codec import UnknownEffect, decode
 from bot.incidents.effects import Effect, PostNotice
 from bot.incidents.notices import DeliveryFailed
 from bot.outbox.batching import GroupCommit
 from bot.outbox.errors import GiveUp, RetryLater
+from bot.outbox.outcomes import storable, tell
 from bot.outbox.routes import Attempt, Remark, Route, Routes, Superseded, Together
 from storage import outbox
 from storage.db import transaction
-from storage.models import OutboxOp, TimelineEvent
+from storage.models import OutboxOp
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +300,8 @@ class Dispatcher:
         for op_id, incident_id, kind, _, remarks in done:
             for remark in remarks:
                 if incident_id is not None:
-                    _tell(session, incident_id, op_id, kind, "delivery_refused", remark, now)
+                    entry = "delivery_refused"
+                    tell(session, incident_id, op_id, kind, entry, remark.text, remark.notice, now)
         return [None] * len(done)
 
     async def _retry(self, op: OutboxOp, error: str, delay: float, *, fault: bool = False) -> None:
@@ -316,7 +318,7 @@ class Dispatcher:
                 outbox.retry_later(
                     session=session,
                     op_id=op_id,
-                    error=_storable(error),
+                    error=storable(error),
                     at=now + timedelta(seconds=delay),
                     now=now,
                     fault=fault,
@@ -333,30 +335,26 @@ class Dispatcher:
         now = self.clock.now()
         op_id = op.id
         assert op_id is not None
-        public = _storable(told or error)[:500]
+        public = storable(told or error)[:500]
 
         def work() -> None:
             with transaction(self.sessions) as session:
                 outbox.fail(
-                    session=session, op_id=op_id, error=_storable(error), now=now, fault=fault
+                    session=session, op_id=op_id, error=storable(error), now=now, fault=fault
                 )
                 if op.incident_id is not None:
-                    # A notice that cannot be posted is not noticed again: no loop.
-                    notice = (
-                        None
-                        if op.kind == PostNotice.kind
-                        else DeliveryFailed(kind=op.kind, reason=public)
-                    )
-                    remark = Remark(notice, public) if notice is not None else None
-                    _tell(
+                    # A notice that cannot be posted is not told about in turn: no loop.
+                    notice = DeliveryFailed(kind=op.kind, reason=public)
+                    told_once = None if op.kind == PostNotice.kind else notice
+                    tell(
                         session,
                         op.incident_id,
                         op_id,
                         op.kind,
                         "delivery_failed",
-                        remark,
+                        public,
+                        told_once,
                         now,
-                        text=public,
                     )
 
         await asyncio.to_thread(work)
@@ -366,48 +364,6 @@ class Dispatcher:
     def _release(self, op_ids: list[int]) -> None:
         with transaction(self.sessions) as session:
             outbox.release(session=session, op_ids=op_ids, now=self.clock.now())
-
-
-def _tell(
-    session: Session,
-    incident_id: int,
-    op_id: int,
-    kind: str,
-    entry: str,
-    remark: Remark | None,
-    now: datetime,
-    *,
-    text: str | None = None,
-) -> None:
-    """Keep what became of an operation in the timeline and queue its notice, in the
-    transaction that records the operation's end: told once, however often it is read."""
-    session.add(
-        TimelineEvent(
-            incident_id=incident_id,
-            occurred_at=now,
-            recorded_at=now,
-            kind=entry,
-            text=text if text is not None else (remark.text if remark else ""),
-            source="system",
-            data={"op": op_id, "kind": kind},
-        )
-    )
-    if remark is not None:
-        notice = PostNotice(incident_id=incident_id, notice=remark.notice)
-        outbox.enqueue(
-            session=session,
-            kind=notice.kind,
-            version=notice.version,
-            payload=encode(notice),
-            incident_id=incident_id,
-            now=now,
-        )
-
-
-def _storable(text: str) -> str:
-    """Text any database keeps: a lone surrogate replaced, NUL bytes dropped (an error's
-    text can quote the very row that could not be encoded)."""
-    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
 
 
 def _effect(op: OutboxOp) -> Effect | UnknownEffect:
