@@ -167,6 +167,8 @@ class OutboxOp(SQLModel, table=True):
     payload: dict[str, Any] = _json()
     state: str = "pending"  # pending | running | done | failed
     attempts: int = 0
+    # Of the attempts, those that failed in our own code or never reported back: bounded.
+    faults: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     next_attempt_at: datetime = _utc()
     created_at: datetime = _utc()
     updated_at: datetime = _utc()

@@ -61,6 +61,7 @@ def row(
             "payload": payload,
             "state": "pending",
             "attempts": 0,
+            "faults": 0,
             "next_attempt_at": now,
             "created_at": now,
             "updated_at": now,
@@ -120,7 +121,10 @@ def claim(
         for op in chain:
             if op.state == "running":
                 # Its worker stopped holding it: the far side may have done part of it.
+                # A try that never reported back counts as a fault: an operation that
+                # kills its worker every time must not be tried forever.
                 op.last_error = f"resumed from {op.claimed_by}, whose lease ran out"
+                op.faults += 1
             op.state, op.claimed_by = "running", worker
             op.next_attempt_at, op.updated_at = now + lease, now
     session.flush()
@@ -206,8 +210,11 @@ def complete(*, session: Session, results: dict[int, dict[str, Any]], now: datet
             connection.execute(_COMPLETE_ALIKE, {"p_ids": ops, "p_result": result, "p_now": now})
 
 
-def retry_later(*, session: Session, op_id: int, error: str, at: datetime, now: datetime) -> None:
-    """Put an operation back for another attempt at `at`."""
+def retry_later(
+    *, session: Session, op_id: int, error: str, at: datetime, now: datetime, fault: bool = False
+) -> None:
+    """Put an operation back for another attempt at `at`; a `fault` (the try failed in our
+    own code) is counted apart."""
     session.execute(
         update(OutboxOp)
         .where(col(OutboxOp.id) == op_id)
@@ -217,18 +224,23 @@ def retry_later(*, session: Session, op_id: int, error: str, at: datetime, now: 
             last_error=error[:2000],
             updated_at=now,
             attempts=OutboxOp.attempts + 1,
+            faults=OutboxOp.faults + (1 if fault else 0),
             claimed_by=None,
         )
     )
 
 
-def fail(*, session: Session, op_id: int, error: str, now: datetime) -> None:
+def fail(*, session: Session, op_id: int, error: str, now: datetime, fault: bool = False) -> None:
     """Give up on an operation that can never succeed; it stays for inspection."""
     session.execute(
         update(OutboxOp)
         .where(col(OutboxOp.id) == op_id)
         .values(
-            state="failed", last_error=error[:2000], updated_at=now, attempts=OutboxOp.attempts + 1
+            state="failed",
+            last_error=error[:2000],
+            updated_at=now,
+            attempts=OutboxOp.attempts + 1,
+            faults=OutboxOp.faults + (1 if fault else 0),
         )
     )
 
@@ -244,6 +256,7 @@ def reclaim_all(*, session: Session, now: datetime) -> int:
             next_attempt_at=now,
             last_error="resumed after a restart",
             updated_at=now,
+            faults=OutboxOp.faults + 1,
         )
     )
     return int(cast(CursorResult[Any], result).rowcount or 0)

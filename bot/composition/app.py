@@ -201,6 +201,7 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
             if isinstance(runtime.domain.clock, SimulatedClock)
             else runtime.domain.clock
         ),
+        on_failed=metrics.outbox_op_failed,
     )
     app.state.dispatcher = dispatcher
 

@@ -89,6 +89,26 @@ class MaintenanceDue(Notice):
     ends_at: datetime
 
 
+@dataclass(frozen=True, kw_only=True)
+class InviteRefused(Notice):
+    """People the incident channel could not take in: `people[i]` refused for `reasons[i]`
+    (the far side's code, `user_not_found`); the others were invited."""
+
+    name: ClassVar[str] = "invite_refused"
+    people: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryFailed(Notice):
+    """An operation of the incident (`kind`, an effect kind) failed for good, and why; the
+    operations after it went on."""
+
+    name: ClassVar[str] = "delivery_failed"
+    kind: str
+    reason: str
+
+
 NOTICE_TYPES: tuple[type[Notice], ...] = (
     StageStarted,
     TimeboxOverdue,
@@ -97,4 +117,6 @@ NOTICE_TYPES: tuple[type[Notice], ...] = (
     PostmortemDue,
     MaintenanceScheduled,
     MaintenanceDue,
+    InviteRefused,
+    DeliveryFailed,
 )

@@ -65,6 +65,14 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.outbox_failed = Counter(
+            "warroom_outbox_failed_operations",
+            "Outbox operations failed for good, by effect kind and reason (refused: the far "
+            "side said no; unreadable: this code cannot read it; fault: it failed in "
+            "warroom's own code on every try).",
+            ["kind", "reason"],
+            registry=r,
+        )
         self.jobs = Counter(
             "warroom_scheduler_jobs_fired",
             "Scheduler jobs run, by kind and outcome (ok, error).",
@@ -75,6 +83,10 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition format of everything registered."""
         return generate_latest(self.registry)
+
+    def outbox_op_failed(self, kind: str, reason: str) -> None:
+        """Count an outbox operation failed for good (the dispatcher's `on_failed`)."""
+        self.outbox_failed.labels(kind, reason).inc()
 
     def job_fired(self, job_id: str, *, ok: bool = True) -> None:
         """Count a scheduler job; ids are `kind:<incident>`, so only the kind is a label."""

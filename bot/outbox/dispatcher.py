@@ -8,25 +8,41 @@ import logging
 import random
 import socket
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from bot.incidents.clock import Clock, SystemClock
 from bot.incidents.effect_codec import UnknownEffect, decode
-from bot.incidents.effects import Effect
+from bot.incidents.effects import Effect, PostNotice
+from bot.incidents.notices import DeliveryFailed
 from bot.outbox.batching import GroupCommit
 from bot.outbox.errors import GiveUp, RetryLater
-from bot.outbox.routes import Attempt, Route, Routes, Superseded, Together
+from bot.outbox.outcomes import storable, tell
+from bot.outbox.routes import Attempt, Remark, Route, Routes, Superseded, Together
 from storage import outbox
 from storage.db import transaction
-from storage.models import OutboxOp, TimelineEvent
+from storage.models import OutboxOp
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
+# A try that fails in our own code (a bug, a row that cannot be encoded) or never reports
+# back is retried, as a deploy or a restart may cure it; but eight such tries, about two
+# minutes of backoff, are enough to know it will not: the operation is failed, so it never
+# holds up the operations of its incident behind it for good.
+MAX_FAULTS = 8
+
+# Why an operation failed for good, as /metrics counts it: the far side refused it, this
+# code cannot read it, or it failed in our own code MAX_FAULTS times.
+REFUSED, UNREADABLE, FAULT = "refused", "unreadable", "fault"
+
+# A finished operation: id, incident, kind, what the far side answered, what to tell.
+Finished = tuple[int, int | None, str, dict[str, Any], tuple[Remark, ...]]
 
 
 def backoff(attempts: int) -> float:
@@ -47,8 +63,11 @@ class Dispatcher:
         lease: timedelta = timedelta(seconds=15),
         poll_interval: float = 1.0,
         concurrency: int = 16,
+        on_failed: Callable[[str, str], None] | None = None,
     ) -> None:
         self.sessions = sessions
+        # Told (effect kind, REFUSED | UNREADABLE | FAULT) of each operation failed for good.
+        self.on_failed = on_failed
         self.routes = dict(routes)
         self.clock = clock or SystemClock()
         self.lease = lease
@@ -62,9 +81,7 @@ class Dispatcher:
         self._stopping = False
         # Operations finishing together are marked done in one transaction: a burst of
         # echoes costs a commit per batch, not per message.
-        self._finished: GroupCommit[tuple[int, dict[str, Any]], None] = GroupCommit(
-            sessions, self._complete
-        )
+        self._finished: GroupCommit[Finished, None] = GroupCommit(sessions, self._complete)
 
     def wake(self) -> None:
         """Start a round now; safe to call from any thread."""
@@ -211,11 +228,15 @@ class Dispatcher:
     async def _run(self, op: OutboxOp, effect: Effect | UnknownEffect) -> bool:
         """Carry out one operation; False when it must be retried (its chain waits)."""
         if isinstance(effect, UnknownEffect):
-            await self._fail(op, str(effect))
+            await self._fail(op, str(effect), UNREADABLE)
             return True
         route = self.routes.get(type(effect))
         if route is None:
-            await self._fail(op, f"no handler for {op.kind}")
+            await self._fail(op, f"no handler for {op.kind}", UNREADABLE)
+            return True
+        if op.faults >= MAX_FAULTS:  # its last tries never reported back
+            reason = f"it never finished in {op.faults} tries"
+            await self._fail(op, f"{reason}: {op.last_error}", FAULT, told=reason)
             return True
         assert op.id is not None
         resumed = op.attempts > 0 or op.last_error is not None
@@ -227,24 +248,67 @@ class Dispatcher:
             await self._retry(op, error.reason, backoff(op.attempts) if delay is None else delay)
             return False
         except GiveUp as error:
-            await self._fail(op, error.reason)
+            await self._fail(op, error.reason, REFUSED)
             return True
-        except Exception as error:  # network errors, timeouts, third parties down
-            await self._retry(op, f"{type(error).__name__}: {error}", backoff(op.attempts))
+        except OperationalError as error:  # the database, not the operation: no fault
+            await self._retry(op, f"database: {error}", backoff(op.attempts))
             return False
-        await self._finish(op, result or {})
+        except Exception as error:  # a bug, or a failure nobody classified
+            return await self._fault(op, error)
+        await self._finish(op, result or {}, self._remarks(route, effect, result or {}))
         return True
 
-    async def _finish(self, op: OutboxOp, result: dict[str, Any]) -> None:
-        assert op.id is not None
-        await self._finished.submit((op.id, result))
+    async def _fault(self, op: OutboxOp, error: Exception) -> bool:
+        """A try that failed in our own code: retried with backoff, failed at MAX_FAULTS."""
+        faults = op.faults + 1
+        detail = f"{type(error).__name__}: {error}"
+        log.warning(
+            "outbox op %s (%s) failed in warroom (%d of %d tries)",
+            op.id,
+            op.kind,
+            faults,
+            MAX_FAULTS,
+            exc_info=error,
+        )
+        if faults < MAX_FAULTS:
+            await self._retry(op, detail, backoff(op.attempts), fault=True)
+            return False
+        told = f"it failed in warroom {faults} times ({type(error).__name__})"
+        await self._fail(op, f"{told}: {detail}", FAULT, told=told, fault=True)
+        return True
 
-    def _complete(self, session: Session, done: list[tuple[int, dict[str, Any]]]) -> list[None]:
-        outbox.complete(session=session, results=dict(done), now=self.clock.now())
+    def _remarks(self, route: Route[Any], effect: Effect, result: dict[str, Any]) -> list[Remark]:
+        if route.remarks is None:
+            return []
+        try:
+            return list(route.remarks(effect, result))
+        except Exception:  # what to tell must never undo what was done
+            log.exception("could not read the remarks of a %s result", effect.kind)
+            return []
+
+    async def _finish(
+        self, op: OutboxOp, result: dict[str, Any], remarks: Sequence[Remark] = ()
+    ) -> None:
+        assert op.id is not None
+        await self._finished.submit((op.id, op.incident_id, op.kind, result, tuple(remarks)))
+
+    def _complete(self, session: Session, done: list[Finished]) -> list[None]:
+        now = self.clock.now()
+        outbox.complete(
+            session=session, results={op_id: result for op_id, _, _, result, _ in done}, now=now
+        )
+        for op_id, incident_id, kind, _, remarks in done:
+            for remark in remarks:
+                if incident_id is not None:
+                    entry = "delivery_refused"
+                    tell(session, incident_id, op_id, kind, entry, remark.text, remark.notice, now)
         return [None] * len(done)
 
-    async def _retry(self, op: OutboxOp, error: str, delay: float) -> None:
-        log.warning("outbox op %s (%s) failed, retrying in %.1fs: %s", op.id, op.kind, delay, error)
+    async def _retry(self, op: OutboxOp, error: str, delay: float, *, fault: bool = False) -> None:
+        if not fault:
+            log.warning(
+                "outbox op %s (%s) failed, retrying in %.1fs: %s", op.id, op.kind, delay, error
+            )
         op_id = op.id
         assert op_id is not None
         now = self.clock.now()
@@ -254,36 +318,48 @@ class Dispatcher:
                 outbox.retry_later(
                     session=session,
                     op_id=op_id,
-                    error=error,
+                    error=storable(error),
                     at=now + timedelta(seconds=delay),
                     now=now,
+                    fault=fault,
                 )
 
         await asyncio.to_thread(work)
 
-    async def _fail(self, op: OutboxOp, error: str) -> None:
+    async def _fail(
+        self, op: OutboxOp, error: str, cause: str, *, told: str | None = None, fault: bool = False
+    ) -> None:
+        """Fail an operation for good: its timeline entry, and a notice in the incident's
+        channel (`told`, else `error`), written with it; the chain goes on."""
         log.error("outbox op %s (%s) failed for good: %s", op.id, op.kind, error)
         now = self.clock.now()
         op_id = op.id
         assert op_id is not None
+        public = storable(told or error)[:500]
 
         def work() -> None:
             with transaction(self.sessions) as session:
-                outbox.fail(session=session, op_id=op_id, error=error, now=now)
+                outbox.fail(
+                    session=session, op_id=op_id, error=storable(error), now=now, fault=fault
+                )
                 if op.incident_id is not None:
-                    session.add(
-                        TimelineEvent(
-                            incident_id=op.incident_id,
-                            occurred_at=now,
-                            recorded_at=now,
-                            kind="delivery_failed",
-                            text=error[:500],
-                            source="system",
-                            data={"op": op.id, "kind": op.kind},
-                        )
+                    # A notice that cannot be posted is not told about in turn: no loop.
+                    notice = DeliveryFailed(kind=op.kind, reason=public)
+                    told_once = None if op.kind == PostNotice.kind else notice
+                    tell(
+                        session,
+                        op.incident_id,
+                        op_id,
+                        op.kind,
+                        "delivery_failed",
+                        public,
+                        told_once,
+                        now,
                     )
 
         await asyncio.to_thread(work)
+        if self.on_failed is not None:
+            self.on_failed(op.kind, cause)
 
     def _release(self, op_ids: list[int]) -> None:
         with transaction(self.sessions) as session:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from bot.incidents.effects import Effect
+from bot.incidents.notices import Notice
 
 E = TypeVar("E", bound=Effect)
 Result = dict[str, Any]
@@ -48,17 +49,33 @@ Coalescer = Callable[[E, Sequence[Effect | None]], Superseded | Together | None]
 
 
 @dataclass(frozen=True)
+class Remark:
+    """Part of an operation the far side refused while the rest was done (a person who
+    cannot be invited): told in the incident channel as `notice`, kept in the timeline
+    as `text`, once, when the operation is marked done."""
+
+    notice: Notice
+    text: str
+
+
+# Given an operation's effect and what its run returned, what to tell people about it.
+Remarks = Callable[[E, Result], Sequence[Remark]]
+
+
+@dataclass(frozen=True)
 class Route(Generic[E]):
     """How one effect type is carried out.
 
     `run` carries out one operation and returns what to store as its result, or raises
     GiveUp / RetryLater. `run_together` carries out several at once, one result each, in
-    order; if it raises, each operation is run alone.
+    order; if it raises, each operation is run alone. `remarks` reads a result for what
+    the far side refused of it.
     """
 
     run: Callable[[E, Attempt], Awaitable[Result]]
     coalesce: Coalescer[E] | None = None
     run_together: Callable[[list[E]], Awaitable[list[Result]]] | None = None
+    remarks: Remarks[E] | None = None
 
 
 Routes = Mapping[type[Effect], Route[Any]]

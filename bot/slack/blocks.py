@@ -100,7 +100,8 @@ def card_block_id(incident_id: int) -> str:
 
 def card_text(card: IncidentSnapshot) -> str:
     """Fallback text for notifications and clients without blocks."""
-    return f"{card.severity.upper()} incident #{card.id}: {escape(card.title)} ({card.status})"
+    title = truncate(escape(card.title), 3000)  # a notification shows a line or two
+    return f"{card.severity.upper()} incident #{card.id}: {title} ({card.status})"
 
 
 def _stage_title(card: IncidentSnapshot) -> str:

@@ -13,17 +13,17 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bot.incidents.effects import Invite, OpenChannel
+from bot.incidents.notices import InviteRefused
 from bot.outbox.errors import GiveUp
-from bot.outbox.routes import Attempt
-from bot.slack.errors import slack_error
+from bot.outbox.routes import Attempt, Remark
+from bot.slack.errors import SKIP_ERRORS, slack_error
 from bot.slack.escape import escape, truncate
 from bot.slack.incident_rows import IncidentRows
 from storage.models import Incident
 
 LOOKUP_TTL = 300.0
-UNKNOWN_PERSON = frozenset(
-    {"no_such_subteam", "subteam_not_found", "users_not_found", "user_not_found"}
-)
+# Refusals that mean the person is there already: nothing to tell anyone.
+PRESENT = frozenset({"already_in_channel", "cant_invite_self"})
 
 
 class ChannelOperations:
@@ -104,10 +104,11 @@ class ChannelOperations:
             if not cursor:
                 return None
 
-    async def _resolve_people(self, people: list[str]) -> tuple[list[str], list[str]]:
-        """User ids for ids, emails and user groups; plus the invitees Slack does not know."""
+    async def _resolve_people(self, people: list[str]) -> tuple[list[str], dict[str, str]]:
+        """User ids for ids, emails and user groups; plus the invitees Slack does not know,
+        each with Slack's reason."""
         users: list[str] = []
-        unknown: list[str] = []
+        unknown: dict[str, str] = {}
         for person in people:
             try:
                 if re.fullmatch(r"[UW][A-Z0-9]+", person):
@@ -117,12 +118,12 @@ class ChannelOperations:
                 ):
                     users.extend(await self._lookup(person))
                 else:
-                    unknown.append(person)
+                    unknown[person] = "not a user id, user group or email"
             except SlackApiError as error:
                 # One stale invitee in a playbook must not keep the channel from opening.
-                if slack_error(error) not in UNKNOWN_PERSON:
+                if slack_error(error) not in SKIP_ERRORS:
                     raise
-                unknown.append(person)
+                unknown[person] = slack_error(error)
         return list(dict.fromkeys(users)), unknown
 
     async def _lookup(self, person: str) -> list[str]:
@@ -143,17 +144,44 @@ class ChannelOperations:
         self._people[person] = (time.monotonic(), found)
         return found
 
-    async def _invite(self, channel_id: str, people: list[str]) -> dict[str, list[str]]:
+    async def _invite(self, channel_id: str, people: list[str]) -> dict[str, Any]:
+        """Invite everyone Slack lets in; the others are listed under `refused` with
+        Slack's reason (the route tells the channel once), and not retried."""
         users, unknown = await self._resolve_people(people)
         bot_user = await self._bot_user()
         users = [u for u in users if u != bot_user]
-        if users:
+        refused = dict(unknown)
+        refused.update(await self._invite_users(channel_id, users))
+        told = {p: why for p, why in refused.items() if why not in PRESENT}
+        result: dict[str, Any] = {
+            "invited": [u for u in users if u not in told],
+            "unknown": list(unknown),
+        }
+        if told:
+            result["refused"] = [{"user": p, "error": why} for p, why in told.items()]
+        return result
+
+    async def _invite_users(self, channel_id: str, users: list[str]) -> dict[str, str]:
+        """Invite user ids; return those Slack refused, each with its reason."""
+        refused: dict[str, str] = {}
+        while users:
             try:
                 await self.client.conversations_invite(channel=channel_id, users=",".join(users))
+                return refused
             except SlackApiError as error:
-                if slack_error(error) != "already_in_channel":
+                code = slack_error(error)
+                if code not in SKIP_ERRORS:
                     raise
-        return {"invited": users, "unknown": unknown}
+                listed = _listed_refusals(error, users)
+                if not listed and len(users) > 1:
+                    # Slack did not say whom it refused: ask about each alone.
+                    for user in users:
+                        refused.update(await self._invite_users(channel_id, [user]))
+                    return refused
+                # One refused id fails the whole call: invite the rest without it.
+                refused.update(listed or {users[0]: code})
+                users = [u for u in users if u not in refused]
+        return refused
 
     async def _bot_user(self) -> str | None:
         if self._bot is None:
@@ -167,6 +195,32 @@ class ChannelOperations:
             raise GiveUp("channel.invite names no incident")
         channel_id = await self.rows.channel(effect.incident_id)
         return await self._invite(channel_id, list(effect.users))
+
+
+def refused_invitees(_effect: OpenChannel | Invite, result: dict[str, Any]) -> list[Remark]:
+    """The people an invite result says Slack refused, as one remark for the channel."""
+    refused = result.get("refused") or []
+    if not refused:
+        return []
+    people = tuple(str(r["user"]) for r in refused)
+    reasons = tuple(str(r["error"]) for r in refused)
+    text = "Could not invite " + ", ".join(
+        f"{p} ({why})" for p, why in zip(people, reasons, strict=True)
+    )
+    return [Remark(InviteRefused(people=people, reasons=reasons), text)]
+
+
+def _listed_refusals(error: SlackApiError, users: list[str]) -> dict[str, str]:
+    """The users conversations.invite's answer lists as refused (`errors`: one
+    {"user", "ok", "error"} each), with Slack's reason."""
+    listed = error.response.get("errors")
+    if not isinstance(listed, list):
+        return {}
+    return {
+        str(item["user"]): str(item.get("error") or slack_error(error))
+        for item in listed
+        if isinstance(item, dict) and item.get("user") in users
+    }
 
 
 def _owner(session: Session, *, channel_id: str) -> int | None:

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.incidents.notices import (
+    DeliveryFailed,
+    InviteRefused,
     MaintenanceDue,
     MaintenanceScheduled,
     Notice,
@@ -16,7 +18,24 @@ from bot.incidents.notices import (
     Unacknowledged,
 )
 from bot.incidents.times import format_duration, format_local
-from bot.slack.escape import escape
+from bot.slack.escape import escape, mention
+
+# What each operation was for, as responders would say it.
+DOING = {
+    "channel.open": "set up the incident channel",
+    "channel.invite": "invite people to the channel",
+    "card.post": "post the incident card",
+    "card.update": "update the incident card",
+    "message.post": "post a message",
+    "notice.broadcast": "announce in the broadcast channel",
+    "broadcast.post": "announce in the broadcast channel",
+    "pagerduty.event": "send the PagerDuty event",
+    "statuspage.update": "update the status page",
+    "webhook.send": "send the outgoing webhook",
+    "postmortem.post": "upload the postmortem draft",
+    "schedule.set": "schedule a reminder",
+    "schedule.clear": "cancel a reminder",
+}
 
 
 def render(notice: Notice, tz: ZoneInfo) -> str:
@@ -55,6 +74,14 @@ def render(notice: Notice, tz: ZoneInfo) -> str:
             )
         case MaintenanceDue(maintenance_id=n, title=title, phase=phase) as due:
             return _maintenance(n, escape(title), phase, due.starts_at, due.ends_at, tz)
+        case InviteRefused(people=people, reasons=reasons):
+            refused = "; ".join(
+                f"{_person(p)}: {escape(why)}" for p, why in zip(people, reasons, strict=False)
+            )
+            return f":warning: Could not invite {refused}"
+        case DeliveryFailed(kind=kind, reason=reason):
+            doing = DOING.get(kind, f"carry out `{escape(kind)}`")
+            return f":warning: Could not {doing}: {escape(reason)}. The steps after it went on."
     raise ValueError(f"no Slack wording for the notice {notice.name!r}")
 
 
@@ -80,6 +107,11 @@ def _maintenance(
     if phase == "end":
         return f":white_check_mark: Maintenance #{n} is over: {title}."
     raise ValueError(f"unknown maintenance phase {phase!r}")
+
+
+def _person(person: str) -> str:
+    # A user id reads as a mention; an email or a group as written (escaped).
+    return mention(person) if person[:1] in ("U", "W") else escape(person)
 
 
 def _duration(seconds: int) -> str:

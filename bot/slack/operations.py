@@ -29,11 +29,12 @@ from bot.outbox.routes import Attempt, Route
 from bot.postmortem import headline, store_draft
 from bot.slack.blocks import card_block_id, card_blocks, card_text
 from bot.slack.cards import card_view
-from bot.slack.channels import ChannelOperations
+from bot.slack.channels import ChannelOperations, refused_invitees
 from bot.slack.coalescing import group_echoes, supersede_redraw
 from bot.slack.errors import slack_error, translated
-from bot.slack.escape import escape, mention, truncate
+from bot.slack.escape import escape, mention
 from bot.slack.incident_rows import IncidentRows
+from bot.slack.limits import TEXT_MAX, fit_text, send_fitted
 from bot.slack.notices import render
 from storage.models import Incident
 
@@ -87,8 +88,10 @@ class SlackOperations:
         self._joined: set[str] = set()
         channels = self.channels
         self.routes: dict[type[Effect], Route[Any]] = {
-            OpenChannel: Route(translated(OpenChannel.kind, channels.open_channel)),
-            Invite: Route(translated(Invite.kind, channels.invite)),
+            OpenChannel: Route(
+                translated(OpenChannel.kind, channels.open_channel), remarks=refused_invitees
+            ),
+            Invite: Route(translated(Invite.kind, channels.invite), remarks=refused_invitees),
             PostCard: Route(translated(PostCard.kind, self.post_card)),
             UpdateCard: Route(
                 translated(UpdateCard.kind, self.update_card), coalesce=supersede_redraw
@@ -111,8 +114,11 @@ class SlackOperations:
         card = await self.rows.db(lambda s: card_view(s, _row(s, incident_id)))
         ts = await self._orphan_card(channel_id, incident_id) if attempt.resumed else None
         if ts is None:
-            response = await self.client.chat_postMessage(
-                channel=channel_id, text=card_text(card), blocks=card_blocks(card, self.tz)
+            response = await send_fitted(
+                self.client.chat_postMessage,
+                channel=channel_id,
+                text=card_text(card),
+                blocks=card_blocks(card, self.tz),
             )
             ts = response["ts"]
 
@@ -146,7 +152,8 @@ class SlackOperations:
         if not incident.channel_id or not incident.card_ts:
             raise GiveUp("the card was never posted")
         card = await self.rows.db(lambda s: card_view(s, _row(s, incident_id)))
-        await self.client.chat_update(
+        await send_fitted(
+            self.client.chat_update,
             channel=incident.channel_id,
             ts=incident.card_ts,
             text=card_text(card),
@@ -164,9 +171,7 @@ class SlackOperations:
 
     async def _post(self, incident_id: int, text: str) -> dict[str, Any]:
         channel_id = await self.rows.channel(incident_id)
-        response = await self.client.chat_postMessage(
-            channel=channel_id, text=truncate(text, 39000)
-        )
+        response = await send_fitted(self.client.chat_postMessage, channel=channel_id, text=text)
         return {"ts": response["ts"]}
 
     async def post_echoes(self, echoes: list[PostMessage]) -> list[dict[str, Any]]:
@@ -177,9 +182,7 @@ class SlackOperations:
         """
         channel_id = await self.rows.channel(_incident(echoes[0]))
         text = "\n".join(_message_text(echo) for echo in echoes)
-        response = await self.client.chat_postMessage(
-            channel=channel_id, text=truncate(text, 39000)
-        )
+        response = await send_fitted(self.client.chat_postMessage, channel=channel_id, text=text)
         return [{"ts": response["ts"], "lines": len(echoes)}] * len(echoes)
 
     async def broadcast(self, effect: Broadcast, _attempt: Attempt) -> dict[str, Any]:
@@ -196,11 +199,13 @@ class SlackOperations:
         if not self.broadcast_channel:
             return {"skipped": "WARROOM_BROADCAST_CHANNEL is not set"}
         channel = await self._broadcast_id()
+        # Cut before the channel link is added, so a long title never cuts the link off.
+        text = fit_text(text, TEXT_MAX - 100)
         if incident_id:
             incident = await self.rows.incident(incident_id)
             if incident.channel_id:
                 text += f" · <#{incident.channel_id}>"
-        response = await self.client.chat_postMessage(channel=channel, text=text)
+        response = await send_fitted(self.client.chat_postMessage, channel=channel, text=text)
         return {"ts": response["ts"], "channel_id": channel}
 
     async def _broadcast_id(self) -> str:
@@ -247,8 +252,9 @@ class SlackOperations:
             channel=channel_id,
             content=text,
             filename=f"postmortem-incident-{incident_id}.md",
-            title=f"Postmortem draft: {pm.title}",
-            initial_comment=escape(headline(pm)),
+            # Slack documents no limit for a file's title: a title is a line, not a page.
+            title=fit_text(f"Postmortem draft: {pm.title}", 250),
+            initial_comment=fit_text(escape(headline(pm))),
         )
         file = response.get("file") or (response.get("files") or [{}])[0]
         return {"file_id": file.get("id"), "chars": len(text)}

@@ -8,6 +8,7 @@ from sqlalchemy import RowMapping
 
 from bot.sandbox import tables as t
 from bot.sandbox.base import Args, Call, SlackError
+from bot.sandbox.methods.block_limits import block_errors
 from bot.sandbox.methods.conversations import im_with
 from bot.sandbox.methods.registry import method
 from bot.sandbox.methods.store import author_fields, insert_message, thread_parent
@@ -50,6 +51,9 @@ def content(args: Args, *, required: bool = True) -> dict[str, Any]:
             raise SlackError("invalid_blocks")
         if not all(isinstance(b, dict) and b.get("type") for b in blocks):
             raise SlackError("invalid_blocks")
+        too_long = block_errors(blocks)
+        if too_long:
+            raise SlackError("invalid_blocks", errors=too_long)
         out["blocks"] = blocks
     attachments = args.json("attachments", "invalid_attachments")
     if attachments is not None:

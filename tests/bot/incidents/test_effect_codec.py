@@ -26,6 +26,8 @@ NOTICES: list[notices.Notice] = [
     notices.MaintenanceDue(
         maintenance_id=3, title="DB upgrade", phase="t1h", starts_at=AT, ends_at=UNTIL
     ),
+    notices.InviteRefused(people=("U0NOBODY", "x@example.com"), reasons=("user_not_found",) * 2),
+    notices.DeliveryFailed(kind="card.post", reason="Slack refused card.post: is_archived"),
 ]
 
 EFFECTS: list[effects.Effect] = [

@@ -16,12 +16,13 @@ from sqlmodel import Session
 from bot.incidents.clock import SimulatedClock
 from bot.incidents.commands import parse_command
 from bot.incidents.context import Domain
-from bot.incidents.effect_codec import encode
-from bot.incidents.effects import Effect, Page, PostMessage, UpdateCard
+from bot.incidents.effect_codec import decode, encode
+from bot.incidents.effects import Effect, Invite, Page, PostMessage, PostNotice, UpdateCard
+from bot.incidents.notices import DeliveryFailed, InviteRefused, Notice
 from bot.incidents.service import execute
-from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.dispatcher import MAX_BACKOFF, MAX_FAULTS, Dispatcher
 from bot.outbox.errors import GiveUp, RetryLater
-from bot.outbox.routes import Attempt, Route, Superseded, Together
+from bot.outbox.routes import Attempt, Remark, Route, Superseded, Together
 from storage import outbox
 from storage.db import transaction
 from storage.models import OutboxOp, TimelineEvent
@@ -89,6 +90,13 @@ def op_rows(sessions: sessionmaker[Session], incident_id: int, since: int) -> li
         )
 
 
+def told_failures(ops: list[OutboxOp]) -> list[Notice]:
+    """The DeliveryFailed notices these operations post in the channel."""
+    notices = [decode(op.kind, op.version, op.payload) for op in ops]
+    assert all(isinstance(n, PostNotice) for n in notices), notices
+    return [n.notice for n in notices if isinstance(n, PostNotice)]
+
+
 def last_op_id(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
         return max(session.scalars(select(OutboxOp.id)).all())
@@ -101,10 +109,10 @@ async def test_an_unknown_version_fails_for_good_and_its_chain_goes_on(
     start = last_op_id(sessions)
     enqueue(sessions, clock, incident_id, PostMessage(text="from the future"), version=99)
     enqueue(sessions, clock, incident_id, PostMessage(text="after it"))
-    dispatcher = Dispatcher(sessions, {PostMessage: Route(far_side.run)}, clock=clock)
-    await dispatcher.drain()
+    routes = {PostMessage: Route(far_side.run), PostNotice: Route(far_side.run)}
+    await Dispatcher(sessions, routes, clock=clock).drain()
 
-    future, after = op_rows(sessions, incident_id, start)
+    future, after, told = op_rows(sessions, incident_id, start)
     assert future.state == "failed"
     assert future.last_error == (
         "cannot read a 'message.post' operation of version 99: versions [1] are known"
@@ -119,6 +127,8 @@ async def test_an_unknown_version_fails_for_good_and_its_chain_goes_on(
             )
         ).all()
     assert [(e.text, e.data["kind"]) for e in failed] == [(future.last_error, "message.post")]
+    # The channel is told once, after the operations that went on.
+    assert told_failures([told]) == [DeliveryFailed(kind="message.post", reason=future.last_error)]
 
 
 async def test_an_unknown_kind_and_a_payload_missing_a_field_fail_readably(
@@ -140,7 +150,8 @@ async def test_an_unknown_kind_and_a_payload_missing_a_field_fail_readably(
     far_side = Recorded()
     await Dispatcher(sessions, {PostMessage: Route(far_side.run)}, clock=clock).drain()
 
-    fax, message = op_rows(sessions, incident_id, start)
+    fax, message, *told = op_rows(sessions, incident_id, start)
+    assert [n.kind for n in told_failures(told)] == ["fax.send", "message.post"]
     assert (fax.state, fax.last_error) == (
         "failed",
         "cannot read a 'fax.send' operation of version 1: the kind is unknown",
@@ -261,12 +272,17 @@ async def test_give_up_from_a_non_slack_handler_fails_the_operation_and_the_chai
     enqueue(sessions, clock, incident_id, Page(action="resolve"))
     await Dispatcher(sessions, {Page: Route(page)}, clock=clock).drain()
 
-    trigger, resolve = op_rows(sessions, incident_id, start)
+    trigger, resolve, told = op_rows(sessions, incident_id, start)
     assert (trigger.state, trigger.last_error) == (
         "failed",
         "PagerDuty refused (400: invalid routing key)",
     )
     assert (resolve.state, resolve.result) == ("done", {"action": "resolve"})
+    assert told_failures([told]) == [
+        DeliveryFailed(
+            kind="pagerduty.event", reason="PagerDuty refused (400: invalid routing key)"
+        )
+    ]
 
 
 async def test_an_unexpected_exception_retries_with_backoff(
@@ -292,5 +308,145 @@ async def test_an_effect_type_without_a_route_fails(
     start = last_op_id(sessions)
     enqueue(sessions, clock, incident_id, Page(action="trigger"))
     await Dispatcher(sessions, {}, clock=clock).drain()
-    [op] = op_rows(sessions, incident_id, start)
+    op, told = op_rows(sessions, incident_id, start)
     assert (op.state, op.last_error) == ("failed", "no handler for pagerduty.event")
+    # The notice has no route here either: it fails, and is not told about in turn.
+    assert (told.kind, told.state, told.last_error) == (
+        "notice.post",
+        "failed",
+        "no handler for notice.post",
+    )
+
+
+async def settle(dispatcher: Dispatcher, clock: SimulatedClock, rounds: int = 40) -> None:
+    """Drain, then let the backoff pass, over and over: retries run on the simulated clock."""
+    for _ in range(rounds):
+        await dispatcher.drain()
+        clock.advance(timedelta(seconds=MAX_BACKOFF * 1.3))
+
+
+@pytest.mark.parametrize(
+    "bug",
+    [
+        KeyError("card_ts"),
+        # What a lone surrogate in a stored row gives when the request is encoded.
+        UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"),
+    ],
+    ids=["bug", "encoding"],
+)
+async def test_a_failure_in_our_own_code_is_tried_max_faults_times_then_failed(
+    sessions: sessionmaker[Session], clock: SimulatedClock, incident_id: int, bug: Exception
+) -> None:
+    tries: list[str] = []
+    failed: list[tuple[str, str]] = []
+
+    async def post(effect: PostMessage, _attempt: Attempt) -> dict[str, Any]:
+        tries.append(effect.text)
+        if effect.text == "cursed":
+            raise bug
+        return {"ran": effect.text}
+
+    start = last_op_id(sessions)
+    enqueue(sessions, clock, incident_id, PostMessage(text="cursed"))
+    enqueue(sessions, clock, incident_id, PostMessage(text="after it"))
+    dispatcher = Dispatcher(
+        sessions,
+        {PostMessage: Route(post), PostNotice: Route(Recorded().run)},
+        clock=clock,
+        on_failed=lambda kind, reason: failed.append((kind, reason)),
+    )
+    await settle(dispatcher, clock)
+
+    cursed, after, told = op_rows(sessions, incident_id, start)
+    assert tries == ["cursed"] * MAX_FAULTS + ["after it"]
+    assert (cursed.state, cursed.faults) == ("failed", MAX_FAULTS)
+    name = type(bug).__name__
+    assert cursed.last_error == f"it failed in warroom {MAX_FAULTS} times ({name}): {name}: {bug}"
+    assert (after.state, after.result) == ("done", {"ran": "after it"})
+    reason = f"it failed in warroom {MAX_FAULTS} times ({name})"
+    assert told_failures([told]) == [DeliveryFailed(kind="message.post", reason=reason)]
+    assert failed == [("message.post", "fault")]
+    with sessions() as session:
+        entries = session.scalars(
+            select(TimelineEvent).where(
+                TimelineEvent.incident_id == incident_id, TimelineEvent.kind == "delivery_failed"
+            )
+        ).all()
+    assert [e.text for e in entries] == [reason]
+
+
+async def test_the_far_side_being_down_is_retried_without_bound(
+    sessions: sessionmaker[Session], clock: SimulatedClock, incident_id: int
+) -> None:
+    # Slack down for longer than MAX_FAULTS tries: RetryLater is not a fault.
+    calls: list[int] = []
+
+    async def post(effect: PostMessage, attempt: Attempt) -> dict[str, Any]:
+        calls.append(attempt.attempts)
+        if len(calls) <= 3 * MAX_FAULTS:
+            raise RetryLater("Slack 503 service_unavailable")
+        return {"ran": effect.text}
+
+    start = last_op_id(sessions)
+    enqueue(sessions, clock, incident_id, PostMessage(text="patient"))
+    await settle(Dispatcher(sessions, {PostMessage: Route(post)}, clock=clock), clock, rounds=60)
+
+    [op] = op_rows(sessions, incident_id, start)
+    assert (op.state, op.faults, op.attempts) == ("done", 0, 3 * MAX_FAULTS + 1)
+
+
+async def test_an_operation_whose_tries_never_report_back_is_failed_at_max_faults(
+    sessions: sessionmaker[Session], clock: SimulatedClock, incident_id: int
+) -> None:
+    # A worker that dies on it every time (killed, out of memory) never reports back: each
+    # lease that runs out counts as a fault, and the last one fails it without a new try.
+    far_side = Recorded()
+    start = last_op_id(sessions)
+    enqueue(sessions, clock, incident_id, PostMessage(text="deadly"))
+    with transaction(sessions) as session:
+        session.execute(
+            update(OutboxOp)
+            .where(OutboxOp.id > start)
+            .values(state="running", claimed_by="dead:1", faults=MAX_FAULTS - 1)
+        )
+    dispatcher = Dispatcher(sessions, {PostMessage: Route(far_side.run)}, clock=clock)
+    await settle(dispatcher, clock, rounds=2)
+
+    deadly, _told = op_rows(sessions, incident_id, start)
+    assert (deadly.state, deadly.faults) == ("failed", MAX_FAULTS)
+    assert deadly.last_error == (
+        f"it never finished in {MAX_FAULTS} tries: resumed from dead:1, whose lease ran out"
+    )
+    assert far_side.runs == []
+
+
+async def test_a_route_remark_is_told_once_with_its_timeline_entry(
+    sessions: sessionmaker[Session], clock: SimulatedClock, incident_id: int
+) -> None:
+    refused = InviteRefused(people=("U0NOBODY",), reasons=("user_not_found",))
+
+    async def invite(effect: Invite, _attempt: Attempt) -> dict[str, Any]:
+        return {"invited": ["U0BOB"], "refused": [{"user": "U0NOBODY", "error": "user_not_found"}]}
+
+    def remarks(_effect: Invite, result: dict[str, Any]) -> list[Remark]:
+        return [Remark(refused, "Could not invite U0NOBODY (user_not_found)")] if result else []
+
+    start = last_op_id(sessions)
+    enqueue(sessions, clock, incident_id, Invite(users=("U0BOB", "U0NOBODY")))
+    far_side = Recorded()
+    routes = {Invite: Route(invite, remarks=remarks), PostNotice: Route(far_side.run)}
+    await settle(Dispatcher(sessions, routes, clock=clock), clock, rounds=2)
+
+    op, told = op_rows(sessions, incident_id, start)
+    assert (op.state, op.result["invited"]) == ("done", ["U0BOB"])
+    assert (told.state, told_failures([told])) == ("done", [refused])
+    assert far_side.runs == [PostNotice(incident_id=incident_id, notice=refused)]
+    with sessions() as session:
+        entries = session.scalars(
+            select(TimelineEvent).where(
+                TimelineEvent.incident_id == incident_id, TimelineEvent.kind == "delivery_refused"
+            )
+        ).all()
+    assert [(e.text, e.data["kind"]) for e in entries] == [
+        ("Could not invite U0NOBODY (user_not_found)", "channel.invite")
+    ]

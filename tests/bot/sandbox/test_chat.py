@@ -186,3 +186,39 @@ def test_concurrent_posts_get_unique_increasing_ts(sandbox: SandboxClient) -> No
     assert len(stored) == 30
     in_order = sorted(stamps, key=lambda ts: tuple(map(int, ts.split("."))))
     assert [m["ts"] for m in stored] == in_order
+
+
+def test_over_long_text_is_refused_as_slack_documents(bot: WebClient, channel_id: str) -> None:
+    # chat.postMessage: "msg_too_long" past 40,000 characters of text; Block Kit's limits
+    # (header 150, section text 3,000, each field 2,000) answer "invalid_blocks" naming
+    # the field by JSON pointer, as Slack does.
+    post = bot.chat_postMessage
+    assert error_of(post, channel=channel_id, text="x" * 40_001) == "msg_too_long"
+    header = [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}]
+    section = [
+        {"type": "divider"},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": "f" * 2001}]},
+    ]
+    with pytest.raises(SlackApiError) as caught:
+        post(channel=channel_id, text="fallback", blocks=header)
+    assert caught.value.response["error"] == "invalid_blocks"
+    assert caught.value.response["errors"] == [
+        "must be less than 151 characters [json-pointer:/blocks/0/text/text]"
+    ]
+    with pytest.raises(SlackApiError) as caught:
+        bot.chat_update(
+            channel=channel_id, ts=post(channel=channel_id, text="x")["ts"], blocks=section
+        )
+    assert caught.value.response["errors"] == [
+        "must be less than 2001 characters [json-pointer:/blocks/1/fields/0/text]"
+    ]
+    at_limit = [{"type": "section", "text": {"type": "mrkdwn", "text": "s" * 3000}}]
+    assert post(channel=channel_id, text="x" * 40_000, blocks=at_limit)["ok"]
+    assert (
+        error_of(
+            post,
+            channel=channel_id,
+            blocks=[{**at_limit[0], "text": {"type": "mrkdwn", "text": "s" * 3001}}],
+        )
+        == "invalid_blocks"
+    )

@@ -71,6 +71,27 @@ WHEN = "2024-03-01 02:00–04:30 Europe/Berlin"
             ),
             f":calendar: Scheduled maintenance #4: DB upgrade, {WHEN}.",
         ),
+        (
+            notices.InviteRefused(people=("U0NOBODY",), reasons=("user_not_found",)),
+            ":warning: Could not invite <@U0NOBODY>: user_not_found",
+        ),
+        (
+            notices.InviteRefused(
+                people=("U0GUEST", "<!here>@x.test"), reasons=("cant_invite", "users_not_found")
+            ),
+            ":warning: Could not invite <@U0GUEST>: cant_invite; &lt;!here&gt;@x.test: "
+            "users_not_found",
+        ),
+        (
+            notices.DeliveryFailed(kind="card.post", reason="Slack refused card.post: is_archived"),
+            ":warning: Could not post the incident card: Slack refused card.post: is_archived. "
+            "The steps after it went on.",
+        ),
+        (
+            notices.DeliveryFailed(kind="fax.send", reason="no handler for fax.send"),
+            ":warning: Could not carry out `fax.send`: no handler for fax.send. The steps "
+            "after it went on.",
+        ),
     ],
     ids=lambda v: getattr(v, "name", ""),
 )

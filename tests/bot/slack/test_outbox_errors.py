@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.slack_response import SlackResponse
 
@@ -9,7 +10,7 @@ from bot.incidents.effects import Page, PostMessage, UpdateCard
 from bot.outbox.errors import GiveUp, RetryLater
 from bot.outbox.routes import Superseded, Together
 from bot.slack.coalescing import MAX_GROUP, MAX_GROUP_TEXT, group_echoes, supersede_redraw
-from bot.slack.errors import outbox_error
+from bot.slack.errors import Refusal, classify, outbox_error
 
 
 def refusal(code: str, status: int = 200, **headers: str) -> SlackApiError:
@@ -23,6 +24,41 @@ def refusal(code: str, status: int = 200, **headers: str) -> SlackApiError:
         status_code=status,
     )
     return SlackApiError(code, response)
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("ratelimited", 429, Refusal.RETRY),
+        ("internal_error", 500, Refusal.RETRY),
+        ("service_unavailable", 503, Refusal.RETRY),
+        ("fatal_error", 200, Refusal.RETRY),
+        # conversations.invite's documented per-person errors: skip the person, go on.
+        ("user_not_found", 200, Refusal.SKIP),
+        ("cant_invite", 200, Refusal.SKIP),
+        ("cant_invite_self", 200, Refusal.SKIP),
+        ("already_in_channel", 200, Refusal.SKIP),
+        ("user_is_restricted", 200, Refusal.SKIP),
+        ("user_is_ultra_restricted", 200, Refusal.SKIP),
+        ("users_not_found", 200, Refusal.SKIP),
+        # Too long: cut to Slack's limits and sent again.
+        ("msg_too_long", 200, Refusal.FIX),
+        ("invalid_blocks", 200, Refusal.FIX),
+        ("msg_blocks_too_long", 200, Refusal.FIX),
+        ("token_revoked", 200, Refusal.GIVE_UP),
+        ("is_archived", 200, Refusal.GIVE_UP),
+        ("channel_not_found", 200, Refusal.GIVE_UP),
+        ("something_slack_added_later", 200, None),
+    ],
+)
+def test_each_slack_code_is_classified_once(
+    code: str, status: int, expected: Refusal | None
+) -> None:
+    assert classify(refusal(code, status)) is expected
+
+
+def test_a_code_nobody_classified_is_left_to_the_dispatchers_bounded_retries() -> None:
+    assert outbox_error(refusal("something_slack_added_later"), "card.post", 0) is None
 
 
 def test_a_permanent_code_gives_up_naming_the_operation() -> None:
@@ -62,3 +98,19 @@ def test_consecutive_echoes_go_together_up_to_the_limits() -> None:
     assert group_echoes(echo, [long, echo]) == Together(2)
     assert group_echoes(echo, [long, long]) == Together(2)
     assert group_echoes(long, [long]) is None
+
+
+class HtmlPage:
+    """What slack_sdk hands over as `response` when a proxy answered with an HTML page:
+    its aiohttp response, with `status` and `headers` but no Slack fields."""
+
+    status = 502
+    headers: dict[str, str] = {}
+
+
+def test_a_page_that_is_not_slacks_json_is_retried_as_a_server_error() -> None:
+    error = SlackApiError("Received a response in a non-JSON format: <html>", HtmlPage())
+    assert classify(error) is Refusal.RETRY
+    translated = outbox_error(error, "card.post", attempts=0)
+    assert isinstance(translated, RetryLater)
+    assert translated.reason == "Slack 502 unknown_error"
