@@ -35,6 +35,7 @@ from bot.slack.errors import slack_error, translated
 from bot.slack.escape import escape, mention, truncate
 from bot.slack.incident_rows import IncidentRows
 from bot.slack.notices import render
+from bot.slack.once import already_posted, metadata
 from storage.models import Incident
 
 USER_ID = re.compile(r"(?<![\w@<])[UW](?=[A-Z]*\d)[A-Z0-9]{4,}(?![\w>])")
@@ -154,22 +155,27 @@ class SlackOperations:
         )
         return {"ts": incident.card_ts}
 
-    async def post_message(self, effect: PostMessage, _attempt: Attempt) -> dict[str, Any]:
+    async def post_message(self, effect: PostMessage, attempt: Attempt) -> dict[str, Any]:
         """Post a message in the incident channel; responders' text is escaped."""
-        return await self._post(_incident(effect), _message_text(effect))
+        return await self._post(_incident(effect), _message_text(effect), attempt)
 
-    async def post_notice(self, effect: PostNotice, _attempt: Attempt) -> dict[str, Any]:
+    async def post_notice(self, effect: PostNotice, attempt: Attempt) -> dict[str, Any]:
         """Post a notice in the incident channel, in Slack's words."""
-        return await self._post(_incident(effect), render(effect.notice, self.tz))
+        return await self._post(_incident(effect), render(effect.notice, self.tz), attempt)
 
-    async def _post(self, incident_id: int, text: str) -> dict[str, Any]:
+    async def _post(self, incident_id: int, text: str, attempt: Attempt) -> dict[str, Any]:
         channel_id = await self.rows.channel(incident_id)
+        ts = await already_posted(self.client, channel_id, attempt)
+        if ts is not None:
+            return {"ts": ts, "found": True}
         response = await self.client.chat_postMessage(
-            channel=channel_id, text=truncate(text, 39000)
+            channel=channel_id, text=truncate(text, 39000), metadata=metadata([attempt.op_id])
         )
         return {"ts": response["ts"]}
 
-    async def post_echoes(self, echoes: list[PostMessage]) -> list[dict[str, Any]]:
+    async def post_echoes(
+        self, echoes: list[PostMessage], attempts: list[Attempt]
+    ) -> list[dict[str, Any]]:
         """Post several commands' echoes of one incident as one message, a line each.
 
         Slack lets an app post about one message per second per channel: a burst of
@@ -177,30 +183,40 @@ class SlackOperations:
         """
         channel_id = await self.rows.channel(_incident(echoes[0]))
         text = "\n".join(_message_text(echo) for echo in echoes)
+        # The message names every operation it carries out: a retry of any one finds it.
         response = await self.client.chat_postMessage(
-            channel=channel_id, text=truncate(text, 39000)
+            channel=channel_id,
+            text=truncate(text, 39000),
+            metadata=metadata([attempt.op_id for attempt in attempts]),
         )
         return [{"ts": response["ts"], "lines": len(echoes)}] * len(echoes)
 
-    async def broadcast(self, effect: Broadcast, _attempt: Attempt) -> dict[str, Any]:
+    async def broadcast(self, effect: Broadcast, attempt: Attempt) -> dict[str, Any]:
         """Announce in the broadcast channel, when one is configured."""
-        return await self._announce(effect.text, effect.incident_id)
+        return await self._announce(effect.text, effect.incident_id, attempt)
 
-    async def broadcast_notice(self, effect: BroadcastNotice, _attempt: Attempt) -> dict[str, Any]:
+    async def broadcast_notice(self, effect: BroadcastNotice, attempt: Attempt) -> dict[str, Any]:
         """Announce a notice in the broadcast channel, in Slack's words."""
-        return await self._announce(render(effect.notice, self.tz), effect.incident_id)
+        return await self._announce(render(effect.notice, self.tz), effect.incident_id, attempt)
 
-    async def _announce(self, text: str, incident_id: int | None) -> dict[str, Any]:
+    async def _announce(
+        self, text: str, incident_id: int | None, attempt: Attempt
+    ) -> dict[str, Any]:
         # Announcements carry titles people typed: escaped, so none of them pings anyone.
         if not self.broadcast_channel:
             return {"skipped": "WARROOM_BROADCAST_CHANNEL is not set"}
         channel = await self._broadcast_id()
+        ts = await already_posted(self.client, channel, attempt)
+        if ts is not None:
+            return {"ts": ts, "channel_id": channel, "found": True}
         text = escape(text or "")
         if incident_id:
             incident = await self.rows.incident(incident_id)
             if incident.channel_id:
                 text += f" · <#{incident.channel_id}>"
-        response = await self.client.chat_postMessage(channel=channel, text=text)
+        response = await self.client.chat_postMessage(
+            channel=channel, text=text, metadata=metadata([attempt.op_id])
+        )
         return {"ts": response["ts"], "channel_id": channel}
 
     async def _broadcast_id(self) -> str:

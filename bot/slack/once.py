@@ -1,0 +1,68 @@
+"""At most once on Slack: every message an outbox operation posts carries the operation's id
+in its message metadata, and a retry looks for it before posting again.
+
+Slack has no idempotency key. A retry that follows an ambiguous failure (the client timed
+out while Slack posted anyway; the process died between Slack's answer and its record)
+would post a second copy; instead it reads the channel's recent history and, when a
+message of ours names the operation, takes that message's ts as the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.outbox.routes import Attempt
+
+# Slack's message metadata (docs.slack.dev/messaging/message-metadata): an event type and a
+# free-form payload, returned by conversations.history with include_all_metadata=true.
+EVENT_TYPE = "warroom_outbox_op"
+# Clocks differ (ours stamps the operation, Slack's the message): look a little further back.
+CLOCK_MARGIN = timedelta(minutes=2)
+PAGE = 200  # messages per history page (Slack allows up to 999)
+MAX_PAGES = 5  # the window is bounded even in a busy channel
+
+
+def metadata(op_ids: Sequence[int]) -> dict[str, Any]:
+    """The metadata naming the operations one message carries out (several: grouped echoes)."""
+    # A string, not a list: Slack's payload schema takes arrays of objects only.
+    return {"event_type": EVENT_TYPE, "event_payload": {"ops": " ".join(map(str, op_ids))}}
+
+
+def names(message: dict[str, Any], op_id: int) -> bool:
+    """Whether a message from the history carries out operation `op_id`."""
+    meta = message.get("metadata") or {}
+    if meta.get("event_type") != EVENT_TYPE:
+        return False
+    ops = (meta.get("event_payload") or {}).get("ops")
+    return isinstance(ops, str) and str(op_id) in ops.split()
+
+
+async def already_posted(client: AsyncWebClient, channel: str, attempt: Attempt) -> str | None:
+    """The ts of the message an earlier attempt of this operation posted, if any.
+
+    Only a resumed attempt looks: a first attempt cannot have posted anything yet, and the
+    look costs a history call.
+    """
+    if not attempt.resumed:
+        return None
+    oldest = None
+    if attempt.created_at is not None:
+        oldest = f"{(attempt.created_at - CLOCK_MARGIN).timestamp():.6f}"
+    cursor = None
+    for _ in range(MAX_PAGES):
+        response = await client.conversations_history(
+            channel=channel, oldest=oldest, limit=PAGE, include_all_metadata=True, cursor=cursor
+        )
+        messages: list[dict[str, Any]] = response.get("messages", [])
+        for message in messages:
+            if names(message, attempt.op_id):
+                return str(message["ts"])
+        more: dict[str, Any] = response.get("response_metadata") or {}
+        cursor = more.get("next_cursor")
+        if not cursor:
+            break
+    return None
