@@ -7,6 +7,7 @@ must never happen on the event loop, where it would hold up every request behind
 round trip.
 Only one process may run jobs against a job store: on PostgreSQL the leader is chosen by
 an advisory lock (bot/scheduling/leader.py); the others start paused and only write jobs.
+A job commits only under its leader's epoch (bot/scheduling/fence.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bot.incidents.context import Domain
 from bot.incidents.effects import Effect, Schedule, Unschedule
 from bot.incidents.records import Outcome
 from bot.outbox.routes import Attempt, Route
+from bot.scheduling.fence import Fence
 from bot.usecases import fire_reminder as usecase
 from bot.usecases.fire_reminder import Due
 from bot.usecases.maintenance_notices import post_maintenance_notice
@@ -48,7 +50,13 @@ def current() -> Scheduler | None:
 
 def _run(fn: Callable[[UnitOfWork], Outcome | None]) -> None:
     assert _runtime is not None, "scheduler job fired before the scheduler was built"
+    assert _current is not None
     with unit_of_work(_runtime.sessions) as uow:
+        if not _current.fence.admits(uow.session):
+            # Another replica leads now and fires this job itself: commit nothing here.
+            log.warning("scheduler: a job fired after leadership moved on; its effects dropped")
+            _current.pause()
+            return
         fn(uow)
     _runtime.wake_dispatcher()
 
@@ -116,10 +124,17 @@ def _args(effect: Schedule) -> list[Any]:
 class _Background(BackgroundScheduler):
     """APScheduler's thread, minus one habit: woken by `shutdown`, it would still process
     due jobs, fail to run them on its stopped executor, and move each repeating job to its
-    next run in the shared store, so a stopping replica would skip the leader's reminders."""
+    next run in the shared store, so a stopping replica would skip the leader's reminders.
+    Likewise a replica another one has taken over from leaves the due jobs in the store for
+    the new leader, rather than taking them out to fire nothing."""
+
+    fence: Fence | None = None
 
     def _process_jobs(self) -> float | None:
         if self.state == STATE_STOPPED:
+            return None
+        if self.fence is not None and self.fence.stale():
+            self.pause()
             return None
         return super()._process_jobs()
 
@@ -139,6 +154,8 @@ class Scheduler:
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=UTC,
         )
+        self.fence = Fence(runtime.engine)
+        self.scheduler.fence = self.fence
         self._wakeups: asyncio.Task[None] | None = None
 
     @property
@@ -155,9 +172,10 @@ class Scheduler:
         self.scheduler.start(paused=paused)
         self._wakeups = asyncio.get_running_loop().create_task(self._wake_regularly())
 
-    def resume(self) -> None:
-        """Become the process that fires jobs."""
-        log.info("scheduler: this process now fires reminder jobs")
+    def resume(self, epoch: int | None = None) -> None:
+        """Become the process that fires jobs, under the leader epoch `epoch` (None: alone)."""
+        log.info("scheduler: this process now fires reminder jobs (epoch %s)", epoch)
+        self.fence.epoch = epoch
         self.scheduler.resume()
 
     def pause(self) -> None:
