@@ -9,7 +9,7 @@ message of ours names the operation, takes that message's ts as the result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -41,8 +41,24 @@ def names(message: dict[str, Any], op_id: int) -> bool:
     return isinstance(ops, str) and str(op_id) in ops.split()
 
 
-async def already_posted(client: AsyncWebClient, channel: str, attempt: Attempt) -> str | None:
-    """The ts of the message an earlier attempt of this operation posted, if any.
+def shares_file(name: str) -> Callable[[dict[str, Any]], bool]:
+    """Whether a message from the history shares a file called `name` (an upload carries no
+    metadata: its file name marks it instead)."""
+
+    def matches(message: dict[str, Any]) -> bool:
+        return any(file.get("name") == name for file in message.get("files") or [])
+
+    return matches
+
+
+async def already_posted(
+    client: AsyncWebClient,
+    channel: str,
+    attempt: Attempt,
+    matches: Callable[[dict[str, Any]], bool] | None = None,
+) -> dict[str, Any] | None:
+    """The message an earlier attempt of this operation posted, if any: one whose metadata
+    names the operation, or that `matches`.
 
     Only a resumed attempt looks: a first attempt cannot have posted anything yet, and the
     look costs a history call.
@@ -59,8 +75,8 @@ async def already_posted(client: AsyncWebClient, channel: str, attempt: Attempt)
         )
         messages: list[dict[str, Any]] = response.get("messages", [])
         for message in messages:
-            if names(message, attempt.op_id):
-                return str(message["ts"])
+            if matches(message) if matches is not None else names(message, attempt.op_id):
+                return message
         more: dict[str, Any] = response.get("response_metadata") or {}
         cursor = more.get("next_cursor")
         if not cursor:

@@ -35,7 +35,7 @@ from bot.slack.errors import slack_error, translated
 from bot.slack.escape import escape, mention, truncate
 from bot.slack.incident_rows import IncidentRows
 from bot.slack.notices import render
-from bot.slack.once import already_posted, metadata
+from bot.slack.once import already_posted, metadata, shares_file
 from storage.models import Incident
 
 USER_ID = re.compile(r"(?<![\w@<])[UW](?=[A-Z]*\d)[A-Z0-9]{4,}(?![\w>])")
@@ -165,9 +165,9 @@ class SlackOperations:
 
     async def _post(self, incident_id: int, text: str, attempt: Attempt) -> dict[str, Any]:
         channel_id = await self.rows.channel(incident_id)
-        ts = await already_posted(self.client, channel_id, attempt)
-        if ts is not None:
-            return {"ts": ts, "found": True}
+        found = await already_posted(self.client, channel_id, attempt)
+        if found is not None:
+            return {"ts": found["ts"], "found": True}
         response = await self.client.chat_postMessage(
             channel=channel_id, text=truncate(text, 39000), metadata=metadata([attempt.op_id])
         )
@@ -206,9 +206,9 @@ class SlackOperations:
         if not self.broadcast_channel:
             return {"skipped": "WARROOM_BROADCAST_CHANNEL is not set"}
         channel = await self._broadcast_id()
-        ts = await already_posted(self.client, channel, attempt)
-        if ts is not None:
-            return {"ts": ts, "channel_id": channel, "found": True}
+        found = await already_posted(self.client, channel, attempt)
+        if found is not None:
+            return {"ts": found["ts"], "channel_id": channel, "found": True}
         text = escape(text or "")
         if incident_id:
             incident = await self.rows.incident(incident_id)
@@ -252,17 +252,22 @@ class SlackOperations:
         self._joined.add(channel_id)
         return channel_id
 
-    async def post_postmortem(self, effect: PostPostmortem, _attempt: Attempt) -> dict[str, Any]:
+    async def post_postmortem(self, effect: PostPostmortem, attempt: Attempt) -> dict[str, Any]:
         """Draft the postmortem, keep it, and upload it to the channel as a Markdown file."""
         incident_id = _incident(effect)
         channel_id = await self.rows.channel(incident_id)
+        filename = f"postmortem-incident-{incident_id}.md"
+        found = await already_posted(self.client, channel_id, attempt, shares_file(filename))
+        if found is not None:
+            ids = [f.get("id") for f in found["files"] if f.get("name") == filename]
+            return {"file_id": ids[0], "found": True}
         pm, text = await self.rows.db(
             lambda s: store_draft(s, incident_id, tz=self.tz, template_dir=self.template_dir)
         )
         response = await self.client.files_upload_v2(
             channel=channel_id,
             content=text,
-            filename=f"postmortem-incident-{incident_id}.md",
+            filename=filename,
             title=f"Postmortem draft: {pm.title}",
             initial_comment=escape(headline(pm)),
         )

@@ -21,6 +21,7 @@ from storage.models import Incident, OutboxOp
 from tests.e2e.conftest import Service, serving
 from tests.e2e.test_echoes import _commands_together, _echoes, _incident_with_channel
 from tests.e2e.test_faults import alertmanager, bot_messages
+from tests.support.commands import run_command
 from tests.support.process import ServerProcess, child_env, cleanup, start_server
 from tests.support.server import wait_until
 
@@ -95,6 +96,30 @@ def test_an_announcement_answered_too_late_is_posted_once(impatient: Service) ->
         "channel_id": service.sandbox.channel_id("incidents"),
         "found": True,
     }
+
+
+def test_a_postmortem_upload_answered_too_late_is_shared_once(impatient: Service) -> None:
+    service = impatient
+    incident, channel = _incident_with_channel(service, 4)
+    # files_upload_v2's last step shares the file in the channel; its answer comes too late.
+    service.sandbox.faults(
+        "late", count=1, delay=CLIENT_TIMEOUT + 1.5, methods=["files.completeUploadExternal"]
+    )
+    run_command(service.runtime, "resolve fixed", user_id="U0ALICE", incident_id=incident)
+
+    def postmortem_done() -> OutboxOp | None:
+        with service.runtime.sessions() as session:
+            op = session.scalars(
+                select(OutboxOp).where(
+                    OutboxOp.incident_id == incident, OutboxOp.kind == effects.POST_POSTMORTEM
+                )
+            ).first()
+            return op if op is not None and op.state == "done" else None
+
+    done = wait_until(postmortem_done, timeout=30)
+    shared = [m for m in bot_messages(service, channel) if m.get("files")]
+    assert [f["name"] for m in shared for f in m["files"]] == [f"postmortem-incident-{incident}.md"]
+    assert done.result == {"file_id": shared[0]["files"][0]["id"], "found": True}
 
 
 TOKEN = "once-alert-token"
