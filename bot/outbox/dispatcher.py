@@ -193,6 +193,15 @@ class Dispatcher:
         attempts = [_attempt(op) for op in ops]
         try:
             results = await route.run_together(effects, attempts)
+        except RetryLater as error:
+            # The far side may still be carrying the batch out: each operation waits, then
+            # runs alone, as resumed, and finds what the batch did.
+            for op in ops:
+                delay = error.delay_seconds
+                await self._retry(
+                    op, error.reason, backoff(op.attempts) if delay is None else delay
+                )
+            return False
         except Exception:
             # Whatever went wrong, the first one's own run sorts it out (retry, backoff,
             # failing for good); the rest wait behind it, as their chain does. Each runs as

@@ -9,13 +9,16 @@ message of ours names the operation, takes that message's ts as the result.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.outbox.errors import RetryLater
 from bot.outbox.routes import Attempt
+
+T = TypeVar("T")
 
 # Slack's message metadata (docs.slack.dev/messaging/message-metadata): an event type and a
 # free-form payload, returned by conversations.history with include_all_metadata=true.
@@ -39,6 +42,19 @@ def names(message: dict[str, Any], op_id: int) -> bool:
         return False
     ops = (meta.get("event_payload") or {}).get("ops")
     return isinstance(ops, str) and str(op_id) in ops.split()
+
+
+async def answered(client: AsyncWebClient, call: Awaitable[T]) -> T:
+    """Slack's answer to a call that posts; a timeout is retried no sooner than one more
+    client timeout from now.
+
+    Slack may still be carrying out a call it was slow to answer: looking for the message
+    at once would miss it and post it a second time.
+    """
+    try:
+        return await call
+    except TimeoutError as error:
+        raise RetryLater("Slack did not answer in time", float(client.timeout)) from error
 
 
 def shares_file(name: str) -> Callable[[dict[str, Any]], bool]:

@@ -35,7 +35,7 @@ from bot.slack.errors import slack_error, translated
 from bot.slack.escape import escape, mention, truncate
 from bot.slack.incident_rows import IncidentRows
 from bot.slack.notices import render
-from bot.slack.once import already_posted, metadata, shares_file
+from bot.slack.once import already_posted, answered, metadata, shares_file
 from storage.models import Incident
 
 USER_ID = re.compile(r"(?<![\w@<])[UW](?=[A-Z]*\d)[A-Z0-9]{4,}(?![\w>])")
@@ -168,8 +168,11 @@ class SlackOperations:
         found = await already_posted(self.client, channel_id, attempt)
         if found is not None:
             return {"ts": found["ts"], "found": True}
-        response = await self.client.chat_postMessage(
-            channel=channel_id, text=truncate(text, 39000), metadata=metadata([attempt.op_id])
+        response = await answered(
+            self.client,
+            self.client.chat_postMessage(
+                channel=channel_id, text=truncate(text, 39000), metadata=metadata([attempt.op_id])
+            ),
         )
         return {"ts": response["ts"]}
 
@@ -184,10 +187,13 @@ class SlackOperations:
         channel_id = await self.rows.channel(_incident(echoes[0]))
         text = "\n".join(_message_text(echo) for echo in echoes)
         # The message names every operation it carries out: a retry of any one finds it.
-        response = await self.client.chat_postMessage(
-            channel=channel_id,
-            text=truncate(text, 39000),
-            metadata=metadata([attempt.op_id for attempt in attempts]),
+        response = await answered(
+            self.client,
+            self.client.chat_postMessage(
+                channel=channel_id,
+                text=truncate(text, 39000),
+                metadata=metadata([attempt.op_id for attempt in attempts]),
+            ),
         )
         return [{"ts": response["ts"], "lines": len(echoes)}] * len(echoes)
 
@@ -214,8 +220,11 @@ class SlackOperations:
             incident = await self.rows.incident(incident_id)
             if incident.channel_id:
                 text += f" · <#{incident.channel_id}>"
-        response = await self.client.chat_postMessage(
-            channel=channel, text=text, metadata=metadata([attempt.op_id])
+        response = await answered(
+            self.client,
+            self.client.chat_postMessage(
+                channel=channel, text=text, metadata=metadata([attempt.op_id])
+            ),
         )
         return {"ts": response["ts"], "channel_id": channel}
 
@@ -264,12 +273,15 @@ class SlackOperations:
         pm, text = await self.rows.db(
             lambda s: store_draft(s, incident_id, tz=self.tz, template_dir=self.template_dir)
         )
-        response = await self.client.files_upload_v2(
-            channel=channel_id,
-            content=text,
-            filename=filename,
-            title=f"Postmortem draft: {pm.title}",
-            initial_comment=escape(headline(pm)),
+        response = await answered(
+            self.client,
+            self.client.files_upload_v2(
+                channel=channel_id,
+                content=text,
+                filename=filename,
+                title=f"Postmortem draft: {pm.title}",
+                initial_comment=escape(headline(pm)),
+            ),
         )
         file = response.get("file") or (response.get("files") or [{}])[0]
         return {"file_id": file.get("id"), "chars": len(text)}

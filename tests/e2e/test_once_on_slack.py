@@ -42,13 +42,15 @@ def _noted(service: Service, channel: str) -> Counter[str]:
     return Counter(line.rsplit("Noted: ", 1)[-1] for line in lines if "Noted: " in line)
 
 
-def test_echoes_answered_after_the_client_timed_out_are_posted_once(impatient: Service) -> None:
+@pytest.mark.parametrize("mode", ["late", "slow"])
+def test_echoes_answered_after_the_client_timed_out_are_posted_once(
+    impatient: Service, mode: str
+) -> None:
     service = impatient
     incident, channel = _incident_with_channel(service, 1)
-    # Every post of the echoes below is carried out at once and answered too late.
-    service.sandbox.faults(
-        "late", count=40, delay=CLIENT_TIMEOUT + 1.5, methods=["chat.postMessage"]
-    )
+    # Every post of the echoes below times out in the client: carried out at once and
+    # answered too late (late), or carried out only after the client gave up (slow).
+    service.sandbox.faults(mode, count=40, delay=CLIENT_TIMEOUT + 0.5, methods=["chat.postMessage"])
 
     singles = [f"alone {n}" for n in range(4)]
     for text in singles:
