@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -185,3 +186,59 @@ def test_kill_9_between_slacks_answer_and_its_record_posts_the_echo_once(
         posted = echoes(second)
         assert len(posted) == 1, posted
         assert done.result == {"ts": posted[0]["ts"], "found": True}
+
+
+def test_kill_9_after_a_burst_of_echoes_was_posted_posts_each_echo_once(
+    database: tuple[Engine, str], tmp_path: Path
+) -> None:
+    engine, url = database
+    env = child_env(DATABASE_URL=url, WARROOM_ALERT_TOKEN=TOKEN)
+    notes = [f"burst note {n}" for n in range(4)]
+    with cleanup() as servers:
+        first = start_server("first", tmp_path, env=env)
+        servers.append(first)
+        incident_id = first.post("/alerts/alertmanager", alertmanager(5, 1))["incidents"][0]["id"]
+
+        def channel_with_card() -> str | None:
+            with Session(engine) as session:
+                row = session.get(Incident, incident_id)
+                return row.channel_id if row is not None and row.card_ts else None
+
+        channel_id = wait_until(channel_with_card, timeout=20)
+        name = first.sandbox("sandbox.channel", channel=channel_id)["channel"]["name"]
+        first.post(
+            "/sandbox/api/sandbox.faults",
+            {"mode": "late", "delay": 120, "count": 1, "methods": ["chat.postMessage"]},
+        )
+        # Commands arriving together are carried out together: their echoes queue up in one
+        # chain and go out as one message, the one whose answer never comes.
+        with ThreadPoolExecutor(max_workers=len(notes)) as pool:
+            list(
+                pool.map(lambda text: first.command(f"/incident note {text}", channel=name), notes)
+            )
+
+        def noted(server: ServerProcess) -> Counter[str]:
+            found = server.sandbox("sandbox.messages", channel=channel_id)["messages"]
+            lines = [line for m in found for line in m.get("text", "").splitlines()]
+            return Counter(line.rsplit("Noted: ", 1)[-1] for line in lines if "Noted: " in line)
+
+        wait_until(lambda: noted(first), timeout=20)
+        first.kill()
+        with Session(engine) as session:
+            states = Counter(
+                op.state
+                for op in session.scalars(
+                    select(OutboxOp).where(OutboxOp.kind == effects.POST_MESSAGE)
+                )
+            )
+        assert states["running"] >= 1, states  # the crash came before the record
+
+        second = start_server("second", tmp_path, env=env)
+        servers.append(second)
+
+        def all_done() -> bool:
+            with Session(engine) as session:
+                return outbox.pending_count(session=session) == 0
+
+        wait_until(all_done, timeout=40, interval=0.25)
+        assert noted(second) == Counter(notes)
