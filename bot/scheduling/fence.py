@@ -13,14 +13,10 @@ replay fires jobs itself: with no epoch, every job is admitted.
 
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from storage import leadership
-
-log = logging.getLogger(__name__)
 
 
 class Fence:
@@ -39,12 +35,9 @@ class Fence:
 
     def stale(self) -> bool:
         """Whether another replica has taken over since this one was elected (an unlocked
-        look, before taking due jobs out of the shared store)."""
+        look, before taking due jobs out of the shared store); raises when the database
+        cannot say."""
         if self.epoch is None:
             return False
-        try:
-            with self.engine.connect() as connection:
-                return leadership.current(connection=connection) != self.epoch
-        except Exception:
-            log.warning("scheduler fence: database unreachable; firing nothing", exc_info=True)
-            return True
+        with self.engine.connect() as connection:
+            return leadership.current(connection=connection) != self.epoch

@@ -22,7 +22,7 @@ from typing import Any
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import STATE_STOPPED
+from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -39,6 +39,7 @@ from bot.usecases.maintenance_notices import post_maintenance_notice
 from storage.unit_of_work import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
+FENCE_RETRY = 1.0  # seconds before looking at the leader epoch again when it could not be read
 _runtime: Runtime | None = None
 _current: Scheduler | None = None
 
@@ -133,9 +134,16 @@ class _Background(BackgroundScheduler):
     def _process_jobs(self) -> float | None:
         if self.state == STATE_STOPPED:
             return None
-        if self.fence is not None and self.fence.stale():
-            self.pause()
-            return None
+        if self.state == STATE_RUNNING and self.fence is not None:
+            try:
+                stale = self.fence.stale()
+            except Exception:
+                # The job store is in the same database: nothing to do but look again soon.
+                log.warning("scheduler: cannot read the leader epoch", exc_info=True)
+                return FENCE_RETRY
+            if stale:
+                self.pause()
+                return None
         return super()._process_jobs()
 
 
@@ -161,8 +169,6 @@ class Scheduler:
     @property
     def running_jobs(self) -> bool:
         """True when this process fires jobs (leader, not paused)."""
-        from apscheduler.schedulers.base import STATE_RUNNING
-
         return self.scheduler.state == STATE_RUNNING
 
     def start(self, *, paused: bool) -> None:
