@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import JSONType, UTCDateTime
@@ -229,3 +229,14 @@ class InboxRequest(SQLModel, table=True):
     claimed_until: datetime | None = _utc(nullable=True)
     attempts: int = 0
     done_at: datetime | None = _utc(nullable=True)
+
+
+class SchedulerLeader(SQLModel, table=True):
+    """The one row holding the scheduler's fencing token: bumped at each takeover."""
+
+    __tablename__ = "scheduler_leader"
+
+    id: int = Field(default=1, primary_key=True)
+    epoch: int = Field(default=0, sa_type=BigInteger, nullable=False)
+    holder: str | None = None
+    elected_at: datetime | None = _utc(nullable=True)

@@ -185,6 +185,8 @@ class Dispatcher:
                     index += 1
                     continue
                 size = min(plan.size, len(chain) - index) if isinstance(plan, Together) else 1
+                # A resumed operation goes alone: its route looks for what it did before.
+                size = next((n for n in range(size) if _resumed(chain[index + n])), size) or 1
                 if route is None or route.run_together is None or size <= 1:
                     ok = await self._run(op, effect)
                     size = 1
@@ -205,12 +207,23 @@ class Dispatcher:
     ) -> bool:
         """Like `_run`, for several: done together, or retried (or failed) together."""
         assert route.run_together is not None
+        attempts = [_attempt(op) for op in ops]
         try:
-            results = await route.run_together(effects)
+            results = await route.run_together(effects, attempts)
+        except RetryLater as error:
+            # The far side may still be carrying the batch out: each operation waits, then
+            # runs alone, as resumed, and finds what the batch did.
+            for op in ops:
+                delay = error.delay_seconds
+                await self._retry(
+                    op, error.reason, backoff(op.attempts) if delay is None else delay
+                )
+            return False
         except Exception:
             # Whatever went wrong, the first one's own run sorts it out (retry, backoff,
-            # failing for good); the rest wait behind it, as their chain does.
-            return await self._run(ops[0], effects[0]) and await self._run_rest(
+            # failing for good); the rest wait behind it, as their chain does. Each runs as
+            # resumed: a timeout says nothing of whether the far side did it.
+            return await self._run(ops[0], effects[0], resumed=True) and await self._run_rest(
                 ops[1:], effects[1:]
             )
         # Submitted together, so they are marked done in one transaction, not one each.
@@ -221,11 +234,13 @@ class Dispatcher:
 
     async def _run_rest(self, ops: list[OutboxOp], effects: list[Effect | UnknownEffect]) -> bool:
         for op, effect in zip(ops, effects, strict=True):
-            if not await self._run(op, effect):
+            if not await self._run(op, effect, resumed=True):
                 return False
         return True
 
-    async def _run(self, op: OutboxOp, effect: Effect | UnknownEffect) -> bool:
+    async def _run(
+        self, op: OutboxOp, effect: Effect | UnknownEffect, *, resumed: bool = False
+    ) -> bool:
         """Carry out one operation; False when it must be retried (its chain waits)."""
         if isinstance(effect, UnknownEffect):
             await self._fail(op, str(effect), UNREADABLE)
@@ -238,10 +253,8 @@ class Dispatcher:
             reason = f"it never finished in {op.faults} tries"
             await self._fail(op, f"{reason}: {op.last_error}", FAULT, told=reason)
             return True
-        assert op.id is not None
-        resumed = op.attempts > 0 or op.last_error is not None
         try:
-            result = await route.run(effect, Attempt(op.id, resumed, op.attempts))
+            result = await route.run(effect, _attempt(op, resumed=resumed))
         except RetryLater as error:
             # The far side said when to come back (Retry-After); else the usual backoff.
             delay = error.delay_seconds
@@ -364,6 +377,16 @@ class Dispatcher:
     def _release(self, op_ids: list[int]) -> None:
         with transaction(self.sessions) as session:
             outbox.release(session=session, op_ids=op_ids, now=self.clock.now())
+
+
+def _resumed(op: OutboxOp) -> bool:
+    """Whether an earlier attempt at the operation may have got part of the way."""
+    return op.attempts > 0 or op.last_error is not None
+
+
+def _attempt(op: OutboxOp, *, resumed: bool = False) -> Attempt:
+    assert op.id is not None
+    return Attempt(op.id, resumed or _resumed(op), op.attempts, op.created_at)
 
 
 def _effect(op: OutboxOp) -> Effect | UnknownEffect:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from bot.incidents.effects import Effect
@@ -22,11 +23,13 @@ Result = dict[str, Any]
 class Attempt:
     """The operation an effect came from: its id (stable across retries, for the far side
     to deduplicate), whether an earlier attempt may have got part of the way (a retry, or
-    work resumed from a crashed worker), and how many attempts went before."""
+    work resumed from a crashed worker), how many attempts went before, and when it was
+    created (how far back a retry looks for what an earlier attempt did)."""
 
     op_id: int
     resumed: bool = False
     attempts: int = 0
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -67,14 +70,16 @@ class Route(Generic[E]):
     """How one effect type is carried out.
 
     `run` carries out one operation and returns what to store as its result, or raises
-    GiveUp / RetryLater. `run_together` carries out several at once, one result each, in
-    order; if it raises, each operation is run alone. `remarks` reads a result for what
-    the far side refused of it.
+    GiveUp / RetryLater. `run_together` carries out several at once (first attempts only:
+    an operation that may have got part of the way runs alone, for its route to look for
+    what it did), one result each, in order; if it raises, each operation is run alone,
+    as resumed (the far side may have done it all). `remarks` reads a result for what the
+    far side refused of it.
     """
 
     run: Callable[[E, Attempt], Awaitable[Result]]
     coalesce: Coalescer[E] | None = None
-    run_together: Callable[[list[E]], Awaitable[list[Result]]] | None = None
+    run_together: Callable[[list[E], list[Attempt]], Awaitable[list[Result]]] | None = None
     remarks: Remarks[E] | None = None
 
 

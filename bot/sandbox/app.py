@@ -167,11 +167,13 @@ def build_sandbox_router(
             error = SERVER_ERRORS.get(fault.status, "internal_error")
             sandbox.calls.record(method, status=fault.status, ok=False, error=error)
             return _answer({"ok": False, "error": error}, fault.status)
-        if fault is not None:
+        if fault is not None and fault.mode == "slow":
             await asyncio.sleep(fault.delay)
         base = _sandbox_base(request, method)
         driver.note_origin(base)
         body = await run_in_threadpool(sandbox.call, method, args, token=token, base_url=base)
+        if fault is not None and fault.mode == "late":
+            await asyncio.sleep(fault.delay)  # done and stored: only the answer is held back
         return _answer(body)
 
     @router.post("/files/upload/{file_id}")

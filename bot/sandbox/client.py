@@ -158,7 +158,7 @@ class SandboxClient:
         return self._control("GET", "sandbox.messages", params=params)["messages"]
 
     def faults(self, mode: str, count: int = 1, **options: Any) -> list[dict[str, Any]]:
-        """Arm a fault: ratelimit (retry_after), error (status), slow (delay); methods=[...]."""
+        """Arm a fault: ratelimit (retry_after), error (status), slow/late (delay); methods."""
         spec = {"mode": mode, "count": count, **options}
         return self._control("POST", "sandbox.faults", json=spec)["faults"]
 

@@ -8,13 +8,17 @@ from typing import Any
 
 from bot.sandbox.clock import Clock
 
-MODES = {"ratelimit", "error", "slow"}
+# slow: the call waits `delay` seconds, then is carried out. late: the call is carried out at
+# once and its answer waits `delay` seconds, as when Slack posted but the client gave up on
+# the answer (or the process died before it came): the ambiguous failure.
+MODES = {"ratelimit", "error", "slow", "late"}
 ERROR_STATUSES = {500, 502, 503, 504}
 
 
 @dataclass
 class Fault:
-    """The next `remaining` matching calls answer 429, a 5xx, or late."""
+    """The next `remaining` matching calls answer 429, a 5xx, or late (before or after
+    they are carried out)."""
 
     mode: str
     remaining: int

@@ -1,14 +1,25 @@
-"""Leader election over a PostgreSQL advisory lock: exactly one replica runs the scheduler."""
+"""Leader election over a PostgreSQL advisory lock: exactly one replica runs the scheduler.
+
+The lock alone does not fence: the database can cut the connection holding it (a restart,
+`pg_terminate_backend`, an idle timeout) while the process goes on firing jobs until its
+next check, and another replica takes over meanwhile. Each takeover therefore starts a new
+epoch (storage/leadership.py), handed to `on_elected`; jobs commit only under it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import zlib
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, text
+
+from storage import leadership
 
 log = logging.getLogger(__name__)
 LOCK_KEY = 0x57415252  # "WARR"
@@ -36,7 +47,7 @@ class AdvisoryLeader:
         self,
         engine: Engine,
         *,
-        on_elected: Callable[[], None],
+        on_elected: Callable[[int], None],
         on_lost: Callable[[], None],
         interval: float = 2.0,
     ) -> None:
@@ -46,6 +57,7 @@ class AdvisoryLeader:
         self.interval = interval
         self._connection: Connection | None = None
         self._keys: dict[str, int] | None = None
+        self.epoch: int | None = None  # the fencing token of this process's leadership
 
     @property
     def leading(self) -> bool:
@@ -61,6 +73,12 @@ class AdvisoryLeader:
             got = connection.execute(text("SELECT pg_try_advisory_lock(:k, :s)"), keys).scalar()
             connection.commit()
             if got:
+                # A new epoch, or no leadership: closing the connection frees the lock.
+                holder = f"{socket.gethostname()}:{os.getpid()}"
+                self.epoch = leadership.take_over(
+                    connection=connection, holder=holder, now=datetime.now(UTC)
+                )
+                connection.commit()
                 self._connection, self._keys = connection, keys
                 return True
         except Exception:
@@ -88,8 +106,9 @@ class AdvisoryLeader:
             while True:
                 if self._connection is None:
                     if await asyncio.to_thread(self._try_acquire):
-                        log.info("leader election: this process is the scheduler leader")
-                        self.on_elected()
+                        log.info("leader election: this process leads, epoch %s", self.epoch)
+                        assert self.epoch is not None
+                        self.on_elected(self.epoch)
                 elif not await asyncio.to_thread(self._still_holding):
                     log.warning("leader election: lost the lock")
                     self.on_lost()

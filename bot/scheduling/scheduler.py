@@ -7,6 +7,7 @@ must never happen on the event loop, where it would hold up every request behind
 round trip.
 Only one process may run jobs against a job store: on PostgreSQL the leader is chosen by
 an advisory lock (bot/scheduling/leader.py); the others start paused and only write jobs.
+A job commits only under its leader's epoch (bot/scheduling/fence.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import STATE_STOPPED
+from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -31,12 +32,14 @@ from bot.incidents.context import Domain
 from bot.incidents.effects import Effect, Schedule, Unschedule
 from bot.incidents.records import Outcome
 from bot.outbox.routes import Attempt, Route
+from bot.scheduling.fence import Fence
 from bot.usecases import fire_reminder as usecase
 from bot.usecases.fire_reminder import Due
 from bot.usecases.maintenance_notices import post_maintenance_notice
 from storage.unit_of_work import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
+FENCE_RETRY = 1.0  # seconds before looking at the leader epoch again when it could not be read
 _runtime: Runtime | None = None
 _current: Scheduler | None = None
 
@@ -48,7 +51,13 @@ def current() -> Scheduler | None:
 
 def _run(fn: Callable[[UnitOfWork], Outcome | None]) -> None:
     assert _runtime is not None, "scheduler job fired before the scheduler was built"
+    assert _current is not None
     with unit_of_work(_runtime.sessions) as uow:
+        if not _current.fence.admits(uow.session):
+            # Another replica leads now and fires this job itself: commit nothing here.
+            log.warning("scheduler: a job fired after leadership moved on; its effects dropped")
+            _current.pause()
+            return
         fn(uow)
     _runtime.wake_dispatcher()
 
@@ -116,11 +125,25 @@ def _args(effect: Schedule) -> list[Any]:
 class _Background(BackgroundScheduler):
     """APScheduler's thread, minus one habit: woken by `shutdown`, it would still process
     due jobs, fail to run them on its stopped executor, and move each repeating job to its
-    next run in the shared store, so a stopping replica would skip the leader's reminders."""
+    next run in the shared store, so a stopping replica would skip the leader's reminders.
+    Likewise a replica another one has taken over from leaves the due jobs in the store for
+    the new leader, rather than taking them out to fire nothing."""
+
+    fence: Fence | None = None
 
     def _process_jobs(self) -> float | None:
         if self.state == STATE_STOPPED:
             return None
+        if self.state == STATE_RUNNING and self.fence is not None:
+            try:
+                stale = self.fence.stale()
+            except Exception:
+                # The job store is in the same database: nothing to do but look again soon.
+                log.warning("scheduler: cannot read the leader epoch", exc_info=True)
+                return FENCE_RETRY
+            if stale:
+                self.pause()
+                return None
         return super()._process_jobs()
 
 
@@ -139,13 +162,13 @@ class Scheduler:
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=UTC,
         )
+        self.fence = Fence(runtime.engine)
+        self.scheduler.fence = self.fence
         self._wakeups: asyncio.Task[None] | None = None
 
     @property
     def running_jobs(self) -> bool:
         """True when this process fires jobs (leader, not paused)."""
-        from apscheduler.schedulers.base import STATE_RUNNING
-
         return self.scheduler.state == STATE_RUNNING
 
     def start(self, *, paused: bool) -> None:
@@ -155,9 +178,10 @@ class Scheduler:
         self.scheduler.start(paused=paused)
         self._wakeups = asyncio.get_running_loop().create_task(self._wake_regularly())
 
-    def resume(self) -> None:
-        """Become the process that fires jobs."""
-        log.info("scheduler: this process now fires reminder jobs")
+    def resume(self, epoch: int | None = None) -> None:
+        """Become the process that fires jobs, under the leader epoch `epoch` (None: alone)."""
+        log.info("scheduler: this process now fires reminder jobs (epoch %s)", epoch)
+        self.fence.epoch = epoch
         self.scheduler.resume()
 
     def pause(self) -> None:

@@ -36,6 +36,7 @@ from bot.slack.escape import escape, mention
 from bot.slack.incident_rows import IncidentRows
 from bot.slack.limits import TEXT_MAX, fit_text, send_fitted
 from bot.slack.notices import render
+from bot.slack.once import already_posted, answered, metadata, shares_file
 from storage.models import Incident
 
 USER_ID = re.compile(r"(?<![\w@<])[UW](?=[A-Z]*\d)[A-Z0-9]{4,}(?![\w>])")
@@ -161,20 +162,33 @@ class SlackOperations:
         )
         return {"ts": incident.card_ts}
 
-    async def post_message(self, effect: PostMessage, _attempt: Attempt) -> dict[str, Any]:
+    async def post_message(self, effect: PostMessage, attempt: Attempt) -> dict[str, Any]:
         """Post a message in the incident channel; responders' text is escaped."""
-        return await self._post(_incident(effect), _message_text(effect))
+        return await self._post(_incident(effect), _message_text(effect), attempt)
 
-    async def post_notice(self, effect: PostNotice, _attempt: Attempt) -> dict[str, Any]:
+    async def post_notice(self, effect: PostNotice, attempt: Attempt) -> dict[str, Any]:
         """Post a notice in the incident channel, in Slack's words."""
-        return await self._post(_incident(effect), render(effect.notice, self.tz))
+        return await self._post(_incident(effect), render(effect.notice, self.tz), attempt)
 
-    async def _post(self, incident_id: int, text: str) -> dict[str, Any]:
+    async def _post(self, incident_id: int, text: str, attempt: Attempt) -> dict[str, Any]:
         channel_id = await self.rows.channel(incident_id)
-        response = await send_fitted(self.client.chat_postMessage, channel=channel_id, text=text)
+        found = await already_posted(self.client, channel_id, attempt)
+        if found is not None:
+            return {"ts": found["ts"], "found": True}
+        response = await answered(
+            self.client,
+            send_fitted(
+                self.client.chat_postMessage,
+                channel=channel_id,
+                text=text,
+                metadata=metadata([attempt.op_id]),
+            ),
+        )
         return {"ts": response["ts"]}
 
-    async def post_echoes(self, echoes: list[PostMessage]) -> list[dict[str, Any]]:
+    async def post_echoes(
+        self, echoes: list[PostMessage], attempts: list[Attempt]
+    ) -> list[dict[str, Any]]:
         """Post several commands' echoes of one incident as one message, a line each.
 
         Slack lets an app post about one message per second per channel: a burst of
@@ -182,30 +196,52 @@ class SlackOperations:
         """
         channel_id = await self.rows.channel(_incident(echoes[0]))
         text = "\n".join(_message_text(echo) for echo in echoes)
-        response = await send_fitted(self.client.chat_postMessage, channel=channel_id, text=text)
+        # The message names every operation it carries out: a retry of any one finds it.
+        response = await answered(
+            self.client,
+            send_fitted(
+                self.client.chat_postMessage,
+                channel=channel_id,
+                text=text,
+                metadata=metadata([attempt.op_id for attempt in attempts]),
+            ),
+        )
         return [{"ts": response["ts"], "lines": len(echoes)}] * len(echoes)
 
-    async def broadcast(self, effect: Broadcast, _attempt: Attempt) -> dict[str, Any]:
+    async def broadcast(self, effect: Broadcast, attempt: Attempt) -> dict[str, Any]:
         """Announce in the broadcast channel, when one is configured."""
         # Announcements carry titles people typed: escaped, so none of them pings anyone.
-        return await self._announce(escape(effect.text), effect.incident_id)
+        return await self._announce(escape(effect.text), effect.incident_id, attempt)
 
-    async def broadcast_notice(self, effect: BroadcastNotice, _attempt: Attempt) -> dict[str, Any]:
+    async def broadcast_notice(self, effect: BroadcastNotice, attempt: Attempt) -> dict[str, Any]:
         """Announce a notice in the broadcast channel, in Slack's words."""
-        return await self._announce(render(effect.notice, self.tz), effect.incident_id)
+        return await self._announce(render(effect.notice, self.tz), effect.incident_id, attempt)
 
-    async def _announce(self, text: str, incident_id: int | None) -> dict[str, Any]:
-        """Post mrkdwn (escaped by the caller) in the broadcast channel."""
+    async def _announce(
+        self, text: str, incident_id: int | None, attempt: Attempt
+    ) -> dict[str, Any]:
+        """Post mrkdwn (escaped by the caller) in the broadcast channel, once."""
         if not self.broadcast_channel:
             return {"skipped": "WARROOM_BROADCAST_CHANNEL is not set"}
         channel = await self._broadcast_id()
+        found = await already_posted(self.client, channel, attempt)
+        if found is not None:
+            return {"ts": found["ts"], "channel_id": channel, "found": True}
         # Cut before the channel link is added, so a long title never cuts the link off.
         text = fit_text(text, TEXT_MAX - 100)
         if incident_id:
             incident = await self.rows.incident(incident_id)
             if incident.channel_id:
                 text += f" · <#{incident.channel_id}>"
-        response = await send_fitted(self.client.chat_postMessage, channel=channel, text=text)
+        response = await answered(
+            self.client,
+            send_fitted(
+                self.client.chat_postMessage,
+                channel=channel,
+                text=text,
+                metadata=metadata([attempt.op_id]),
+            ),
+        )
         return {"ts": response["ts"], "channel_id": channel}
 
     async def _broadcast_id(self) -> str:
@@ -241,20 +277,28 @@ class SlackOperations:
         self._joined.add(channel_id)
         return channel_id
 
-    async def post_postmortem(self, effect: PostPostmortem, _attempt: Attempt) -> dict[str, Any]:
+    async def post_postmortem(self, effect: PostPostmortem, attempt: Attempt) -> dict[str, Any]:
         """Draft the postmortem, keep it, and upload it to the channel as a Markdown file."""
         incident_id = _incident(effect)
         channel_id = await self.rows.channel(incident_id)
+        filename = f"postmortem-incident-{incident_id}.md"
+        found = await already_posted(self.client, channel_id, attempt, shares_file(filename))
+        if found is not None:
+            ids = [f.get("id") for f in found["files"] if f.get("name") == filename]
+            return {"file_id": ids[0], "found": True}
         pm, text = await self.rows.db(
             lambda s: store_draft(s, incident_id, tz=self.tz, template_dir=self.template_dir)
         )
-        response = await self.client.files_upload_v2(
-            channel=channel_id,
-            content=text,
-            filename=f"postmortem-incident-{incident_id}.md",
-            # Slack documents no limit for a file's title: a title is a line, not a page.
-            title=fit_text(f"Postmortem draft: {pm.title}", 250),
-            initial_comment=fit_text(escape(headline(pm))),
+        response = await answered(
+            self.client,
+            self.client.files_upload_v2(
+                channel=channel_id,
+                content=text,
+                filename=filename,
+                # Slack documents no limit for a file's title: a title is a line, not a page.
+                title=fit_text(f"Postmortem draft: {pm.title}", 250),
+                initial_comment=fit_text(escape(headline(pm))),
+            ),
         )
         file = response.get("file") or (response.get("files") or [{}])[0]
         return {"file_id": file.get("id"), "chars": len(text)}

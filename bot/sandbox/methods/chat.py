@@ -65,6 +65,23 @@ def content(args: Args, *, required: bool = True) -> dict[str, Any]:
     return out
 
 
+def message_metadata(args: Args) -> dict[str, Any] | None:
+    """Return the message's `metadata` as Slack takes it, or Slack's error.
+
+    Slack's message metadata: `{"event_type": "<name>", "event_payload": {...}}`
+    (docs.slack.dev/messaging/message-metadata); a malformed one is refused, not dropped.
+    """
+    metadata = args.json("metadata", "invalid_metadata_format")
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        raise SlackError("invalid_metadata_format")
+    event_type, payload = metadata.get("event_type"), metadata.get("event_payload")
+    if not isinstance(event_type, str) or not event_type or not isinstance(payload, dict):
+        raise SlackError("invalid_metadata_schema")
+    return {"event_type": event_type, "event_payload": payload}
+
+
 def writable_target(call: Call, target: str | None) -> RowMapping:
     row = resolve_target(call, target)
     if row["is_archived"]:
@@ -79,7 +96,7 @@ def writable_target(call: Call, target: str | None) -> RowMapping:
 def chat_post_message(call: Call, args: Args) -> dict[str, Any]:
     row = writable_target(call, args.str("channel"))
     body: dict[str, Any] = {**author_fields(call), "text": "", **content(args)}
-    metadata = args.json("metadata", "invalid_metadata_format")
+    metadata = message_metadata(args)
     if metadata is not None:
         body["metadata"] = metadata
     for name in PASSED_THROUGH:

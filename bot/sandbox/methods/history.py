@@ -24,6 +24,14 @@ def _in_window(ts: str, args: Args) -> bool:
     return not (oldest and (key < ts_key(oldest) or (key == ts_key(oldest) and not inclusive)))
 
 
+def shown_metadata(message: dict[str, Any], args: Args) -> dict[str, Any]:
+    """Leave a message's metadata out unless the caller asked with `include_all_metadata`,
+    as Slack does for an app that subscribes to no metadata event types."""
+    if "metadata" in message and not args.bool("include_all_metadata"):
+        return {k: v for k, v in message.items() if k != "metadata"}
+    return message
+
+
 def on_channel(row: RowMapping) -> bool:
     """Whether a message shows in the channel itself (not only inside its thread)."""
     thread_ts = row["thread_ts"]
@@ -45,7 +53,7 @@ def conversations_history(call: Call, args: Args) -> dict[str, Any]:
     channel = call.readable(args.str("channel"))
     query = select(t.messages).where(t.messages.c.channel_id == channel["id"])
     rows = [row for row in call.conn.execute(query).mappings() if on_channel(row)]
-    shown = [message_object(row) for row in rows]
+    shown = [shown_metadata(message_object(row), args) for row in rows]
     if args.bool(EPHEMERAL_FLAG):
         shown += ephemeral_messages(call, channel["id"])
     shown = [m for m in shown if _in_window(m["ts"], args)]
@@ -73,7 +81,11 @@ def conversations_replies(call: Call, args: Args) -> dict[str, Any]:
     )
     rows = {row["ts"]: row for row in call.conn.execute(query).mappings()}
     rows[parent["ts"]] = parent
-    shown = [message_object(row) for row in rows.values() if _in_window(row["ts"], args)]
+    shown = [
+        shown_metadata(message_object(row), args)
+        for row in rows.values()
+        if _in_window(row["ts"], args)
+    ]
     shown.sort(key=lambda m: ts_key(m["ts"]))
     if not shown:
         raise SlackError("thread_not_found")

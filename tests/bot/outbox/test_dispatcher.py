@@ -176,7 +176,9 @@ async def test_a_route_coalescing_hook_decides_what_runs_together_and_what_is_sk
     def skip_unless_last(_effect: UpdateCard, following: Sequence[Effect | None]) -> Any:
         return Superseded() if any(isinstance(e, UpdateCard) for e in following) else None
 
-    async def run_together(effects: list[PostMessage]) -> list[dict[str, Any]]:
+    async def run_together(
+        effects: list[PostMessage], _attempts: list[Attempt]
+    ) -> list[dict[str, Any]]:
         far_side.together.append(list(effects))
         return [{"lines": len(effects), "n": n} for n in range(len(effects))]
 
@@ -214,7 +216,7 @@ async def test_a_failed_call_together_runs_each_operation_alone(
 ) -> None:
     far_side = Recorded()
 
-    async def broken(_effects: list[PostMessage]) -> list[dict[str, Any]]:
+    async def broken(_effects: list[PostMessage], _attempts: list[Attempt]) -> list[dict[str, Any]]:
         raise RuntimeError("the batch endpoint is down")
 
     start = last_op_id(sessions)

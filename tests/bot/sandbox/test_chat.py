@@ -222,3 +222,39 @@ def test_over_long_text_is_refused_as_slack_documents(bot: WebClient, channel_id
         )
         == "invalid_blocks"
     )
+
+
+def test_message_metadata_is_kept_and_shown_only_to_who_asks_for_it(
+    bot: WebClient, sandbox: SandboxClient
+) -> None:
+    # Slack's message metadata (docs.slack.dev/messaging/message-metadata): shown by
+    # conversations.history with include_all_metadata=true.
+    metadata = {"event_type": "warroom_op", "event_payload": {"op": 7}}
+    posted = bot.chat_postMessage(channel="C0GENERAL", text="tagged", metadata=metadata)
+    with_metadata = bot.conversations_history(channel="C0GENERAL", include_all_metadata=True)
+    tagged = next(m for m in with_metadata["messages"] if m["ts"] == posted["ts"])
+    assert tagged["metadata"] == metadata
+    plain = bot.conversations_history(channel="C0GENERAL")
+    assert "metadata" not in next(m for m in plain["messages"] if m["ts"] == posted["ts"])
+
+
+@pytest.mark.parametrize(
+    ("metadata", "error"),
+    [
+        ("not json", "invalid_metadata_format"),
+        ('["a list"]', "invalid_metadata_format"),
+        ('{"event_payload": {}}', "invalid_metadata_schema"),
+        ('{"event_type": "x", "event_payload": "text"}', "invalid_metadata_schema"),
+    ],
+)
+def test_malformed_metadata_is_refused_and_posts_nothing(
+    bot: WebClient, sandbox: SandboxClient, metadata: str, error: str
+) -> None:
+    before = len(sandbox.messages("general"))
+    with pytest.raises(SlackApiError) as caught:
+        bot.api_call(
+            "chat.postMessage",
+            json={"channel": "C0GENERAL", "text": "bad tag", "metadata": metadata},
+        )
+    assert caught.value.response["error"] == error
+    assert len(sandbox.messages("general")) == before

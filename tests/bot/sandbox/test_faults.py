@@ -95,3 +95,15 @@ def test_call_log_counts_calls_per_channel(sandbox: SandboxClient, bot: WebClien
     assert sum(1 for c in calls if c["channel"] == channel_id) == 3
     sandbox.reset_calls()
     assert sandbox.calls() == []
+
+
+def test_late_carries_the_call_out_and_answers_after_the_client_gave_up(
+    sandbox: SandboxClient,
+) -> None:
+    # The ambiguous failure: Slack posted, but the answer came after the client's timeout.
+    impatient = WebClient(base_url=sandbox.api_url, token=sandbox.bot_token, timeout=0.5)
+    sandbox.faults("late", count=1, delay=2, methods=["chat.postMessage"])
+    with pytest.raises(Exception) as caught:
+        impatient.chat_postMessage(channel="C0GENERAL", text="posted, answer lost")
+    assert "timed out" in str(caught.value).lower()
+    assert [m["text"] for m in sandbox.messages("general")][-1] == "posted, answer lost"
