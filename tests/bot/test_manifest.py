@@ -77,7 +77,8 @@ EVENT_SCOPES = {
 # Scopes the issue grants for features that need no method call yet (channel bookmarks),
 # and `commands`, which the slash command needs.
 NOT_FROM_METHODS = {"bookmarks:write", "commands"}
-CLIENT_CALL = re.compile(r"\b(?:self\.)?client\.([a-z]+_[A-Za-z0-9_]+)\(")
+# A method is called directly or handed on as a callable: send_fitted(client.chat_postMessage).
+CLIENT_CALL = re.compile(r"\b(?:self\.)?client\.([a-z]+_[A-Za-z0-9_]+)\s*[(,)]")
 
 
 def load(path: Path) -> dict:

@@ -39,7 +39,8 @@ def test_commands_and_clicks_reach_the_bot_through_the_socket(
 
         alice = service.sandbox.as_user("alice")
         bad = alice.command("/incident sev 9", channel)
-        assert "Usage: `/incident sev <1-4>`" in bad["response"]["text"]
+        # Replies are mrkdwn: Slack wants its control characters escaped.
+        assert "Usage: `/incident sev &lt;1-4&gt;`" in bad["response"]["text"]
 
         assert alice.command("/incident ack", channel)["ok"]
         wait_until(
