@@ -152,7 +152,8 @@ def build_driver_router(driver: Driver) -> APIRouter:
         try:
             answer = await run_in_threadpool(driver.respond, response_id, body)
         except DriverError as error:
-            return JSONResponse({"ok": False, "error": error.error}, error.status)
+            refused = {"ok": False, "error": error.error, **error.extra}
+            return JSONResponse(refused, error.status)
         return JSONResponse(answer)
 
     return router

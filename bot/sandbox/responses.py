@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.sandbox import surface
+from bot.sandbox.methods.block_kit import block_errors
+from bot.sandbox.methods.chat import TEXT_MAX
 from bot.sandbox.workspace import Sandbox
 
 RESPONSE_URL_TTL = 30 * 60
@@ -57,6 +59,7 @@ class ResponseUrls:
     def respond(self, response_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Post (ephemeral by default, or in_channel), or replace or delete the original."""
         target = self._use(response_id)
+        _check_content(body)
         delete = _true(body.get("delete_original"))
         if delete or _true(body.get("replace_original")):
             if target.message_ts is None:
@@ -89,6 +92,17 @@ class ResponseUrls:
                 raise DriverError("used_url", 404)
             target.uses += 1
             return target
+
+
+def _check_content(body: dict[str, Any]) -> None:
+    """A reply is a message: Slack's limits on text and blocks hold for it too."""
+    text = body.get("text")
+    if isinstance(text, str) and len(text) > TEXT_MAX:
+        raise DriverError("msg_too_long", 400)
+    if body.get("blocks") is not None:
+        refused = block_errors(body["blocks"])
+        if refused:
+            raise DriverError("invalid_blocks", 400, errors=refused)
 
 
 def _true(value: Any) -> bool:

@@ -8,13 +8,12 @@ from sqlalchemy import RowMapping
 
 from bot.sandbox import tables as t
 from bot.sandbox.base import Args, Call, SlackError
-from bot.sandbox.methods.block_limits import block_errors
+from bot.sandbox.methods.block_kit import block_errors
 from bot.sandbox.methods.conversations import im_with
 from bot.sandbox.methods.registry import method
 from bot.sandbox.methods.store import author_fields, insert_message, thread_parent
 
 TEXT_MAX = 40_000
-BLOCKS_MAX = 50
 PASSED_THROUGH = ("mrkdwn", "unfurl_links", "unfurl_media", "reply_broadcast", "username")
 
 
@@ -47,13 +46,9 @@ def content(args: Args, *, required: bool = True) -> dict[str, Any]:
         out["text"] = text
     blocks = args.json("blocks", "invalid_blocks_format")
     if blocks is not None:
-        if not isinstance(blocks, list) or len(blocks) > BLOCKS_MAX:
-            raise SlackError("invalid_blocks")
-        if not all(isinstance(b, dict) and b.get("type") for b in blocks):
-            raise SlackError("invalid_blocks")
-        too_long = block_errors(blocks)
-        if too_long:
-            raise SlackError("invalid_blocks", errors=too_long)
+        refused = block_errors(blocks)
+        if refused:
+            raise SlackError("invalid_blocks", errors=refused)
         out["blocks"] = blocks
     attachments = args.json("attachments", "invalid_attachments")
     if attachments is not None:

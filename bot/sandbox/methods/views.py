@@ -9,29 +9,24 @@ from sqlalchemy import RowMapping, select
 
 from bot.sandbox import tables as t
 from bot.sandbox.base import Args, Call, SlackError, new_id
+from bot.sandbox.methods.block_kit import view_errors
 from bot.sandbox.methods.registry import method
 
-VIEW_TYPES = {"modal", "home"}
 TRIGGER_PREFIX = "trigger:"
 
 
 def _view_arg(call: Call, args: Args, kind: str | None = None) -> dict[str, Any]:
+    """The view argument, or `invalid_arguments` naming each Block Kit rule it breaks."""
     view = args.json("view", "invalid_arguments")
-    if not isinstance(view, dict):
+    if view is None:
         raise SlackError(
             "invalid_arguments",
             response_metadata={"messages": ["[ERROR] missing required field: view"]},
         )
-    problems = []
-    if view.get("type") not in VIEW_TYPES or (kind and view.get("type") != kind):
-        problems.append("[ERROR] must be a valid enum value [json-pointer:/view/type]")
-    if not isinstance(view.get("blocks"), list):
-        problems.append("[ERROR] missing required field: blocks [json-pointer:/view]")
-    if view.get("type") == "modal" and not isinstance(view.get("title"), dict):
-        problems.append("[ERROR] missing required field: title [json-pointer:/view]")
+    problems = view_errors(view, kind)
     if problems:
         raise SlackError("invalid_arguments", response_metadata={"messages": problems})
-    return view
+    return dict(view)
 
 
 def _view_object(call: Call, view_id: str, view: dict[str, Any], view_hash: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.sandbox.methods.block_limits import block_errors
+from bot.sandbox.methods.block_kit import block_errors
 from bot.slack.limits import TEXT_MAX, fit_blocks, fit_text, send_fitted
 from tests.bot.slack.test_outbox_errors import refusal
 
