@@ -9,6 +9,14 @@ from zoneinfo import ZoneInfo
 from bot.incidents.snapshot import IncidentSnapshot
 from bot.slack.escape import escape, link, mention, truncate
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.limits import (
+    FIELD_MAX,
+    HEADER_MAX,
+    TEXT_OBJECT_MAX,
+    VIEW_BLOCKS_MAX,
+    VIEW_TITLE_MAX,
+    fit_blocks,
+)
 
 SEVERITY_EMOJI = {
     "sev1": ":red_circle:",
@@ -22,6 +30,10 @@ STATUS_EMOJI = {
     "monitoring": ":eyes:",
     "resolved": ":white_check_mark:",
 }
+ALERT_LINKS = 5
+HOME_INCIDENTS = 40  # sections in the App Home; the rest are counted, not listed
+HOME_TITLE_MAX = 300  # a Home entry is a line to click through, not the whole title
+NAME_MAX = 150  # a stage's title or a person's name as shown in a line
 
 
 # What the card and the App Home show: the incident's snapshot. (The name stays for callers.)
@@ -37,7 +49,7 @@ def _when(at: datetime | None, tz: ZoneInfo) -> str:
 def card_blocks(card: IncidentSnapshot, tz: ZoneInfo) -> list[dict[str, Any]]:
     """The pinned incident card."""
     prefix = "[DRILL] " if card.drill else ""
-    header = truncate(f"{prefix}{card.severity.upper()} · #{card.id} {card.title}", 150)
+    header = truncate(f"{prefix}{card.severity.upper()} · #{card.id} {card.title}", HEADER_MAX)
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
@@ -67,9 +79,9 @@ def card_blocks(card: IncidentSnapshot, tz: ZoneInfo) -> list[dict[str, Any]]:
         ]
         blocks.append(_section(truncate("*Checklist*\n" + "\n".join(lines), 2900)))
     if card.alert_links:
-        # A URL with `|` or `>` in it must not choose the label or close the link.
-        links = " · ".join(link(url, f"alert {n}") for n, url in enumerate(card.alert_links[:5], 1))
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": links}]})
+        links = card.alert_links[:ALERT_LINKS]
+        elements = [_alert_link(n, url) for n, url in enumerate(links, 1)]
+        blocks.append({"type": "context", "elements": elements})
     blocks.append({"type": "divider"})
     if card.status == "resolved":
         blocks.append(
@@ -108,7 +120,21 @@ def _stage_title(card: IncidentSnapshot) -> str:
     return card.stage.title if card.stage is not None else "—"
 
 
+def _alert_link(n: int, url: str) -> dict[str, str]:
+    """One alert's link, an element of its own so five long URLs fit the context block.
+
+    A URL too long to link whole is shown cut, as code, so Slack links no part of it.
+    """
+    label = f"alert {n}"
+    # A URL with `|` or `>` in it must not choose the label or close the link.
+    text = link(url, label)
+    if len(text) > TEXT_OBJECT_MAX:
+        text = truncate(f"{label}: `{escape(url)}", TEXT_OBJECT_MAX - 1) + "`"
+    return {"type": "mrkdwn", "text": text}
+
+
 def _field(label: str, value: str) -> dict[str, str]:
+    value = truncate(value, FIELD_MAX - len(label) - 3)
     return {"type": "mrkdwn", "text": f"*{label}*\n{value}"}
 
 
@@ -178,7 +204,10 @@ def note_modal(incident_id: int) -> dict[str, Any]:
         "type": "modal",
         "callback_id": CallbackId.NOTE,
         "private_metadata": str(incident_id),
-        "title": {"type": "plain_text", "text": f"Note on #{incident_id}"},
+        "title": {
+            "type": "plain_text",
+            "text": truncate(f"Note on #{incident_id}", VIEW_TITLE_MAX),
+        },
         "submit": {"type": "plain_text", "text": "Add"},
         "blocks": [
             {
@@ -197,18 +226,24 @@ def note_modal(incident_id: int) -> dict[str, Any]:
 
 
 def home_view(open_incidents: list[IncidentSnapshot], tz: ZoneInfo) -> dict[str, Any]:
-    """App Home: the open incidents."""
+    """App Home: the open incidents, each a section Slack takes whatever its title."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Open incidents"}}
     ]
     if not open_incidents:
         blocks.append(_section("No open incidents. :sunny:"))
-    for card in open_incidents[:40]:
-        blocks.append(
-            _section(
-                f"{SEVERITY_EMOJI.get(card.severity, '')} *#{card.id} {escape(card.title)}*\n"
-                f"{card.status} · stage {escape(_stage_title(card))} · commander "
-                f"{mention(card.commander)} · since {_when(card.started_at, tz)}"
-            )
+    for card in open_incidents[:HOME_INCIDENTS]:
+        title = truncate(escape(card.title), HOME_TITLE_MAX)
+        stage = truncate(escape(_stage_title(card)), NAME_MAX)
+        commander = truncate(mention(card.commander), NAME_MAX)
+        text = (
+            f"{SEVERITY_EMOJI.get(card.severity, '')} *#{card.id} {title}*\n"
+            f"{card.status} · stage {stage} · commander {commander} · "
+            f"since {_when(card.started_at, tz)}"
         )
-    return {"type": "home", "blocks": blocks}
+        blocks.append(_section(truncate(text, TEXT_OBJECT_MAX)))
+    more = len(open_incidents) - HOME_INCIDENTS
+    if more > 0:
+        note = f"…and {more} more open incidents: `/incident list` shows them all."
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+    return {"type": "home", "blocks": fit_blocks(blocks, most=VIEW_BLOCKS_MAX)}

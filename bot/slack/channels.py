@@ -19,6 +19,7 @@ from bot.outbox.routes import Attempt, Remark
 from bot.slack.errors import SKIP_ERRORS, slack_error
 from bot.slack.escape import escape, truncate
 from bot.slack.incident_rows import IncidentRows
+from bot.slack.limits import TOPIC_MAX
 from storage.models import Incident
 
 LOOKUP_TTL = 300.0
@@ -42,8 +43,8 @@ class ChannelOperations:
         incident = await self.rows.incident(effect.incident_id)
         channel_id = incident.channel_id
         name = incident.channel_name or effect.name
-        topic = truncate(escape(effect.topic), 250)
-        purpose = truncate(escape(effect.purpose), 250)
+        topic = truncate(escape(effect.topic), TOPIC_MAX)
+        purpose = truncate(escape(effect.purpose), TOPIC_MAX)
         described: dict[str, Any] = {}
         if channel_id is not None:
             # A retry: an earlier attempt may have described the channel already, and each

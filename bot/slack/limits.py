@@ -2,7 +2,8 @@
 
 The limits are Slack's documented ones: 40,000 characters of message text (chat.postMessage),
 3,000 for a section's text and any text object, 2,000 for each section field, 150 for a
-header's plain_text, 75 for a button's label (docs.slack.dev/reference/block-kit). Should
+header's plain_text, 75 for a button's label, 50 blocks in a message and 100 in a view,
+24 for a modal's title, 250 for a channel's topic (docs.slack.dev/reference). Should
 Slack still answer `msg_too_long` or `invalid_blocks` (it may count differently from us),
 the message is cut to a quarter of each limit and sent once more.
 """
@@ -20,9 +21,13 @@ from bot.slack.escape import truncate
 TEXT_MAX = 40_000
 TEXT_OBJECT_MAX = 3000
 FIELD_MAX = 2000
-CONTEXT_MAX = 2000
+CONTEXT_MAX = TEXT_OBJECT_MAX  # each of a context block's text elements
 HEADER_MAX = 150
 BUTTON_MAX = 75
+MESSAGE_BLOCKS_MAX = 50
+VIEW_BLOCKS_MAX = 100  # a modal or the App Home
+VIEW_TITLE_MAX = 24  # a modal's title, submit and close
+TOPIC_MAX = 250  # a channel's topic and purpose (conversations.setTopic, setPurpose)
 # The second try: small enough for any way of counting (bytes, UTF-16 units, entities).
 TIGHTER = 4
 
@@ -32,9 +37,11 @@ def fit_text(text: str | None, limit: int = TEXT_MAX, *, divide: int = 1) -> str
     return truncate(text or "", limit // divide)
 
 
-def fit_blocks(blocks: list[dict[str, Any]], *, divide: int = 1) -> list[dict[str, Any]]:
-    """A copy of the blocks with every text cut to its Block Kit limit."""
-    return [_fit_block(block, divide) for block in blocks]
+def fit_blocks(
+    blocks: list[dict[str, Any]], *, divide: int = 1, most: int = MESSAGE_BLOCKS_MAX
+) -> list[dict[str, Any]]:
+    """A copy of the blocks (at most `most` of them) with every text cut to its limit."""
+    return [_fit_block(block, divide) for block in blocks[:most]]
 
 
 def _fit_block(block: dict[str, Any], divide: int) -> dict[str, Any]:

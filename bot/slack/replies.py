@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from bot.incidents.views import Shown, TasksShown, TimelineShown
 from bot.slack.escape import escape
+from bot.slack.limits import fit_text
 from bot.usecases.run_command import Reply
 
 
 def reply_text(reply: Reply) -> str | None:
-    """The mrkdwn text of a private answer (None: nothing to say)."""
+    """The mrkdwn text of a private answer, within Slack's limit (None: nothing to say)."""
     if reply.shown is not None:
-        return shown_text(reply.shown)
-    return said(reply.private) if reply.private else None
+        return fit_text(shown_text(reply.shown))
+    return fit_text(said(reply.private)) if reply.private else None
 
 
 def said(text: str) -> str:

@@ -208,7 +208,8 @@ class _Check:
     def children(self, raw: dict[str, Any], at: str) -> None:
         """The elements and text objects inside a block or element, and its options."""
         for key, value in raw.items():
-            if key == "confirm" and isinstance(value, dict):
+            if key == "confirm" and isinstance(value, dict) and "type" not in value:
+                # A button's confirmation dialog (in the dialog, `confirm` is its label).
                 self.confirm(value, f"{at}/confirm")
             elif key in ("options", "initial_options") and isinstance(value, list):
                 for i, option in enumerate(value):

@@ -142,6 +142,23 @@ def test_button_text_is_plain_text_of_at_most_75_characters(bot: WebClient) -> N
     ]
 
 
+def test_a_confirmation_dialog_is_checked_too(bot: WebClient) -> None:
+    """docs.slack.dev/reference/block-kit/composition-objects/confirmation-dialog-object:
+    `title` max 100, `text` max 300, `confirm` and `deny` max 30 characters."""
+    dialog = {
+        "title": _text("Resolve the incident?", "plain_text"),
+        "text": _text("This closes it."),
+        "confirm": _text("Resolve", "plain_text"),
+        "deny": _text("Cancel", "plain_text"),
+    }
+    button = {**_button(), "confirm": dialog}
+    assert _posted(bot, [{"type": "actions", "elements": [button]}])
+    long = {**button, "confirm": {**dialog, "title": _text("t" * 101, "plain_text")}}
+    assert _refused(bot, [{"type": "actions", "elements": [long]}]) == [
+        "must be less than 101 characters [json-pointer:/blocks/0/elements/0/confirm/title/text]"
+    ]
+
+
 def test_action_id_and_block_id_hold_at_most_255_characters(bot: WebClient) -> None:
     """docs.slack.dev/reference/block-kit/blocks (`block_id` max 255) and
     .../block-elements/button-element (`action_id` max 255)."""

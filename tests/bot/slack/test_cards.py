@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,8 +14,9 @@ from sqlmodel import Session
 from bot.incidents.commands import parse_command
 from bot.incidents.context import Domain
 from bot.incidents.service import execute
-from bot.incidents.snapshot import snapshots
-from bot.slack.blocks import card_blocks, home_view
+from bot.incidents.snapshot import IncidentSnapshot, snapshots
+from bot.sandbox.methods.block_kit import block_errors, view_errors
+from bot.slack.blocks import card_blocks, declare_modal, home_view, note_modal
 from bot.slack.cards import card_view
 from storage.models import Incident
 from storage.unit_of_work import unit_of_work
@@ -109,3 +110,54 @@ def test_app_home_lists_open_incidents_from_their_snapshots(run, sessions, clock
         f":large_yellow_circle: *#{first} Orders slow*\n"
         "investigating · stage Detect · commander _unassigned_ · since 2021-03-10 17:56 HKT",
     ]
+
+
+def snapshot(n: int = 1, title: str = "Disk full", **extra: Any) -> IncidentSnapshot:
+    at = datetime(2021, 3, 10, 9, 56, tzinfo=UTC)
+    return IncidentSnapshot(
+        id=n,
+        title=title,
+        severity="sev2",
+        status="investigating",
+        playbook_id="p",
+        drill=False,
+        channel_id="C0INC",
+        channel_name="inc",
+        created_at=at,
+        started_at=at,
+        resolved_at=None,
+        **extra,
+    )
+
+
+def test_an_alert_link_too_long_to_link_is_shown_cut_and_the_rest_stay_links() -> None:
+    # Slack: any text object holds at most 3,000 characters (block-kit text-object).
+    long = "https://grafana.example.com/d/1?q=" + "u" * 5000
+    blocks = card_blocks(snapshot(alert_links=("https://a.example.com/1", long)), HKT)
+    [links] = [b for b in blocks if b["type"] == "context"]
+    first, second = (e["text"] for e in links["elements"])
+    assert first == "<https://a.example.com/1|alert 1>"
+    assert second.startswith("alert 2: `https://grafana.example.com/d/1?q=uuu")
+    assert second.endswith("u…`") and len(second) == 3000
+    assert block_errors(blocks) == []
+
+
+def test_app_home_lists_forty_incidents_and_counts_the_rest() -> None:
+    # Slack: a Home tab holds at most 100 blocks, a section's text 3,000 characters.
+    cards = [snapshot(n, "t" * 5000, roles={"commander": "@" + "b" * 5000}) for n in range(1, 121)]
+    view = home_view(cards, HKT)
+    assert view_errors(view, "home") == []
+    sections = [b for b in view["blocks"] if b["type"] == "section"]
+    assert len(sections) == 40
+    assert sections[0]["text"]["text"].startswith(":large_orange_circle: *#1 " + "t" * 299 + "…*")
+    assert view["blocks"][-1]["elements"][0]["text"] == (
+        "…and 80 more open incidents: `/incident list` shows them all."
+    )
+
+
+def test_modals_are_valid_block_kit() -> None:
+    # Slack: a modal's title, submit and close hold at most 24 characters (reference/views).
+    assert view_errors(declare_modal("C0INCIDENTS"), "modal") == []
+    note = note_modal(10**30)
+    assert view_errors(note, "modal") == []
+    assert note["title"]["text"].endswith("…") and len(note["title"]["text"]) == 24

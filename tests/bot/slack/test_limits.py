@@ -25,7 +25,7 @@ def test_every_block_text_is_cut_to_its_own_limit() -> None:
         {"type": "header", "text": {"type": "plain_text", "text": "h" * 500}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "s" * 5000}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": "f" * 2500}] * 12},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": "c" * 2500}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "c" * 3500}]},
         {
             "type": "actions",
             "elements": [{"type": "button", "text": {"type": "plain_text", "text": "b" * 90}}],
@@ -37,10 +37,13 @@ def test_every_block_text_is_cut_to_its_own_limit() -> None:
     assert fitted[0]["text"]["text"] == "h" * 149 + "…"
     assert len(fitted[1]["text"]["text"]) == 3000
     assert [len(f["text"]) for f in fitted[2]["fields"]] == [2000] * 10
-    assert fitted[3]["elements"][0]["text"].endswith("c…")
+    assert fitted[3]["elements"][0]["text"] == "c" * 2999 + "…"
     assert fitted[4]["elements"][0]["text"]["text"] == "b" * 74 + "…"
     assert fitted[5] == {"type": "divider"}
     assert blocks[0]["text"]["text"] == "h" * 500  # the caller's blocks are left as they were
+    # 50 blocks in a message, 100 in a modal or the App Home.
+    assert len(fit_blocks([{"type": "divider"}] * 120)) == 50
+    assert len(fit_blocks([{"type": "divider"}] * 120, most=100)) == 100
 
 
 async def test_text_slack_still_finds_too_long_is_cut_tighter_and_sent_once_more() -> None:
