@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from bot.incidents.snapshot import IncidentSnapshot, StageFact, Task
 from bot.incidents.times import format_duration as show_duration
 from bot.incidents.times import format_local, resolve_clock
+from bot.sandbox.methods.block_kit import block_errors, view_errors
 from bot.slack.blocks import card_blocks, card_text, home_view
 from bot.slack.escape import escape, link, mention, truncate
 from playbooks.durations import format_duration, parse_duration
@@ -110,6 +111,30 @@ def test_a_card_with_any_alert_link_pings_no_one(link: str) -> None:
     view = card("disk full", "", "Respond", [], alert_links=(link,))
     for text in mrkdwn(card_blocks(view, ZoneInfo("UTC"))):
         assert not PING.search(text), text
+
+
+# Untrusted text, now and then thousands of times over: past every Block Kit limit.
+LONG = st.one_of(
+    UNTRUSTED,
+    st.builds(lambda text, times: (text or "&") * times, UNTRUSTED, st.integers(1, 3000)),
+)
+URL = st.builds(
+    lambda rest, times: "https://example.com/" + rest * times, st.text(), st.integers(1, 400)
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(LONG, LONG, LONG, st.lists(LONG, max_size=3), st.lists(URL, max_size=6), LONG)
+def test_a_card_and_home_from_any_text_are_block_kit_slack_takes(
+    title: str, impact: str, stage: str, tasks: list[str], links: list[str], commander: str
+) -> None:
+    # The sandbox's checks are Slack's (tests/bot/sandbox/test_block_kit.py).
+    view = card(
+        title, impact, stage, tasks, alert_links=tuple(links), roles={"commander": commander}
+    )
+    tz = ZoneInfo("Asia/Hong_Kong")
+    assert block_errors(card_blocks(view, tz)) == []
+    assert view_errors(home_view([view] * 45, tz), "home") == []
 
 
 @given(st.text(), UNTRUSTED)
