@@ -176,7 +176,7 @@ class _Check:
     def modelled(
         self, build: Callable[[], JsonObject | None], raw: dict[str, Any], at: str, cls: type
     ) -> bool:
-        """Run a block's or element's model; False when it is missing a required field.
+        """Run a block's or element's model; False when it lacks a field or cannot be built.
 
         A model is built with its children: when one of them breaks it, the walk below
         names the child; the object itself is named only when no child is to blame.
