@@ -55,7 +55,12 @@ def _credentials(runtime: Runtime, public_url: str, app: FastAPI) -> SlackCreden
     # SLACK_APP_TOKEN in sandbox mode: the sandbox takes it as its app-level token and the
     # bot connects to the sandbox's Socket Mode endpoint with it.
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
-    sandbox = Sandbox(runtime.engine, clock=runtime.domain.clock, app_token=app_token)
+    sandbox = Sandbox(
+        runtime.engine,
+        clock=runtime.domain.clock,
+        app_token=app_token,
+        rate_limits=settings.sandbox_rate_limits,
+    )
     app.state.sandbox = sandbox
     redact_also(sandbox.signing_secret)
     app.include_router(
