@@ -123,7 +123,7 @@ def build_sandbox_router(
             except ValueError:
                 spec = None
             if not isinstance(spec, dict) or not isinstance(spec.get("enabled"), bool):
-                detail = "body must be {\"enabled\": true|false}"
+                detail = 'body must be {"enabled": true|false}'
                 return _answer({"ok": False, "error": "invalid_arguments", "detail": detail}, 400)
             sandbox.rate_limits.enabled = spec["enabled"]
             sandbox.rate_limits.reset()
