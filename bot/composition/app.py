@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -41,6 +41,16 @@ from storage.db import is_sqlite, ping, transaction
 SANDBOX_UPLOADS = "/sandbox/files/upload/"
 
 
+def _slack_seconds(runtime: Runtime) -> Callable[[], float] | None:
+    """A replay's time for Slack's per-minute limits: its steps are minutes apart in
+    simulated time, and the client waits out Retry-After in real time between them."""
+    clock = runtime.domain.clock
+    if not isinstance(clock, SimulatedClock):
+        return None
+    drifting = clock.drifting()
+    return lambda: drifting.now().timestamp()
+
+
 def _credentials(runtime: Runtime, public_url: str, app: FastAPI) -> SlackCredentials:
     settings = runtime.settings
     if not settings.sandbox_mode:
@@ -60,6 +70,7 @@ def _credentials(runtime: Runtime, public_url: str, app: FastAPI) -> SlackCreden
         clock=runtime.domain.clock,
         app_token=app_token,
         rate_limits=settings.sandbox_rate_limits,
+        rate_limit_timer=_slack_seconds(runtime),
     )
     app.state.sandbox = sandbox
     redact_also(sandbox.signing_secret)

@@ -8,8 +8,9 @@ seconds.
 
 Each budget is a token bucket: a full minute's worth (the burst) refilled evenly, keyed on
 the calling token, so a person's own client (a sandbox user's token) never spends the app's.
-Time is real time, not the sandbox clock: replays stop that clock between steps while the
-client waits out Retry-After in real seconds.
+Time is real time by default, not the sandbox clock: a replay stops that clock while the
+client waits out Retry-After in real seconds. A replay passes a timer that jumps with its
+steps and runs on in real time between them.
 """
 
 from __future__ import annotations
@@ -95,8 +96,9 @@ class RateLimits:
         now = self._timer()
         with self._lock:
             bucket = self._buckets.setdefault(key, _Bucket(float(capacity), now))
-            bucket.tokens = min(capacity, bucket.tokens + (now - bucket.at) * rate)
-            bucket.at = now
+            elapsed = max(0.0, now - bucket.at)  # a replay's clock may step back a little
+            bucket.tokens = min(capacity, bucket.tokens + elapsed * rate)
+            bucket.at = max(now, bucket.at)
             if bucket.tokens >= 1:
                 bucket.tokens -= 1
                 return None

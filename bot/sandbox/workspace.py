@@ -45,6 +45,7 @@ class Sandbox:
         events_url: str | None = None,
         app_token: str | None = None,
         rate_limits: bool = True,
+        rate_limit_timer: Callable[[], float] | None = None,
     ) -> None:
         self.engine = engine
         # The app-level token Socket Mode connects with (SLACK_APP_TOKEN); unset: the one
@@ -58,7 +59,7 @@ class Sandbox:
         self.faults = Faults()
         self.calls = CallLog(self.clock)
         # Slack's per-method and per-channel limits; off only for tests that need bursts.
-        self.rate_limits = RateLimits(enabled=rate_limits)
+        self.rate_limits = RateLimits(enabled=rate_limits, timer=rate_limit_timer or time.monotonic)
         # One writer at a time: ts allocation and check-then-insert rules stay exact.
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
