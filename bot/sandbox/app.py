@@ -183,6 +183,7 @@ def build_sandbox_router(
             error = SERVER_ERRORS.get(fault.status, "internal_error")
             sandbox.calls.record(method, status=fault.status, ok=False, error=error)
             return _answer({"ok": False, "error": error}, fault.status)
+        # An armed fault stands in for Slack's answer; the rate limits judge every other call.
         if fault is None and method in METHODS:
             channel = args.get("channel")
             channel = channel if isinstance(channel, str) else None
