@@ -49,3 +49,13 @@ def test_incidents_opened_past_tier_2_s_budget_all_get_their_channel_and_card(
             assert [m["ts"] for m in pinned] == [incident.card_ts]
         channels = [c for c in service.sandbox.info()["channels"] if c["name"].startswith("inc-")]
         assert len(channels) == INCIDENTS
+
+
+def test_the_switch_turns_the_sandbox_s_rate_limits_off(database: tuple[Engine, str]) -> None:
+    with serving(database[1], WARROOM_SANDBOX_RATE_LIMITS="0") as service:
+        state = httpx.get(f"{service.url}/sandbox/api/sandbox.rateLimits").json()
+        assert state == {"ok": True, "enabled": False}
+        bot = service.sandbox.bot()
+        for n in range(TIER_2_BURST + 5):
+            bot.conversations_create(name=f"project-{n}")
+        assert {c["status"] for c in service.sandbox.calls("conversations.create")} == {200}
