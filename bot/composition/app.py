@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -41,6 +41,16 @@ from storage.db import is_sqlite, ping, transaction
 SANDBOX_UPLOADS = "/sandbox/files/upload/"
 
 
+def _slack_seconds(runtime: Runtime) -> Callable[[], float] | None:
+    """A replay's time for Slack's per-minute limits: its steps are minutes apart in
+    simulated time, and the client waits out Retry-After in real time between them."""
+    clock = runtime.domain.clock
+    if not isinstance(clock, SimulatedClock):
+        return None
+    drifting = clock.drifting()
+    return lambda: drifting.now().timestamp()
+
+
 def _credentials(runtime: Runtime, public_url: str, app: FastAPI) -> SlackCredentials:
     settings = runtime.settings
     if not settings.sandbox_mode:
@@ -55,7 +65,13 @@ def _credentials(runtime: Runtime, public_url: str, app: FastAPI) -> SlackCreden
     # SLACK_APP_TOKEN in sandbox mode: the sandbox takes it as its app-level token and the
     # bot connects to the sandbox's Socket Mode endpoint with it.
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
-    sandbox = Sandbox(runtime.engine, clock=runtime.domain.clock, app_token=app_token)
+    sandbox = Sandbox(
+        runtime.engine,
+        clock=runtime.domain.clock,
+        app_token=app_token,
+        rate_limits=settings.sandbox_rate_limits,
+        rate_limit_timer=_slack_seconds(runtime),
+    )
     app.state.sandbox = sandbox
     redact_also(sandbox.signing_secret)
     app.include_router(

@@ -70,6 +70,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.web.deadline import RECEIVE_TIMEOUT, deadline_protocol
 
     settings = _settings()
+    if args.no_sandbox_rate_limits:
+        settings = settings.model_copy(update={"sandbox_rate_limits": False})
     _refuse_remote_sandbox(settings, args)
     configure_logging(settings, level=args.log_level.upper())
     runtime = _runtime(settings)
@@ -258,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="without Slack credentials, serve the sandbox on a non-loopback --host anyway "
         "(also WARROOM_SANDBOX_ALLOW_REMOTE=1)",
+    )
+    serve.add_argument(
+        "--no-sandbox-rate-limits",
+        action="store_true",
+        help="without Slack credentials, let the sandbox answer past Slack's rate limits "
+        "(also WARROOM_SANDBOX_RATE_LIMITS=0)",
     )
     serve.add_argument(
         "--log-level",

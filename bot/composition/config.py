@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     log_format: str = Field("text", validation_alias="WARROOM_LOG_FORMAT")
     # Sandbox mode on a non-loopback address only when asked for (`warroom serve` refuses).
     sandbox_allow_remote: bool = Field(False, validation_alias="WARROOM_SANDBOX_ALLOW_REMOTE")
+    # The sandbox refuses calls past Slack's rate limits as Slack does; off for bursts.
+    sandbox_rate_limits: bool = Field(True, validation_alias="WARROOM_SANDBOX_RATE_LIMITS")
     # Grafana has no default timestamp header; this is the name the README configures.
     grafana_timestamp_header: str = Field(
         "X-Grafana-Alerting-Signature-Timestamp",

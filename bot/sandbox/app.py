@@ -113,6 +113,22 @@ def build_sandbox_router(
     def sandbox_faults_list() -> dict[str, Any]:
         return {"ok": True, "faults": sandbox.faults.active()}
 
+    @router.api_route("/api/sandbox.rateLimits", methods=["GET", "POST"])
+    async def sandbox_rate_limits(request: Request) -> JSONResponse:
+        """Sandbox-only: `{"enabled": false}` turns Slack's rate limits off, true back on
+        (with every budget full again); GET tells whether they are on."""
+        if request.method == "POST":
+            try:
+                spec = json.loads(await request.body() or b"{}")
+            except ValueError:
+                spec = None
+            if not isinstance(spec, dict) or not isinstance(spec.get("enabled"), bool):
+                detail = 'body must be {"enabled": true|false}'
+                return _answer({"ok": False, "error": "invalid_arguments", "detail": detail}, 400)
+            sandbox.rate_limits.enabled = spec["enabled"]
+            sandbox.rate_limits.reset()
+        return _answer({"ok": True, "enabled": sandbox.rate_limits.enabled})
+
     @router.get("/api/sandbox.calls")
     def sandbox_calls(method: str | None = None) -> dict[str, Any]:
         """Sandbox-only: every Web API call answered, oldest first (`?method=` filters)."""
@@ -167,6 +183,17 @@ def build_sandbox_router(
             error = SERVER_ERRORS.get(fault.status, "internal_error")
             sandbox.calls.record(method, status=fault.status, ok=False, error=error)
             return _answer({"ok": False, "error": error}, fault.status)
+        # An armed fault stands in for Slack's answer; the rate limits judge every other call.
+        if fault is None and method in METHODS:
+            channel = args.get("channel")
+            channel = channel if isinstance(channel, str) else None
+            wait = sandbox.rate_limits.take(token, method, channel)
+            if wait is not None:
+                sandbox.calls.record(
+                    method, status=429, ok=False, error="ratelimited", channel=channel
+                )
+                body = {"ok": False, "error": "ratelimited"}
+                return _answer(body, 429, **{"Retry-After": str(wait)})
         if fault is not None and fault.mode == "slow":
             await asyncio.sleep(fault.delay)
         base = _sandbox_base(request, method)

@@ -165,6 +165,10 @@ class SandboxClient:
     def clear_faults(self) -> None:
         self._control("POST", "sandbox.faults", json={"mode": "clear"})
 
+    def rate_limits(self, enabled: bool) -> None:
+        """Turn Slack's rate limits off (for a test that needs bursts) or on again."""
+        self._control("POST", "sandbox.rateLimits", json={"enabled": enabled})
+
     def calls(self, method: str | None = None) -> list[dict[str, Any]]:
         """Return the Web API calls answered so far, oldest first."""
         params = {"method": method} if method else {}

@@ -21,6 +21,7 @@ from bot.sandbox.faults import CallLog, Faults
 from bot.sandbox.methods import METHODS, files
 from bot.sandbox.methods.history import ephemeral_messages, on_channel
 from bot.sandbox.methods.views import TRIGGER_PREFIX
+from bot.sandbox.ratelimits import RateLimits
 from bot.sandbox.render import channel_object, message_object, ts_key
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ class Sandbox:
         clock: Clock | None = None,
         events_url: str | None = None,
         app_token: str | None = None,
+        rate_limits: bool = True,
+        rate_limit_timer: Callable[[], float] | None = None,
     ) -> None:
         self.engine = engine
         # The app-level token Socket Mode connects with (SLACK_APP_TOKEN); unset: the one
@@ -55,6 +58,8 @@ class Sandbox:
         self.clock = clock or WallClock()
         self.faults = Faults()
         self.calls = CallLog(self.clock)
+        # Slack's per-method and per-channel limits; off only for tests that need bursts.
+        self.rate_limits = RateLimits(enabled=rate_limits, timer=rate_limit_timer or time.monotonic)
         # One writer at a time: ts allocation and check-then-insert rules stay exact.
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []

@@ -36,7 +36,7 @@ class ChannelOperations:
         self._bot: str | None = None  # the bot's own user id ("" when Slack gave none)
         self._people: dict[str, tuple[float, list[str]]] = {}
 
-    async def open_channel(self, effect: OpenChannel, _attempt: Attempt) -> dict[str, Any]:
+    async def open_channel(self, effect: OpenChannel, attempt: Attempt) -> dict[str, Any]:
         """Create the incident channel (suffixing a taken name), describe it, invite people."""
         if effect.incident_id is None:
             raise GiveUp("channel.open names no incident")
@@ -51,7 +51,7 @@ class ChannelOperations:
             # setTopic posts a notice in the channel, so set only what is not set yet.
             described = (await self.client.conversations_info(channel=channel_id))["channel"]
         if channel_id is None:
-            channel_id, name = await self._create(effect.name, effect.private)
+            channel_id, name = await self._create(effect.name, effect.private, attempt.resumed)
 
             def keep(session: Session) -> None:
                 row = session.get(Incident, incident.id)
@@ -67,8 +67,16 @@ class ChannelOperations:
         invited = await self._invite(channel_id, list(effect.invite))
         return {"channel_id": channel_id, "name": name, **invited}
 
-    async def _create(self, name: str, private: bool) -> tuple[str, str]:
+    async def _create(self, name: str, private: bool, resumed: bool) -> tuple[str, str]:
+        """Create the channel; a taken name gets the next suffix (`-2`, `-3`, ...).
+
+        Listing a workspace's channels to see who holds a name takes minutes where there
+        are thousands (conversations.list is Tier 2, 200 a page). Only a resumed attempt
+        may meet a channel of its own (created, then a crash before its id was stored):
+        it looks among the bot's own channels, once.
+        """
         base = name
+        orphans: dict[str, str] | None = None
         for attempt in range(1, 50):
             try:
                 response = await self.client.conversations_create(name=name, is_private=private)
@@ -76,34 +84,39 @@ class ChannelOperations:
             except SlackApiError as error:
                 if slack_error(error) != "name_taken":
                     raise
-                orphan = await self._orphan(name)
-                if orphan is not None:
-                    return orphan, name
+                if resumed:
+                    orphans = await self._orphans() if orphans is None else orphans
+                    if name in orphans:
+                        return orphans[name], name
                 suffix = f"-{attempt + 1}"
                 name = base[: 80 - len(suffix)] + suffix
         raise GiveUp(f"no free channel name like {base}")
 
-    async def _orphan(self, name: str) -> str | None:
-        """A channel of this name the bot created but never recorded (a crash came between)."""
+    async def _orphans(self) -> dict[str, str]:
+        """Channels the bot created but no incident recorded (a crash came between), by name.
+
+        users.conversations lists only the bot's own channels, not the workspace's.
+        """
         bot_user = await self._bot_user()
+        created: dict[str, str] = {}
         cursor = None
         while True:
-            response = await self.client.conversations_list(
-                limit=200, cursor=cursor, types="public_channel,private_channel"
+            response = await self.client.users_conversations(
+                limit=200,
+                cursor=cursor,
+                types="public_channel,private_channel",
+                exclude_archived=True,
             )
             channels: list[dict[str, Any]] = response.get("channels", [])
             for channel in channels:
-                if channel.get("name") != name:
-                    continue
-                if channel.get("creator") != bot_user:
-                    return None
-                channel_id: str = channel["id"]
-                owner = await self.rows.db(partial(_owner, channel_id=channel_id))
-                return None if owner is not None else channel_id
+                if channel.get("creator") == bot_user:
+                    created[channel["name"]] = channel["id"]
             metadata: dict[str, Any] = response.get("response_metadata", {})
             cursor = metadata.get("next_cursor")
             if not cursor:
-                return None
+                break
+        owned = await self.rows.db(partial(_owned, channel_ids=list(created.values())))
+        return {name: id_ for name, id_ in created.items() if id_ not in owned}
 
     async def _resolve_people(self, people: list[str]) -> tuple[list[str], dict[str, str]]:
         """User ids for ids, emails and user groups; plus the invitees Slack does not know,
@@ -224,6 +237,7 @@ def _listed_refusals(error: SlackApiError, users: list[str]) -> dict[str, str]:
     }
 
 
-def _owner(session: Session, *, channel_id: str) -> int | None:
-    """The incident recorded with this channel, if any."""
-    return session.scalar(select(col(Incident.id)).where(col(Incident.channel_id) == channel_id))
+def _owned(session: Session, *, channel_ids: list[str]) -> set[str]:
+    """Those of the channels some incident has recorded as its own."""
+    query = select(col(Incident.channel_id)).where(col(Incident.channel_id).in_(channel_ids))
+    return {str(channel_id) for channel_id in session.scalars(query)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,6 +40,7 @@ from bot.slack.notices import render
 from bot.slack.once import already_posted, answered, metadata, shares_file
 from storage.models import Incident
 
+LIST_AGAIN_AFTER = 300.0  # seconds before a missing broadcast channel is looked for again
 USER_ID = re.compile(r"(?<![\w@<])[UW](?=[A-Z]*\d)[A-Z0-9]{4,}(?![\w>])")
 
 
@@ -86,6 +88,7 @@ class SlackOperations:
         self.template_dir = template_dir
         self.channels = ChannelOperations(client, self.rows)
         self._channel_ids: dict[str, str] = {}  # channel name: id (the broadcast channel)
+        self._listed_at = -LIST_AGAIN_AFTER  # when conversations.list was last read through
         self._joined: set[str] = set()
         channels = self.channels
         self.routes: dict[type[Effect], Route[Any]] = {
@@ -248,19 +251,9 @@ class SlackOperations:
         target = (self.broadcast_channel or "").lstrip("#")
         if re.fullmatch(r"[CG][A-Z0-9]+", target):
             return target
-        if target not in self._channel_ids:
-            cursor = None
-            while True:
-                response = await self.client.conversations_list(
-                    limit=200, cursor=cursor, exclude_archived=True
-                )
-                channels: list[dict[str, Any]] = response.get("channels", [])
-                for channel in channels:
-                    self._channel_ids[channel["name"]] = channel["id"]
-                metadata: dict[str, Any] = response.get("response_metadata", {})
-                cursor = metadata.get("next_cursor")
-                if target in self._channel_ids or not cursor:
-                    break
+        stale = time.monotonic() - self._listed_at > LIST_AGAIN_AFTER
+        if target not in self._channel_ids and stale:
+            await self._list_channels()
         if target not in self._channel_ids:
             raise GiveUp(f"broadcast channel #{target} not found")
         channel_id = self._channel_ids[target]
@@ -276,6 +269,30 @@ class SlackOperations:
                 raise
         self._joined.add(channel_id)
         return channel_id
+
+    async def _list_channels(self) -> None:
+        """Learn every channel the bot can see by name: public ones, and private ones it
+        is in (conversations.list shows a private channel only to its members).
+
+        Tier 2 at 200 a page: a large workspace takes minutes, so this runs once, and
+        again only when a name was missing a while ago.
+        """
+        cursor = None
+        while True:
+            response = await self.client.conversations_list(
+                limit=200,
+                cursor=cursor,
+                exclude_archived=True,
+                types="public_channel,private_channel",
+            )
+            channels: list[dict[str, Any]] = response.get("channels", [])
+            for channel in channels:
+                self._channel_ids[channel["name"]] = channel["id"]
+            metadata: dict[str, Any] = response.get("response_metadata", {})
+            cursor = metadata.get("next_cursor")
+            if not cursor:
+                break
+        self._listed_at = time.monotonic()
 
     async def post_postmortem(self, effect: PostPostmortem, attempt: Attempt) -> dict[str, Any]:
         """Draft the postmortem, keep it, and upload it to the channel as a Markdown file."""

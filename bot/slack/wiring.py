@@ -23,6 +23,7 @@ from bot.composition.runtime import Runtime
 from bot.incidents.commands import USAGE
 from bot.observability.metrics import Metrics
 from bot.slack.after_ack import AfterAck
+from bot.slack.app_rate_limited import acknowledge_app_rate_limited
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.intake import Intake
 from bot.slack.listeners import register
@@ -149,6 +150,7 @@ def build_slack(
             return await next()
 
         bolt.use(count_commands)
+    bolt.use(acknowledge_app_rate_limited)
     # Stored before the ack, commands can wait a moment to be carried out together.
     if process_before_response:  # Lambda-style: the work must be done before the answer
         intake = Intake(runtime, client)

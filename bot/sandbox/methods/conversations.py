@@ -240,6 +240,11 @@ def conversations_members(call: Call, args: Args) -> dict[str, Any]:
     return {"members": members, "response_metadata": {"next_cursor": cursor}}
 
 
+def channel_kind(row: RowMapping) -> str:
+    """The conversation type a `types` argument names this channel by."""
+    return "im" if row["is_im"] else "private_channel" if row["is_private"] else "public_channel"
+
+
 @method("conversations.list")
 def conversations_list(call: Call, args: Args) -> dict[str, Any]:
     types = set(args.ids("types")) or {"public_channel"}
@@ -251,9 +256,7 @@ def conversations_list(call: Call, args: Args) -> dict[str, Any]:
     rows = sorted(call.conn.execute(query).mappings(), key=lambda r: ts_key(r["created_ts"]))
     visible = []
     for row in rows:
-        kind = (
-            "im" if row["is_im"] else "private_channel" if row["is_private"] else "public_channel"
-        )
+        kind = channel_kind(row)
         if kind not in types:
             continue
         if kind != "public_channel" and not call.is_member(row["id"], call.user_id):

@@ -8,8 +8,9 @@ from sqlalchemy import RowMapping, func, select
 
 from bot.sandbox import tables as t
 from bot.sandbox.base import Args, Call, SlackError
+from bot.sandbox.methods.conversations import CHANNEL_TYPES, channel_kind
 from bot.sandbox.methods.registry import method
-from bot.sandbox.render import page, user_object
+from bot.sandbox.render import channel_object, page, ts_key, user_object
 
 
 def team_name(call: Call) -> str:
@@ -94,3 +95,32 @@ def usergroups_list(call: Call, args: Args) -> dict[str, Any]:
     include = args.bool("include_users")
     rows = call.conn.execute(query).mappings()
     return {"usergroups": [usergroup_object(call, row, include_users=include) for row in rows]}
+
+
+@method("users.conversations")
+def users_conversations(call: Call, args: Args) -> dict[str, Any]:
+    """The conversations a user is in (the caller by default); private ones only where the
+    caller is in them too."""
+    types = set(args.ids("types")) or {"public_channel"}
+    if not types <= CHANNEL_TYPES:
+        raise SlackError("invalid_types")
+    user_id = call.user(args.str("user") or call.user_id)["id"]
+    query = (
+        select(t.channels)
+        .join(t.members, t.members.c.channel_id == t.channels.c.id)
+        .where(t.members.c.user_id == user_id)
+    )
+    if args.bool("exclude_archived"):
+        query = query.where(t.channels.c.is_archived.is_(False))
+    rows = sorted(call.conn.execute(query).mappings(), key=lambda r: ts_key(r["created_ts"]))
+    visible = [
+        row
+        for row in rows
+        if channel_kind(row) in types
+        and (channel_kind(row) == "public_channel" or call.is_member(row["id"], call.user_id))
+    ]
+    shown, cursor = page(args.str("cursor"), args.int("limit", 100), visible)
+    return {
+        "channels": [channel_object(call, row) for row in shown],
+        "response_metadata": {"next_cursor": cursor},
+    }
