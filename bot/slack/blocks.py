@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from bot.incidents.snapshot import IncidentSnapshot
 from bot.slack.escape import escape, link, mention, truncate
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.modal_origin import ModalOrigin
 
 SEVERITY_EMOJI = {
     "sev1": ":red_circle:",
@@ -137,7 +138,7 @@ def _button(
     return button
 
 
-def declare_modal(channel_id: str | None) -> dict[str, Any]:
+def declare_modal(origin: ModalOrigin) -> dict[str, Any]:
     """The modal `/incident declare` opens when given no title."""
     options = [
         {"text": {"type": "plain_text", "text": s.upper()}, "value": s}
@@ -146,7 +147,7 @@ def declare_modal(channel_id: str | None) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": CallbackId.DECLARE,
-        "private_metadata": channel_id or "",
+        "private_metadata": origin.pack(),
         "title": {"type": "plain_text", "text": "Declare an incident"},
         "submit": {"type": "plain_text", "text": "Declare"},
         "close": {"type": "plain_text", "text": "Cancel"},
@@ -172,13 +173,13 @@ def declare_modal(channel_id: str | None) -> dict[str, Any]:
     }
 
 
-def note_modal(incident_id: int) -> dict[str, Any]:
-    """The modal behind the card's Add note button."""
+def note_modal(origin: ModalOrigin) -> dict[str, Any]:
+    """The modal behind the card's Add note button (origin.incident is set)."""
     return {
         "type": "modal",
         "callback_id": CallbackId.NOTE,
-        "private_metadata": str(incident_id),
-        "title": {"type": "plain_text", "text": f"Note on #{incident_id}"},
+        "private_metadata": origin.pack(),
+        "title": {"type": "plain_text", "text": f"Note on #{origin.incident}"},
         "submit": {"type": "plain_text", "text": "Add"},
         "blocks": [
             {
