@@ -18,7 +18,6 @@ from bot.sandbox.methods.views import _view_object
 from bot.sandbox.render import message_object, ts_key
 from bot.sandbox.workspace import VIEW_OPENED_PREFIX, Sandbox
 
-
 # Slack's own bot user: it says what Slack's client refuses or what failed.
 SLACKBOT = "USLACKBOT"
 

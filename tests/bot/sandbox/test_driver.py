@@ -453,7 +453,7 @@ def test_an_unknown_command_is_refused_by_slack_and_never_reaches_the_app(world)
     assert _commands(world) == []
     (note,) = world.client.messages("incidents", ephemeral=True)
     assert note["user"] == "USLACKBOT" and note["ephemeral_user"] == "U0ALICE"
-    assert note["text"].startswith('/incidnet is not a valid command. In Slack, all messages')
+    assert note["text"].startswith("/incidnet is not a valid command. In Slack, all messages")
 
 
 def test_a_command_needs_a_message_box_the_user_has(world) -> None:

@@ -79,4 +79,3 @@ def test_a_refused_view_leaves_the_trigger_for_the_corrected_one(timed) -> None:
         bot.views_open(trigger_id=trigger, view={"type": "modal"})
     assert caught.value.response["error"] == "invalid_arguments"
     assert bot.views_open(trigger_id=trigger, view=MODAL)["ok"]
-
