@@ -9,6 +9,8 @@ methods/views.open: `expired_trigger_id`).
 
 from __future__ import annotations
 
+import httpx
+
 from tests.e2e.conftest import Service
 from tests.support.server import wait_until
 
@@ -55,3 +57,36 @@ def test_a_modal_slack_refused_as_too_late_is_explained(service: Service) -> Non
     assert "please try again" in told[0]
     assert [c["error"] for c in sandbox.calls("views.open")] == ["expired_trigger_id"]
     assert sandbox.open_views("alice") == []
+
+
+def test_the_add_note_modal_records_the_note_once(
+    service: Service,
+) -> None:
+    sandbox = service.sandbox
+    alice = sandbox.as_user("alice")
+    alice.command("/incident declare Queue backlog sev3", "incidents")
+    channel = wait_until(
+        lambda: next((c["id"] for c in sandbox.info()["channels"] if "queue" in c["name"]), None),
+        timeout=10,
+    )
+    wait_until(lambda: any(m.get("pinned_to") for m in sandbox.messages(channel)), timeout=10)
+    alice.click(channel, "incident_add_note")
+    (modal,) = wait_until(lambda: sandbox.open_views("alice"), timeout=10)
+    assert modal["title"]["text"] == "Note on #1"
+
+    assert alice.submit_view({"note": "consumer lag is 40k"})["response_action"] == "close"
+    echoed = wait_until(
+        lambda: [m for m in sandbox.messages(channel) if "consumer lag is 40k" in m["text"]],
+        timeout=10,
+    )
+    assert len(echoed) == 1
+    timeline = wait_until(
+        lambda: [
+            e
+            for e in httpx.get(
+                f"{service.url}/api/incidents/1/timeline", headers=service.auth
+            ).json()["events"]
+            if e["kind"] == "note"
+        ]
+    )
+    assert timeline[0]["text"] == "consumer lag is 40k"
