@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal, get_args
 
@@ -145,9 +146,20 @@ class Stage(_Model):
     on_enter: list[OnEnterEffect] = Field(default_factory=list)
 
 
+# What Slack takes in a channel name besides `-` and `_`: lowercase letters of any script
+# (a letter with no case, such as kana or han, included), their marks, and digits.
+SLUG_CATEGORIES = frozenset({"Ll", "Lo", "Lm", "Mn", "Mc", "Nd"})
+
+
 def slugify(text: str) -> str:
-    """Make a channel-safe slug of a title: lowercase words joined by '-'."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    """Make a channel-safe slug of a title: its lowercase words, in any script, joined by '-'.
+
+    A Japanese or Cyrillic title keeps its words instead of becoming `incident`; emoji,
+    punctuation and letters with no lowercase form become separators.
+    """
+    lowered = unicodedata.normalize("NFC", text.lower())
+    kept = "".join(c if unicodedata.category(c) in SLUG_CATEGORIES else "-" for c in lowered)
+    slug = re.sub(r"-+", "-", kept).strip("-")
     return slug or "incident"
 
 

@@ -110,7 +110,8 @@ class SandboxClient:
         response = self._http.request(verb, self.api_url + method, **kwargs)
         body = response.json()
         if not body.get("ok"):
-            raise SandboxError(f"{method}: {body.get('error')} {body.get('detail', '')}".strip())
+            detail = body.get("detail") or body.get("message") or ""
+            raise SandboxError(f"{method}: {body.get('error')} {detail}".strip())
         return body
 
     def info(self) -> dict[str, Any]:

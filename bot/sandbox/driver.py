@@ -27,6 +27,14 @@ FORWARDED_EVENTS = frozenset(
 VERIFICATION_TOKEN = "sandboxverificationtoken"
 TEAM_DOMAIN = "warroom-sandbox"
 FORM = "application/x-www-form-urlencoded"
+# The slash commands the app's manifest registers (slack-app-manifest.yaml); Slack's client
+# refuses any other itself, and the app never hears of it.
+APP_COMMANDS = frozenset({"/incident"})
+NOT_A_COMMAND = (
+    '{command} is not a valid command. In Slack, all messages that start with the "/" '
+    "character are interpreted as commands.\n\nIf you are trying to send a message and not "
+    'run a command, try preceding the "/" with an empty space.'
+)
 
 
 class Driver:
@@ -41,6 +49,7 @@ class Driver:
     ) -> None:
         self.sandbox = sandbox
         self.sandbox_url = sandbox_url
+        self.commands = APP_COMMANDS
         self._origin: str | None = None
         sandbox.driver = self
         self._http = httpx.Client()
@@ -88,6 +97,11 @@ class Driver:
         if not command.startswith("/") or len(command) < 2:
             raise DriverError("invalid_command")
         u, c = self._who_where(user, channel)
+        self._may_type_in(u, c)
+        if command not in self.commands:
+            message = NOT_A_COMMAND.format(command=command)
+            surface.post_as_slackbot(self.sandbox, c["id"], message, user_id=u["id"])
+            raise DriverError("invalid_command", message=message)
         trigger_id = self.sandbox.issue_trigger(u["id"])
         response_url = self._response_url(sandbox_url, c["id"], u["id"], None)
         form = {
@@ -110,8 +124,8 @@ class Driver:
             timeout = answer.failure in ("http_timeout", "socket_timeout")
             error = "operation_timeout" if timeout else "dispatch_failed"
             text = f'{command} failed with the error "{error}"'
-            surface.post_as_app(self.sandbox, c["id"], {"text": text}, user_id=u["id"])
-            raise DriverError(error, app_status=answer.status)
+            surface.post_as_slackbot(self.sandbox, c["id"], text, user_id=u["id"])
+            raise DriverError(error, app_status=answer.status, message=text)
         body = answer.json()
         if body is None and answer.body.strip():
             body = {"text": answer.body.decode(errors="replace")}
@@ -140,6 +154,7 @@ class Driver:
     ) -> dict[str, Any]:
         """Click a button on a message (the newest carrying it unless message_ts is given)."""
         u, c = self._who_where(user, channel)
+        self._may_see(u, c)
         message, block, button = surface.message_with_button(
             self.sandbox, c["id"], u["id"], action_id, message_ts=message_ts, value=value
         )
@@ -349,6 +364,29 @@ class Driver:
     def _who_where(self, user: str, channel: str) -> tuple[Any, Any]:
         with self.sandbox.as_app() as call:
             return surface.find_user(call, user), surface.find_channel(call, channel)
+
+    def _may_see(self, u: Any, c: Any) -> None:
+        """Refuse as Slack's client would: a private channel or DM is there only for members."""
+        if (c["is_private"] or c["is_im"]) and u["id"] not in self._members(c):
+            raise NotFound("channel_not_found")
+
+    def _may_type_in(self, u: Any, c: Any) -> None:
+        """Refuse a command where the user has no message box to type it in.
+
+        Slash commands are typed into the message composer; a public channel the user only
+        previews shows a "Join channel" bar instead, an archived one no composer at all.
+        """
+        self._may_see(u, c)
+        if u["id"] not in self._members(c):
+            name = _channel_name(c)
+            message = f"You are viewing #{name}. Join the channel to run commands in it."
+            raise DriverError("not_in_channel", message=message)
+        if c["is_archived"]:
+            raise DriverError("is_archived", message=f"#{c['name']} is archived.")
+
+    def _members(self, c: Any) -> list[str]:
+        with self.sandbox.as_app() as call:
+            return call.member_ids(c["id"])
 
     def _user_object(self, u: Any) -> dict[str, str]:
         return {"id": u["id"], "username": u["name"], "name": u["name"], "team_id": self._team_id}

@@ -18,6 +18,9 @@ from bot.sandbox.methods.views import _view_object
 from bot.sandbox.render import message_object, ts_key
 from bot.sandbox.workspace import VIEW_OPENED_PREFIX, Sandbox
 
+# Slack's own bot user: it says what Slack's client refuses or what failed.
+SLACKBOT = "USLACKBOT"
+
 
 class NotFound(LookupError):
     """A user, channel, message, button or view the caller named does not exist."""
@@ -62,6 +65,20 @@ def post_as_app(
             t.ephemeral.insert().values(channel_id=row["id"], user_id=user_id, ts=ts, body=message)
         )
         call.emit("sandbox_ephemeral", channel=row["id"], user=user_id)
+        return ts
+
+
+def post_as_slackbot(sandbox: Sandbox, channel_id: str, text: str, *, user_id: str) -> str:
+    """Show Slackbot's ephemeral note to one user (a refused or failed command); its ts."""
+    with sandbox.as_app() as call:
+        ts = call.next_ts()
+        message = {"type": "message", "user": SLACKBOT, "username": "Slackbot", "text": text}
+        call.conn.execute(
+            t.ephemeral.insert().values(
+                channel_id=channel_id, user_id=user_id, ts=ts, body={**message, "ts": ts}
+            )
+        )
+        call.emit("sandbox_ephemeral", channel=channel_id, user=user_id)
         return ts
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -20,7 +19,7 @@ from bot.sandbox.clock import Clock, WallClock
 from bot.sandbox.faults import CallLog, Faults
 from bot.sandbox.methods import METHODS, files
 from bot.sandbox.methods.history import ephemeral_messages, on_channel
-from bot.sandbox.methods.views import TRIGGER_PREFIX
+from bot.sandbox.methods.views import new_trigger
 from bot.sandbox.ratelimits import RateLimits
 from bot.sandbox.render import channel_object, message_object, ts_key
 
@@ -253,10 +252,8 @@ class Sandbox:
 
     def issue_trigger(self, user_id: str) -> str:
         """Return a trigger_id for user_id, as Slack sends with commands and actions."""
-        trigger_id = f"{secrets.randbelow(10**10)}.{secrets.token_hex(8)}"
-        with self.transaction() as conn:
-            conn.execute(t.kv.insert().values(key=TRIGGER_PREFIX + trigger_id, value=user_id))
-        return trigger_id
+        with self._as_bot() as call:
+            return new_trigger(call, user_id)
 
     def receive_upload(self, file_id: str, data: bytes) -> bool:
         with self.transaction() as conn:

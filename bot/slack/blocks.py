@@ -17,6 +17,7 @@ from bot.slack.limits import (
     VIEW_TITLE_MAX,
     fit_blocks,
 )
+from bot.slack.modal_origin import ModalOrigin
 
 SEVERITY_EMOJI = {
     "sev1": ":red_circle:",
@@ -163,7 +164,7 @@ def _button(
     return button
 
 
-def declare_modal(channel_id: str | None) -> dict[str, Any]:
+def declare_modal(origin: ModalOrigin) -> dict[str, Any]:
     """The modal `/incident declare` opens when given no title."""
     options = [
         {"text": {"type": "plain_text", "text": s.upper()}, "value": s}
@@ -172,7 +173,7 @@ def declare_modal(channel_id: str | None) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": CallbackId.DECLARE,
-        "private_metadata": channel_id or "",
+        "private_metadata": origin.pack(),
         "title": {"type": "plain_text", "text": "Declare an incident"},
         "submit": {"type": "plain_text", "text": "Declare"},
         "close": {"type": "plain_text", "text": "Cancel"},
@@ -198,15 +199,15 @@ def declare_modal(channel_id: str | None) -> dict[str, Any]:
     }
 
 
-def note_modal(incident_id: int) -> dict[str, Any]:
-    """The modal behind the card's Add note button."""
+def note_modal(origin: ModalOrigin) -> dict[str, Any]:
+    """The modal behind the card's Add note button (origin.incident is set)."""
     return {
         "type": "modal",
         "callback_id": CallbackId.NOTE,
-        "private_metadata": str(incident_id),
+        "private_metadata": origin.pack(),
         "title": {
             "type": "plain_text",
-            "text": truncate(f"Note on #{incident_id}", VIEW_TITLE_MAX),
+            "text": truncate(f"Note on #{origin.incident}", VIEW_TITLE_MAX),
         },
         "submit": {"type": "plain_text", "text": "Add"},
         "blocks": [

@@ -171,20 +171,37 @@ class Intake:
             inbox.prune(session, done_before=before)
 
     async def answer(self, reply_to: dict[str, Any], text: str | None) -> None:
-        """Tell the sender privately: through the request's response URL, else as an
-        ephemeral message in the channel it came from."""
+        """Tell the sender privately: through the request's response URL, else (none, or
+        one used up or expired) as an ephemeral message in the channel it came from.
+
+        The response URL comes first: it reaches the user where the bot cannot post, a DM
+        between people or a channel the bot is not in (chat.postEphemeral answers
+        `channel_not_found` or `not_in_channel` there).
+        """
         if not text:
             return
-        try:
-            if reply_to.get("response_url"):
-                respond = AsyncRespond(response_url=reply_to["response_url"])
-                await respond(text=text, response_type="ephemeral", replace_original=False)
-            elif reply_to.get("channel") and reply_to.get("user"):
+        if reply_to.get("response_url") and await self._respond(reply_to["response_url"], text):
+            return
+        if reply_to.get("channel") and reply_to.get("user"):
+            try:
                 await self.client.chat_postEphemeral(
                     channel=reply_to["channel"], user=reply_to["user"], text=text
                 )
-        except Exception:  # an answer is a courtesy: what was asked is done either way
-            log.info("could not answer a Slack request privately", exc_info=True)
+            except Exception:  # an answer is a courtesy: what was asked is done either way
+                log.info("could not answer a Slack request privately", exc_info=True)
+
+    async def _respond(self, response_url: str, text: str) -> bool:
+        try:
+            respond = AsyncRespond(response_url=response_url)
+            answered = await respond(text=text, response_type="ephemeral", replace_original=False)
+        except Exception:
+            log.info("could not answer through a response URL", exc_info=True)
+            return False
+        if answered.status_code != 200:
+            # 30 minutes and 5 uses each (a form left open, a long conversation).
+            log.info("a response URL refused an answer: %s", answered.status_code)
+            return False
+        return True
 
     async def _resolve(self, request: Request) -> Request | None:
         """What the request needs from Slack first: the name of a person a command names,

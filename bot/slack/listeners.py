@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -17,8 +18,10 @@ from bot.incidents.snapshot import IncidentSnapshot
 from bot.incidents.untrusted import clean_text
 from bot.slack.after_ack import AfterAck
 from bot.slack.blocks import declare_modal, home_view, note_modal
+from bot.slack.errors import slack_error
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.intake import DATABASE_DOWN, Intake
+from bot.slack.modal_origin import ModalOrigin, unpack
 from bot.slack.replies import said
 from bot.usecases.inbox import Inbound, PinRequest
 from bot.usecases.queries import open_incidents
@@ -26,6 +29,12 @@ from bot.usecases.run_command import CommandRequest
 
 log = logging.getLogger(__name__)
 PIN_REACTIONS = frozenset({"pushpin", "round_pushpin"})
+TRIGGER_REFUSED = frozenset({"expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id"})
+TOO_LATE_FOR_MODAL = (
+    ":hourglass: Slack gave warroom 3 seconds to open that form and they ran out. "
+    "Nothing was recorded: please try again."
+)
+NO_INCIDENT = "This form lost track of its incident: close it and click Add note again."
 
 
 def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck) -> None:
@@ -67,8 +76,10 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
         received_at = runtime.domain.clock.now()
         if command.verb == "declare" and not command.text:
             await ack()
-            modal = declare_modal(body.get("channel_id"))
-            await later(client.views_open(trigger_id=body["trigger_id"], view=modal))
+            origin = ModalOrigin(
+                channel=body.get("channel_id"), response_url=body.get("response_url")
+            )
+            await later(open_modal(client, body, declare_modal(origin)))
             return
         trigger = body.get("trigger_id")
         request = CommandRequest(
@@ -109,8 +120,10 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
-        incident_id = int(body["actions"][0]["value"])
-        await later(client.views_open(trigger_id=body["trigger_id"], view=note_modal(incident_id)))
+        origin = ModalOrigin(
+            incident=int(body["actions"][0]["value"]), response_url=body.get("response_url")
+        )
+        await later(open_modal(client, body, note_modal(origin)))
 
     @app.view(CallbackId.NOTE)
     async def handle_view_note(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -119,15 +132,20 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
             await ack(response_action="errors", errors={BlockId.NOTE: "Write a note first"})
             return
         received_at = runtime.domain.clock.now()
+        origin = unpack(view.get("private_metadata"))
+        if origin.incident is None:
+            await ack(response_action="errors", errors={BlockId.NOTE: NO_INCIDENT})
+            return
         request = CommandRequest(
             Command("note", text=text),
             user_id=body["user"]["id"],
             user_name=_user_name(body),
-            incident_id=int(view["private_metadata"]),
+            incident_id=origin.incident,
             key=f"view:{view.get('id')}",
             received_at=received_at,
         )
-        await stored(ack, Inbound(_key(request.key), request, received_at))
+        reply_to = origin.reply_to(body["user"]["id"])
+        await stored(ack, Inbound(_key(request.key), request, received_at, reply_to))
 
     @app.view(CallbackId.DECLARE)
     async def handle_view_declare(
@@ -147,9 +165,24 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
             key=f"view:{view.get('id')}",
             received_at=received_at,
         )
-        channel = view.get("private_metadata")
-        reply_to = {"channel": channel, "user": user} if channel else {}
+        reply_to = unpack(view.get("private_metadata")).reply_to(user)
         await stored(ack, Inbound(_key(request.key), request, received_at, reply_to))
+
+    async def open_modal(client: AsyncWebClient, body: dict[str, Any], view: dict) -> None:
+        """Open a modal on the trigger Slack sent; say so privately when it came too late.
+
+        A trigger_id is good for 3 seconds and once (docs.slack.dev/reference/methods/
+        views.open): a process that was busy past that gets `expired_trigger_id`, and
+        without a word the user would see nothing happen.
+        """
+        try:
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+        except SlackApiError as error:
+            if slack_error(error) not in TRIGGER_REFUSED:
+                raise
+            log.warning("could not open a modal: %s", slack_error(error))
+            reply_to = {"response_url": body["response_url"]} if body.get("response_url") else {}
+            await intake.answer(reply_to, TOO_LATE_FOR_MODAL)
 
     @app.event("reaction_added")
     async def handle_event_reaction_added(body: dict[str, Any], event: dict[str, Any]) -> None:

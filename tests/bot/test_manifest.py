@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from functools import cache
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft7Validator
 from ruamel.yaml import YAML
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.incidents.commands import USAGE
+from bot.sandbox.driver import APP_COMMANDS
 
 ROOT = Path(__file__).parents[2]
 MANIFESTS = {
@@ -19,6 +22,8 @@ MANIFESTS = {
     "socket": ROOT / "slack-app-manifest.socket.yaml",
 }
 EVENTS_URL = "https://warroom.example.com/slack/events"
+# Slack's published schema, shipped with its source: fixtures/slack-manifest-schema/README.md.
+SLACK_SCHEMA = Path(__file__).parent / "fixtures/slack-manifest-schema/manifest.schema.1.0.0.json"
 
 # The issue's list: the scopes a team grants warroom.
 ISSUE_SCOPES = {
@@ -180,3 +185,41 @@ def test_the_two_manifests_differ_only_in_transport() -> None:
         http["settings"]["event_subscriptions"]["bot_events"]
         == (socket["settings"]["event_subscriptions"]["bot_events"])
     )
+
+
+def slack_validator() -> Draft7Validator:
+    schema = json.loads(SLACK_SCHEMA.read_text())
+    return Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
+
+
+def schema_errors(data: dict) -> list[str]:
+    errors = slack_validator().iter_errors(data)
+    return sorted(f"/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors)
+
+
+def test_manifest_is_valid_against_slacks_published_schema(manifest) -> None:
+    """Slack's own JSON schema for app manifests (github.com/slackapi/manifest-schema),
+    which Slack's app configuration checks a pasted manifest against."""
+    _, data = manifest
+    assert schema_errors(data) == []
+
+
+def test_slacks_schema_refuses_a_broken_manifest() -> None:
+    """The schema check bites: what Slack's schema refuses, it names."""
+    data = load(MANIFESTS["http"])
+    data["display_information"]["name"] = "w" * 36
+    data["features"]["slash_commands"][0]["command"] = "incident"
+    data["settings"]["interactivity"].pop("is_enabled")
+    data["settings"]["colour"] = "red"
+    errors = schema_errors(data)
+    assert any(e.startswith("/display_information/name: ") for e in errors), errors
+    assert any(e.startswith("/features/slash_commands/0/command: ") for e in errors), errors
+    assert any("'is_enabled' is a required property" in e for e in errors), errors
+    assert any("'colour' was unexpected" in e for e in errors), errors
+
+
+def test_the_sandbox_knows_the_commands_the_manifest_registers(manifest) -> None:
+    """The sandbox refuses any other command as Slack's client would (not a valid command)."""
+    _, data = manifest
+    registered = {c["command"] for c in data["features"]["slash_commands"]}
+    assert registered == set(APP_COMMANDS)

@@ -69,3 +69,12 @@ def test_resolve_posts_the_postmortem_file_and_summary(service) -> None:
     assert served.text == content
     missing = httpx.get(f"{service.url}/api/incidents/99/postmortem", headers=service.auth)
     assert (missing.status_code, missing.json()) == (404, {"error": "no incident #99"})
+
+
+def test_a_title_in_japanese_names_its_channel_in_japanese(service) -> None:
+    """Slack takes lowercase letters of any script in a channel name
+    (docs.slack.dev/reference/methods/conversations.create); the sandbox checks as Slack does."""
+    run_command(service.runtime, "declare 決済が止まった sev2", user_id="U0ALICE")
+    channel = wait_until(lambda: _channel(service.sandbox, "inc-"), timeout=10)
+    assert channel["name"].endswith("-決済が止まった")
+    assert wait_until(lambda: "U0ALICE" in service.sandbox.channel(channel["id"])["members"])

@@ -45,6 +45,7 @@ def test_alert_text_and_urls_reach_slack_escaped_everywhere(service: Service) ->
     }
 
     alice = sandbox.as_user("alice")
+    alice.join(channel)  # nobody is invited to an alert's channel; a responder joins it
     assert alice.command("/incident timeline", channel)["ok"]
     timeline = wait_until(lambda: _ephemeral(service, channel, "U0ALICE"), timeout=10)
     lines = timeline[0].splitlines()

@@ -161,3 +161,39 @@ def test_the_reference_incident_from_the_page(service, browser_page) -> None:
         assert kind in kinds, kind
     draft = httpx.get(f"{service.url}/api/incidents/1/postmortem", headers=service.auth).text
     assert "Restart of the risk service did not help" in draft
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_the_page_shows_slacks_own_refusals_of_a_command(service, browser_page) -> None:
+    """What Slack's client says, not `dispatch_failed`: an unknown command is "not a valid
+    command" from Slackbot (docs.slack.dev/interactivity/implementing-slash-commands), and a
+    public channel one only previews has no message box to run commands in."""
+    from playwright.sync_api import expect
+
+    service.sandbox.bot().conversations_create(name="inc-elsewhere")
+    page = browser_page
+    page.goto(f"{service.url}/sandbox/")
+    page.select_option("#user-switch", "carol")
+    page.locator("#channel-list a", has_text="incidents").click()
+    expect(page.locator("#channel-title")).to_have_text("#incidents")
+
+    page.fill("#composer-input", "/incidnet ack")
+    page.press("#composer-input", "Enter")
+    note = page.locator("#messages article.message.ephemeral", has_text="/incidnet")
+    expect(note.locator(".author")).to_have_text("Slackbot")
+    expect(note).to_contain_text(
+        '/incidnet is not a valid command. In Slack, all messages that start with the "/" '
+        "character are interpreted as commands."
+    )
+    expect(note).to_contain_text("Only visible to you")
+    expect(page.locator("#toast")).to_contain_text("/incidnet is not a valid command.")
+
+    page.locator("#incident-list a", has_text="inc-elsewhere").click()
+    expect(page.locator("#channel-title")).to_have_text("#inc-elsewhere")
+    page.fill("#composer-input", "/incident ack")
+    page.press("#composer-input", "Enter")
+    expect(page.locator("#toast")).to_have_text(
+        "You are viewing #inc-elsewhere. Join the channel to run commands in it."
+    )
+    assert "U0CAROL" not in service.sandbox.channel("inc-elsewhere")["members"]
+    assert "dispatch_failed" not in page.locator("#messages").inner_text()

@@ -158,3 +158,21 @@ def test_channel_name_fits_slack_limit():
     assert len(name) <= 80
     assert name.startswith("inc-20240228-word-word")
     assert not name.endswith("-")
+
+
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [
+        ("決済が止まった", "決済が止まった"),
+        ("Ошибка базы: Реплика", "ошибка-базы-реплика"),
+        ("🔥 Café down 🔥", "café-down"),
+        ("🔥🔥", "incident"),
+        ("snake_case & dots.v2", "snake-case-dots-v2"),
+    ],
+    ids=["japanese", "cyrillic", "emoji-and-accents", "only-emoji", "ascii-punctuation"],
+)
+def test_channel_name_keeps_letters_slack_takes_in_any_script(title, slug):
+    """Slack takes lowercase letters of any script in a channel name
+    (docs.slack.dev/reference/methods/conversations.create); emoji and punctuation it refuses."""
+    name = playbook("x").channel_name(title=title, on=date(2021, 3, 10), incident_id=7)
+    assert name == f"inc-20210310-{slug}"

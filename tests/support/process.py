@@ -66,7 +66,12 @@ class ServerProcess:
         return body
 
     def command(self, text: str, *, channel: str, user: str = "alice") -> dict[str, Any]:
-        """Run a slash command as a sandbox user, the way Slack would deliver it."""
+        """Run a slash command as a sandbox user, the way Slack would deliver it.
+
+        The user joins the channel first: Slack gives only members a message box to type in.
+        """
+        channel_id = self.sandbox("sandbox.channel", channel=channel)["channel"]["id"]
+        self.post("/sandbox/ui/join", {"user": user, "channel": channel_id})
         body = self.post(
             "/sandbox/api/sandbox.command", {"user": user, "channel": channel, "text": text}
         )

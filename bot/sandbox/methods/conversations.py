@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from typing import Any
 
 from sqlalchemy import RowMapping, select
@@ -15,7 +15,11 @@ from bot.sandbox.render import channel_object, page, ts_key
 
 NAME_MAX = 80
 TOPIC_MAX = 250
-NAME_ALLOWED = re.compile(r"^[a-z0-9_-]+$")
+# Slack: lowercase letters, numbers, hyphens and underscores, in any script
+# (docs.slack.dev/reference/methods/conversations.create). A letter with no case (kana, han,
+# hangul: Lo, Lm) is lowercase enough; uppercase and titlecase letters, emoji, spaces and
+# periods are `invalid_name_specials`. Marks stay with their letters (Devanagari, Thai).
+NAME_LETTERS = frozenset({"Ll", "Lo", "Lm", "Mn", "Mc", "Nd"})
 CHANNEL_TYPES = {"public_channel", "private_channel", "im", "mpim"}
 
 
@@ -25,9 +29,9 @@ def validate_name(name: str | None) -> str:
         raise SlackError("invalid_name_required")
     if len(name) > NAME_MAX:
         raise SlackError("invalid_name_maxlength")
-    if not NAME_ALLOWED.match(name):
+    if not all(c in "-_" or unicodedata.category(c) in NAME_LETTERS for c in name):
         raise SlackError("invalid_name_specials")
-    if not re.search(r"[a-z0-9]", name):
+    if all(c in "-_" for c in name):
         raise SlackError("invalid_name_punctuation")
     return name
 

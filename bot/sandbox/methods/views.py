@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 from typing import Any
 
@@ -13,6 +15,10 @@ from bot.sandbox.methods.block_kit import view_errors
 from bot.sandbox.methods.registry import method
 
 TRIGGER_PREFIX = "trigger:"
+# docs.slack.dev/reference/methods/views.open: a trigger_id is good for 3 seconds, once,
+# and looks like "132456.7890123.abcdef" (`invalid_trigger_id` otherwise).
+TRIGGER_TTL = 3.0
+TRIGGER_FORMAT = re.compile(r"^\d+\.\d+\.[0-9a-f]+$")
 
 
 def _view_arg(call: Call, args: Args, kind: str | None = None) -> dict[str, Any]:
@@ -70,17 +76,49 @@ def _store(call: Call, view_id: str | None, user_id: str, view: dict[str, Any]) 
     return _view_object(call, view_id, view, view_hash)
 
 
-def trigger_user(call: Call, trigger_id: str) -> str:
-    """Return the user a trigger was issued for by the sandbox ("" for foreign triggers)."""
-    query = select(t.kv.c.value).where(t.kv.c.key == TRIGGER_PREFIX + trigger_id)
-    return call.conn.execute(query).scalar() or ""
+def new_trigger(call: Call, user_id: str) -> str:
+    """Issue a trigger_id for user_id, as Slack sends with a command, a click, a submission."""
+    trigger_id = f"{call.epoch()}.{secrets.randbelow(10**10)}.{secrets.token_hex(8)}"
+    issued = {"user": user_id, "at": call.clock.now().timestamp(), "used": False}
+    call.conn.execute(
+        t.kv.insert().values(key=TRIGGER_PREFIX + trigger_id, value=json.dumps(issued))
+    )
+    return trigger_id
+
+
+def exchange_trigger(call: Call, trigger_id: str) -> str:
+    """Use a trigger_id up and return the user it was issued for, or Slack's error."""
+    if not TRIGGER_FORMAT.match(trigger_id):
+        raise SlackError("invalid_trigger_id")
+    key = TRIGGER_PREFIX + trigger_id
+    value = call.conn.execute(select(t.kv.c.value).where(t.kv.c.key == key)).scalar()
+    issued = _issued(value)
+    if issued is None:
+        raise SlackError("invalid_trigger_id")
+    if issued["used"]:
+        raise SlackError("exchanged_trigger_id")
+    if call.clock.now().timestamp() - issued["at"] > TRIGGER_TTL:
+        raise SlackError("expired_trigger_id")
+    issued["used"] = True
+    call.conn.execute(t.kv.update().where(t.kv.c.key == key).values(value=json.dumps(issued)))
+    return str(issued["user"])
+
+
+def _issued(value: str | None) -> dict[str, Any] | None:
+    # A sandbox database from before expiry kept only the user: such a trigger is long dead.
+    try:
+        issued = json.loads(value) if value else None
+    except ValueError:
+        return None
+    return issued if isinstance(issued, dict) else None
 
 
 @method("views.open")
 def views_open(call: Call, args: Args) -> dict[str, Any]:
     trigger_id = args.require("trigger_id", "invalid_trigger_id")
     view = _view_arg(call, args, "modal")
-    return {"view": _store(call, None, trigger_user(call, trigger_id), view)}
+    # The view is checked first: a refused view leaves the trigger usable, as a retry needs.
+    return {"view": _store(call, None, exchange_trigger(call, trigger_id), view)}
 
 
 @method("views.push")

@@ -128,6 +128,7 @@
 
   function author(m, c) {
     if (m.bot_profile) return { name: m.bot_profile.name, bot: true };
+    if (m.user === "USLACKBOT") return { name: "Slackbot", bot: true, slackbot: true };
     const u = c.users[m.user];
     return { name: u ? u.real_name : m.user || "unknown", bot: u ? u.is_bot : false };
   }
@@ -146,7 +147,7 @@
     const body = node.appendChild(el("div", "message-body"));
     const head = body.appendChild(el("div", "message-head"));
     head.appendChild(el("span", "author", who.name));
-    if (who.bot) head.appendChild(el("span", "tag app", "APP"));
+    if (who.bot && !who.slackbot) head.appendChild(el("span", "tag app", "APP"));
     head.appendChild(el("span", "time", time(m.ts)));
     if (m.edited) head.appendChild(el("span", "time", "(edited)"));
     if (m.pinned_to) head.appendChild(el("span", "tag pin", "📌 Pinned"));
@@ -231,7 +232,8 @@
 
   async function act(path, body) {
     const answer = await call(path, { user: S.user, ...body });
-    if (!answer.ok) toast("Slack says: " + answer.error);
+    // Slack's own words where it has them (an unknown command, a channel you only preview).
+    if (!answer.ok) toast(answer.message || "Slack says: " + answer.error);
     refresh();
     return answer;
   }

@@ -260,3 +260,20 @@ def test_malformed_metadata_is_refused_and_posts_nothing(
         )
     assert caught.value.response["error"] == error
     assert len(sandbox.messages("general")) == before
+
+
+def test_ephemeral_where_the_app_cannot_post_is_refused(bot: WebClient, sandbox: SandboxClient):
+    """chat.postEphemeral (docs.slack.dev/reference/methods/chat.postEphemeral): the user must
+    be in the channel (`user_not_in_channel`), the app too (`not_in_channel`), and a DM
+    between two people is not the app's to see (`channel_not_found`)."""
+    alice = sandbox.as_user("alice")
+    dm = alice.web.conversations_open(users="U0BOB")["channel"]["id"]
+    assert error_of(bot.chat_postEphemeral, channel=dm, user="U0ALICE", text="x") == (
+        "channel_not_found"
+    )
+    elsewhere = alice.web.conversations_create(name="alice-only")["channel"]["id"]
+    assert error_of(bot.chat_postEphemeral, channel=elsewhere, user="U0ALICE", text="x") == (
+        "not_in_channel"
+    )
+    for channel in (dm, elsewhere):
+        assert not [m for m in sandbox.messages(channel, ephemeral=True) if m.get("is_ephemeral")]

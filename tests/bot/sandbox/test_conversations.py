@@ -24,11 +24,41 @@ def error_of(call, **kwargs) -> str:
         ("a" * 81, "invalid_name_maxlength"),
         ("---", "invalid_name_punctuation"),
         ("", "invalid_name_required"),
+        ("inc-Ошибка", "invalid_name_specials"),
+        ("inc-🔥-fire", "invalid_name_specials"),
+        ("inc.dots", "invalid_name_specials"),
+        ("決" * 81, "invalid_name_maxlength"),
+        ("_-_", "invalid_name_punctuation"),
     ],
-    ids=["specials", "uppercase", "81-chars", "punctuation", "empty"],
+    ids=[
+        "specials",
+        "uppercase",
+        "81-chars",
+        "punctuation",
+        "empty",
+        "uppercase-cyrillic",
+        "emoji",
+        "period",
+        "81-han",
+        "underscores-and-hyphens",
+    ],
 )
 def test_create_rejects_names_slack_rejects(bot: WebClient, name: str, error: str) -> None:
+    """Slack's rules and errors: docs.slack.dev/reference/methods/conversations.create."""
     assert error_of(bot.conversations_create, name=name) == error
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["inc-20210310-決済が止まった", "inc-ошибка-базы", "inc-café_à_la_carte", "दिल्ली-2", "決" * 80],
+    ids=["japanese", "cyrillic", "accents", "devanagari", "80-han"],
+)
+def test_create_accepts_lowercase_letters_of_any_script(bot: WebClient, name: str) -> None:
+    """Lowercase letters of any script, digits, `-` and `_`, up to 80 characters
+    (docs.slack.dev/reference/methods/conversations.create)."""
+    created = bot.conversations_create(name=name)["channel"]
+    assert created["name"] == name
+    assert bot.conversations_info(channel=created["id"])["channel"]["name"] == name
 
 
 def test_create_then_twice_is_name_taken(bot: WebClient) -> None:

@@ -436,3 +436,72 @@ def test_a_bolt_app_accepts_everything_the_driver_sends(bolt_world) -> None:
     alice.react("incidents", ts, "pushpin")
     assert world.sandbox.driver.flush(5)
     assert world.client.deliveries()[0]["delivered"]
+
+
+def _commands(world: World) -> list[dict[str, Any]]:
+    return [r["payload"] for r in world.app.requests if "command" in r["payload"]]
+
+
+def test_an_unknown_command_is_refused_by_slack_and_never_reaches_the_app(world) -> None:
+    """Slack's client knows the app's commands (its manifest's `slash_commands`) and answers
+    any other itself, as Slackbot: "/foo is not a valid command. In Slack, all messages that
+    start with the "/" character are interpreted as commands." (docs.slack.dev/
+    interactivity/implementing-slash-commands)."""
+    with pytest.raises(SandboxError, match="invalid_command") as caught:
+        world.client.as_user("alice").command("/incidnet ack", "incidents")
+    assert "/incidnet is not a valid command." in str(caught.value)
+    assert _commands(world) == []
+    (note,) = world.client.messages("incidents", ephemeral=True)
+    assert note["user"] == "USLACKBOT" and note["ephemeral_user"] == "U0ALICE"
+    assert note["text"].startswith("/incidnet is not a valid command. In Slack, all messages")
+
+
+def test_a_command_needs_a_message_box_the_user_has(world) -> None:
+    """A slash command is typed into the message composer (docs.slack.dev/interactivity/
+    implementing-slash-commands); a public channel one is not in only shows "Join channel",
+    a private channel or DM one is not in does not exist for them, an archived one has no
+    composer (docs.slack.dev/reference/methods/conversations.archive)."""
+    bot = world.client.bot()
+    public = bot.conversations_create(name="inc-public")["channel"]["id"]
+    private = bot.conversations_create(name="inc-private", is_private=True)["channel"]["id"]
+    archived = bot.conversations_create(name="inc-archived")["channel"]["id"]
+    bot.conversations_invite(channel=archived, users="U0ALICE")
+    bot.conversations_archive(channel=archived)
+    alice = world.client.as_user("alice")
+
+    with pytest.raises(SandboxError, match="not_in_channel") as caught:
+        alice.command("/incident ack", public)
+    assert "You are viewing #inc-public" in str(caught.value)
+    with pytest.raises(SandboxError, match="channel_not_found"):
+        alice.command("/incident ack", private)
+    with pytest.raises(SandboxError, match="is_archived"):
+        alice.command("/incident ack", archived)
+    assert _commands(world) == []
+
+    alice.join(public)
+    assert alice.command("/incident ack", public)["ok"]
+    assert [form["channel_id"] for form in _commands(world)] == [public]
+
+
+def test_a_command_in_a_direct_message_reaches_the_app(world) -> None:
+    """Commands work in any conversation the user is in, DMs with people included, where
+    the app is no member (docs.slack.dev/interactivity/implementing-slash-commands)."""
+    alice = world.client.as_user("alice")
+    dm = alice.web.conversations_open(users="U0BOB")["channel"]["id"]
+    alice.command("/incident declare", dm)
+    (form,) = _commands(world)
+    assert (form["channel_id"], form["channel_name"]) == (dm, "directmessage")
+    with pytest.raises(SandboxError, match="channel_not_found"):
+        world.client.as_user("carol").command("/incident declare", dm)
+
+
+def test_buttons_in_a_private_channel_are_only_for_its_members(world) -> None:
+    bot = world.client.bot()
+    private = bot.conversations_create(name="inc-secret", is_private=True)["channel"]["id"]
+    bot.conversations_invite(channel=private, users="U0DAVE")
+    bot.chat_postMessage(channel=private, text="card", blocks=BUTTON_BLOCKS)
+    with pytest.raises(SandboxError, match="channel_not_found"):
+        world.client.as_user("erin").click(private, "incident_acknowledge")
+    assert world.app.payloads("block_actions") == []
+    world.client.as_user("dave").click(private, "incident_acknowledge")
+    assert [p["user"]["id"] for p in world.app.payloads("block_actions")] == ["U0DAVE"]

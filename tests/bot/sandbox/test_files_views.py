@@ -69,8 +69,9 @@ def test_upload_errors(bot: WebClient) -> None:
     assert caught.value.response["error"] == "channel_not_found"
 
 
-def test_views_open_update_publish(bot: WebClient) -> None:
-    opened = bot.views_open(trigger_id="12345.67890", view=MODAL)["view"]
+def test_views_open_update_publish(running, bot: WebClient) -> None:
+    trigger = running.sandbox.issue_trigger("U0ALICE")
+    opened = bot.views_open(trigger_id=trigger, view=MODAL)["view"]
     assert opened["id"].startswith("V") and opened["blocks"] == MODAL["blocks"]
     changed = {**MODAL, "title": {"type": "plain_text", "text": "Declared"}}
     updated = bot.views_update(view_id=opened["id"], view=changed, hash=opened["hash"])["view"]
