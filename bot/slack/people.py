@@ -64,8 +64,7 @@ class Directory:
             matches = self._by_name.get(key)
         if not matches:
             raise UnknownPerson(
-                f"Nobody in this workspace is called `@{name}`: "
-                "type @ and pick them from the list"
+                f"Nobody in this workspace is called `@{name}`: type @ and pick them from the list"
             )
         if len(matches) > 1:
             raise UnknownPerson(

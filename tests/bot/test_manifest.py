@@ -64,6 +64,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "pins.add": {"pins:write"},
     "usergroups.users.list": {"usergroups:read"},
     "users.info": {"users:read"},
+    "users.list": {"users:read"},
     "users.lookupByEmail": {"users:read.email"},
     "views.open": set(),
     "views.publish": set(),

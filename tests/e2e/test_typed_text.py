@@ -111,9 +111,10 @@ def test_a_person_nobody_is_called_is_refused_privately_and_changes_nothing(
         lambda: (r := _told(service, channel, "U0ALICE", "Nobody")) and len(r) == 2 and r,
         timeout=10,
     )
-    assert refusals == [
-        "Nobody in this workspace is called `@nobody`: type @ and pick them from the list"
-    ] * 2
+    assert (
+        refusals
+        == ["Nobody in this workspace is called `@nobody`: type @ and pick them from the list"] * 2
+    )
     assert _events(service, incident_id, "role") == []
     assert _events(service, incident_id, "action") == []
     assert _get(service, str(incident_id)).json()["roles"] == {}
