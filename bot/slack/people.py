@@ -47,7 +47,7 @@ class Directory:
         self.client = client
         self._clock = clock
         self._by_name: dict[str, list[Person]] = {}
-        self._names: dict[str, str] = {}
+        self._names: dict[str, tuple[str, float]] = {}  # id -> name, when it was read
         self._read_at: float | None = None
         self._lock = asyncio.Lock()
 
@@ -75,8 +75,9 @@ class Directory:
     async def name_of(self, user_id: str) -> str | None:
         """A user's name (None: Slack could not say); UnknownPerson if Slack knows no such
         user."""
-        if user_id in self._names and not self._stale(KEEP_FOR):
-            return self._names[user_id]
+        known = self._names.get(user_id)
+        if known is not None and self._clock() - known[1] < KEEP_FOR:
+            return known[0]
         try:
             response = await self.client.users_info(user=user_id)
         except SlackApiError as error:
@@ -89,7 +90,7 @@ class Directory:
             return None
         name = _name(response.get("user") or {})
         if name:
-            self._names[user_id] = name
+            self._names[user_id] = (name, self._clock())
         return name
 
     def _stale(self, age: float) -> bool:
@@ -100,17 +101,19 @@ class Directory:
             if not self._stale(1.0):  # read by another lookup while this one waited
                 return
             by_name: dict[str, list[Person]] = {}
-            names: dict[str, str] = {}
             cursor: str | None = None
             while True:
                 response = await self.client.users_list(limit=PAGE, cursor=cursor)
                 for member in response.get("members") or []:
-                    _add(member, by_name, names)
+                    _add(member, by_name)
                 cursor = (response.get("response_metadata") or {}).get("next_cursor")
                 if not cursor:
                     break
-            self._by_name, self._names = by_name, names
-            self._read_at = self._clock()
+            now = self._clock()
+            people = {person for found in by_name.values() for person in found}
+            self._by_name = by_name
+            self._names = {person.id: (person.name, now) for person in people}
+            self._read_at = now
 
 
 def _name(member: dict[str, Any]) -> str:
@@ -118,11 +121,10 @@ def _name(member: dict[str, Any]) -> str:
     return str(member.get("name") or profile.get("display_name") or "")
 
 
-def _add(member: dict[str, Any], by_name: dict[str, list[Person]], names: dict[str, str]) -> None:
+def _add(member: dict[str, Any], by_name: dict[str, list[Person]]) -> None:
     if member.get("deleted") or not member.get("id"):
         return
     person = Person(member["id"], _name(member))
-    names[person.id] = person.name
     profile = member.get("profile") or {}
     # The handle, and the display name people see in the client (what they would type).
     for key in {person.name.lower(), str(profile.get("display_name") or "").lower()} - {""}:

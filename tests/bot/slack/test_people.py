@@ -58,6 +58,21 @@ def test_a_typed_name_is_found_case_blind_and_the_directory_is_read_once(
     assert [c["error"] for c in sandbox.calls("users.info")] == ["user_not_found"]
 
 
+def test_a_name_behind_an_id_is_asked_once_while_it_is_fresh(sandbox: SandboxClient) -> None:
+    clock = Clock()
+
+    async def scenario() -> None:
+        directory = Directory(sandbox.async_bot(), clock=clock)
+        assert await directory.name_of("U0DAVE") == "dave"
+        assert await directory.name_of("U0DAVE") == "dave"
+        clock.now += KEEP_FOR
+        assert await directory.name_of("U0DAVE") == "dave"
+
+    asyncio.run(scenario())
+    assert len(sandbox.calls("users.info")) == 2
+    assert sandbox.calls("users.list") == []
+
+
 def test_someone_who_joined_since_is_found_once_the_copy_is_a_minute_old(
     sandbox: SandboxClient,
 ) -> None:
