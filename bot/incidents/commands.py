@@ -51,6 +51,7 @@ READ_ONLY = frozenset({"tasks", "timeline", "help"})
 _CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _USER = re.compile(r"^(?:<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>|@(?P<name>[\w.\-]+))$")
+_NAME = re.compile(r"[\w.\-]+")
 _DURATION = re.compile(r"^\d+[smhd]$")
 
 
@@ -186,6 +187,8 @@ def _role(verb: str, rest: str) -> Command:
     if len(words) != 2 or words[0].lower() not in ROLES:
         raise CommandError("`role` needs a role and a person", USAGE[verb])
     user = parse_user(words[1])
+    if user is None and _NAME.fullmatch(words[1]):
+        user = f"@{words[1]}"  # a name typed without the @: looked up like one with it
     if user is None:
         raise CommandError(f"`{words[1][:40]}` is not a person: mention them with @", USAGE[verb])
     return Command(verb, role=words[0].lower(), user=user)

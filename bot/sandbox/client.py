@@ -34,6 +34,12 @@ class SandboxUser:
             channel=self.client.channel_id(channel), text=text, **kwargs
         )
 
+    def type_message(self, channel: str, text: str) -> dict[str, Any]:
+        """Type a message in the page's composer: it goes out as Slack's client sends what
+        a person types (escaped; `@name`, `#channel` and links as Slack writes them)."""
+        body = {"user": self.id, "channel": self.client.channel_id(channel), "text": text}
+        return self.client._control("POST", "post", json=body, base=self.client.ui_url)
+
     def join(self, channel: str) -> SlackResponse:
         return self.web.conversations_join(channel=self.client.channel_id(channel))
 
@@ -101,13 +107,16 @@ class SandboxClient:
     def __init__(self, base_url: str, *, prefix: str = "/sandbox", timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_url = f"{self.base_url}{prefix}/api/"
+        self.ui_url = f"{self.base_url}{prefix}/ui/"
         self._http = httpx.Client(timeout=timeout)
 
     def close(self) -> None:
         self._http.close()
 
-    def _control(self, verb: str, method: str, **kwargs: Any) -> dict[str, Any]:
-        response = self._http.request(verb, self.api_url + method, **kwargs)
+    def _control(
+        self, verb: str, method: str, *, base: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        response = self._http.request(verb, (base or self.api_url) + method, **kwargs)
         body = response.json()
         if not body.get("ok"):
             detail = body.get("detail") or body.get("message") or ""

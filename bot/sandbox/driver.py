@@ -14,6 +14,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from bot.sandbox import surface
+from bot.sandbox.composer import typed_command_text
 from bot.sandbox.delivery import RETRY_DELAYS, AppAnswer, EventQueue, post_to_app
 from bot.sandbox.responses import DriverError, ResponseUrls
 from bot.sandbox.socket import SocketHub
@@ -46,8 +47,12 @@ class Driver:
         *,
         sandbox_url: str | None = None,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        should_escape: bool = True,
     ) -> None:
         self.sandbox = sandbox
+        # The command's "Escape channels, users, and links" setting: warroom's manifests
+        # set `should_escape: true`.
+        self.should_escape = should_escape
         self.sandbox_url = sandbox_url
         self.commands = APP_COMMANDS
         self._origin: str | None = None
@@ -113,7 +118,7 @@ class Driver:
             "user_id": u["id"],
             "user_name": u["name"],
             "command": command,
-            "text": rest.strip(),
+            "text": self._typed(u["id"], rest.strip()),
             "api_app_id": self._app_id,
             "is_enterprise_install": "false",
             "response_url": response_url,
@@ -387,6 +392,10 @@ class Driver:
     def _members(self, c: Any) -> list[str]:
         with self.sandbox.as_app() as call:
             return call.member_ids(c["id"])
+
+    def _typed(self, user_id: str, text: str) -> str:
+        with self.sandbox.as_app() as call:
+            return typed_command_text(call, text, user_id=user_id, should_escape=self.should_escape)
 
     def _user_object(self, u: Any) -> dict[str, str]:
         return {"id": u["id"], "username": u["name"], "name": u["name"], "team_id": self._team_id}

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from bot.sandbox import surface
 from bot.sandbox import tables as t
+from bot.sandbox.composer import typed_message_text
 from bot.sandbox.methods.history import ephemeral_messages, on_channel
 from bot.sandbox.render import message_object, ts_key
 from bot.sandbox.workspace import Sandbox
@@ -135,7 +136,9 @@ def add_ui_routes(router: APIRouter, sandbox: Sandbox) -> None:
         except surface.NotFound as error:
             return JSONResponse({"ok": False, "error": error.error}, 404)
 
-    async def as_user(request: Request, method: str, fields: tuple[str, ...]) -> JSONResponse:
+    async def as_user(
+        request: Request, method: str, fields: tuple[str, ...], *, typed: str | None = None
+    ) -> JSONResponse:
         note(request)
         body = json.loads(await request.body() or b"{}")
         try:
@@ -143,6 +146,8 @@ def add_ui_routes(router: APIRouter, sandbox: Sandbox) -> None:
         except KeyError:
             return JSONResponse({"ok": False, "error": "user_not_found"}, 404)
         args = {name: body.get(name) for name in fields}
+        if typed is not None and isinstance(args.get(typed), str):
+            args[typed] = await run_in_threadpool(_typed, sandbox, token, args[typed])
         answer = await run_in_threadpool(sandbox.call, method, args, token=token)
         if answer.get("error") == "not_in_channel" and method == "chat.postMessage":
             # The page's composer joins a public channel first, as Slack's "Join" button does.
@@ -153,7 +158,9 @@ def add_ui_routes(router: APIRouter, sandbox: Sandbox) -> None:
 
     @router.post("/ui/post")
     async def ui_post(request: Request) -> JSONResponse:
-        return await as_user(request, "chat.postMessage", ("channel", "text"))
+        """The page's composer: the text goes out as Slack's client sends what a person
+        types (escaped, `@name` and `#channel` as mentions)."""
+        return await as_user(request, "chat.postMessage", ("channel", "text"), typed="text")
 
     @router.post("/ui/react")
     async def ui_react(request: Request) -> JSONResponse:
@@ -175,6 +182,12 @@ def add_ui_routes(router: APIRouter, sandbox: Sandbox) -> None:
             media_type="text/event-stream",
             headers={**NO_CACHE, "X-Accel-Buffering": "no"},
         )
+
+
+def _typed(sandbox: Sandbox, token: str, text: str) -> str:
+    with sandbox.as_app() as call:
+        user_id = call.conn.execute(select(t.users.c.id).where(t.users.c.token == token)).scalar()
+        return typed_message_text(call, text, user_id=user_id or "")
 
 
 async def _stream(sandbox: Sandbox, request: Request) -> AsyncIterator[str]:

@@ -26,7 +26,9 @@ from bot.incidents.commands import Command
 from bot.incidents.untrusted import clean_text
 from bot.outbox.batching import GroupCommit
 from bot.slack.errors import PERMANENT_ERRORS, slack_error
-from bot.slack.replies import reply_text
+from bot.slack.people import Directory, UnknownPerson
+from bot.slack.replies import reply_text, said
+from bot.slack.wire import plain_text, unlabeled_users
 from bot.usecases.inbox import Inbound, Request, accept, carry_out, decode
 from bot.usecases.run_command import CommandRequest, Reply
 from storage import inbox
@@ -70,6 +72,7 @@ class Intake:
     ) -> None:
         self.runtime = runtime
         self.client = client
+        self.directory = Directory(client)
         self._storing = 0
         self._stored_at = float("-inf")
         # Requests arriving together share the commit their ack waits for.
@@ -115,7 +118,12 @@ class Intake:
     async def carry_out(self, inbound: Inbound) -> None:
         """Carry out a stored request and answer its sender privately."""
         assert inbound.id is not None
-        request = await self._resolve(inbound.request)
+        refused: str | None = None
+        try:
+            request = await self._resolve(inbound.request)
+        except UnknownPerson as error:
+            # Refused before it runs: marked done with nothing recorded, and the sender told.
+            request, refused = None, str(error)
         try:
             reply = await self._run.submit((inbound.id, request))
         except SQLAlchemyError as error:
@@ -124,7 +132,7 @@ class Intake:
             await self.answer(inbound.reply_to, DATABASE_LATE)
             return
         self.runtime.wake_dispatcher()
-        await self.answer(inbound.reply_to, reply_text(reply))
+        await self.answer(inbound.reply_to, said(refused) if refused else reply_text(reply))
 
     async def recover(self, *, everything: bool = False) -> int:
         """Carry out requests a stopped process left; `everything`: however recent (a
@@ -204,12 +212,15 @@ class Intake:
         return True
 
     async def _resolve(self, request: Request) -> Request | None:
-        """What the request needs from Slack first: the name of a person a command names,
-        the message a reaction names (None: it is gone)."""
+        """What the request needs from Slack first: the person a command names, the message
+        a reaction names (None: it is gone), a pinned text made plain.
+
+        Raises UnknownPerson when a command names someone the workspace does not have.
+        """
         if isinstance(request, CommandRequest):
-            return await self._with_names(request)
+            return await self._with_person(request)
         if request.text is not None:
-            return request
+            return replace(request, text=await self._plain(request.text))
         channel, ts = request.channel_id, request.ts
         try:
             response = await self.client.conversations_history(
@@ -226,20 +237,34 @@ class Intake:
         if not messages:
             return None
         message = messages[0]
-        text = clean_text(message.get("text", ""))
+        text = await self._plain(clean_text(message.get("text", "")))
         return replace(request, text=text, author=message.get("user"))
 
-    async def _with_names(self, request: CommandRequest) -> CommandRequest:
-        """The display name of a person a command mentions (a role holder, an action owner)."""
+    async def _plain(self, wire: str) -> str:
+        """A message's text as plain text, people mentioned by id named."""
+        names: dict[str, str] = {}
+        for user in unlabeled_users(wire):
+            try:
+                name = await self.directory.name_of(user)
+            except UnknownPerson:
+                name = None
+            if name:
+                names[user] = name
+        return plain_text(wire, names).text
+
+    async def _with_person(self, request: CommandRequest) -> CommandRequest:
+        """The command with the person it names (a role holder, an action owner) as a user
+        id, and their name; a name typed without picking it is looked up."""
         command = request.command
         user = command.user if isinstance(command, Command) else None
-        if not user or user.startswith("@") or request.people:
+        if not isinstance(command, Command) or not user:
             return request
-        try:
-            response = await self.client.users_info(user=user)
-        except Exception:  # a name is a nicety: never fail the command for it
-            log.info("could not look up %s", user, exc_info=True)
+        if user.startswith("@"):
+            person = await self.directory.find(user)
+            return replace(
+                request, command=replace(command, user=person.id), people={person.id: person.name}
+            )
+        if request.people and user in request.people:
             return request
-        info = response.get("user") or {}
-        name = info.get("name") or (info.get("profile") or {}).get("display_name")
+        name = await self.directory.name_of(user)
         return replace(request, people={user: name}) if name else request

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -23,6 +24,7 @@ from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.intake import DATABASE_DOWN, Intake
 from bot.slack.modal_origin import ModalOrigin, unpack
 from bot.slack.replies import said
+from bot.slack.wire import plain_text
 from bot.usecases.inbox import Inbound, PinRequest
 from bot.usecases.queries import open_incidents
 from bot.usecases.run_command import CommandRequest
@@ -68,8 +70,10 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
     async def handle_command_incident(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
+        # Slack's text made plain once, here: the domain stores what the person typed.
+        typed = plain_text(clean_text(body.get("text", "")))
         try:
-            command = parse_command(clean_text(body.get("text", "")))
+            command = parse_command(typed.text)
         except CommandError as error:
             await ack(response_type="ephemeral", text=said(str(error)))
             return
@@ -82,12 +86,20 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
             await later(open_modal(client, body, declare_modal(origin)))
             return
         trigger = body.get("trigger_id")
+        people = None
+        if command.user in typed.people:
+            # Picked from the list: Slack gave the id with the name (`<@U123|bob>`).
+            user = typed.people[command.user]
+            name = command.user.removeprefix("@")
+            people = {user: name} if name != user else None
+            command = replace(command, user=user)
         request = CommandRequest(
             command,
             user_id=body["user_id"],
             user_name=body.get("user_name"),
             channel_id=body.get("channel_id"),
             key=f"command:{trigger}" if trigger else None,
+            people=people,
             received_at=received_at,
         )
         reply_to = {"response_url": body["response_url"]} if body.get("response_url") else {}
@@ -207,6 +219,7 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
             channel_id=channel,
             ts=ts,
             actor=event.get("user"),
+            # Slack's text as sent: the intake makes it plain, naming who it mentions.
             text=clean_text(message.get("text", "")),
             author=message.get("user"),
         )

@@ -27,7 +27,8 @@ from storage.unit_of_work import UnitOfWork
 class PinRequest:
     """A message pinned (or marked with a 📌 reaction) in a channel.
 
-    `text` None: a reaction, whose message the adapter still has to look up.
+    `text` None: a reaction, whose message the adapter still has to look up. Stored as the
+    transport sent it; the adapter hands it on as plain text before it is carried out.
     """
 
     channel_id: str

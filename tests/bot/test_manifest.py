@@ -70,6 +70,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "usergroups.users.list": {"usergroups:read"},
     "users.conversations": {"channels:read", "groups:read"},
     "users.info": {"users:read"},
+    "users.list": {"users:read"},
     "users.lookupByEmail": {"users:read.email"},
     "views.open": set(),
     "views.publish": set(),

@@ -8,6 +8,7 @@ from sqlalchemy import RowMapping
 
 from bot.sandbox import tables as t
 from bot.sandbox.base import Args, Call, SlackError
+from bot.sandbox.composer import stored_text
 from bot.sandbox.methods.block_kit import block_errors
 from bot.sandbox.methods.conversations import im_with
 from bot.sandbox.methods.registry import method
@@ -91,6 +92,9 @@ def writable_target(call: Call, target: str | None) -> RowMapping:
 def chat_post_message(call: Call, args: Args) -> dict[str, Any]:
     row = writable_target(call, args.str("channel"))
     body: dict[str, Any] = {**author_fields(call), "text": "", **content(args)}
+    if not call.is_bot:
+        # A person's message is stored as Slack's servers store it: escaped, links found.
+        body["text"] = stored_text(body["text"])
     metadata = message_metadata(args)
     if metadata is not None:
         body["metadata"] = metadata

@@ -33,6 +33,8 @@ from bot.incidents.commands import Command, CommandError, parse_command, parse_u
         ),
         ("role commander <@U0ALICE|alice>", Command("role", role="commander", user="U0ALICE")),
         ("role scribe @bob", Command("role", role="scribe", user="@bob")),
+        # Typed without the @ (no autocomplete): a name all the same, looked up by the adapter.
+        ("role scribe bob", Command("role", role="scribe", user="@bob")),
         ("stage", Command("stage")),
         ("stage next", Command("stage", target="next")),
         ("stage repair", Command("stage", target="repair")),
@@ -83,7 +85,7 @@ def test_every_verb_parses(text: str, expected: Command) -> None:
         ("time coffee 18:00", "time <milestone> <[YYYY-MM-DD ]HH:MM>"),
         ("time started noon", "time <milestone> <[YYYY-MM-DD ]HH:MM>"),
         ("role boss @bob", "role <commander|comms|scribe|ops> <@user>"),
-        ("role commander bob", "role <commander|comms|scribe|ops> <@user>"),
+        ("role commander bob!", "role <commander|comms|scribe|ops> <@user>"),
         ("task 2", "task done <n>"),
         ("task done 0", "task done <n>"),
         ("ack now", "ack"),
