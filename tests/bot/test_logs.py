@@ -221,6 +221,7 @@ def test_a_whole_incident_at_debug_logs_no_secret(
             lambda: httpx.get(api, headers=service.auth).json()["channel_id"], timeout=10
         )
         alice = service.sandbox.as_user("alice")
+        alice.join(channel)
         for command in ("ack", "update restarting the engine", "resolve restored"):
             assert alice.command(f"/incident {command}", channel)["ok"]
         wait_until(

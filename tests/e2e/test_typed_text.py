@@ -48,6 +48,7 @@ def test_ampersands_and_brackets_read_right_in_channel_timeline_and_postmortem(
 ) -> None:
     incident_id, channel = _open(service, "payments latency")
     alice = service.sandbox.as_user("alice")
+    alice.join(channel)
 
     assert alice.command("/incident update ETA 10m & counting <maybe less>", channel)["ok"]
 
@@ -68,6 +69,7 @@ def test_ampersands_and_brackets_read_right_in_channel_timeline_and_postmortem(
 def test_people_picked_typed_or_bare_are_one_person_each(service: Service) -> None:
     incident_id, channel = _open(service, "orders stalled")
     alice = service.sandbox.as_user("alice")
+    alice.join(channel)
     service.sandbox.reset_calls()
 
     # `@bob` and `@dave` are picked from the list: Slack sends `<@U0BOB|bob>`.
@@ -101,6 +103,7 @@ def test_a_person_nobody_is_called_is_refused_privately_and_changes_nothing(
 ) -> None:
     incident_id, channel = _open(service, "search down")
     alice = service.sandbox.as_user("alice")
+    alice.join(channel)
 
     assert alice.command("/incident role commander @nobody", channel)["ok"]
     assert alice.command("/incident action Fix the index @nobody", channel)["ok"]

@@ -18,6 +18,7 @@ from bot.incidents.snapshot import IncidentSnapshot, snapshots
 from bot.sandbox.methods.block_kit import block_errors, view_errors
 from bot.slack.blocks import card_blocks, declare_modal, home_view, note_modal
 from bot.slack.cards import card_view
+from bot.slack.modal_origin import ModalOrigin
 from storage.models import Incident
 from storage.unit_of_work import unit_of_work
 
@@ -157,7 +158,7 @@ def test_app_home_lists_forty_incidents_and_counts_the_rest() -> None:
 
 def test_modals_are_valid_block_kit() -> None:
     # Slack: a modal's title, submit and close hold at most 24 characters (reference/views).
-    assert view_errors(declare_modal("C0INCIDENTS"), "modal") == []
-    note = note_modal(10**30)
+    assert view_errors(declare_modal(ModalOrigin(channel="C0INCIDENTS")), "modal") == []
+    note = note_modal(ModalOrigin(channel="C0INCIDENTS", incident=10**30))
     assert view_errors(note, "modal") == []
     assert note["title"]["text"].endswith("…") and len(note["title"]["text"]) == 24
