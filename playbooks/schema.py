@@ -167,7 +167,10 @@ class Playbook(_Model):
     id: Id
     title: Text
     match: dict[Text, str] = Field(default_factory=dict)
+    # The severity of an incident whose alert states none (and of a declared one).
     severity: Severity = "sev3"
+    # Forces every alert-opened incident to this severity, whatever the alert says.
+    severity_override: Severity | None = None
     channel: str = DEFAULT_CHANNEL
     # A private incident channel (security incidents): only invitees see it. Strict: only
     # YAML true/false, so a quoted "no" or a 1 is an error instead of a guess.
@@ -263,7 +266,12 @@ def summary(playbook: Playbook) -> str:
     else:
         scope = "fallback (no match)"
     private = ", private channel" if playbook.private else ""
+    severity = (
+        f"always {playbook.severity_override}"
+        if playbook.severity_override
+        else f"{playbook.severity} by default"
+    )
     return (
-        f"{playbook.id}: {playbook.title}, {playbook.severity}{private}, "
+        f"{playbook.id}: {playbook.title}, {severity}{private}, "
         f"{stages} stage{'s' if stages != 1 else ''}, {scope}"
     )

@@ -66,11 +66,12 @@ def grouping_key(alert: NormalizedAlert, playbook: Playbook) -> str:
     return bounded_key(key)
 
 
-def _severity(alert: NormalizedAlert, playbook: Playbook) -> str:
-    # An explicit severity in the playbook outranks what the alert's labels suggest.
-    if "severity" in playbook.model_fields_set:
-        return playbook.severity
-    return alert.severity or DEFAULT_SEVERITY
+def opening_severity(alert: NormalizedAlert, playbook: Playbook) -> str:
+    """The severity an alert opens its incident with: the playbook's `severity_override`
+    if it sets one, else the alert's own, else the playbook's `severity` (its default)."""
+    # The alert's own comes before the playbook's default: a critical alert must page
+    # even when it falls through to the sev3 fallback playbook.
+    return playbook.severity_override or alert.severity or playbook.severity or DEFAULT_SEVERITY
 
 
 _INCIDENTS = Incident.__table__  # type: ignore[attr-defined]  # SQLModel's stubs omit it
@@ -245,7 +246,7 @@ def _open_for(
                 uow,
                 domain,
                 title=alert.title,
-                severity=_severity(alert, playbook),
+                severity=opening_severity(alert, playbook),
                 playbook=playbook,
                 actor=None,
                 grouping_key=key,
