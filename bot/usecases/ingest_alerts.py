@@ -28,11 +28,13 @@ class Notification:
 
 @dataclass
 class Touched:
-    """An incident a notification opened or joined."""
+    """An incident a notification opened or joined; its channel named only once Slack
+    created it (the name asked for may have come back with a `-2`)."""
 
     id: int
     channel_id: str | None
     channel_name: str | None
+    channel_status: str  # "pending" until the channel exists, then "ready"
     created: bool
 
 
@@ -114,8 +116,13 @@ def _answer(note: Notification, results: list[IngestResult]) -> Ingested:
             continue
         ref = touched.get(result.incident_id)
         if ref is None:
+            ready = result.channel_id is not None
             touched[result.incident_id] = Touched(
-                result.incident_id, result.channel_id, result.channel_name, result.created
+                result.incident_id,
+                result.channel_id,
+                result.channel_name if ready else None,
+                "ready" if ready else "pending",
+                result.created,
             )
         elif result.created:
             ref.created = True

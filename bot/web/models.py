@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class IncidentSummary(BaseModel):
@@ -19,6 +19,13 @@ class IncidentSummary(BaseModel):
     channel_name: str | None
     started_at: datetime | None
     resolved_at: datetime | None
+    source: str | None = Field(
+        description="the sender of the alert that opened it (alertmanager, grafana, "
+        "pagerduty, generic, ...); null for a declared incident"
+    )
+    alert_names: list[str] = Field(
+        description="the distinct names of its alerts (alertname, or title), first come first"
+    )
 
 
 class IncidentList(BaseModel):

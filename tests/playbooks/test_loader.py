@@ -158,7 +158,8 @@ def test_security_incident_playbook():
 def test_scheduled_maintenance_playbook():
     playbook = load_dir(bundled_dir()).get("scheduled-maintenance")
     assert summary(playbook) == (
-        "scheduled-maintenance: Scheduled maintenance, always sev4, 4 stages, match type=maintenance"
+        "scheduled-maintenance: Scheduled maintenance, always sev4, 4 stages, "
+        "match type=maintenance"
     )
     assert playbook.stage_ids() == ["announce", "execute", "verify", "close"]
     assert "24-hour advance notice" in playbook.stage("announce").tasks[0]
@@ -167,7 +168,8 @@ def test_scheduled_maintenance_playbook():
 def test_database_failover_playbook():
     playbook = load_dir(bundled_dir()).get("database-failover")
     assert summary(playbook) == (
-        "database-failover: Orders database failover, sev2 by default, 6 stages, match service=orders-db"
+        "database-failover: Orders database failover, sev2 by default, 6 stages, "
+        "match service=orders-db"
     )
     assert playbook.stage("failover").tasks[:2] == [
         "Fence the old primary so it takes no more writes",

@@ -64,7 +64,8 @@ async def test_the_alerts_own_severity_opens_the_incident_and_pages(
     harness: Build, alerts_url: str, source: str, body: bytes, severity: str, pd_severity: str
 ) -> None:
     h = harness(WARROOM_PAGERDUTY_ROUTING_KEY=PD_KEY, WARROOM_PAGERDUTY_URL=PD_URL)
-    response = httpx.post(f"{alerts_url}/alerts/{source}", content=body, headers=BEARER)
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{alerts_url}/alerts/{source}", content=body, headers=BEARER)
     assert response.status_code == 202, response.text
     [ref] = response.json()["incidents"]
 

@@ -66,9 +66,14 @@ def test_list_shape_and_started_at_from_the_alert(opened: tuple[Served, int]) ->
         "channel_name",
         "started_at",
         "resolved_at",
+        "source",
+        "alert_names",
     }
     assert item["id"] == incident_id
-    assert item["title"] == "API error 30030: matching engine upgrade in progress"
+    assert item["title"] == (
+        "MatchingEngineErrors: API error 30030: matching engine upgrade in progress"
+    )
+    assert (item["source"], item["alert_names"]) == ("alertmanager", ["MatchingEngineErrors"])
     assert (item["severity"], item["status"]) == ("sev1", "investigating")
     assert item["playbook"] == "trading-engine-outage"
     assert item["channel_name"].startswith("inc-20210310-")
@@ -173,7 +178,7 @@ def test_timeline_in_the_order_things_happened(opened: tuple[Served, int]) -> No
     assert times == sorted(times)
     alert = next(e for e in events if e["kind"] == "alert")
     assert (alert["text"], alert["source"], alert["actor"]) == (
-        "Alert firing: API error 30030: matching engine upgrade in progress",
+        "Alert firing: MatchingEngineErrors: API error 30030: matching engine upgrade in progress",
         "alert",
         None,
     )
