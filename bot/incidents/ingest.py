@@ -256,12 +256,13 @@ def _join_all(
 
 def _firing_names(alerts: list[NormalizedAlert], keys: list[str]) -> dict[str, list[str]]:
     """Each group's distinct firing alert names, in the order they arrived."""
-    names: dict[str, list[str]] = {}
+    # Dicts as ordered sets: a storm's group may bring thousands of alerts at once.
+    names: dict[str, dict[str, None]] = {}
     for alert, key in zip(alerts, keys, strict=True):
-        group = names.setdefault(key, [])
-        if alert.status == "firing" and alert.alert_name not in group:
-            group.append(alert.alert_name)
-    return names
+        group = names.setdefault(key, {})
+        if alert.status == "firing":
+            group.setdefault(alert.alert_name)
+    return {key: list(group) for key, group in names.items()}
 
 
 def opening_title(alert: NormalizedAlert, names: list[str]) -> str:
