@@ -325,3 +325,25 @@ def test_an_incident_opened_by_pagerduty_takes_its_ack_and_notes(web: Served) ->
     kinds = [(e["kind"], e["actor"]) for e in timeline(web, ref["id"])]
     assert ("ack", "Tenex Engineer") in kinds and ("note", "Tenex Engineer") in kinds
     assert web.counts()["incidents"] == 1
+
+
+@pytest.mark.parametrize(("ack_from", "paged_after"), [("pagerduty", 0), ("command", 1)])
+def test_the_stage_an_ack_from_pagerduty_enters_pages_no_one(
+    web: Served, ack_from: str, paged_after: int
+) -> None:
+    # The reference playbook's "Emergency response" stage is entered on acknowledged and
+    # pages: after a command's ack it does, after PagerDuty's own ack it would only page
+    # the people who just answered.
+    incident_id = run(web, "declare Spot trading errors sev1 playbook:trading-engine-outage")
+    web.post("pagerduty", v3("triggered", incident_id))
+
+    if ack_from == "pagerduty":
+        assert web.post("pagerduty", v3("acknowledged", incident_id)).status_code == 202
+    else:
+        run(web, "ack", incident_id)
+
+    stages = [e["text"] for e in timeline(web, incident_id) if e["kind"] == "stage"]
+    assert stages[-1] == "stage Emergency response"
+    sent = pages(web)
+    assert sent.count("trigger") == 1 + paged_after
+    assert ("acknowledge" in sent) is (ack_from == "command")
