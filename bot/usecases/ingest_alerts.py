@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import logging
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -12,18 +13,24 @@ from sqlmodel import Session, col
 from bot.incidents.alerts import NormalizedAlert
 from bot.incidents.context import Domain
 from bot.incidents.ingest import IngestResult, ingest_alerts
+from bot.incidents.pager_updates import UpdateResult, apply_updates
+from bot.incidents.paging import PagingUpdate
 from storage.models import Delivery
 from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Notification:
     """One webhook delivery's alerts; `delivery_id` when the source names its deliveries
-    (the answer is then stored for its retries)."""
+    (the answer is then stored for its retries); `updates` a paging tool's news about
+    incidents it tracks, applied after the alerts."""
 
     source: str
     alerts: list[NormalizedAlert]
     delivery_id: str | None = None
+    updates: list[PagingUpdate] = field(default_factory=list)
 
 
 @dataclass
@@ -56,7 +63,7 @@ def ingest_notifications(
     answers: list[Ingested] = []
     plain: list[Notification] = []
     for note in notes:
-        if note.delivery_id is None:
+        if note.delivery_id is None and not note.updates:
             plain.append(note)
             continue
         answers += _plain(uow, domain, plain)
@@ -85,7 +92,8 @@ def _plain(uow: UnitOfWork, domain: Domain, notes: list[Notification]) -> list[I
 
 
 def _delivered(uow: UnitOfWork, domain: Domain, note: Notification) -> Ingested:
-    assert note.delivery_id is not None
+    if note.delivery_id is None:
+        return _updated(uow, domain, note, _plain(uow, domain, [note])[0])
     session = uow.session
     stored = session.scalar(_delivery(note.source, note.delivery_id))
     if stored is not None:
@@ -99,10 +107,52 @@ def _delivered(uow: UnitOfWork, domain: Domain, note: Notification) -> Ingested:
         session.flush()
     except IntegrityError as error:
         raise RepeatedDelivery from error
-    ingested = _plain(uow, domain, [note])[0]
+    ingested = _updated(uow, domain, note, _plain(uow, domain, [note])[0])
     delivery.response = ingested.answer
     session.add(delivery)
     return ingested
+
+
+def _updated(uow: UnitOfWork, domain: Domain, note: Notification, ingested: Ingested) -> Ingested:
+    """Apply the notification's updates after its alerts (an alert may have just opened the
+    incident an update is about); the answer lists them and the incidents they touched."""
+    if not note.updates:
+        return ingested
+    results = apply_updates(uow, domain, note.updates)
+    answer = dict(ingested.answer)
+    incidents = list(answer.get("incidents", []))
+    listed = {ref["id"] for ref in incidents}
+    for result in results:
+        if result.incident_id is not None and result.incident_id not in listed:
+            listed.add(result.incident_id)
+            incidents.append(
+                asdict(Touched(result.incident_id, result.channel_id, result.channel_name, False))
+            )
+    answer["incidents"] = incidents
+    answer["updates"] = [
+        _update_answer(update, result) for update, result in zip(note.updates, results, strict=True)
+    ]
+    queued = ingested.queued or any(r.outcome and r.outcome.effects for r in results)
+    return Ingested(answer, queued)
+
+
+def _update_answer(update: PagingUpdate, result: UpdateResult) -> dict[str, Any]:
+    if not result.applied:
+        # Said in the answer and the log: a sender's event that changed nothing is no error
+        # (PagerDuty would retry an error), but someone may wonder where it went.
+        log.info(
+            "%s %s for %s not applied: %s",
+            update.source,
+            update.kind,
+            update.external_id,
+            result.reason,
+        )
+    return {
+        "kind": update.kind,
+        "incident_id": result.incident_id,
+        "applied": result.applied,
+        "reason": result.reason,
+    }
 
 
 def _answer(note: Notification, results: list[IngestResult]) -> Ingested:
