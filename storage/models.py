@@ -192,6 +192,23 @@ class Delivery(SQLModel, table=True):
     response: dict[str, Any] = _json()
 
 
+class PagedIncident(SQLModel, table=True):
+    """A paging tool's incident (PagerDuty's id) and the warroom incident it belongs to.
+
+    Learned from the tool's webhooks, so its later events that name only the tool's
+    incident (a note names no dedup key) find their warroom incident.
+    """
+
+    __tablename__ = "paged_incidents"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_paged_incidents"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    external_id: str
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    linked_at: datetime = _utc()
+
+
 class Person(SQLModel, table=True):
     """A responder's display name, learned from what Slack sends, for drafts and the API."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -21,6 +21,7 @@ from bot.alerts.grafana import verify_grafana_signature
 from bot.alerts.pagerduty import verify_pagerduty_signature
 from bot.alerts.severity import severity_from_labels
 from bot.incidents.alerts import NormalizedAlert
+from bot.incidents.paging import PagingUpdate
 from bot.incidents.untrusted import bounded_key, clean_json
 
 __all__ = [
@@ -53,6 +54,11 @@ DELIVERY_IDS: Mapping[str, Callable[[Any], str | None]] = MappingProxyType(
 )
 """Sources whose body names the event it delivers (read after the body validated)."""
 
+UPDATES: Mapping[str, Callable[[Any], list[PagingUpdate]]] = MappingProxyType(
+    {pagerduty.SOURCE: pagerduty.updates}
+)
+"""Paging tools whose body may update an incident rather than (or besides) alert."""
+
 # Only a JSON escape can put a NUL or a lone surrogate into a decoded string (raw bytes
 # of either are refused by the decoder), so bodies without one skip the cleaning walk.
 _ESCAPED_UNSAFE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
@@ -60,10 +66,12 @@ _ESCAPED_UNSAFE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 @dataclass(frozen=True)
 class Parsed:
-    """A notification's alerts, and the id of the event it delivers when the source signs one."""
+    """A notification's alerts, the id of the event it delivers when the source signs one,
+    and the updates it carries about incidents a paging tool tracks."""
 
     alerts: list[NormalizedAlert]
     delivery_id: str | None = None
+    updates: list[PagingUpdate] = field(default_factory=list)
 
 
 def _reject_constant(name: str) -> Any:
@@ -113,7 +121,8 @@ def _bounded(alert: NormalizedAlert) -> NormalizedAlert:
 
 
 def parse_notification(source: str, body: bytes) -> Parsed:
-    """Turn the raw webhook body of `source` into normalized alerts and its delivery id.
+    """Turn the raw webhook body of `source` into normalized alerts, its delivery id, and
+    the updates it carries (PagerDuty's acknowledgements, notes, priorities...).
 
     Every string is made storable (see `bot.incidents.untrusted`), and over-long
     fingerprints, group keys and delivery ids are hashed to a bounded length.
@@ -127,8 +136,13 @@ def parse_notification(source: str, body: bytes) -> Parsed:
     if normalize is None:
         raise UnknownSource(source, sorted(SOURCES))
     payload = decode_json(body)
+    read_updates = UPDATES.get(source)
     try:
         alerts = [_bounded(alert) for alert in normalize(payload)]
+        updates = [
+            replace(update, external_id=bounded_key(update.external_id))
+            for update in (read_updates(payload) if read_updates is not None else [])
+        ]
     except ValidationError as exc:
         raise AlertPayloadError(
             422,
@@ -137,4 +151,4 @@ def parse_notification(source: str, body: bytes) -> Parsed:
         ) from None
     delivered = DELIVERY_IDS.get(source)
     delivery_id = delivered(payload) if delivered is not None else None
-    return Parsed(alerts, None if delivery_id is None else bounded_key(delivery_id))
+    return Parsed(alerts, None if delivery_id is None else bounded_key(delivery_id), updates)

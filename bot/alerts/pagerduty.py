@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.alerts.fields import Timestamp
 from bot.alerts.severity import normalize_severity
 from bot.incidents.alerts import NormalizedAlert
+from bot.incidents.paging import UPDATE_KINDS, PagingUpdate, UpdateKind, paged_incident
 
 SOURCE = "pagerduty"
 
@@ -44,6 +45,16 @@ class Incident(_Model):
     incident_key: str | None = None
     number: int | None = None
     created_at: Timestamp | None = None
+    assignees: list[Reference] | None = None
+    escalation_policy: Reference | None = None
+
+
+class IncidentNote(_Model):
+    """The note PagerDuty sends as `event.data` of `incident.annotated`."""
+
+    incident: Reference
+    content: str = ""
+    type: str = "incident_note"
 
 
 class Event(_Model):
@@ -141,16 +152,101 @@ class _IncidentWebhook(_Model):
     event: _IncidentEvent
 
 
+class _NoteEvent(_Model):
+    data: IncidentNote
+
+
+class _NoteWebhook(_Model):
+    event: _NoteEvent
+
+
 def normalize(payload: Any) -> list[NormalizedAlert]:
     """Validate a decoded PagerDuty body and normalize it (raises ValidationError).
 
-    An incident event gives one alert; every other event gives none.
+    An incident event gives one alert, unless its incident is warroom's own page; every
+    other event gives none.
+    """
+    return read(payload)[0]
+
+
+def updates(payload: Any) -> list[PagingUpdate]:
+    """The updates about an incident a validated body carries (see `read`)."""
+    return read(payload)[1]
+
+
+def read(payload: Any) -> tuple[list[NormalizedAlert], list[PagingUpdate]]:
+    """Validate a decoded PagerDuty body: its alerts and its updates (raises ValidationError).
+
+    - An incident of warroom's own page (`data.incident_key` is our page key, which the
+      Events API `dedup_key` becomes) gives no alert, only an update of that incident.
+    - Any other incident event gives its alert as before, and an update for what the
+      alert does not say itself (ack, priority, escalation, reassignment...).
+    - `incident.annotated` gives an update naming only PagerDuty's incident.
     """
     event = PagerDutyWebhook.model_validate(payload).event
-    if not is_incident_event(event):
-        return []
-    incident = _IncidentWebhook.model_validate(payload).event.data
-    return [to_alert(event, incident)]
+    if is_incident_event(event):
+        incident = _IncidentWebhook.model_validate(payload).event.data
+        ours = paged_incident(incident.incident_key)
+        kind = _kind(event)
+        alerts = [] if ours is not None else [to_alert(event, incident)]
+        if kind is None or (ours is None and kind in ("triggered", "resolved")):
+            return alerts, []  # the alert says it all (opened, recovered)
+        return alerts, [_incident_update(event, incident, kind, ours)]
+    if event.event_type == "incident.annotated":
+        note = _NoteWebhook.model_validate(payload).event.data
+        if note.incident.id:
+            return [], [_note_update(event, note)]
+    return [], []
+
+
+def _kind(event: Event) -> UpdateKind | None:
+    name = event.event_type.removeprefix("incident.")
+    return next((kind for kind in UPDATE_KINDS if kind == name), None)
+
+
+def _agent(event: Event) -> str | None:
+    return event.agent.summary if event.agent and event.agent.summary else None
+
+
+def _incident_update(
+    event: Event, incident: Incident, kind: UpdateKind, ours: int | None
+) -> PagingUpdate:
+    priority = incident.priority.summary if incident.priority else None
+    text = None
+    if kind == "delegated":
+        policy = incident.escalation_policy
+        text = policy.summary if policy and policy.summary else None
+    elif kind in ("triggered", "escalated", "reassigned"):
+        names = [a.summary for a in incident.assignees or () if a.summary]
+        text = ", ".join(names) or None
+    return PagingUpdate(
+        source=SOURCE,
+        kind=kind,
+        at=event.occurred_at,
+        external_id=incident.id,
+        incident_id=ours,
+        actor=_agent(event),
+        text=text,
+        severity=pagerduty_severity(incident.urgency, priority)
+        if kind == "priority_updated"
+        else None,
+        priority=priority,
+        number=incident.number,
+        url=incident.html_url or None,
+    )
+
+
+def _note_update(event: Event, note: IncidentNote) -> PagingUpdate:
+    assert note.incident.id is not None
+    return PagingUpdate(
+        source=SOURCE,
+        kind="annotated",
+        at=event.occurred_at,
+        external_id=note.incident.id,
+        actor=_agent(event),
+        text=note.content.strip() or None,
+        url=note.incident.html_url or None,
+    )
 
 
 def delivery_id(payload: Any) -> str:

@@ -7,7 +7,7 @@ from sqlmodel import col
 
 from bot.incidents import effects, reminders, stages
 from bot.incidents.errors import DomainError
-from bot.incidents.records import Recorder, milestones_of
+from bot.incidents.records import COMMAND, Origin, Recorder, milestones_of
 from bot.incidents.roles import assign_role, current_roles
 from bot.incidents.times import format_local
 from storage.models import Incident
@@ -31,40 +31,60 @@ def _require_open(incident: Incident, verb: str) -> None:
         raise DomainError(f"Incident #{incident.id} is resolved; `reopen` it before `{verb}`")
 
 
-def ack(rec: Recorder, *, actor: str) -> str:
-    """Acknowledge: the responder takes it (and command, if nobody holds it)."""
+def ack(rec: Recorder, *, actor: str, origin: Origin = COMMAND) -> str:
+    """Acknowledge: the responder takes it (and command, if nobody holds it).
+
+    From a paging tool (`origin.pager`) the acknowledgement is recorded at the tool's
+    time; its responder is no Slack user to give command to, and the tool is not told.
+    """
     incident = _incident(rec)
     _require_open(incident, "ack")
     existing = milestones_of(rec.session, _id(incident)).get("acknowledged")
     if existing is not None:
         raise DomainError(f"Already acknowledged by {existing.actor or 'someone'}")
-    rec.milestone("acknowledged", rec.now, source="command", actor=actor)
-    rec.event("ack", "acknowledged", actor=actor)
-    if "commander" not in current_roles(rec.session, _id(incident)):
-        assign_role(rec, "commander", actor, actor=actor)
-    if incident.severity in PAGED and not incident.drill:
-        rec.effect(effects.Page(action="acknowledge"))
+    at = origin.at or rec.now
+    where = f" in {origin.pager}" if origin.pager else ""
+    rec.milestone("acknowledged", at, source=origin.source, actor=actor)
+    rec.event("ack", f"acknowledged{where}", actor=actor, source=origin.source, at=at)
+    if origin.pager is None:
+        if "commander" not in current_roles(rec.session, _id(incident)):
+            assign_role(rec, "commander", actor, actor=actor)
+        if incident.severity in PAGED and not incident.drill:
+            rec.effect(effects.Page(action="acknowledge"))
     rec.effect(effects.Unschedule(job="ack"))
-    stages.milestone_reached(rec, "acknowledged")
+    stages.milestone_reached(rec, "acknowledged", page=origin.pager is None)
     rec.effect(effects.UpdateCard())
     rec.touch()
-    return "acknowledged the incident"
+    return f"acknowledged the incident{where}"
 
 
-def set_severity(rec: Recorder, severity: str, *, actor: str) -> str:
-    """Change the severity; raising it to sev1/sev2 pages."""
+def set_severity(
+    rec: Recorder, severity: str, *, actor: str, origin: Origin = COMMAND, why: str = ""
+) -> str:
+    """Change the severity; raising it to sev1/sev2 pages, unless the paging tool set it.
+
+    `why` follows the change in the timeline and the reply ("(PagerDuty priority P2)").
+    """
     incident = _incident(rec)
     _require_open(incident, "sev")
     if incident.severity == severity:
         raise DomainError(f"Severity is already {severity}")
     old, incident.severity = incident.severity, severity
-    rec.event("severity", f"severity {old} → {severity}", actor=actor, data={"from": old})
-    if severity in PAGED and old not in PAGED and not incident.drill:
+    suffix = f" {why}" if why else ""
+    rec.event(
+        "severity",
+        f"severity {old} → {severity}{suffix}",
+        actor=actor,
+        source=origin.source,
+        at=origin.at,
+        data={"from": old},
+    )
+    if severity in PAGED and old not in PAGED and not incident.drill and origin.pager is None:
         rec.effect(effects.Page(action="trigger"))
     rec.effect(effects.SendWebhook(event="incident.severity_changed", severity=severity))
     rec.effect(effects.UpdateCard())
     rec.touch()
-    return f"Severity changed from {old} to {severity}"
+    return f"Severity changed from {old} to {severity}{suffix}"
 
 
 def set_status(rec: Recorder, status: str, text: str | None, *, actor: str) -> str:

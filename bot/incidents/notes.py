@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bot.incidents import effects, reminders
 from bot.incidents.errors import DomainError
-from bot.incidents.records import Recorder
+from bot.incidents.records import COMMAND, Origin, Recorder
 from bot.incidents.times import TimeError, format_local, resolve_clock
 from storage.models import ActionItem, Incident
 
@@ -29,10 +29,12 @@ def update(rec: Recorder, text: str, *, actor: str) -> str:
     return f"Status update: {text}"
 
 
-def note(rec: Recorder, text: str, *, actor: str) -> str:
-    """A note for the record."""
+def note(rec: Recorder, text: str, *, actor: str, origin: Origin = COMMAND) -> str:
+    """A note for the record (from a paging tool: at the tool's time, naming the tool)."""
     _incident(rec)
-    rec.event("note", text, actor=actor)
+    rec.event("note", text, actor=actor, source=origin.source, at=origin.at)
+    if origin.pager:
+        return f"Note in {origin.pager}: {text}"
     return f"Noted: {text}"
 
 

@@ -41,6 +41,22 @@ class Outcome:
     duplicate: bool = False
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a change came from: a responder's command (the default), or a paging tool.
+
+    A change from a paging tool (`pager`, its name) keeps the tool's own time (`at`) and
+    is recorded with `source` "pager"; nothing of it is sent back to that tool.
+    """
+
+    source: str = "command"
+    at: datetime | None = None
+    pager: str | None = None
+
+
+COMMAND = Origin()
+
+
 class Recorder:
     """Collects one operation's writes so they land in the caller's transaction together.
 

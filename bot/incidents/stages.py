@@ -54,9 +54,13 @@ def start(rec: Recorder, playbook: Playbook) -> None:
     _apply(rec, state, produced, announce_stage=False)
 
 
-def milestone_reached(rec: Recorder, name: str) -> None:
-    """Tell the playbook a milestone was reached; it may move to a later stage."""
-    _run(rec, MilestoneReached(name, rec.now))
+def milestone_reached(rec: Recorder, name: str, *, page: bool = True) -> None:
+    """Tell the playbook a milestone was reached; it may move to a later stage.
+
+    `page=False` when the milestone came from the paging tool: a stage's `page` step
+    would only page the people who just answered it.
+    """
+    _run(rec, MilestoneReached(name, rec.now), page=page)
 
 
 def advance(rec: Recorder, target: str | None, *, actor: str) -> str:
@@ -84,7 +88,12 @@ def timebox_expired(rec: Recorder, stage_id: str) -> None:
 
 
 def _run(
-    rec: Recorder, event: PlaybookEvent, *, actor: str | None = None, strict: bool = False
+    rec: Recorder,
+    event: PlaybookEvent,
+    *,
+    actor: str | None = None,
+    strict: bool = False,
+    page: bool = True,
 ) -> list[PlaybookEffect]:
     assert rec.incident is not None
     state = state_of(rec.incident)
@@ -96,7 +105,7 @@ def _run(
         if strict:
             raise DomainError(str(error)) from error
         return []
-    _apply(rec, state, produced, actor=actor)
+    _apply(rec, state, produced, actor=actor, page=page)
     return produced
 
 
@@ -107,6 +116,7 @@ def _apply(
     *,
     actor: str | None = None,
     announce_stage: bool = True,
+    page: bool = True,
 ) -> None:
     incident = rec.incident
     assert incident is not None
@@ -139,7 +149,7 @@ def _apply(
             case Post(text=text):
                 rec.effect(effects.PostMessage(text=text, trusted=True))
             case Page():
-                if not quiet:
+                if page and not quiet:
                     rec.effect(effects.Page(action="trigger"))
             case StatusPage(status=status, text=text):
                 if not quiet:

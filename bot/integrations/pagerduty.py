@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from bot.incidents.effects import Page
+from bot.incidents.paging import page_key
 from bot.integrations.calls import call
 from bot.integrations.journal import IncidentView, Journal
 from bot.outbox.errors import GiveUp
@@ -20,8 +21,9 @@ SUMMARY_LIMIT = 1024  # PagerDuty truncates longer summaries
 
 
 def dedup_key(incident_id: int) -> str:
-    """One PagerDuty alert per incident: later events find it by this key."""
-    return f"warroom-{incident_id}"
+    """One PagerDuty alert per incident: later events find it by this key, and PagerDuty's
+    webhooks about the incident it opens carry it back (see `bot.incidents.paging`)."""
+    return page_key(incident_id)
 
 
 def event_body(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import logging
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -12,18 +13,24 @@ from sqlmodel import Session, col
 from bot.incidents.alerts import NormalizedAlert
 from bot.incidents.context import Domain
 from bot.incidents.ingest import IngestResult, ingest_alerts
+from bot.incidents.pager_updates import UpdateResult, apply_updates
+from bot.incidents.paging import PagingUpdate
 from storage.models import Delivery
 from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Notification:
     """One webhook delivery's alerts; `delivery_id` when the source names its deliveries
-    (the answer is then stored for its retries)."""
+    (the answer is then stored for its retries); `updates` a paging tool's news about
+    incidents it tracks, applied after the alerts."""
 
     source: str
     alerts: list[NormalizedAlert]
     delivery_id: str | None = None
+    updates: list[PagingUpdate] = field(default_factory=list)
 
 
 @dataclass
@@ -36,6 +43,19 @@ class Touched:
     channel_name: str | None
     channel_status: str  # "pending" until the channel exists, then "ready"
     created: bool
+
+    @classmethod
+    def of(
+        cls,
+        incident_id: int,
+        channel_id: str | None,
+        channel_name: str | None,
+        created: bool = False,
+    ) -> Touched:
+        """The reference to an incident, its channel's name given only once it exists."""
+        ready = channel_id is not None
+        status = "ready" if ready else "pending"
+        return cls(incident_id, channel_id, channel_name if ready else None, status, created)
 
 
 @dataclass(frozen=True)
@@ -58,7 +78,7 @@ def ingest_notifications(
     answers: list[Ingested] = []
     plain: list[Notification] = []
     for note in notes:
-        if note.delivery_id is None:
+        if note.delivery_id is None and not note.updates:
             plain.append(note)
             continue
         answers += _plain(uow, domain, plain)
@@ -87,7 +107,8 @@ def _plain(uow: UnitOfWork, domain: Domain, notes: list[Notification]) -> list[I
 
 
 def _delivered(uow: UnitOfWork, domain: Domain, note: Notification) -> Ingested:
-    assert note.delivery_id is not None
+    if note.delivery_id is None:
+        return _updated(uow, domain, note, _plain(uow, domain, [note])[0])
     session = uow.session
     stored = session.scalar(_delivery(note.source, note.delivery_id))
     if stored is not None:
@@ -101,10 +122,52 @@ def _delivered(uow: UnitOfWork, domain: Domain, note: Notification) -> Ingested:
         session.flush()
     except IntegrityError as error:
         raise RepeatedDelivery from error
-    ingested = _plain(uow, domain, [note])[0]
+    ingested = _updated(uow, domain, note, _plain(uow, domain, [note])[0])
     delivery.response = ingested.answer
     session.add(delivery)
     return ingested
+
+
+def _updated(uow: UnitOfWork, domain: Domain, note: Notification, ingested: Ingested) -> Ingested:
+    """Apply the notification's updates after its alerts (an alert may have just opened the
+    incident an update is about); the answer lists them and the incidents they touched."""
+    if not note.updates:
+        return ingested
+    results = apply_updates(uow, domain, note.updates)
+    answer = dict(ingested.answer)
+    incidents = list(answer.get("incidents", []))
+    listed = {ref["id"] for ref in incidents}
+    for result in results:
+        if result.incident_id is not None and result.incident_id not in listed:
+            listed.add(result.incident_id)
+            incidents.append(
+                asdict(Touched.of(result.incident_id, result.channel_id, result.channel_name))
+            )
+    answer["incidents"] = incidents
+    answer["updates"] = [
+        _update_answer(update, result) for update, result in zip(note.updates, results, strict=True)
+    ]
+    queued = ingested.queued or any(r.outcome and r.outcome.effects for r in results)
+    return Ingested(answer, queued)
+
+
+def _update_answer(update: PagingUpdate, result: UpdateResult) -> dict[str, Any]:
+    if not result.applied:
+        # Said in the answer and the log: a sender's event that changed nothing is no error
+        # (PagerDuty would retry an error), but someone may wonder where it went.
+        log.info(
+            "%s %s for %s not applied: %s",
+            update.source,
+            update.kind,
+            update.external_id,
+            result.reason,
+        )
+    return {
+        "kind": update.kind,
+        "incident_id": result.incident_id,
+        "applied": result.applied,
+        "reason": result.reason,
+    }
 
 
 def _answer(note: Notification, results: list[IngestResult]) -> Ingested:
@@ -116,13 +179,8 @@ def _answer(note: Notification, results: list[IngestResult]) -> Ingested:
             continue
         ref = touched.get(result.incident_id)
         if ref is None:
-            ready = result.channel_id is not None
-            touched[result.incident_id] = Touched(
-                result.incident_id,
-                result.channel_id,
-                result.channel_name if ready else None,
-                "ready" if ready else "pending",
-                result.created,
+            touched[result.incident_id] = Touched.of(
+                result.incident_id, result.channel_id, result.channel_name, result.created
             )
         elif result.created:
             ref.created = True

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from bot.alerts import SOURCES, AlertPayloadError, UnknownSource, parse_notification
 from bot.composition.runtime import Runtime
 from bot.incidents.alerts import NormalizedAlert
+from bot.incidents.paging import PagingUpdate
 from bot.outbox.batching import GroupCommit
 from bot.usecases.ingest_alerts import (
     Ingested,
@@ -58,16 +59,28 @@ class IncidentRef(BaseModel):
         return data
 
 
+class UpdateRef(BaseModel):
+    """What a paging tool's update did (PagerDuty's ack, note, priority...): `applied`, or
+    the `reason` nothing was recorded."""
+
+    kind: str
+    incident_id: int | None
+    applied: bool
+    reason: str | None
+
+
 class Accepted(BaseModel):
-    """The 202 answer: the incidents touched (in order, once each) and how many alerts came."""
+    """The 202 answer: the incidents touched (in order, once each) and how many alerts came;
+    `updates` only when the body carried updates about an incident (PagerDuty)."""
 
     incidents: list[IncidentRef]
     alerts: int
+    updates: list[UpdateRef] | None = None
 
 
 def _replayed(stored: dict[str, Any]) -> dict[str, Any]:
     # JSONB reorders keys; going through the model makes a repeat byte-identical.
-    return Accepted.model_validate(stored).model_dump(mode="json")
+    return Accepted.model_validate(stored).model_dump(mode="json", exclude_unset=True)
 
 
 class AlertIngestor:
@@ -81,11 +94,17 @@ class AlertIngestor:
         )
 
     async def __call__(
-        self, source: str, alerts: list[NormalizedAlert], delivery_id: str | None
+        self,
+        source: str,
+        alerts: list[NormalizedAlert],
+        delivery_id: str | None,
+        updates: list[PagingUpdate] | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """Store every alert; return (answer, whether Slack work was queued), after commit."""
+        """Store every alert and apply every update; return (answer, whether Slack work was
+        queued), after commit."""
         try:
-            ingested = await self.batches.submit(Notification(source, alerts, delivery_id))
+            note = Notification(source, alerts, delivery_id, list(updates or ()))
+            ingested = await self.batches.submit(note)
         except RepeatedDelivery:
             stored = await anyio.to_thread.run_sync(self._stored, source, delivery_id)
             if stored is None:
@@ -149,10 +168,11 @@ def build_alerts_router(runtime: Runtime) -> APIRouter:
             raise WebError(error.status_code, error.to_dict()) from None
         # Deduplicated on the id the body names (PagerDuty's signed `event.id`), never on
         # a header: headers are not signed, so a replay could choose a new one.
-        alerts = parsed.alerts
-        delivery_id = parsed.delivery_id if alerts else None  # nothing stored, nothing to repeat
+        alerts, updates = parsed.alerts, parsed.updates
+        # Nothing stored, nothing to repeat.
+        delivery_id = parsed.delivery_id if alerts or updates else None
         try:
-            answer, wrote = await ingest(source, alerts, delivery_id)
+            answer, wrote = await ingest(source, alerts, delivery_id, updates)
         except SQLAlchemyError as error:
             return database_response(error, f"storing {len(alerts)} {source} alert(s)")
         if wrote:

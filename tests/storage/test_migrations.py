@@ -22,6 +22,7 @@ TABLES = {
     "deliveries",
     "people",
     "maintenances",
+    "paged_incidents",
     "apscheduler_jobs",  # APScheduler's job store, created by the release step too
 }
 

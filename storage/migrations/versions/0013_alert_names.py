@@ -6,7 +6,7 @@ distinct alerts of an incident. Rows stored before are given their `alertname` l
 else their title: what the ingest stores for them from now on.
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-06 02:30:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -146,7 +146,8 @@ def test_channel_mention_in_a_label_is_stored_verbatim(web: Served) -> None:
 
 
 def test_pagerduty_event_about_something_else_stores_no_incident(web: Served) -> None:
-    response = web.post("pagerduty", raw("pagerduty_annotated.json"))
+    # PagerDuty's documented `service.updated` example (pagerduty_v3/README.md).
+    response = web.post("pagerduty", raw("pagerduty_v3/service_updated.json"))
 
     assert (response.status_code, response.json()) == (202, {"incidents": [], "alerts": 0})
     assert web.counts() == NOTHING
