@@ -3,7 +3,8 @@
 Over real HTTP to `POST /alerts/{source}`, then through the real outbox and dispatcher to
 the PagerDuty Events API (respx). alertmanager_firing.json carries `severity: critical` in
 the shape of Alertmanager's webhook version 4 (see tests/bot/alerts/payloads); the default
-playbook, which every one of these alerts falls to, says `severity: sev3`.
+playbook, which every one of these alerts falls to, says `severity: sev3`; PagerDuty's
+incident is P1 with high urgency.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def _generic_without_severity() -> bytes:
     ("source", "body", "severity", "pd_severity"),
     [
         pytest.param("alertmanager", raw("alertmanager_firing.json"), "sev1", "critical"),
+        # PagerDuty's documented V3 incident (P1, high urgency); see payloads/pagerduty_v3.
+        pytest.param("pagerduty", raw("pagerduty_v3/triggered.json"), "sev1", "critical"),
         pytest.param("generic", raw("generic_firing.json"), "sev1", "critical"),
         pytest.param(
             "generic",
