@@ -72,7 +72,8 @@ class IncidentSnapshot:
     `milestones` are in the order they happened; `stages` are every stage of the
     incident's playbook, in playbook order, and `stage` is the current one (None before
     the playbook started). `roles` maps each role to its latest holder; `alert_links` are
-    the web links of the first alerts that have one.
+    the web links of the first alerts that have one. `recurrence_of` is the resolved
+    incident of the same alert group this one follows.
     """
 
     id: int
@@ -96,6 +97,7 @@ class IncidentSnapshot:
     roles: Mapping[str, str] = field(default_factory=dict)
     alert_links: tuple[str, ...] = ()
     external: Mapping[str, Any] = field(default_factory=dict)
+    recurrence_of: int | None = None
 
     @property
     def commander(self) -> str | None:
@@ -219,6 +221,7 @@ def _snapshot(
         roles=roles,
         alert_links=links,
         external=dict(incident.external or {}),
+        recurrence_of=incident.recurrence_of,
     )
 
 

@@ -66,8 +66,10 @@ def test_list_shape_and_started_at_from_the_alert(opened: tuple[Served, int]) ->
         "channel_name",
         "started_at",
         "resolved_at",
+        "recurrence_of",
     }
     assert item["id"] == incident_id
+    assert item["recurrence_of"] is None  # the group's first incident
     assert item["title"] == "API error 30030: matching engine upgrade in progress"
     assert (item["severity"], item["status"]) == ("sev1", "investigating")
     assert item["playbook"] == "trading-engine-outage"
