@@ -162,6 +162,9 @@ class Playbook(_Model):
     roles: dict[Role, Person] = Field(default_factory=dict)
     reminders: Reminders = Field(default_factory=Reminders)
     group_by: list[Text] = Field(default_factory=list)
+    # A group still firing this long after its incident was resolved joins that incident
+    # (the channel is told once, with a Reopen button); later, a new incident links it.
+    refire_window: Duration = timedelta(hours=1)
     stages: Annotated[list[Stage], Field(min_length=1)]
 
     @field_validator("channel")

@@ -34,6 +34,8 @@ class Incident(SQLModel, table=True):
             sqlite_where=text("status != 'resolved' AND grouping_key IS NOT NULL"),
             postgresql_where=text("status != 'resolved' AND grouping_key IS NOT NULL"),
         ),
+        # A group with nothing open looks for its last resolved incident (re-fire policy).
+        Index("ix_incidents_grouping_key", "grouping_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -58,6 +60,8 @@ class Incident(SQLModel, table=True):
     postmortem: str | None = None
     # References the integrations keep for this incident (e.g. the Statuspage incident id).
     external: dict[str, Any] = _json()
+    # The resolved incident of the same alert group this one is a recurrence of.
+    recurrence_of: int | None = None
 
 
 class Milestone(SQLModel, table=True):

@@ -34,6 +34,7 @@ from bot.web.api import build_api_router
 from bot.web.body import MIB, BodyCap
 from bot.web.errors import database_unavailable, http_error, invalid_request
 from bot.web.observe import ObservedRequests
+from bot.web.oversize import ALERTS_PREFIX, log_refused
 from storage import outbox
 from storage.db import is_sqlite, ping, transaction
 
@@ -178,7 +179,8 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
     metrics.watch_incidents(runtime.sessions)
     app.state.metrics = metrics
     # Inside the observer, so refusals are logged and counted like any answer.
-    app.add_middleware(BodyCap, larger={SANDBOX_UPLOADS: 32 * MIB})
+    larger = {SANDBOX_UPLOADS: 32 * MIB, ALERTS_PREFIX: runtime.settings.max_alert_body}
+    app.add_middleware(BodyCap, larger=larger, on_refused=log_refused)
     if runtime.settings.sandbox_mode:
         from bot.sandbox.guard import SandboxGuard
 

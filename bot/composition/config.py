@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     sandbox_allow_remote: bool = Field(False, validation_alias="WARROOM_SANDBOX_ALLOW_REMOTE")
     # The sandbox refuses calls past Slack's rate limits as Slack does; off for bursts.
     sandbox_rate_limits: bool = Field(True, validation_alias="WARROOM_SANDBOX_RATE_LIMITS")
+    # A node-down storm with Alertmanager's `max_alerts: 0` sends one body per group with
+    # every alert in it (2,500 alerts are about 1.4 MB); other routes keep their 1 MiB cap.
+    max_alert_body: int = Field(16 * 1024 * 1024, gt=0, validation_alias="WARROOM_MAX_ALERT_BODY")
     # Grafana has no default timestamp header; this is the name the README configures.
     grafana_timestamp_header: str = Field(
         "X-Grafana-Alerting-Signature-Timestamp",

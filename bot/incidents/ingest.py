@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from bot.incidents import effects
+from bot.incidents import effects, refire
 from bot.incidents.alerts import NormalizedAlert
 from bot.incidents.context import Domain
 from bot.incidents.opening import DEFAULT_SEVERITY, open_incident
@@ -166,15 +166,35 @@ def ingest_alerts(
     names = _firing_names(alerts, keys)
     results: list[IngestResult | None] = [None] * len(alerts)
     joining: list[tuple[int, _Open]] = []  # (alert's position, the incident it joins)
+    # Groups with nothing open: their last resolved incident, for the re-fire policy
+    # (under the key an older warroom gave the group too, if it was resolved before).
+    unopened = {key for key in keys if key not in found}
+    unopened |= {
+        former for key, former in zip(keys, formers, strict=True) if former and key in unopened
+    }
+    previous = refire.last_resolved(connection, unopened) if unopened else {}
+    told: dict[int, Outcome] = {}  # alert position: the "still firing" notice it caused
     for n, ((alert, playbook), key) in enumerate(zip(grouped, keys, strict=True)):
         incident = found.get(key)
         if incident is None:
             if alert.status == "resolved":
                 results[n] = IngestResult(None)  # nothing open to attach a recovery to
                 continue
+            before = previous.get(key) or previous.get(formers[n] or "")
+            if refire.rejoins(before, playbook, domain.clock.now()):
+                assert before is not None
+                # Resolved a moment ago: the group joins that incident, and says so once.
+                incident = found[key] = _Open(before.id, before.channel_id, before.channel_name)
+                notice = refire.still_firing(uow, domain, before.id, alert)
+                if notice is not None:
+                    told[n] = notice
+                joining.append((n, incident))
+                continue
             # The first firing alert of a group with nothing open opens the incident (and
             # is stored with it); the group's later alerts join it below.
-            opened = _open_for(uow, domain, alert, playbook, key, opening_title(alert, names[key]))
+            recurrence_of = before.id if before is not None else None
+            title = opening_title(alert, names[key])
+            opened = _open_for(uow, domain, alert, playbook, key, title, recurrence_of)
             if isinstance(opened, IngestResult):
                 assert opened.incident_id is not None
                 found[key] = _Open(opened.incident_id, opened.channel_id, opened.channel_name)
@@ -183,6 +203,10 @@ def ingest_alerts(
             incident = found[key] = opened
         joining.append((n, incident))
     _join_all(uow, domain, alerts, joining, results)
+    for n, notice in told.items():
+        result = results[n]
+        if result is not None and result.outcome is None:
+            result.outcome = notice  # work for the outbox: the dispatcher is woken
     done = [result for result in results if result is not None]
     assert len(done) == len(alerts), "an alert was left without a result"
     return done
@@ -282,8 +306,10 @@ def _open_for(
     playbook: Playbook,
     key: str,
     title: str,
+    recurrence_of: int | None = None,
 ) -> IngestResult | _Open:
-    """Open the group's incident; if another transaction just did, the incident to join."""
+    """Open the group's incident (a recurrence of `recurrence_of`, the group's last one);
+    if another transaction just did, the incident to join."""
     try:
         with uow.savepoint():
             rec = open_incident(
@@ -296,6 +322,7 @@ def _open_for(
                 grouping_key=key,
                 started_at=alert.starts_at,
                 source="alert",
+                recurrence_of=recurrence_of,
                 # The alert that opened it comes first in the timeline.
                 first=lambda opened: _store(opened.session, opened.now, _id(opened), alert),
             )

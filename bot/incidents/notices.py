@@ -109,6 +109,17 @@ class DeliveryFailed(Notice):
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class StillFiringAfterResolve(Notice):
+    """The incident's alert group fired again within its playbook's `refire_window` after
+    the incident was resolved: `title` is the alert's, `resolved_at` when it was resolved.
+    Told once per resolve; the repeats after it are only counted."""
+
+    name: ClassVar[str] = "still_firing_after_resolve"
+    title: str
+    resolved_at: datetime
+
+
 NOTICE_TYPES: tuple[type[Notice], ...] = (
     StageStarted,
     TimeboxOverdue,
@@ -119,4 +130,5 @@ NOTICE_TYPES: tuple[type[Notice], ...] = (
     MaintenanceDue,
     InviteRefused,
     DeliveryFailed,
+    StillFiringAfterResolve,
 )

@@ -32,9 +32,11 @@ def open_incident(
     drill: bool = False,
     first: Callable[[Recorder], object] | None = None,
     key: str | None = None,
+    recurrence_of: int | None = None,
 ) -> Recorder:
     """Store a new incident with its milestones, roles and first stage; the Recorder is
-    left open for the caller's own additions (close it). `key`: the delivery that asked."""
+    left open for the caller's own additions (close it). `key`: the delivery that asked;
+    `recurrence_of`: the resolved incident of the same alert group it follows."""
     now = domain.clock.now()
     incident = Incident(
         title=title,
@@ -45,6 +47,7 @@ def open_incident(
         grouping_key=grouping_key,
         drill=drill,
         opened_by=actor,
+        recurrence_of=recurrence_of,
         created_at=now,
         updated_at=now,
     )
@@ -66,6 +69,15 @@ def open_incident(
         f"{prefix}: {title} ({severity})" if source == "command" else f"Incident opened: {title}"
     )
     rec.event("declared", opened, actor=actor, source=source)
+    again = f" (recurrence of #{recurrence_of})" if recurrence_of is not None else ""
+    if again:
+        rec.event(
+            "recurrence",
+            f"Recurrence of incident #{recurrence_of}: its alerts fired again",
+            actor=actor,
+            source=source,
+            data={"incident": recurrence_of},
+        )
     declarer = [actor] if actor else []
     invite = list(dict.fromkeys([*declarer, *playbook.invite, *playbook.roles.values()]))
     rec.effect(
@@ -81,7 +93,7 @@ def open_incident(
     rec.effect(
         effects.Broadcast(
             text=f"{'[DRILL] ' if drill else ''}{severity.upper()} incident #{incident.id} "
-            f"opened: {title}"
+            f"opened: {title}{again}"
         )
     )
     for role, person in playbook.roles.items():

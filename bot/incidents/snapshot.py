@@ -72,7 +72,8 @@ class IncidentSnapshot:
     `milestones` are in the order they happened; `stages` are every stage of the
     incident's playbook, in playbook order, and `stage` is the current one (None before
     the playbook started). `roles` maps each role to its latest holder; `alert_links` are
-    the web links of the first alerts that have one. `source` is the sender of the alert
+    the web links of the first alerts that have one. `recurrence_of` is the resolved
+    incident of the same alert group this one follows. `source` is the sender of the alert
     that opened the incident (None for a declared one) and `alert_names` the distinct names
     of its alerts, in the order they first came.
     """
@@ -98,6 +99,7 @@ class IncidentSnapshot:
     roles: Mapping[str, str] = field(default_factory=dict)
     alert_links: tuple[str, ...] = ()
     external: Mapping[str, Any] = field(default_factory=dict)
+    recurrence_of: int | None = None
     source: str | None = None
     alert_names: tuple[str, ...] = ()
 
@@ -248,6 +250,7 @@ def _snapshot(
         roles=roles,
         alert_links=links,
         external=dict(incident.external or {}),
+        recurrence_of=incident.recurrence_of,
     )
 
 

@@ -70,6 +70,9 @@ def card_blocks(card: IncidentSnapshot, tz: ZoneInfo) -> list[dict[str, Any]]:
             ],
         },
     ]
+    if card.recurrence_of is not None:
+        again = f":repeat: Recurrence of incident #{card.recurrence_of}: its alerts fired again"
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": again}]})
     if card.impact:
         blocks.append(_section(f"*Impact*\n{truncate(escape(card.impact), 2900)}"))
     tasks = card.stage.tasks if card.stage is not None else ()

@@ -9,6 +9,7 @@ class ActionId(StrEnum):
     ACKNOWLEDGE = "incident_acknowledge"
     ADD_NOTE = "incident_add_note"
     RESOLVE = "incident_resolve"
+    REOPEN = "incident_reopen"  # on the "still firing after resolve" notice
 
 
 class CallbackId(StrEnum):

@@ -127,6 +127,10 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
     async def handle_action_resolve(ack: AsyncAck, body: dict[str, Any]) -> None:
         await button(ack, body, "resolve")
 
+    @app.action(ActionId.REOPEN)
+    async def handle_action_reopen(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await button(ack, body, "reopen")
+
     @app.action(ActionId.ADD_NOTE)
     async def handle_action_add_note(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient

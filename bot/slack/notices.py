@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.incidents.notices import (
@@ -14,11 +15,14 @@ from bot.incidents.notices import (
     PostmortemDue,
     StageStarted,
     StatusUpdateDue,
+    StillFiringAfterResolve,
     TimeboxOverdue,
     Unacknowledged,
 )
 from bot.incidents.times import format_duration, format_local
 from bot.slack.escape import escape, mention
+from bot.slack.ids import ActionId
+from bot.slack.limits import TEXT_OBJECT_MAX, fit_text
 
 # What each operation was for, as responders would say it.
 DOING = {
@@ -82,7 +86,31 @@ def render(notice: Notice, tz: ZoneInfo) -> str:
         case DeliveryFailed(kind=kind, reason=reason):
             doing = DOING.get(kind, f"carry out `{escape(kind)}`")
             return f":warning: Could not {doing}: {escape(reason)}. The steps after it went on."
+        case StillFiringAfterResolve(title=title, resolved_at=resolved_at):
+            when = format_local(resolved_at, tz, with_date=True)
+            return (
+                f":repeat: *Still firing after resolve*: {escape(title)}. This incident was "
+                f"resolved at {when} {tz.key} and its alerts fire again; they are added to "
+                "the timeline, and further repeats only counted. Reopen it if it is not over."
+            )
     raise ValueError(f"no Slack wording for the notice {notice.name!r}")
+
+
+def notice_blocks(notice: Notice, text: str, incident_id: int) -> list[dict[str, Any]] | None:
+    """Blocks for a notice that offers a button (None: the text alone says it all)."""
+    if not isinstance(notice, StillFiringAfterResolve):
+        return None
+    button = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": "Reopen"},
+        "action_id": ActionId.REOPEN,
+        "value": str(incident_id),
+        "style": "primary",
+    }
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": fit_text(text, TEXT_OBJECT_MAX)}},
+        {"type": "actions", "block_id": f"refire-{incident_id}", "elements": [button]},
+    ]
 
 
 def window(starts_at: datetime, ends_at: datetime, tz: ZoneInfo) -> str:

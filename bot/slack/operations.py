@@ -36,7 +36,7 @@ from bot.slack.errors import slack_error, translated
 from bot.slack.escape import escape, mention
 from bot.slack.incident_rows import IncidentRows
 from bot.slack.limits import TEXT_MAX, fit_text, send_fitted
-from bot.slack.notices import render
+from bot.slack.notices import notice_blocks, render
 from bot.slack.once import already_posted, answered, metadata, shares_file
 from storage.models import Incident
 
@@ -170,10 +170,19 @@ class SlackOperations:
         return await self._post(_incident(effect), _message_text(effect), attempt)
 
     async def post_notice(self, effect: PostNotice, attempt: Attempt) -> dict[str, Any]:
-        """Post a notice in the incident channel, in Slack's words."""
-        return await self._post(_incident(effect), render(effect.notice, self.tz), attempt)
+        """Post a notice in the incident channel, in Slack's words (and buttons)."""
+        incident_id = _incident(effect)
+        text = render(effect.notice, self.tz)
+        blocks = notice_blocks(effect.notice, text, incident_id)
+        return await self._post(incident_id, text, attempt, blocks)
 
-    async def _post(self, incident_id: int, text: str, attempt: Attempt) -> dict[str, Any]:
+    async def _post(
+        self,
+        incident_id: int,
+        text: str,
+        attempt: Attempt,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         channel_id = await self.rows.channel(incident_id)
         found = await already_posted(self.client, channel_id, attempt)
         if found is not None:
@@ -185,6 +194,7 @@ class SlackOperations:
                 channel=channel_id,
                 text=text,
                 metadata=metadata([attempt.op_id]),
+                blocks=blocks,
             ),
         )
         return {"ts": response["ts"]}

@@ -36,6 +36,7 @@ WEB_API_TIMEOUT = 15  # seconds
 INTERACTION_VERBS: dict[str, str] = {
     ActionId.ACKNOWLEDGE: "ack",
     ActionId.RESOLVE: "resolve",
+    ActionId.REOPEN: "reopen",
     ActionId.ADD_NOTE: "note",
     CallbackId.NOTE: "note",
     CallbackId.DECLARE: "declare",

@@ -62,6 +62,7 @@ def _summary(incident: IncidentSnapshot) -> IncidentSummary:
         channel_name=incident.channel_name,
         started_at=incident.started_at,
         resolved_at=incident.resolved_at,
+        recurrence_of=incident.recurrence_of,
         source=incident.source,
         alert_names=list(incident.alert_names),
     )

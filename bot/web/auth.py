@@ -108,6 +108,7 @@ def require_auth(
     # Configured, a Grafana signature counts only with a fresh timestamp in this header:
     # without one a captured request could be replayed at any time.
     stamp_required = settings.grafana_timestamp_header or None
+    limit = settings.max_alert_body  # the signed bodies are the alert routes'
 
     async def authenticate(request: Request) -> None:
         if token is None and not sandbox:
@@ -117,7 +118,7 @@ def require_auth(
         if source == "pagerduty" and pagerduty_signature is not None:
             # A signature that does not verify means a forged or misconfigured sender,
             # whatever token the request also carries.
-            body = await read_body(request)
+            body = await read_body(request, limit)
             if token and verify_pagerduty_signature([token], body, pagerduty_signature):
                 return
             raise unauthorized(f"{PAGERDUTY_SIGNATURE} does not verify with WARROOM_ALERT_TOKEN")
@@ -134,7 +135,7 @@ def require_auth(
             return
         grafana_signature = request.headers.get(GRAFANA_SIGNATURE)
         if source == "grafana" and grafana_signature:
-            body = await read_body(request)
+            body = await read_body(request, limit)
             stamp = request.headers.get(stamp_required or GRAFANA_TIMESTAMP)
             if stamp_required and stamp is None:
                 raise unauthorized(

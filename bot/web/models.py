@@ -19,6 +19,9 @@ class IncidentSummary(BaseModel):
     channel_name: str | None
     started_at: datetime | None
     resolved_at: datetime | None
+    # The resolved incident of the same alert group this one follows (it fired again
+    # past the playbook's refire_window).
+    recurrence_of: int | None = None
     source: str | None = Field(
         description="the sender of the alert that opened it (alertmanager, grafana, "
         "pagerduty, generic, ...); null for a declared incident"

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from bot.composition.app import create_app
 from bot.composition.config import Settings
 from bot.composition.runtime import Runtime, build_runtime
+from bot.incidents.clock import Clock
 from bot.sandbox.client import SandboxClient
 from tests.support.server import free_port, run_app_in_thread
 
@@ -45,9 +46,10 @@ def make_settings(url: str, **extra: str) -> Settings:
 
 
 @contextmanager
-def serving(url: str, **settings: str) -> Iterator[Service]:
-    """Run warroom in sandbox mode on a free port with extra settings."""
-    runtime = build_runtime(make_settings(url, **settings))
+def serving(url: str, *, clock: Clock | None = None, **settings: str) -> Iterator[Service]:
+    """Run warroom in sandbox mode on a free port with extra settings (and the domain's
+    clock, when a test moves time on)."""
+    runtime = build_runtime(make_settings(url, **settings), clock=clock)
     port = free_port()
     app = create_app(runtime, public_url=f"http://127.0.0.1:{port}")
     with run_app_in_thread(app, port=port) as base:

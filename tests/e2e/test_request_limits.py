@@ -24,6 +24,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from tests.bot.alerts.payloads import alertmanager_group
 from tests.support.process import ServerProcess, child_env, cleanup, start_server
 from tests.support.server import wait_until
 
@@ -31,6 +32,10 @@ TOKEN = "request-limits-alert-token"
 RECEIVE_TIMEOUT = 2.0
 MIB = 1024 * 1024
 TOO_LARGE = {"error": "body larger than 1048576 bytes (1 MiB) refused"}
+# Alert routes take bigger bodies (an Alertmanager group of every alert of a storm); the
+# server below caps them at 3 MiB instead of the 16 MiB default, to keep the test light.
+ALERT_CAP = 3 * MIB
+ALERT_TOO_LARGE = {"error": "body larger than 3145728 bytes (3 MiB) refused"}
 # Every kind of route: Slack's (signed), an alert source, a sandbox method, the Web API
 # stand-in, and one that takes no body at all.
 ROUTES = [
@@ -45,7 +50,11 @@ ROUTES = [
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     workdir = tmp_path_factory.mktemp("limits")
-    env = child_env(DATABASE_URL=f"sqlite:///{workdir / 'warroom.db'}", WARROOM_ALERT_TOKEN=TOKEN)
+    env = child_env(
+        DATABASE_URL=f"sqlite:///{workdir / 'warroom.db'}",
+        WARROOM_ALERT_TOKEN=TOKEN,
+        WARROOM_MAX_ALERT_BODY=str(ALERT_CAP),
+    )
     args = ["--receive-timeout", str(RECEIVE_TIMEOUT)]
     process = start_server("limits", workdir, env=env, args=args)
     with cleanup(process):
@@ -124,7 +133,8 @@ def test_a_declared_body_over_the_cap_is_refused_before_it_is_sent(
         )
         status, headers, body = _read_answer(sock)
 
-    assert (status, json.loads(body)) == (413, TOO_LARGE)
+    expected = ALERT_TOO_LARGE if path.startswith("/alerts/") else TOO_LARGE
+    assert (status, json.loads(body)) == (413, expected)
     assert headers["content-type"] == "application/json"
 
 
@@ -151,7 +161,7 @@ def _stream_chunked(
             status, _headers, body = _read_answer(sock)
         except (ConnectionResetError, AssertionError):
             return sent, None
-    assert json.loads(body) == TOO_LARGE
+    assert json.loads(body) == (ALERT_TOO_LARGE if path.startswith("/alerts/") else TOO_LARGE)
     return sent, status
 
 
@@ -197,10 +207,10 @@ def test_three_parallel_150_mib_unsigned_slack_bodies_are_cut_at_the_cap(
 @pytest.mark.parametrize("path", ["/alerts/generic", "/sandbox/api/sandbox.command"])
 def test_a_chunked_body_over_the_cap_is_refused_with_413(server: ServerProcess, path: str) -> None:
     lines = [f"Authorization: Bearer {TOKEN}", "Content-Type: application/json"]
-    sent, status = _stream_chunked(server, path, 4 * MIB, *lines)
+    sent, status = _stream_chunked(server, path, 5 * MIB, *lines)
 
     assert status == 413
-    assert sent <= 4 * MIB
+    assert sent <= 5 * MIB
 
 
 def test_a_body_under_the_cap_still_goes_through_chunked(server: ServerProcess) -> None:
@@ -214,6 +224,42 @@ def test_a_body_under_the_cap_still_goes_through_chunked(server: ServerProcess) 
 
     assert "content-length" not in answer.request.headers
     assert answer.status_code == 202, answer.text
+
+
+def test_an_alert_group_over_one_mib_is_accepted_on_the_alert_routes_only(
+    server: ServerProcess,
+) -> None:
+    body = alertmanager_group(3000, group_key='{}:{alertname="AcceptedStorm"}')
+    assert MIB < len(body) < ALERT_CAP
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+    accepted = httpx.post(f"{server.url}/alerts/alertmanager", content=body, headers=headers)
+    # Slack's route, unauthenticated, keeps its small cap.
+    refused = httpx.post(f"{server.url}/slack/events", content=body, headers=headers)
+
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["alerts"] == 3000
+    assert (refused.status_code, refused.json()) == (413, TOO_LARGE)
+
+
+def test_an_alert_group_over_the_cap_is_refused_and_logged_with_its_group_key(
+    server: ServerProcess,
+) -> None:
+    key = '{}:{alertname="RefusedStorm"}'
+    body = alertmanager_group(6000, group_key=key)
+    assert len(body) > ALERT_CAP
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+    answer = httpx.post(f"{server.url}/alerts/alertmanager", content=body, headers=headers)
+
+    assert (answer.status_code, answer.json()) == (413, ALERT_TOO_LARGE)
+    line = wait_until(
+        lambda: next((ln for ln in server.log().splitlines() if "RefusedStorm" in ln), None)
+    )
+    assert "WARNING" in line
+    assert f"refused a {len(body)}-byte alertmanager notification" in line
+    assert f"(group key {key!r})" in line
+    assert "RefusedStorm" not in _titles(server)
 
 
 # -- slow and stalled connections ----------------------------------------------------------

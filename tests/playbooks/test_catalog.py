@@ -9,6 +9,7 @@ from playbooks import (
     Playbook,
     PlaybookError,
     bundled_dir,
+    check_dir,
     load_dir,
     load_playbook,
     playbook_files,
@@ -196,3 +197,23 @@ def test_channel_name_keeps_letters_slack_takes_in_any_script(title, slug):
     sayable names the incident by its id."""
     name = playbook("x").channel_name(title=title, on=date(2021, 3, 10), incident_id=7)
     assert name == f"inc-20210310-{slug}"
+
+
+def test_refire_window_defaults_to_an_hour_and_takes_a_duration():
+    assert playbook("x").refire_window == timedelta(hours=1)
+    built = Playbook.model_validate(
+        {"id": "x", "title": "X", "refire_window": "15m", "stages": [{"id": "a", "title": "A"}]}
+    )
+    assert built.refire_window == timedelta(minutes=15)
+    assert built.snapshot()["refire_window"] == "15m"
+    assert Playbook.from_snapshot(built.snapshot()).refire_window == timedelta(minutes=15)
+
+
+def test_a_bad_refire_window_is_refused_at_its_line(tmp_path):
+    (tmp_path / "x.yaml").write_text(
+        "id: x\ntitle: X\nrefire_window: soon\nstages:\n  - {id: a, title: A}\n"
+    )
+    problems = check_dir(tmp_path)
+    assert [(p.line, p.message) for p in problems] == [
+        (3, "refire_window: bad duration 'soon': expected 30s, 15m, 2h, 3d or 1h30m")
+    ]

@@ -5,7 +5,7 @@ tool's later webhooks (a note names only the tool's incident) find warroom's inc
 through it.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-06 02:15:00
 """
 
@@ -16,7 +16,7 @@ import storage.types
 
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

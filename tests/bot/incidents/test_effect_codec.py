@@ -28,6 +28,7 @@ NOTICES: list[notices.Notice] = [
     ),
     notices.InviteRefused(people=("U0NOBODY", "x@example.com"), reasons=("user_not_found",) * 2),
     notices.DeliveryFailed(kind="card.post", reason="Slack refused card.post: is_archived"),
+    notices.StillFiringAfterResolve(title="Matching engine errors", resolved_at=AT),
 ]
 
 EFFECTS: list[effects.Effect] = [

@@ -92,6 +92,12 @@ WHEN = "2024-03-01 02:00–04:30 Europe/Berlin"
             ":warning: Could not carry out `fax.send`: no handler for fax.send. The steps "
             "after it went on.",
         ),
+        (
+            notices.StillFiringAfterResolve(title="InstanceDown", resolved_at=START),
+            ":repeat: *Still firing after resolve*: InstanceDown. This incident was resolved "
+            "at 2024-03-01 02:00 Europe/Berlin and its alerts fire again; they are added to the "
+            "timeline, and further repeats only counted. Reopen it if it is not over.",
+        ),
     ],
     ids=lambda v: getattr(v, "name", ""),
 )
@@ -135,8 +141,9 @@ def test_each_maintenance_phase_has_its_notice(phase: str, text: str) -> None:
         notices.MaintenanceDue(
             maintenance_id=4, title="<!channel> & co", phase="start", starts_at=START, ends_at=END
         ),
+        notices.StillFiringAfterResolve(title="<!channel> & co", resolved_at=START),
     ],
-    ids=["stage", "timebox", "scheduled", "due"],
+    ids=["stage", "timebox", "scheduled", "due", "still-firing"],
 )
 def test_titles_in_a_notice_are_escaped_once(notice: notices.Notice) -> None:
     text = render(notice, BERLIN)

@@ -128,6 +128,25 @@ def test_an_incident_opened_before_group_keys_named_their_sender_is_joined_while
         assert len(session.scalars(select(Alert)).all()) == 1
 
 
+def test_a_group_resolved_before_the_upgrade_is_still_its_last_incident_for_refire(
+    web: Served,
+) -> None:
+    old = load("alertmanager_firing.json")
+    del old["externalURL"]
+    resolved_before = _opened(web, "alertmanager", dump(old))
+    with unit_of_work(web.runtime.sessions) as uow:
+        incident = uow.session.get(Incident, resolved_before)
+        resolve = parse_command("resolve Restarted")
+        execute(uow, web.runtime.domain, resolve, incident=incident, actor="U0ALICE")
+
+    # Within the playbook's refire_window: it joins the resolved incident, opens none.
+    again = web.post("alertmanager", raw("alertmanager_firing.json")).json()
+
+    assert [(ref["id"], ref["created"]) for ref in again["incidents"]] == [(resolved_before, False)]
+    with web.runtime.sessions() as session:
+        assert len(session.scalars(select(Incident)).all()) == 1
+
+
 def test_the_202_names_the_channel_only_once_slack_created_it(web: Served) -> None:
     first = web.post("alertmanager", raw("alertmanager_firing.json")).json()
     [ref] = first["incidents"]

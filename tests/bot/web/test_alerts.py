@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.composition.runtime import Runtime
-from bot.web.body import MAX_BODY
+from bot.web.body import MAX_BODY, MIB
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Alert, Delivery, Incident, TimelineEvent
-from tests.bot.alerts.payloads import dump, load, raw
+from tests.bot.alerts.payloads import alertmanager_group, dump, load, raw
 from tests.bot.web.conftest import (
     BEARER,
     FIRING,
@@ -255,20 +255,31 @@ def _padded(size: int) -> bytes:
     return body
 
 
-def test_body_of_exactly_one_mib_is_accepted(web: Served) -> None:
-    assert web.post("generic", _padded(MAX_BODY)).status_code == 202
+CAP = 2 * MIB  # WARROOM_MAX_ALERT_BODY for the tests below: over the 1 MiB of other routes
 
 
-def test_body_over_one_mib_is_refused_by_its_content_length(web: Served) -> None:
-    response = web.post("generic", _padded(MAX_BODY + 1))
+def test_default_alert_body_cap_is_16_mib(tmp_path) -> None:
+    settings = make_settings(f"sqlite:///{tmp_path / 'w.db'}")
+    assert settings.max_alert_body == 16 * MIB
+
+
+def test_body_of_exactly_the_alert_cap_is_accepted(serve) -> None:
+    web = serve(slack=True, WARROOM_MAX_ALERT_BODY=str(CAP))
+    assert web.post("generic", _padded(CAP)).status_code == 202
+
+
+def test_body_over_the_alert_cap_is_refused_by_its_content_length(serve) -> None:
+    web = serve(slack=True, WARROOM_MAX_ALERT_BODY=str(CAP))
+    response = web.post("generic", _padded(CAP + 1))
 
     assert response.status_code == 413
-    assert "1 MiB" in response.json()["error"]
+    assert response.json() == {"error": "body larger than 2097152 bytes (2 MiB) refused"}
     assert web.counts() == NOTHING
 
 
-def test_chunked_body_over_one_mib_is_refused_while_streaming(web: Served) -> None:
-    body = _padded(MAX_BODY + 1)
+def test_chunked_body_over_the_alert_cap_is_refused_while_streaming(serve) -> None:
+    web = serve(slack=True, WARROOM_MAX_ALERT_BODY=str(CAP))
+    body = _padded(CAP + 1)
 
     def chunks():
         for start in range(0, len(body), 64 * 1024):
@@ -282,8 +293,27 @@ def test_chunked_body_over_one_mib_is_refused_while_streaming(web: Served) -> No
     if response is not None:
         assert "content-length" not in response.request.headers
         assert response.status_code == 413
-        assert "1 MiB" in response.json()["error"]
+        assert "2 MiB" in response.json()["error"]
     assert web.counts() == NOTHING
+
+
+def test_a_2500_alert_alertmanager_group_is_stored_whole(web: Served) -> None:
+    """A node-down storm under `max_alerts: 0`: one 1.8 MB body, every alert kept."""
+    body = alertmanager_group(2500)
+    assert len(body) > MAX_BODY
+
+    response = web.post("alertmanager", body)
+
+    assert response.status_code == 202, response.text
+    assert response.json()["alerts"] == 2500
+    [ref] = response.json()["incidents"]
+    assert ref["created"] is True
+    counts = web.counts()
+    assert (counts["incidents"], counts["alerts"]) == (1, 2500)
+    detail = web.get(f"/api/incidents/{ref['id']}").json()
+    assert len(detail["alerts"]) == 2500
+    instances = {alert["labels"]["instance"] for alert in detail["alerts"]}
+    assert "node-02499.hk.example.com:9100" in instances
 
 
 def test_chunked_body_under_the_cap_is_accepted(web: Served) -> None:

@@ -66,10 +66,12 @@ def test_list_shape_and_started_at_from_the_alert(opened: tuple[Served, int]) ->
         "channel_name",
         "started_at",
         "resolved_at",
+        "recurrence_of",
         "source",
         "alert_names",
     }
     assert item["id"] == incident_id
+    assert item["recurrence_of"] is None  # the group's first incident
     assert item["title"] == (
         "MatchingEngineErrors: API error 30030: matching engine upgrade in progress"
     )

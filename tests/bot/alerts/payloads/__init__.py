@@ -38,3 +38,39 @@ def set_path(payload: Any, path: tuple[str | int, ...], value: Any) -> Any:
 
 
 DELETE = object()
+
+
+def alertmanager_group(size: int, group_key: str = '{}:{alertname="InstanceDown"}') -> bytes:
+    """One Alertmanager notification carrying a whole node-down storm: `size` alerts.
+
+    Each alert is the one of `alertmanager_firing.json` on its own instance. Keys are in
+    Alertmanager's wire order: `notify/webhook/webhook.go` (prometheus/alertmanager) embeds
+    `template.Data` (receiver, status, alerts, the common labels, externalURL) before
+    version, groupKey and truncatedAlerts, so the group key comes after every alert.
+    """
+    sample = load("alertmanager_firing.json")
+    [alert] = sample["alerts"]
+    alerts = []
+    for n in range(size):
+        instance = f"node-{n:05d}.hk.example.com:9100"
+        alerts.append(
+            {
+                **alert,
+                "labels": {**alert["labels"], "instance": instance},
+                "annotations": {**alert["annotations"], "description": f"{instance} is down."},
+                "fingerprint": f"{n:016x}",
+            }
+        )
+    body = {
+        "receiver": sample["receiver"],
+        "status": "firing",
+        "alerts": alerts,
+        "groupLabels": sample["groupLabels"],
+        "commonLabels": sample["commonLabels"],
+        "commonAnnotations": sample["commonAnnotations"],
+        "externalURL": sample["externalURL"],
+        "version": "4",
+        "groupKey": group_key,
+        "truncatedAlerts": 0,
+    }
+    return dump(body)
