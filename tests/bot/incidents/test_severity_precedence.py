@@ -8,9 +8,11 @@ from dataclasses import replace
 import pytest
 
 from bot.incidents import effects
+from bot.incidents.commands import parse_command
 from bot.incidents.context import Domain
 from bot.incidents.ingest import ingest_alert
 from bot.incidents.opening import declare
+from bot.incidents.service import execute
 from playbooks import Catalog, Playbook
 from storage.unit_of_work import unit_of_work
 from tests.bot.incidents.conftest import Store, reference_alert
@@ -64,3 +66,16 @@ def test_a_declared_severity_beats_the_override_and_the_override_beats_the_defau
     assert said.incident is not None and unsaid.incident is not None
     assert store.incident(said.incident.id).severity == "sev4"
     assert store.incident(unsaid.incident.id).severity == "sev1"
+
+
+def test_a_drill_rehearses_at_the_severity_the_playbook_forces(
+    sessions, domain, store: Store
+) -> None:
+    forced = _domain(domain, severity="sev3", severity_override="sev1")
+    with unit_of_work(sessions) as uow:
+        outcome = execute(uow, forced, parse_command("drill default"), incident=None, actor="U0A")
+
+    assert outcome.incident is not None
+    incident = store.incident(outcome.incident.id)
+    assert (incident.drill, incident.severity) == (True, "sev1")
+    assert effects.PAGE not in [op.kind for op in store.outbox(incident.id)]  # drills never page
