@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.alerts import alertmanager, generic, grafana, pagerduty
+from bot.alerts import alertmanager, datadog, generic, grafana, pagerduty
 from bot.alerts.errors import AlertPayloadError, UnknownSource, describe_validation_error
 from bot.alerts.grafana import verify_grafana_signature
 from bot.alerts.pagerduty import verify_pagerduty_signature
@@ -43,6 +43,7 @@ SOURCES: Mapping[str, Normalizer] = MappingProxyType(
         alertmanager.SOURCE: alertmanager.normalize,
         grafana.SOURCE: grafana.normalize,
         pagerduty.SOURCE: pagerduty.normalize,
+        datadog.SOURCE: datadog.normalize,
         generic.SOURCE: generic.normalize,
     }
 )
