@@ -272,7 +272,7 @@ def test_unknown_source_is_404_listing_the_known_ones():
     assert caught.value.source == "nagios"
     assert caught.value.message == (
         "unknown alert source 'nagios'; known sources: "
-        "alertmanager, datadog, generic, grafana, pagerduty"
+        "alertmanager, cloudwatch, datadog, generic, grafana, pagerduty"
     )
     assert isinstance(caught.value, AlertPayloadError)
 
