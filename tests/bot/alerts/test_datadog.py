@@ -8,12 +8,14 @@ every value is an example Datadog's docs give for its variable
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from bot.alerts import AlertPayloadError, parse
-from bot.alerts.datadog import split_title
+from bot.alerts.datadog import DatadogWebhook, split_title
 from tests.bot.alerts.payloads import dump, load, raw
 
 
@@ -152,3 +154,27 @@ def test_epoch_milliseconds_out_of_range_is_422():
 )
 def test_split_title(title: str, expected: tuple):
     assert split_title(title) == expected
+
+
+def _readme_payload() -> dict:
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    section = readme.split("### Datadog", 1)[1].split("\n### ", 1)[0]
+    return json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+
+
+def test_the_readme_payload_names_only_variables_warroom_reads():
+    template = _readme_payload()
+
+    assert set(template) == set(DatadogWebhook.model_fields)
+    # Every value is one of Datadog's variables, so a filled-in copy is a real delivery.
+    filled = {**template, **load("datadog_triggered.json")}
+    assert set(filled) == set(template)
+    assert one(filled).fingerprint == "9bd4ac313a4d1e8fae2482df7b77628"
+
+
+def test_the_readme_payload_with_nothing_filled_in_is_refused():
+    # Datadog leaves a variable it has no value for as written: no title is no alert.
+    with pytest.raises(AlertPayloadError) as caught:
+        parse("datadog", dump(_readme_payload()))
+
+    assert caught.value.details == ["title: title must not be blank"]
