@@ -15,7 +15,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.alerts import alertmanager, cloudwatch, datadog, generic, grafana, pagerduty
+from bot.alerts import (
+    alertmanager,
+    cloudwatch,
+    datadog,
+    generic,
+    grafana,
+    opsgenie,
+    pagerduty,
+)
 from bot.alerts.errors import AlertPayloadError, UnknownSource, describe_validation_error
 from bot.alerts.grafana import verify_grafana_signature
 from bot.alerts.pagerduty import verify_pagerduty_signature
@@ -45,6 +53,7 @@ SOURCES: Mapping[str, Normalizer] = MappingProxyType(
         pagerduty.SOURCE: pagerduty.normalize,
         datadog.SOURCE: datadog.normalize,
         cloudwatch.SOURCE: cloudwatch.normalize,
+        opsgenie.SOURCE: opsgenie.normalize,
         generic.SOURCE: generic.normalize,
     }
 )

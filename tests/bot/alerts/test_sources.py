@@ -22,7 +22,7 @@ class Case:
     status: tuple[str | int, ...] | None  # where the per-alert status lives, if anywhere
     title: str
     fingerprint: str
-    severity: str
+    severity: str | None
     starts_at: datetime
     ends_at: datetime  # of the resolved payload
 
@@ -78,6 +78,18 @@ CASES = [
         severity="sev1",
         starts_at=datetime(2014, 7, 29, 19, 37, 52, tzinfo=UTC),
         ends_at=datetime(2014, 7, 29, 19, 47, 52, tzinfo=UTC),
+    ),
+    Case(
+        source="opsgenie",
+        firing="opsgenie_create.json",
+        resolved="opsgenie_close.json",
+        start=("alert", "createdAt"),
+        status=None,
+        title="test alert",
+        fingerprint="052652ac-5d1c-464a-812a-7dd18bbfba8c",
+        severity=None,  # Opsgenie's example states no priority
+        starts_at=datetime(2015, 1, 5, 10, 3, 11, 104000, tzinfo=UTC),
+        ends_at=datetime(2015, 1, 5, 10, 3, 44, 764002, tzinfo=UTC),
     ),
     Case(
         source="generic",
@@ -185,8 +197,8 @@ def test_bad_timestamp_is_422_naming_the_field(case: Case, text: str, problem: s
     assert error.details == [f"{'.'.join(map(str, case.start))}: {problem}"]
 
 
-# PagerDuty and Datadog have no status field: it comes from event_type (test_pagerduty)
-# and the alert transition (test_datadog).
+# PagerDuty, Datadog and Opsgenie have no status field: it comes from event_type
+# (test_pagerduty), the alert transition (test_datadog) and the action (test_opsgenie).
 @pytest.mark.parametrize("case", [case for case in CASES if case.status], ids=str)
 def test_unknown_status_is_422_naming_the_field(case: Case):
     body = dump(set_path(load(case.firing), case.status, "burning"))
@@ -207,6 +219,7 @@ def test_missing_title_is_422_naming_the_field(case: Case):
         "grafana": ("alerts", 0, "labels"),
         "pagerduty": ("event", "data", "title"),
         "datadog": ("title",),
+        "opsgenie": ("alert", "message"),
         "generic": ("title",),
     }[case.source]
     body = dump(set_path(load(case.firing), missing, DELETE))
@@ -272,7 +285,7 @@ def test_unknown_source_is_404_listing_the_known_ones():
     assert caught.value.source == "nagios"
     assert caught.value.message == (
         "unknown alert source 'nagios'; known sources: "
-        "alertmanager, cloudwatch, datadog, generic, grafana, pagerduty"
+        "alertmanager, cloudwatch, datadog, generic, grafana, opsgenie, pagerduty"
     )
     assert isinstance(caught.value, AlertPayloadError)
 
