@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
 from tests.e2e.conftest import Service, serving
@@ -87,6 +88,7 @@ def test_cloudwatch_alarm_over_sns_opens_a_channel_and_ok_resolves_it(
     assert alert["status"] == "resolved"
     assert "Alert resolved: EXAMPLE" in _timeline(service, incident_id)
     assert aws["certificate"].call_count == 1
+    assert _accepted(service, "cloudwatch") == 3  # the confirmation, ALARM and OK
 
 
 def test_datadog_monitor_opens_a_channel_and_its_recovery_resolves_it(service: Service) -> None:
@@ -107,3 +109,15 @@ def test_datadog_monitor_opens_a_channel_and_its_recovery_resolves_it(service: S
     [alert] = _incident(service, incident_id)["alerts"]
     assert alert["status"] == "resolved"
     assert "Alert resolved: Host is Down" in _timeline(service, incident_id)
+    assert _accepted(service, "datadog") == 2  # counted under its own name
+
+
+def _accepted(service: Service, source: str) -> float:
+    metrics = httpx.get(f"{service.url}/metrics").text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "warroom_alerts_received_total"
+        and sample.labels == {"source": source, "outcome": "accepted"}
+    )
