@@ -17,7 +17,7 @@ class NormalizedAlert:
     id); when None, the playbook's `group_by` labels (or the fingerprint) decide the group.
     """
 
-    source: str  # alertmanager | grafana | pagerduty | generic
+    source: str  # alertmanager | grafana | pagerduty | datadog | cloudwatch | opsgenie | generic
     fingerprint: str
     title: str
     status: AlertStatus = "firing"
