@@ -15,7 +15,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.alerts import alertmanager, generic, grafana, pagerduty
+from bot.alerts import (
+    alertmanager,
+    cloudwatch,
+    datadog,
+    generic,
+    grafana,
+    opsgenie,
+    pagerduty,
+)
 from bot.alerts.errors import AlertPayloadError, UnknownSource, describe_validation_error
 from bot.alerts.grafana import verify_grafana_signature
 from bot.alerts.pagerduty import verify_pagerduty_signature
@@ -44,13 +52,16 @@ SOURCES: Mapping[str, Normalizer] = MappingProxyType(
         alertmanager.SOURCE: alertmanager.normalize,
         grafana.SOURCE: grafana.normalize,
         pagerduty.SOURCE: pagerduty.normalize,
+        datadog.SOURCE: datadog.normalize,
+        cloudwatch.SOURCE: cloudwatch.normalize,
+        opsgenie.SOURCE: opsgenie.normalize,
         generic.SOURCE: generic.normalize,
     }
 )
 """Source name (the `{source}` of `/alerts/{source}`) -> normalizer of the decoded body."""
 
 DELIVERY_IDS: Mapping[str, Callable[[Any], str | None]] = MappingProxyType(
-    {pagerduty.SOURCE: pagerduty.delivery_id}
+    {pagerduty.SOURCE: pagerduty.delivery_id, cloudwatch.SOURCE: cloudwatch.delivery_id}
 )
 """Sources whose body names the event it delivers (read after the body validated)."""
 

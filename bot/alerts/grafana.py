@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.alerts.alertmanager import alert_title
+from bot.alerts.errors import AlertPayloadError
 from bot.alerts.fields import GoTimestamp, TextMap, label_fingerprint, sender_group_key
 from bot.alerts.severity import severity_from_labels
 from bot.incidents.alerts import NormalizedAlert
@@ -103,8 +104,33 @@ def to_alerts(webhook: GrafanaWebhook) -> list[NormalizedAlert]:
     return alerts
 
 
+# Keys only the legacy (pre-unified-alerting, Grafana 8 and older) webhook notifier sends.
+_LEGACY_KEYS = ("evalMatches", "ruleName", "ruleId", "ruleUrl")
+
+LEGACY_REFUSED = (
+    "this is Grafana's legacy alerting webhook (evalMatches, ruleName, state), which warroom "
+    "does not read: send from a Grafana unified alerting webhook contact point instead "
+    "(see the README, Send alerts > Grafana)"
+)
+
+
+def is_legacy(payload: Any) -> bool:
+    """Tell a legacy alerting notification: legacy keys and no `alerts` list."""
+    return (
+        isinstance(payload, dict)
+        and "alerts" not in payload
+        and any(key in payload for key in _LEGACY_KEYS)
+    )
+
+
 def normalize(payload: Any) -> list[NormalizedAlert]:
-    """Validate a decoded Grafana body and normalize it (raises ValidationError)."""
+    """Validate a decoded Grafana body and normalize it (raises ValidationError).
+
+    Raises:
+        AlertPayloadError: (422) a legacy alerting body, naming the supported format.
+    """
+    if is_legacy(payload):
+        raise AlertPayloadError(422, LEGACY_REFUSED)
     return to_alerts(GrafanaWebhook.model_validate(payload))
 
 

@@ -186,7 +186,8 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
 
         app.add_middleware(SandboxGuard, prefix="/sandbox")
     app.add_middleware(ObservedRequests, observers=[request_observer(metrics), log_request])
-    app.include_router(build_alerts_router(runtime))
+    http_client = make_client()
+    app.include_router(build_alerts_router(runtime, http_client))
     app.include_router(build_api_router(runtime))
     credentials = _credentials(runtime, public_url, app)
     signatures = SlackSignatures(credentials.signing_secret)
@@ -208,7 +209,6 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
     scheduler = Scheduler(runtime)
     metrics.watch_scheduler(scheduler.scheduler)
     app.state.scheduler = scheduler
-    http_client = make_client()
     # A replay runs on simulated time: it must never page anyone or touch a status page.
     integrations = unconfigured_routes() if replay else integration_routes(runtime, http_client)
     dispatcher = Dispatcher(

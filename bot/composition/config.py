@@ -72,6 +72,9 @@ class Settings(BaseSettings):
         "X-Grafana-Alerting-Signature-Timestamp",
         validation_alias="WARROOM_GRAFANA_TIMESTAMP_HEADER",
     )
+    # SNS cannot send a token: a verified signature from one of these topics is its
+    # authentication on /alerts/cloudwatch. Empty: every SNS message is refused.
+    sns_topic_arns: str | None = Field(None, validation_alias="WARROOM_SNS_TOPIC_ARNS")
 
     @field_validator("database_url")
     @classmethod
@@ -135,6 +138,19 @@ class Settings(BaseSettings):
             raise ValueError(f"not an HTTP header name: {value!r}")
         return value
 
+    @field_validator("sns_topic_arns")
+    @classmethod
+    def _valid_topic_arns(cls, value: str | None) -> str | None:
+        for arn in _split(value):
+            if not re.fullmatch(
+                r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+(\.fifo)?", arn
+            ):
+                raise ValueError(
+                    f"not an SNS topic ARN: {arn!r} "
+                    "(expected arn:aws:sns:<region>:<account>:<topic>, comma-separated)"
+                )
+        return value
+
     @model_validator(mode="after")
     def _slack_credentials_together(self) -> Settings:
         if (self.slack_bot_token is None) != (self.slack_signing_secret is None):
@@ -162,6 +178,15 @@ class Settings(BaseSettings):
     def webhook_urls(self) -> list[str]:
         """The outgoing webhook URLs, in order."""
         return [url.strip() for url in (self.webhooks or "").split(",") if url.strip()]
+
+    @property
+    def sns_topics(self) -> frozenset[str]:
+        """The SNS topic ARNs whose messages `/alerts/cloudwatch` accepts."""
+        return frozenset(_split(self.sns_topic_arns))
+
+
+def _split(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
 def describe_error(error: Exception) -> str:

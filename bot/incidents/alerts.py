@@ -21,7 +21,7 @@ class NormalizedAlert:
     label); when empty, the title is its name (PagerDuty's incident title, generic title).
     """
 
-    source: str  # alertmanager | grafana | pagerduty | generic
+    source: str  # alertmanager | grafana | pagerduty | datadog | cloudwatch | opsgenie | generic
     fingerprint: str
     title: str
     status: AlertStatus = "firing"

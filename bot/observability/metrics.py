@@ -24,7 +24,9 @@ from storage.models import Incident, OutboxOp
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-ALERT_SOURCES = frozenset({"alertmanager", "grafana", "pagerduty", "generic"})
+ALERT_SOURCES = frozenset(
+    {"alertmanager", "grafana", "pagerduty", "datadog", "cloudwatch", "opsgenie", "generic"}
+)
 
 
 class Metrics:

@@ -6,6 +6,7 @@ import logging
 from typing import Any, Literal
 
 import anyio.to_thread
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
@@ -27,6 +28,8 @@ from bot.usecases.ingest_alerts import (
 from bot.web.auth import require_auth
 from bot.web.body import read_body
 from bot.web.errors import ErrorBody, JSONErrorRoute, WebError, database_response
+from bot.web.sns import SOURCE as SNS_SOURCE
+from bot.web.sns import SnsGate
 from storage.unit_of_work import within
 
 log = logging.getLogger(__name__)
@@ -123,14 +126,26 @@ class AlertIngestor:
             return ingest_notifications(uow, self.runtime.domain, notes)
 
 
-def build_alerts_router(runtime: Runtime) -> APIRouter:
-    """The alert webhook route, authenticated by token, source signature or loopback."""
+class SnsAnswer(BaseModel):
+    """The 200 answer to an SNS subscription or unsubscribe confirmation."""
+
+    sns: str
+    topic_arn: str
+
+
+def build_alerts_router(runtime: Runtime, http: httpx.AsyncClient | None = None) -> APIRouter:
+    """The alert webhook route, authenticated by token, source signature or loopback.
+
+    `http` is the client SNS confirmations and certificate fetches go through.
+    """
     router = APIRouter(tags=["alerts"], route_class=JSONErrorRoute)
-    authenticate = require_auth(runtime.settings, signatures=True)
+    sns = SnsGate(runtime.settings.sns_topics, http)
+    authenticate = require_auth(runtime.settings, signatures=True, sns=sns)
     ingest = AlertIngestor(runtime)
     errors: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorBody} for code in (400, 401, 404, 413, 422, 503)
+        code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 422, 502, 503)
     }
+    errors[200] = {"model": SnsAnswer, "description": "An SNS confirmation, handled"}
 
     @router.post(
         "/alerts/{source}",
@@ -163,6 +178,11 @@ def build_alerts_router(runtime: Runtime) -> APIRouter:
         if source not in SOURCES:
             raise WebError(404, UnknownSource(source, sorted(SOURCES)).to_dict())
         body = await read_body(request, runtime.settings.max_alert_body)
+        if source == SNS_SOURCE:
+            # Verified already: a confirmation is answered here, a Notification goes on.
+            answered = await sns.control(body)
+            if answered is not None:
+                return answered
         try:
             if len(body) > PARSE_INLINE:
                 # A storm's group takes about 0.1 s per MB to validate: off the

@@ -4,6 +4,9 @@
   (any user name, as Alertmanager's `basic_auth` and Grafana's contact points send it).
   On the alert routes a valid Grafana signature authenticates too, and a PagerDuty
   signature, whenever present, must verify (and then authenticates).
+- `/alerts/cloudwatch` is Amazon SNS, which cannot send a token: a message from a topic
+  in WARROOM_SNS_TOPIC_ARNS whose signature verifies is admitted, and nothing else is
+  (a token does not replace the signature there; see `bot.web.sns`).
 - Token unset, sandbox mode: only loopback clients, so a laptop demo needs no setup.
 - Token unset, real Slack credentials: everything is refused; an open webhook in
   production would let anyone page the on-call.
@@ -28,6 +31,8 @@ from bot.composition.config import Settings
 from bot.web.body import read_body
 from bot.web.errors import WebError
 from bot.web.origin import browser_refusal
+from bot.web.sns import SOURCE as SNS_SOURCE
+from bot.web.sns import SnsGate
 
 SIGNATURE_MAX_AGE = 300.0  # seconds, like Slack's request signatures
 
@@ -93,6 +98,7 @@ def require_auth(
     settings: Settings,
     *,
     signatures: bool = False,
+    sns: SnsGate | None = None,
     now: Callable[[], float] = time.time,
 ) -> Authenticator:
     """Build the dependency that admits a request or raises a 401 WebError.
@@ -100,6 +106,8 @@ def require_auth(
     Args:
         signatures: also accept the Grafana and PagerDuty webhook signatures, reading
             the (size-capped) body of `/alerts/{source}` to check them.
+        sns: with `signatures`, the gate that verifies SNS messages on
+            `/alerts/cloudwatch` (without one, that route refuses everything).
         now: Unix time, for the Grafana timestamp window.
     """
     secret = settings.alert_token.get_secret_value() if settings.alert_token else ""
@@ -111,9 +119,16 @@ def require_auth(
     limit = settings.max_alert_body  # the signed bodies are the alert routes'
 
     async def authenticate(request: Request) -> None:
+        source = request.path_params.get("source") if signatures else None
+        if source == SNS_SOURCE:
+            # The signature is the only credential SNS has; it is checked whatever else
+            # the request carries, and in sandbox mode too.
+            if sns is None:
+                raise unauthorized("SNS messages are not accepted here")
+            await sns.verify(await read_body(request, limit))
+            return
         if token is None and not sandbox:
             raise unauthorized(TOKEN_REQUIRED)
-        source = request.path_params.get("source") if signatures else None
         pagerduty_signature = request.headers.get(PAGERDUTY_SIGNATURE)
         if source == "pagerduty" and pagerduty_signature is not None:
             # A signature that does not verify means a forged or misconfigured sender,

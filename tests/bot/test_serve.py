@@ -85,6 +85,10 @@ def test_serve_answers_health_and_readiness_and_migrates_sqlite(served) -> None:
             "SLACK_SIGNING_SECRET: too short (15 characters): use at least 16",
         ),
         (
+            {"WARROOM_SNS_TOPIC_ARNS": "arn:aws:sns:us-west-2:123456789012:ok, MyTopic"},
+            "WARROOM_SNS_TOPIC_ARNS: not an SNS topic ARN: 'MyTopic'",
+        ),
+        (
             {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"},
             "warroom: cannot use the database:",
         ),

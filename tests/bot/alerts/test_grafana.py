@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from bot.alerts import parse, verify_grafana_signature
+from bot.alerts import AlertPayloadError, parse, verify_grafana_signature
 from bot.alerts.grafana import GrafanaWebhook
 from tests.bot.alerts.payloads import dump, load, raw
 
@@ -137,3 +137,26 @@ def test_timestamp_must_be_recent_when_now_is_given(timestamp, now, ok):
     message = BODY if timestamp is None else timestamp.encode() + b":" + BODY
 
     assert verify_grafana_signature(SECRET, BODY, sign(message), timestamp, now=now) is ok
+
+
+# payloads/grafana_legacy_alerting.json: the example body of the legacy webhook notifier,
+# grafana/grafana docs/sources/alerting/old-alerting/notifications.md ("Webhook").
+def test_legacy_alerting_body_is_422_naming_the_supported_format():
+    with pytest.raises(AlertPayloadError) as caught:
+        parse("grafana", raw("grafana_legacy_alerting.json"))
+
+    assert caught.value.status_code == 422
+    assert caught.value.to_dict() == {
+        "error": "this is Grafana's legacy alerting webhook (evalMatches, ruleName, state), "
+        "which warroom does not read: send from a Grafana unified alerting webhook contact "
+        "point instead (see the README, Send alerts > Grafana)"
+    }
+
+
+def test_unified_body_with_a_rule_name_key_is_still_read():
+    payload = load("grafana_firing.json")
+    payload["ruleName"] = "left over by a proxy"
+
+    [alert] = parse("grafana", dump(payload))
+
+    assert alert.title == "OrderLatencyHigh: p99 order latency above 250 ms"

@@ -22,7 +22,7 @@ class Case:
     status: tuple[str | int, ...] | None  # where the per-alert status lives, if anywhere
     title: str
     fingerprint: str
-    severity: str
+    severity: str | None
     starts_at: datetime
     ends_at: datetime  # of the resolved payload
 
@@ -68,6 +68,30 @@ CASES = [
         ends_at=datetime(2021, 3, 10, 10, 15, 0, 250000, tzinfo=UTC),
     ),
     Case(
+        source="datadog",
+        firing="datadog_triggered.json",
+        resolved="datadog_recovered.json",
+        start=("date",),
+        status=None,
+        title="Host is Down",
+        fingerprint="9bd4ac313a4d1e8fae2482df7b77628",
+        severity="sev1",
+        starts_at=datetime(2014, 7, 29, 19, 37, 52, tzinfo=UTC),
+        ends_at=datetime(2014, 7, 29, 19, 47, 52, tzinfo=UTC),
+    ),
+    Case(
+        source="opsgenie",
+        firing="opsgenie_create.json",
+        resolved="opsgenie_close.json",
+        start=("alert", "createdAt"),
+        status=None,
+        title="test alert",
+        fingerprint="052652ac-5d1c-464a-812a-7dd18bbfba8c",
+        severity=None,  # Opsgenie's example states no priority
+        starts_at=datetime(2015, 1, 5, 10, 3, 11, 104000, tzinfo=UTC),
+        ends_at=datetime(2015, 1, 5, 10, 3, 44, 764002, tzinfo=UTC),
+    ),
+    Case(
         source="generic",
         firing="generic_firing.json",
         resolved="generic_resolved.json",
@@ -84,8 +108,13 @@ CASES = [
 by_source = pytest.mark.parametrize("case", CASES, ids=str)
 
 
+# CloudWatch alarms travel as a JSON string inside a signed SNS envelope, so a path into
+# the body cannot reach their fields: tests/bot/alerts/test_cloudwatch.py covers them.
+ENVELOPED = {"cloudwatch"}
+
+
 def test_every_source_has_a_case():
-    assert sorted(SOURCES) == sorted(case.source for case in CASES)
+    assert sorted(set(SOURCES) - ENVELOPED) == sorted(case.source for case in CASES)
 
 
 def payload_error(source: str, body: bytes) -> AlertPayloadError:
@@ -168,7 +197,8 @@ def test_bad_timestamp_is_422_naming_the_field(case: Case, text: str, problem: s
     assert error.details == [f"{'.'.join(map(str, case.start))}: {problem}"]
 
 
-# PagerDuty has no status field: it comes from event_type (tested in test_pagerduty).
+# PagerDuty, Datadog and Opsgenie have no status field: it comes from event_type
+# (test_pagerduty), the alert transition (test_datadog) and the action (test_opsgenie).
 @pytest.mark.parametrize("case", [case for case in CASES if case.status], ids=str)
 def test_unknown_status_is_422_naming_the_field(case: Case):
     body = dump(set_path(load(case.firing), case.status, "burning"))
@@ -188,6 +218,8 @@ def test_missing_title_is_422_naming_the_field(case: Case):
         "alertmanager": ("alerts", 0, "labels"),
         "grafana": ("alerts", 0, "labels"),
         "pagerduty": ("event", "data", "title"),
+        "datadog": ("title",),
+        "opsgenie": ("alert", "message"),
         "generic": ("title",),
     }[case.source]
     body = dump(set_path(load(case.firing), missing, DELETE))
@@ -252,7 +284,8 @@ def test_unknown_source_is_404_listing_the_known_ones():
     assert caught.value.status_code == 404
     assert caught.value.source == "nagios"
     assert caught.value.message == (
-        "unknown alert source 'nagios'; known sources: alertmanager, generic, grafana, pagerduty"
+        "unknown alert source 'nagios'; known sources: "
+        "alertmanager, cloudwatch, datadog, generic, grafana, opsgenie, pagerduty"
     )
     assert isinstance(caught.value, AlertPayloadError)
 

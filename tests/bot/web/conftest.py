@@ -25,17 +25,21 @@ from tests.support.server import run_app_in_thread
 
 TOKEN = "s3cret-alert-token"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
-SOURCES = ["alertmanager", "grafana", "pagerduty", "generic"]
+SOURCES = ["alertmanager", "grafana", "pagerduty", "datadog", "opsgenie", "generic"]
 FIRING = {
     "alertmanager": "alertmanager_firing.json",
     "grafana": "grafana_firing.json",
     "pagerduty": "pagerduty_triggered.json",
+    "datadog": "datadog_triggered.json",
+    "opsgenie": "opsgenie_create.json",
     "generic": "generic_firing.json",
 }
 RESOLVED = {
     "alertmanager": "alertmanager_resolved.json",
     "grafana": "grafana_resolved.json",
     "pagerduty": "pagerduty_resolved.json",
+    "datadog": "datadog_recovered.json",
+    "opsgenie": "opsgenie_close.json",
     "generic": "generic_resolved.json",
 }
 TABLES = {

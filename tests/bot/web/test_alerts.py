@@ -30,6 +30,8 @@ TITLES = {
     "alertmanager": "MatchingEngineErrors: API error 30030: matching engine upgrade in progress",
     "grafana": "OrderLatencyHigh: p99 order latency above 250 ms",
     "pagerduty": "Matching engine returning error 30030",
+    "datadog": "Host is Down",
+    "opsgenie": "test alert",
     "generic": "Margin liquidation queue stalled",
 }
 NOTHING = {"incidents": 0, "alerts": 0, "timeline": 0, "outbox": 0, "deliveries": 0}
