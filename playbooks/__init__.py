@@ -34,9 +34,9 @@ from playbooks.schema import (
     Playbook,
     Reminders,
     Stage,
-    slugify,
     summary,
 )
+from playbooks.slugs import slugify
 
 __all__ = [
     "BUILTIN_DEFAULT",

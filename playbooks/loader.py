@@ -20,6 +20,7 @@ PATTERNS = ("*.yaml", "*.yml")
 # What a Literal field holds, for "'sev5' is not a severity" rather than pydantic's wording.
 _CHOICE_NOUNS = {
     "severity": "a severity",
+    "severity_override": "a severity",
     "roles[key]": "a role",
     "enter_on": "a milestone",
     "statuspage": "a status page status",

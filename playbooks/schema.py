@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import string
-import unicodedata
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal, get_args
 
@@ -24,6 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from playbooks.durations import format_duration, parse_duration
 from playbooks.errors import PlaybookError
+from playbooks.slugs import slugify
 
 Milestone = Literal[
     "started", "detected", "declared", "acknowledged", "identified", "mitigated", "resolved"
@@ -146,28 +146,14 @@ class Stage(_Model):
     on_enter: list[OnEnterEffect] = Field(default_factory=list)
 
 
-# What Slack takes in a channel name besides `-` and `_`: lowercase letters of any script
-# (a letter with no case, such as kana or han, included), their marks, and digits.
-SLUG_CATEGORIES = frozenset({"Ll", "Lo", "Lm", "Mn", "Mc", "Nd"})
-
-
-def slugify(text: str) -> str:
-    """Make a channel-safe slug of a title: its lowercase words, in any script, joined by '-'.
-
-    A Japanese or Cyrillic title keeps its words instead of becoming `incident`; emoji,
-    punctuation and letters with no lowercase form become separators.
-    """
-    lowered = unicodedata.normalize("NFC", text.lower())
-    kept = "".join(c if unicodedata.category(c) in SLUG_CATEGORIES else "-" for c in lowered)
-    slug = re.sub(r"-+", "-", kept).strip("-")
-    return slug or "incident"
-
-
 class Playbook(_Model):
     id: Id
     title: Text
     match: dict[Text, str] = Field(default_factory=dict)
+    # The severity of an incident whose alert states none (and of a declared one).
     severity: Severity = "sev3"
+    # Forces every alert-opened incident to this severity, whatever the alert says.
+    severity_override: Severity | None = None
     channel: str = DEFAULT_CHANNEL
     # A private incident channel (security incidents): only invitees see it. Strict: only
     # YAML true/false, so a quoted "no" or a 1 is an error instead of a guess.
@@ -242,10 +228,13 @@ class Playbook(_Model):
         return all(labels.get(key) == value for key, value in self.match.items())
 
     def channel_name(self, *, title: str, on: date, incident_id: str | int) -> str:
-        """Render the channel pattern for one incident, cut to Slack's 80 characters."""
-        name = self.channel.format(
-            date=on.strftime("%Y%m%d"), slug=slugify(title), id=str(incident_id).lower()
-        )
+        """Render the channel pattern for one incident, cut to Slack's 80 characters.
+
+        A title with nothing a channel name can say ("!!!") is slugged `incident-<id>`.
+        """
+        incident = str(incident_id).lower()
+        slug = slugify(title) or f"incident-{incident}"
+        name = self.channel.format(date=on.strftime("%Y%m%d"), slug=slug, id=incident)
         return name[:SLACK_CHANNEL_MAX].rstrip("-_")
 
     def snapshot(self) -> dict[str, Any]:
@@ -266,7 +255,12 @@ def summary(playbook: Playbook) -> str:
     else:
         scope = "fallback (no match)"
     private = ", private channel" if playbook.private else ""
+    severity = (
+        f"always {playbook.severity_override}"
+        if playbook.severity_override
+        else f"{playbook.severity} by default"
+    )
     return (
-        f"{playbook.id}: {playbook.title}, {playbook.severity}{private}, "
+        f"{playbook.id}: {playbook.title}, {severity}{private}, "
         f"{stages} stage{'s' if stages != 1 else ''}, {scope}"
     )

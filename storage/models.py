@@ -111,6 +111,8 @@ class Alert(SQLModel, table=True):
     source: str
     fingerprint: str
     title: str
+    # What the sender calls the alert (its alertname, else its title); null before 0013.
+    name: str | None = None
     status: str = "firing"
     labels: dict[str, str] = _json()
     annotations: dict[str, str] = _json()

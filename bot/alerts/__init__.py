@@ -120,9 +120,15 @@ def _bounded(alert: NormalizedAlert) -> NormalizedAlert:
     # Identity keys go into unique indexes: a sender's 10 KB key must not break them.
     fingerprint = bounded_key(alert.fingerprint)
     group_key = None if alert.group_key is None else bounded_key(alert.group_key)
-    if fingerprint is alert.fingerprint and group_key is alert.group_key:
+    former = alert.former_group_key
+    former = None if former is None or former == alert.group_key else bounded_key(former)
+    if (fingerprint, group_key, former) == (
+        alert.fingerprint,
+        alert.group_key,
+        alert.former_group_key,
+    ):
         return alert
-    return replace(alert, fingerprint=fingerprint, group_key=group_key)
+    return replace(alert, fingerprint=fingerprint, group_key=group_key, former_group_key=former)
 
 
 def parse_notification(source: str, body: bytes) -> Parsed:

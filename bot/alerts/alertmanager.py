@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.alerts.fields import GoTimestamp, TextMap, label_fingerprint
+from bot.alerts.fields import GoTimestamp, TextMap, label_fingerprint, sender_group_key
 from bot.alerts.severity import severity_from_labels
+from bot.alerts.titles import name_first
 from bot.incidents.alerts import NormalizedAlert
 
 SOURCE = "alertmanager"
@@ -46,8 +47,9 @@ class AlertmanagerWebhook(_Model):
 
 
 def alert_title(labels: dict[str, str], annotations: dict[str, str], fallback: str) -> str:
-    """Return the summary annotation, else the alertname label, else `fallback`."""
-    return annotations.get("summary") or labels.get("alertname") or fallback
+    """Return the alertname label, then the summary annotation when it adds something
+    ("High memory usage: This alert was triggered for zone us-1"), else `fallback`."""
+    return name_first(labels.get("alertname"), annotations.get("summary")) or fallback
 
 
 def to_alerts(webhook: AlertmanagerWebhook) -> list[NormalizedAlert]:
@@ -62,12 +64,14 @@ def to_alerts(webhook: AlertmanagerWebhook) -> list[NormalizedAlert]:
                 source=SOURCE,
                 fingerprint=fingerprint,
                 title=alert_title(labels, annotations, f"Alert {fingerprint}"),
+                name=labels.get("alertname", "").strip(),
                 status=alert.status,
                 labels=labels,
                 annotations=annotations,
                 starts_at=alert.starts_at,
                 ends_at=alert.ends_at,
-                group_key=webhook.group_key,
+                group_key=sender_group_key(webhook.external_url, webhook.group_key),
+                former_group_key=webhook.group_key,
                 severity=severity_from_labels(labels),
                 url=alert.generator_url or None,
             )

@@ -111,3 +111,15 @@ def label_fingerprint(labels: dict[str, str], title: str = "") -> str:
         [title, sorted(labels.items())], ensure_ascii=False, separators=(",", ":")
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def sender_group_key(external_url: str | None, group_key: str | None) -> str | None:
+    """The sender's group key qualified by the address of the instance that sent it.
+
+    Two Alertmanager (or Grafana) clusters with the same routing give the same groupKey;
+    their `externalURL`s tell them apart, so their groups never share an incident.
+    """
+    if not group_key:
+        return None
+    where = (external_url or "").strip().rstrip("/")
+    return f"{where} {group_key}" if where else group_key

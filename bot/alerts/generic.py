@@ -4,7 +4,8 @@ The body is one alert object, or `{"alerts": [<alert>, ...]}`. An alert object:
 
 - `title` (string, required, not blank)
 - `severity`: sev1..sev4, or a word such as critical, error, warning, info, P1..P4;
-  default: from the `severity` or `priority` label, else none (the playbook decides)
+  default: from the `severity` or `priority` label, else none (the playbook's default);
+  it wins over the playbook's `severity`, not over its `severity_override`
 - `labels`, `annotations`: objects of strings; default `{}`
 - `fingerprint`: identity of the alert; default: a stable hash of title and sorted labels
 - `starts_at`, `ends_at`: ISO 8601 times with a UTC offset; default unset

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.alerts.alertmanager import alert_title
 from bot.alerts.errors import AlertPayloadError
-from bot.alerts.fields import GoTimestamp, TextMap, label_fingerprint
+from bot.alerts.fields import GoTimestamp, TextMap, label_fingerprint, sender_group_key
 from bot.alerts.severity import severity_from_labels
 from bot.incidents.alerts import NormalizedAlert
 
@@ -88,12 +88,15 @@ def to_alerts(webhook: GrafanaWebhook) -> list[NormalizedAlert]:
                 source=SOURCE,
                 fingerprint=fingerprint,
                 title=alert_title(labels, annotations, webhook.title or f"Alert {fingerprint}"),
+                # Grafana puts the rule's title in the alertname label.
+                name=labels.get("alertname", "").strip(),
                 status=alert.status,
                 labels=labels,
                 annotations=annotations,
                 starts_at=alert.starts_at,
                 ends_at=alert.ends_at,
-                group_key=webhook.group_key,
+                group_key=sender_group_key(webhook.external_url, webhook.group_key),
+                former_group_key=webhook.group_key,
                 severity=severity_from_labels(labels),
                 url=alert.generator_url or None,
             )

@@ -66,11 +66,19 @@ def grouping_key(alert: NormalizedAlert, playbook: Playbook) -> str:
     return bounded_key(key)
 
 
-def _severity(alert: NormalizedAlert, playbook: Playbook) -> str:
-    # An explicit severity in the playbook outranks what the alert's labels suggest.
-    if "severity" in playbook.model_fields_set:
-        return playbook.severity
-    return alert.severity or DEFAULT_SEVERITY
+def former_grouping_key(alert: NormalizedAlert) -> str | None:
+    """The key an older warroom grouped the alert under, when it differs from today's."""
+    if not alert.group_key or not alert.former_group_key:
+        return None
+    return bounded_key(f"{alert.source}:{alert.former_group_key}")
+
+
+def opening_severity(alert: NormalizedAlert, playbook: Playbook) -> str:
+    """The severity an alert opens its incident with: the playbook's `severity_override`
+    if it sets one, else the alert's own, else the playbook's `severity` (its default)."""
+    # The alert's own comes before the playbook's default: a critical alert must page
+    # even when it falls through to the sev3 fallback playbook.
+    return playbook.severity_override or alert.severity or playbook.severity or DEFAULT_SEVERITY
 
 
 _INCIDENTS = Incident.__table__  # type: ignore[attr-defined]  # SQLModel's stubs omit it
@@ -95,6 +103,7 @@ def _upsert_alert(insert: Any) -> Any:
         source=bindparam("p_source"),
         fingerprint=bindparam("p_fingerprint"),
         title=bindparam("p_title"),
+        name=bindparam("p_name"),
         status=bindparam("p_status"),
         labels=bindparam("p_labels", type_=JSONType),
         annotations=bindparam("p_annotations", type_=JSONType),
@@ -141,14 +150,28 @@ def ingest_alerts(
     connection = uow.session.connection()
     grouped = [(alert, domain.catalog.select(alert.labels)) for alert in alerts]
     keys = [grouping_key(alert, playbook) for alert, playbook in grouped]
-    found: dict[str, _Open] = {
+    formers = [former_grouping_key(alert) for alert in alerts]
+    wanted = sorted(set(keys).union(former for former in formers if former))
+    open_by_key = {
         row.grouping_key: _Open(row.id, row.channel_id, row.channel_name)
-        for row in connection.execute(_FIND_OPEN_MANY, {"p_keys": sorted(set(keys))})
+        for row in connection.execute(_FIND_OPEN_MANY, {"p_keys": wanted})
     }
+    found: dict[str, _Open] = {}
+    for key, former in zip(keys, formers, strict=True):
+        if key in open_by_key:
+            found[key] = open_by_key[key]
+        elif former in open_by_key:
+            # Opened before group keys named their sender: joined until it is resolved.
+            found[key] = open_by_key[former]
+    names = _firing_names(alerts, keys)
     results: list[IngestResult | None] = [None] * len(alerts)
     joining: list[tuple[int, _Open]] = []  # (alert's position, the incident it joins)
-    # Groups with nothing open: their last resolved incident, for the re-fire policy.
+    # Groups with nothing open: their last resolved incident, for the re-fire policy
+    # (under the key an older warroom gave the group too, if it was resolved before).
     unopened = {key for key in keys if key not in found}
+    unopened |= {
+        former for key, former in zip(keys, formers, strict=True) if former and key in unopened
+    }
     previous = refire.last_resolved(connection, unopened) if unopened else {}
     told: dict[int, Outcome] = {}  # alert position: the "still firing" notice it caused
     for n, ((alert, playbook), key) in enumerate(zip(grouped, keys, strict=True)):
@@ -157,7 +180,7 @@ def ingest_alerts(
             if alert.status == "resolved":
                 results[n] = IngestResult(None)  # nothing open to attach a recovery to
                 continue
-            before = previous.get(key)
+            before = previous.get(key) or previous.get(formers[n] or "")
             if refire.rejoins(before, playbook, domain.clock.now()):
                 assert before is not None
                 # Resolved a moment ago: the group joins that incident, and says so once.
@@ -170,7 +193,8 @@ def ingest_alerts(
             # The first firing alert of a group with nothing open opens the incident (and
             # is stored with it); the group's later alerts join it below.
             recurrence_of = before.id if before is not None else None
-            opened = _open_for(uow, domain, alert, playbook, key, recurrence_of)
+            title = opening_title(alert, names[key])
+            opened = _open_for(uow, domain, alert, playbook, key, title, recurrence_of)
             if isinstance(opened, IngestResult):
                 assert opened.incident_id is not None
                 found[key] = _Open(opened.incident_id, opened.channel_id, opened.channel_name)
@@ -254,12 +278,34 @@ def _join_all(
     _insert_entries(connection, entries)
 
 
+def _firing_names(alerts: list[NormalizedAlert], keys: list[str]) -> dict[str, list[str]]:
+    """Each group's distinct firing alert names, in the order they arrived."""
+    # Dicts as ordered sets: a storm's group may bring thousands of alerts at once.
+    names: dict[str, dict[str, None]] = {}
+    for alert, key in zip(alerts, keys, strict=True):
+        group = names.setdefault(key, {})
+        if alert.status == "firing":
+            group.setdefault(alert.alert_name)
+    return {key: list(group) for key, group in names.items()}
+
+
+def opening_title(alert: NormalizedAlert, names: list[str]) -> str:
+    """The title an incident opens with: the opening alert's own ("High memory usage:
+    This alert was triggered for zone us-1"), or, when the notification brings several
+    distinct alerts of the group, the first's name and how many more ("InstanceDown and
+    2 more")."""
+    if len(names) <= 1:
+        return alert.title
+    return f"{names[0]} and {len(names) - 1} more"
+
+
 def _open_for(
     uow: UnitOfWork,
     domain: Domain,
     alert: NormalizedAlert,
     playbook: Playbook,
     key: str,
+    title: str,
     recurrence_of: int | None = None,
 ) -> IngestResult | _Open:
     """Open the group's incident (a recurrence of `recurrence_of`, the group's last one);
@@ -269,8 +315,8 @@ def _open_for(
             rec = open_incident(
                 uow,
                 domain,
-                title=alert.title,
-                severity=_severity(alert, playbook),
+                title=title,
+                severity=opening_severity(alert, playbook),
                 playbook=playbook,
                 actor=None,
                 grouping_key=key,
@@ -311,6 +357,7 @@ def _alert_params(incident_id: int, alert: NormalizedAlert, now: datetime) -> di
         "p_source": alert.source,
         "p_fingerprint": alert.fingerprint,
         "p_title": alert.title,
+        "p_name": alert.alert_name,
         "p_status": alert.status,
         "p_labels": dict(alert.labels),
         "p_annotations": dict(alert.annotations),

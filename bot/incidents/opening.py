@@ -128,7 +128,7 @@ def declare(
         uow,
         domain,
         title=title,
-        severity=severity or playbook.severity or DEFAULT_SEVERITY,
+        severity=severity or playbook.severity_override or playbook.severity or DEFAULT_SEVERITY,
         playbook=playbook,
         actor=actor,
         drill=drill,

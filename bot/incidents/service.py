@@ -187,7 +187,8 @@ def _drill(
         uow,
         domain,
         title=playbook.title,  # the drill flag, card and channel prefix say it is practice
-        severity=playbook.severity,
+        # What the playbook's alerts would open with when they say nothing.
+        severity=playbook.severity_override or playbook.severity,
         actor=actor,
         playbook_id=playbook.id,
         drill=True,

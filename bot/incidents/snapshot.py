@@ -7,7 +7,7 @@ which role) is worked out here once, so no two surfaces can disagree about it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,7 +73,9 @@ class IncidentSnapshot:
     incident's playbook, in playbook order, and `stage` is the current one (None before
     the playbook started). `roles` maps each role to its latest holder; `alert_links` are
     the web links of the first alerts that have one. `recurrence_of` is the resolved
-    incident of the same alert group this one follows.
+    incident of the same alert group this one follows. `source` is the sender of the alert
+    that opened the incident (None for a declared one) and `alert_names` the distinct names
+    of its alerts, in the order they first came.
     """
 
     id: int
@@ -98,6 +100,8 @@ class IncidentSnapshot:
     alert_links: tuple[str, ...] = ()
     external: Mapping[str, Any] = field(default_factory=dict)
     recurrence_of: int | None = None
+    source: str | None = None
+    alert_names: tuple[str, ...] = ()
 
     @property
     def commander(self) -> str | None:
@@ -119,20 +123,45 @@ def snapshot(session: Session, incident_id: int) -> IncidentSnapshot | None:
 
 
 def snapshots(session: Session, incidents: Sequence[Incident]) -> list[IncidentSnapshot]:
-    """Snapshots of incidents already loaded, in their order, in three queries for them all."""
+    """Snapshots of incidents already loaded, in their order, in four queries for them all."""
     ids = [incident.id for incident in incidents if incident.id is not None]
     milestones = _milestones(session, ids)
     roles = roles_by_incident(session, ids)
     links = _links(session, ids)
+    senders = _senders(session, ids)
     return [
-        _snapshot(
-            incident,
-            milestones.get(incident.id or 0, []),
-            roles.get(incident.id or 0, {}),
-            links.get(incident.id or 0, ()),
+        replace(
+            _snapshot(
+                incident,
+                milestones.get(incident.id or 0, []),
+                roles.get(incident.id or 0, {}),
+                links.get(incident.id or 0, ()),
+            ),
+            **senders.get(incident.id or 0, {}),
         )
         for incident in incidents
     ]
+
+
+def _senders(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Each alerted incident's `source` (its first alert's) and distinct `alert_names`."""
+    found: dict[int, dict[str, Any]] = {}
+    if not ids:
+        return found
+    # Rows stored before alerts had a name are named by their title.
+    name = func.coalesce(col(Alert.name), col(Alert.title))
+    first = func.min(col(Alert.id))
+    rows = session.execute(
+        select(col(Alert.incident_id), col(Alert.source), name, first)
+        .where(col(Alert.incident_id).in_(ids))
+        .group_by(col(Alert.incident_id), col(Alert.source), name)
+        .order_by(col(Alert.incident_id), first)
+    )
+    for incident_id, source, alert_name, _ in rows:
+        facts = found.setdefault(incident_id, {"source": source, "alert_names": ()})
+        if alert_name not in facts["alert_names"]:
+            facts["alert_names"] = (*facts["alert_names"], alert_name)
+    return found
 
 
 def roles_by_incident(session: Session, ids: Sequence[int]) -> dict[int, dict[str, str]]:

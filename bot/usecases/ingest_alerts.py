@@ -35,12 +35,27 @@ class Notification:
 
 @dataclass
 class Touched:
-    """An incident a notification opened or joined."""
+    """An incident a notification opened or joined; its channel named only once Slack
+    created it (the name asked for may have come back with a `-2`)."""
 
     id: int
     channel_id: str | None
     channel_name: str | None
+    channel_status: str  # "pending" until the channel exists, then "ready"
     created: bool
+
+    @classmethod
+    def of(
+        cls,
+        incident_id: int,
+        channel_id: str | None,
+        channel_name: str | None,
+        created: bool = False,
+    ) -> Touched:
+        """The reference to an incident, its channel's name given only once it exists."""
+        ready = channel_id is not None
+        status = "ready" if ready else "pending"
+        return cls(incident_id, channel_id, channel_name if ready else None, status, created)
 
 
 @dataclass(frozen=True)
@@ -126,7 +141,7 @@ def _updated(uow: UnitOfWork, domain: Domain, note: Notification, ingested: Inge
         if result.incident_id is not None and result.incident_id not in listed:
             listed.add(result.incident_id)
             incidents.append(
-                asdict(Touched(result.incident_id, result.channel_id, result.channel_name, False))
+                asdict(Touched.of(result.incident_id, result.channel_id, result.channel_name))
             )
     answer["incidents"] = incidents
     answer["updates"] = [
@@ -164,7 +179,7 @@ def _answer(note: Notification, results: list[IngestResult]) -> Ingested:
             continue
         ref = touched.get(result.incident_id)
         if ref is None:
-            touched[result.incident_id] = Touched(
+            touched[result.incident_id] = Touched.of(
                 result.incident_id, result.channel_id, result.channel_name, result.created
             )
         elif result.created:

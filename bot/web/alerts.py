@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import anyio.to_thread
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -37,12 +37,30 @@ PARSE_INLINE = 64 * 1024  # bytes: smaller bodies parse faster than a hop to a t
 
 
 class IncidentRef(BaseModel):
-    """An incident the notification opened or joined."""
+    """An incident the notification opened or joined, and its Slack channel once it exists."""
 
     id: int
-    channel_id: str | None
-    channel_name: str | None
+    channel_id: str | None = Field(description="null until the channel is created")
+    channel_name: str | None = Field(
+        description="the channel's name as Slack created it; null until then"
+    )
+    channel_status: Literal["pending", "ready"] = Field(
+        description="pending: the channel is still to be created; ready: it exists"
+    )
     created: bool
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_answer(cls, data: Any) -> Any:
+        # An answer stored for a delivery before channel_status existed is replayed too.
+        if isinstance(data, dict) and "channel_status" not in data:
+            ready = bool(data.get("channel_id"))
+            data = {
+                **data,
+                "channel_name": data.get("channel_name") if ready else None,
+                "channel_status": "ready" if ready else "pending",
+            }
+        return data
 
 
 class UpdateRef(BaseModel):

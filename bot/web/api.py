@@ -63,6 +63,8 @@ def _summary(incident: IncidentSnapshot) -> IncidentSummary:
         started_at=incident.started_at,
         resolved_at=incident.resolved_at,
         recurrence_of=incident.recurrence_of,
+        source=incident.source,
+        alert_names=list(incident.alert_names),
     )
 
 

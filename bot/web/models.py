@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class IncidentSummary(BaseModel):
@@ -22,6 +22,13 @@ class IncidentSummary(BaseModel):
     # The resolved incident of the same alert group this one follows (it fired again
     # past the playbook's refire_window).
     recurrence_of: int | None = None
+    source: str | None = Field(
+        description="the sender of the alert that opened it (alertmanager, grafana, "
+        "pagerduty, generic, ...); null for a declared incident"
+    )
+    alert_names: list[str] = Field(
+        description="the distinct names of its alerts (alertname, or title), first come first"
+    )
 
 
 class IncidentList(BaseModel):

@@ -114,7 +114,8 @@ def test_a_group_still_firing_after_resolve_joins_it_and_says_so_once_with_reope
     assert [alert["seen_count"] for alert in detail["alerts"]] == [4]  # counted, not retold
     refiring = [e for e in _events(service, incident_id) if e["kind"] == "refiring"]
     assert [e["text"] for e in refiring] == [
-        f"{STILL_FIRING}: API error 30030: matching engine upgrade in progress"
+        f"{STILL_FIRING}: MatchingEngineErrors: "
+        "API error 30030: matching engine upgrade in progress"
     ]
 
     # Its recovery changes nothing anyone sees.

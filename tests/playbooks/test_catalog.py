@@ -167,14 +167,34 @@ def test_channel_name_fits_slack_limit():
         ("決済が止まった", "決済が止まった"),
         ("Ошибка базы: Реплика", "ошибка-базы-реплика"),
         ("🔥 Café down 🔥", "café-down"),
-        ("🔥🔥", "incident"),
+        ("🔥🔥", "fire"),
+        ("❤️‍🩹 ⚠️", "heavy-black-heart-adhesive-bandage-warning-sign"),
+        ("₿ → €", "bitcoin-sign-rightwards-arrow-euro-sign"),
+        ("ТЕСТ ✅", "тест"),
+        ("ẞ ÅNGSTRÖM", "ß-ångström"),
+        ("́é", "é"),
+        ("!!! ???", "incident-7"),
         ("snake_case & dots.v2", "snake-case-dots-v2"),
     ],
-    ids=["japanese", "cyrillic", "emoji-and-accents", "only-emoji", "ascii-punctuation"],
+    ids=[
+        "japanese",
+        "cyrillic",
+        "emoji-and-accents",
+        "only-emoji",
+        "emoji-sequences",
+        "symbols",
+        "cyrillic-upper",
+        "capital-sharp-s",
+        "stray-mark",
+        "punctuation-only",
+        "ascii-punctuation",
+    ],
 )
 def test_channel_name_keeps_letters_slack_takes_in_any_script(title, slug):
     """Slack takes lowercase letters of any script in a channel name
-    (docs.slack.dev/reference/methods/conversations.create); emoji and punctuation it refuses."""
+    (docs.slack.dev/reference/methods/conversations.create); emoji and punctuation it refuses,
+    so a title of symbols only is spelled by their Unicode names, and one of nothing
+    sayable names the incident by its id."""
     name = playbook("x").channel_name(title=title, on=date(2021, 3, 10), incident_id=7)
     assert name == f"inc-20210310-{slug}"
 

@@ -92,7 +92,7 @@ def test_trading_engine_outage_playbook():
     playbook = load_dir(bundled_dir()).get("trading-engine-outage")
     assert playbook is not None
     assert summary(playbook) == (
-        "trading-engine-outage: Trading engine outage, sev1, 6 stages, "
+        "trading-engine-outage: Trading engine outage, sev1 by default, 6 stages, "
         "match service=matching-engine"
     )
     assert playbook.invite == ["U0ALICE", "U0BOB", "carol@example.com"]
@@ -144,7 +144,7 @@ def test_trading_engine_outage_playbook():
 def test_security_incident_playbook():
     playbook = load_dir(bundled_dir()).get("security-incident")
     assert summary(playbook) == (
-        "security-incident: Security incident, sev1, private channel, 6 stages, "
+        "security-incident: Security incident, sev1 by default, private channel, 6 stages, "
         "match category=security"
     )
     assert playbook.private is True
@@ -158,7 +158,8 @@ def test_security_incident_playbook():
 def test_scheduled_maintenance_playbook():
     playbook = load_dir(bundled_dir()).get("scheduled-maintenance")
     assert summary(playbook) == (
-        "scheduled-maintenance: Scheduled maintenance, sev4, 4 stages, match type=maintenance"
+        "scheduled-maintenance: Scheduled maintenance, always sev4, 4 stages, "
+        "match type=maintenance"
     )
     assert playbook.stage_ids() == ["announce", "execute", "verify", "close"]
     assert "24-hour advance notice" in playbook.stage("announce").tasks[0]
@@ -167,7 +168,8 @@ def test_scheduled_maintenance_playbook():
 def test_database_failover_playbook():
     playbook = load_dir(bundled_dir()).get("database-failover")
     assert summary(playbook) == (
-        "database-failover: Orders database failover, sev2, 6 stages, match service=orders-db"
+        "database-failover: Orders database failover, sev2 by default, 6 stages, "
+        "match service=orders-db"
     )
     assert playbook.stage("failover").tasks[:2] == [
         "Fence the old primary so it takes no more writes",
@@ -175,9 +177,14 @@ def test_database_failover_playbook():
     ]
 
 
+def test_summary_says_a_severity_override_forces(tmp_path):
+    path = write(tmp_path, "forced.yaml", GOOD + "severity_override: sev1\n")
+    assert summary(load_playbook(path)) == "good: Good, always sev1, 1 stage, fallback (no match)"
+
+
 def test_summary_of_a_fallback_playbook():
     playbook = load_dir(bundled_dir()).get("default")
-    assert summary(playbook) == "default: Incident, sev3, 6 stages, fallback (no match)"
+    assert summary(playbook) == "default: Incident, sev3 by default, 6 stages, fallback (no match)"
 
 
 def test_problem_prints_as_file_line_message():
@@ -223,6 +230,11 @@ def test_problem_prints_as_file_line_message():
             GOOD + "severity: sev5\n",
             "6: severity: 'sev5' is not a severity (sev1, sev2, sev3 or sev4)",
             id="bad-severity",
+        ),
+        pytest.param(
+            GOOD + "severity_override: critical\n",
+            "6: severity_override: 'critical' is not a severity (sev1, sev2, sev3 or sev4)",
+            id="bad-severity-override",
         ),
         pytest.param(
             "id: x\nstages:\n  - id: a\n    title: A\n",

@@ -111,3 +111,41 @@ def test_a_job_table_apscheduler_made_itself_is_kept_by_the_upgrade(tmp_path) ->
     with engine.connect() as connection:
         assert connection.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all() == ["j"]
     engine.dispose()
+
+
+def test_alerts_stored_before_0013_are_named_by_their_alertname_else_their_title(
+    tmp_path,
+) -> None:
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'named.db'}")
+    upgrade(engine, "0010")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO incidents (id, title, severity, status, playbook_id, "
+                "playbook_snapshot, playbook_state, drill, external, created_at, updated_at) "
+                "VALUES (1, 't', 'sev1', 'investigating', 'default', '{}', '{}', 0, '{}', "
+                "'2021-03-10 09:56:00', '2021-03-10 09:56:00')"
+            )
+        )
+        for n, (title, labels) in enumerate(
+            [
+                ("API error 30030", '{"alertname": "MatchingEngineErrors"}'),
+                ("Margin liquidation queue stalled", '{"service": "margin-engine"}'),
+            ]
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO alerts (incident_id, source, fingerprint, title, status, "
+                    "labels, annotations, first_seen_at, last_seen_at, seen_count) VALUES "
+                    "(1, 'x', :fp, :title, 'firing', :labels, '{}', '2021-03-10 09:56:00', "
+                    "'2021-03-10 09:56:00', 1)"
+                ),
+                {"fp": f"f{n}", "title": title, "labels": labels},
+            )
+    upgrade(engine)
+    with engine.connect() as connection:
+        names = connection.execute(text("SELECT name FROM alerts ORDER BY id")).scalars().all()
+    assert names == ["MatchingEngineErrors", "Margin liquidation queue stalled"]
+    engine.dispose()

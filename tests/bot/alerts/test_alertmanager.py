@@ -9,7 +9,9 @@ from bot.alerts.alertmanager import AlertmanagerWebhook
 from bot.incidents.alerts import NormalizedAlert
 from tests.bot.alerts.payloads import DELETE, dump, load, raw, set_path
 
-GROUP_KEY = '{}/{service="matching-engine"}:{alertname="MatchingEngineErrors"}'
+AM_GROUP_KEY = '{}/{service="matching-engine"}:{alertname="MatchingEngineErrors"}'
+# The payload's externalURL qualifies Alertmanager's groupKey: two clusters never share one.
+GROUP_KEY = f"http://alertmanager.example.com:9093 {AM_GROUP_KEY}"
 
 
 def test_reference_incident_normalizes_exactly():
@@ -18,7 +20,7 @@ def test_reference_incident_normalizes_exactly():
     assert alert == NormalizedAlert(
         source="alertmanager",
         fingerprint="5b1c7e9d2a4f8e03",
-        title="API error 30030: matching engine upgrade in progress",
+        title="MatchingEngineErrors: API error 30030: matching engine upgrade in progress",
         status="firing",
         labels={
             "alertname": "MatchingEngineErrors",
@@ -37,6 +39,8 @@ def test_reference_incident_normalizes_exactly():
         ends_at=None,
         group_key=GROUP_KEY,
         severity="sev1",
+        name="MatchingEngineErrors",
+        former_group_key=AM_GROUP_KEY,
         url=(
             "http://prometheus.example.com:9090/graph?g0.expr=sum+by%28service%29%28rate"
             "%28api_errors_total%7Bcode%3D%2230030%22%7D%5B1m%5D%29%29+%3E+0&g0.tab=1"
@@ -49,7 +53,7 @@ def test_model_reads_every_v4_field():
     webhook = AlertmanagerWebhook.model_validate(load("alertmanager_firing.json"))
 
     assert webhook.version == "4"
-    assert webhook.group_key == GROUP_KEY
+    assert webhook.group_key == AM_GROUP_KEY
     assert webhook.truncated_alerts == 0
     assert webhook.status == "firing"
     assert webhook.receiver == "warroom"
@@ -81,6 +85,32 @@ def test_missing_optional_fields_take_defaults():
     assert alert.severity is None
     assert alert.url is None
     assert len(alert.fingerprint) == 16
+
+
+def test_title_is_the_alertname_then_the_summary_when_it_adds_something():
+    payload = load("alertmanager_firing.json")
+    titles = {}
+    for summary in ("", "matchingengineerrors", "MatchingEngineErrors on me-1", "Error 30030"):
+        set_path(payload, ("alerts", 0, "annotations", "summary"), summary)
+        [alert] = parse("alertmanager", dump(payload))
+        titles[summary] = (alert.name, alert.title)
+
+    assert titles == {
+        "": ("MatchingEngineErrors", "MatchingEngineErrors"),
+        "matchingengineerrors": ("MatchingEngineErrors", "MatchingEngineErrors"),
+        "MatchingEngineErrors on me-1": ("MatchingEngineErrors", "MatchingEngineErrors on me-1"),
+        "Error 30030": ("MatchingEngineErrors", "MatchingEngineErrors: Error 30030"),
+    }
+
+
+def test_group_key_without_an_external_url_is_alertmanagers_own():
+    payload = load("alertmanager_firing.json")
+    del payload["externalURL"]
+
+    [alert] = parse("alertmanager", dump(payload))
+
+    assert alert.group_key == AM_GROUP_KEY
+    assert alert.former_group_key is None
 
 
 def test_title_falls_back_to_alertname_then_fingerprint():
@@ -159,7 +189,7 @@ def test_untrusted_text_is_kept_verbatim_and_values_become_strings():
     assert alert.labels["replicas"] == "3"
     assert alert.labels["canary"] == "true"
     assert alert.labels["ratio"] == "0.25"
-    assert alert.title == "<!here> & <b>everyone</b>"
+    assert alert.title == "MatchingEngineErrors: <!here> & <b>everyone</b>"
 
 
 def test_unknown_fields_are_ignored():

@@ -55,6 +55,7 @@ def reference_alert(**changes) -> NormalizedAlert:
         "source": "alertmanager",
         "fingerprint": "f1",
         "title": "API error 30030: matching engine upgrade in progress",
+        "name": "MatchingEngineErrors",
         "labels": {"alertname": "MatchingEngineErrors", "service": "matching-engine"},
         "starts_at": datetime(2021, 3, 10, 9, 56, tzinfo=UTC),
         "group_key": '{}:{alertname="MatchingEngineErrors"}',

@@ -214,12 +214,15 @@ def test_many_incidents_load_in_as_many_queries_as_one(
 
     one, one_queries = loaded(ids[:1])
     many, many_queries = loaded(ids)
-    assert many_queries == one_queries <= 3  # milestones, roles, alert links
+    assert many_queries == one_queries <= 4  # milestones, roles, alert links, senders
     assert many[0] == one[0]
     # Each incident got its own facts, not a neighbour's.
     assert [s.id for s in many] == ids
     assert [s.commander for s in many] == [f"U0RESP{n}" for n in range(6)]
     assert [s.alert_links for s in many] == [(f"https://grafana.example/{n}",) for n in range(6)]
+    assert [(s.source, s.alert_names) for s in many] == [
+        ("alertmanager", ("MatchingEngineErrors",))
+    ] * 6
     assert [[t.done for t in s.stage.tasks] for s in many] == [
         [n % 3 == k for k in range(len(s.stage.tasks))] for n, s in enumerate(many)
     ]

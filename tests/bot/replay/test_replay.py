@@ -64,7 +64,7 @@ def test_demo_prints_the_reference_postmortem(tmp_path: Path) -> None:
         firsts.setdefault(source, (time, event))
     assert timeline[0][:2] == [
         "17:56",
-        "Alert firing: API error 30030: matching engine upgrade in progress",
+        "Alert firing: MatchingEngineErrors: API error 30030: matching engine upgrade in progress",
     ]
     assert ["17:57", "acknowledged", "alice", "command"] in timeline
     assert any(r[0] == "18:05" and "identified" in r[1] for r in timeline)

@@ -27,8 +27,8 @@ from tests.bot.web.conftest import (
 from tests.support.server import run_app_in_thread
 
 TITLES = {
-    "alertmanager": "API error 30030: matching engine upgrade in progress",
-    "grafana": "p99 order latency above 250 ms",
+    "alertmanager": "MatchingEngineErrors: API error 30030: matching engine upgrade in progress",
+    "grafana": "OrderLatencyHigh: p99 order latency above 250 ms",
     "pagerduty": "Matching engine returning error 30030",
     "datadog": "Host is Down",
     "opsgenie": "test alert",
@@ -53,7 +53,8 @@ def test_firing_notification_opens_an_incident_and_answers_after_commit(
         incident = session.get(Incident, ref["id"])
         assert incident is not None
         assert (incident.title, incident.status) == (TITLES[source], "investigating")
-        assert ref["channel_name"] == incident.channel_name
+        # Slack may give the channel another name (`-2`): none is promised before it exists.
+        assert (ref["channel_name"], ref["channel_status"]) == (None, "pending")
         [alert] = session.scalars(select(Alert)).all()
         assert (alert.source, alert.incident_id, alert.seen_count) == (source, incident.id, 1)
         texts = session.scalars(

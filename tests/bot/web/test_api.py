@@ -67,10 +67,15 @@ def test_list_shape_and_started_at_from_the_alert(opened: tuple[Served, int]) ->
         "started_at",
         "resolved_at",
         "recurrence_of",
+        "source",
+        "alert_names",
     }
     assert item["id"] == incident_id
     assert item["recurrence_of"] is None  # the group's first incident
-    assert item["title"] == "API error 30030: matching engine upgrade in progress"
+    assert item["title"] == (
+        "MatchingEngineErrors: API error 30030: matching engine upgrade in progress"
+    )
+    assert (item["source"], item["alert_names"]) == ("alertmanager", ["MatchingEngineErrors"])
     assert (item["severity"], item["status"]) == ("sev1", "investigating")
     assert item["playbook"] == "trading-engine-outage"
     assert item["channel_name"].startswith("inc-20210310-")
@@ -175,7 +180,7 @@ def test_timeline_in_the_order_things_happened(opened: tuple[Served, int]) -> No
     assert times == sorted(times)
     alert = next(e for e in events if e["kind"] == "alert")
     assert (alert["text"], alert["source"], alert["actor"]) == (
-        "Alert firing: API error 30030: matching engine upgrade in progress",
+        "Alert firing: MatchingEngineErrors: API error 30030: matching engine upgrade in progress",
         "alert",
         None,
     )
