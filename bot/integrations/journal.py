@@ -17,9 +17,10 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col
 
 from bot.incidents.clock import Clock
+from bot.incidents.effects import OPEN_CHANNEL
 from bot.incidents.snapshot import IncidentSnapshot, snapshot
 from storage.db import transaction
-from storage.models import Incident, TimelineEvent
+from storage.models import Incident, OutboxOp, TimelineEvent
 
 KIND = "integration"
 
@@ -130,6 +131,23 @@ class Journal:
             with self.sessions() as session:
                 found = session.scalar(
                     select(col(TimelineEvent.id)).where(col(TimelineEvent.idempotency_key) == key)
+                )
+                return found is not None
+
+        return await asyncio.to_thread(work)
+
+    async def channel_pending(self, incident_id: int) -> bool:
+        """Whether the incident's channel is still being created: its `channel.open`
+        operation has neither succeeded nor failed for good yet."""
+
+        def work() -> bool:
+            with self.sessions() as session:
+                found = session.scalar(
+                    select(col(OutboxOp.id)).where(
+                        col(OutboxOp.incident_id) == incident_id,
+                        col(OutboxOp.kind) == OPEN_CHANNEL,
+                        col(OutboxOp.state).in_(("pending", "running")),
+                    )
                 )
                 return found is not None
 
