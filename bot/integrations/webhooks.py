@@ -5,10 +5,10 @@ The contract receivers rely on is in WEBHOOKS.md next to this file.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable

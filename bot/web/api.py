@@ -14,9 +14,9 @@ from bot.incidents.snapshot import IncidentSnapshot, MilestoneFact, StageFact
 from bot.incidents.untrusted import clean_text
 from bot.postmortem import current_draft
 from bot.usecases.queries import incident_events, incident_record, incidents
-from bot.web.incident_query import PARAMETERS, ListQuery, encode_cursor, read_list_query
 from bot.web.auth import require_auth
 from bot.web.errors import ErrorBody, JSONErrorRoute, WebError
+from bot.web.incident_query import PARAMETERS, ListQuery, encode_cursor, read_list_query
 from bot.web.models import (
     ActionItemOut,
     AlertOut,

@@ -146,6 +146,21 @@ def test_every_event_is_sent_complete_and_matches_its_schema(
                 lambda: "postmortem.ready" in _of(receiver.events("all"), drill["id"]),
                 timeout=20,
             )
+            # The API's timeline keeps each delivery, as the system's; the postmortem does not.
+            delivered = wait_until(
+                lambda: [
+                    e
+                    for e in _get(service, f"/api/incidents/{incident_id}/timeline")["events"]
+                    if e["text"].startswith("Webhook incident.reopened to 127.0.0.1 delivered")
+                ],
+                timeout=10,
+            )
+            assert [(e["kind"], e["source"]) for e in delivered] == [("integration", "system")]
+            draft = httpx.get(
+                f"{service.url}/api/incidents/{incident_id}/postmortem", headers=service.auth
+            ).text
+            assert "| reopened |" in draft
+            assert "Webhook" not in draft
 
     with receiver.lock:
         deliveries = list(receiver.deliveries)
