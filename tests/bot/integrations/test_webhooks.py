@@ -29,6 +29,7 @@ from tests.bot.integrations.conftest import (
     WEBHOOK_SECRET,
     Build,
 )
+from tests.support.webhook_schemas import problems, validators
 
 DOC = Path(__file__).parents[3] / "bot" / "integrations" / "WEBHOOKS.md"
 
@@ -327,3 +328,17 @@ async def test_the_postmortem_leaves_deliveries_out_and_the_api_timeline_keeps_t
     assert "Webhook" not in shown and "retrying" not in shown
     assert "| PagerDuty trigger sent |" in shown  # the outcome of a page stays
     assert "resolved: done" in shown
+
+
+def test_the_documented_events_are_the_schemas_and_the_example_is_valid() -> None:
+    text = DOC.read_text()
+    table = text.split("## Events", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z_.]+)` \|", table, flags=re.MULTILINE))
+    assert documented == set(validators())
+    example = text.split("```http", 1)[1].split("```", 1)[0].split("\n\n", 1)[1]
+    body = json.loads(example.replace("\n", ""))
+    assert problems(body) == []
+    assert problems({**body, "extra": 1}) != []  # the schemas refuse what they do not name
+    stage = {**body, "event": "playbook.stage"}
+    assert problems(stage) != []  # a stage event must name its stage
+    assert problems({**stage, "stage": {"id": "repair", "title": "Repair"}}) == []
