@@ -136,19 +136,19 @@ class Journal:
 
         return await asyncio.to_thread(work)
 
-    async def channel_pending(self, incident_id: int) -> bool:
-        """Whether the incident's channel is still being created: its `channel.open`
-        operation has neither succeeded nor failed for good yet."""
+    async def channel_pending(self, incident_id: int) -> str | None:
+        """Whether the incident's channel is still being created: the state of its
+        `channel.open` operation, `running` (under way now) or `pending` (waiting for a
+        retry); None once it succeeded or failed for good."""
 
-        def work() -> bool:
+        def work() -> str | None:
             with self.sessions() as session:
-                found = session.scalar(
-                    select(col(OutboxOp.id)).where(
+                return session.scalar(
+                    select(col(OutboxOp.state)).where(
                         col(OutboxOp.incident_id) == incident_id,
                         col(OutboxOp.kind) == OPEN_CHANNEL,
                         col(OutboxOp.state).in_(("pending", "running")),
                     )
                 )
-                return found is not None
 
         return await asyncio.to_thread(work)

@@ -25,12 +25,13 @@ from bot.outbox.errors import GiveUp, RetryLater
 from bot.outbox.routes import Attempt
 
 log = logging.getLogger(__name__)
-# An incident's events wait for its channel (receivers get its id), a few seconds here,
-# then again a little later for as long as Slack takes; a channel that cannot be created
-# at all ends the wait (its `channel.open` fails for good) and the events say `null`.
-CHANNEL_WAIT = 3.0
+# An incident's events wait for its channel (receivers get its id): for a moment here
+# while Slack is creating it (the dispatcher's round waits for this op, so never long),
+# else a retry later, for as long as Slack takes. A channel that cannot be created at all
+# ends the wait (its `channel.open` fails for good) and the events say `null`.
+CHANNEL_WAIT = 1.0
 CHANNEL_POLL = 0.05
-CHANNEL_RETRY = 2.0
+CHANNEL_RETRY = 1.0
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -77,8 +78,11 @@ def event_json(effect: SendWebhook, incident: IncidentView, now: datetime) -> di
 async def with_channel(journal: Journal, incident: IncidentView) -> IncidentView:
     """The incident once its channel is known; RetryLater while Slack is still creating it."""
     deadline = time.monotonic() + CHANNEL_WAIT
-    while incident.channel_id is None and await journal.channel_pending(incident.id):
-        if time.monotonic() > deadline:
+    while incident.channel_id is None:
+        creating = await journal.channel_pending(incident.id)
+        if creating is None:
+            break
+        if creating != "running" or time.monotonic() > deadline:
             raise RetryLater("waiting for the incident channel", CHANNEL_RETRY)
         await asyncio.sleep(CHANNEL_POLL)
         found = await journal.incident(incident.id)
