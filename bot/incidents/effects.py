@@ -135,7 +135,8 @@ class SendWebhook(Effect):
     """A signed incident event to the configured endpoints (and the playbook's `url`).
 
     `severity` and `status` are the values the event is about, which win over the
-    incident's when the webhook goes out later.
+    incident's when the webhook goes out later; `stage` and `stage_title` name the stage
+    a `playbook.stage` event is about (the incident may be in a later one by then).
     """
 
     kind: ClassVar[str] = WEBHOOK
@@ -143,6 +144,8 @@ class SendWebhook(Effect):
     url: str | None = None
     severity: str | None = None
     status: str | None = None
+    stage: str | None = None
+    stage_title: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

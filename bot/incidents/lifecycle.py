@@ -119,6 +119,7 @@ def mitigate(rec: Recorder, text: str | None, *, actor: str) -> str:
     rec.event("mitigated", f"mitigated: {text}" if text else "mitigated", actor=actor)
     if incident.status in ("investigating", "identified"):
         incident.status = "monitoring"
+        rec.effect(effects.SendWebhook(event="incident.status_changed", status="monitoring"))
     stages.milestone_reached(rec, "mitigated")
     rec.effect(effects.UpdateCard())
     rec.touch()
@@ -141,7 +142,7 @@ def resolve(rec: Recorder, text: str | None, *, actor: str) -> str:
     if incident.severity in PAGED and not incident.drill:
         rec.effect(effects.Page(action="resolve"))
     reminders.schedule_on_resolve(rec)
-    rec.effect(effects.SendWebhook(event="incident.resolved"))
+    rec.effect(effects.SendWebhook(event="incident.resolved", status="resolved"))
     rec.effect(effects.UpdateCard())
     rec.effect(effects.PostPostmortem())
     rec.effect(effects.SendWebhook(event="postmortem.ready"))
@@ -170,6 +171,7 @@ def reopen(rec: Recorder, *, actor: str) -> str:
         rec.session.delete(resolved)
     rec.event("reopened", "reopened", actor=actor)
     reminders.schedule_on_reopen(rec)
+    rec.effect(effects.SendWebhook(event="incident.reopened", status=incident.status))
     rec.effect(effects.UpdateCard())
     rec.touch()
     return "Incident reopened; status is *investigating*"

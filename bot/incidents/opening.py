@@ -100,8 +100,9 @@ def open_incident(
         assign_role(rec, role, person, actor=None)
     if severity in ("sev1", "sev2") and not drill:
         rec.effect(effects.Page(action="trigger"))
-    if not drill:
-        rec.effect(effects.SendWebhook(event="incident.opened"))
+    # Drills send every incident event, flagged `drill: true` in the incident: a receiver
+    # sees a drill open and resolve, or filters drills out, never half of one.
+    rec.effect(effects.SendWebhook(event="incident.opened"))
     stages.start(rec, playbook)
     stages.milestone_reached(rec, "detected")
     reminders.schedule_on_open(rec)

@@ -154,9 +154,15 @@ def _apply(
             case StatusPage(status=status, text=text):
                 if not quiet:
                     rec.effect(effects.UpdateStatusPage(status=status, text=text or incident.title))
-            case Webhook(url=url):
+            case Webhook(url=url, stage_id=stage_id, stage_title=stage_title):
+                # Like its page and statuspage steps, a stage's own webhook is an action on
+                # the outside world, which a drill rehearses without taking.
                 if not quiet:
-                    rec.effect(effects.SendWebhook(event="playbook.stage", url=url))
+                    rec.effect(
+                        effects.SendWebhook(
+                            event="playbook.stage", url=url, stage=stage_id, stage_title=stage_title
+                        )
+                    )
             case ScheduleTimebox(stage_id=stage_id, due_at=due_at):
                 rec.effect(effects.Schedule(job="timebox", stage=stage_id, due_at=due_at))
             case CancelTimebox(stage_id=stage_id):

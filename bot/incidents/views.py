@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from bot.incidents.effects import WEBHOOK
 from bot.incidents.times import format_local
 from storage.models import Incident, TimelineEvent
 
@@ -16,6 +18,20 @@ if TYPE_CHECKING:
     from bot.incidents.snapshot import IncidentSnapshot
 
 TIMELINE_LIMIT = 50
+
+
+def is_bookkeeping(kind: str, data: Mapping[str, Any] | None) -> bool:
+    """Whether a timeline entry records delivery plumbing rather than the response itself:
+    each webhook delivery (and a webhook given up on), and every try of an integration
+    that failed and was retried. Kept in the API's timeline (`source: system`); a
+    postmortem reader wants what people and the outside world saw, and the outcome of a
+    page or status-page update, which stay."""
+    data = data or {}
+    if kind == "integration":
+        return data.get("integration") == "webhook" or (
+            data.get("ok") is False and bool(data.get("retry"))
+        )
+    return kind in ("delivery_failed", "delivery_refused") and data.get("kind") == WEBHOOK
 
 
 def timeline(session: Session, incident_id: int) -> list[TimelineEvent]:
