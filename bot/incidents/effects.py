@@ -114,11 +114,18 @@ class BroadcastNotice(Effect):
 
 @dataclass(frozen=True, kw_only=True)
 class Page(Effect):
-    """A PagerDuty event for the incident: trigger, acknowledge or resolve."""
+    """A PagerDuty event for the incident: trigger, acknowledge or resolve.
+
+    A trigger is the incident's `page`-th page, sent under that page's own key; acknowledge
+    and resolve reach pages 1 to `page`. `waited_seconds`: the page escalates an incident
+    nobody acknowledged for that long (its notice says so, once the page's fate is known).
+    """
 
     kind: ClassVar[str] = PAGE
     action: str
     escalation: bool = False
+    page: int = 1
+    waited_seconds: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

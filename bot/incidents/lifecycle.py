@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.incidents import effects, reminders, stages
+from bot.incidents import effects, pages, reminders, stages
 from bot.incidents.errors import DomainError
 from bot.incidents.records import COMMAND, Origin, Recorder, milestones_of
 from bot.incidents.roles import assign_role, current_roles
@@ -49,8 +49,7 @@ def ack(rec: Recorder, *, actor: str, origin: Origin = COMMAND) -> str:
     if origin.pager is None:
         if "commander" not in current_roles(rec.session, _id(incident)):
             assign_role(rec, "commander", actor, actor=actor)
-        if incident.severity in PAGED and not incident.drill:
-            rec.effect(effects.Page(action="acknowledge"))
+        pages.acknowledge(rec)
     rec.effect(effects.Unschedule(job="ack"))
     stages.milestone_reached(rec, "acknowledged", page=origin.pager is None)
     rec.effect(effects.UpdateCard())
@@ -79,8 +78,8 @@ def set_severity(
         at=origin.at,
         data={"from": old},
     )
-    if severity in PAGED and old not in PAGED and not incident.drill and origin.pager is None:
-        rec.effect(effects.Page(action="trigger"))
+    if severity in PAGED and old not in PAGED and origin.pager is None:
+        pages.trigger(rec)
     rec.effect(effects.SendWebhook(event="incident.severity_changed", severity=severity))
     rec.effect(effects.UpdateCard())
     rec.touch()
@@ -138,8 +137,7 @@ def resolve(rec: Recorder, text: str | None, *, actor: str) -> str:
     if text and not incident.summary:
         incident.summary = text
     stages.milestone_reached(rec, "resolved")
-    if incident.severity in PAGED and not incident.drill:
-        rec.effect(effects.Page(action="resolve"))
+    pages.resolve(rec)
     reminders.schedule_on_resolve(rec)
     rec.effect(effects.SendWebhook(event="incident.resolved"))
     rec.effect(effects.UpdateCard())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.incidents import effects, reminders, stages
+from bot.incidents import effects, pages, reminders, stages
 from bot.incidents.context import Domain
 from bot.incidents.errors import DomainError
 from bot.incidents.records import Outcome, Recorder
@@ -98,8 +98,8 @@ def open_incident(
     )
     for role, person in playbook.roles.items():
         assign_role(rec, role, person, actor=None)
-    if severity in ("sev1", "sev2") and not drill:
-        rec.effect(effects.Page(action="trigger"))
+    if severity in ("sev1", "sev2"):
+        pages.trigger(rec)
     if not drill:
         rec.effect(effects.SendWebhook(event="incident.opened"))
     stages.start(rec, playbook)

@@ -8,6 +8,7 @@ import httpx
 
 from bot.incidents.effects import Effect, Page, SendWebhook, UpdateStatusPage
 from bot.integrations.journal import Journal
+from bot.integrations.page_outcomes import page_refused, page_remarks
 from bot.integrations.pagerduty import pagerduty_handler
 from bot.integrations.statuspage import statuspage_handler
 from bot.integrations.unconfigured import unconfigured_routes
@@ -36,7 +37,9 @@ def integration_routes(
                 journal,
                 url=str(settings.pagerduty_url),
                 routing_key=settings.pagerduty_routing_key.get_secret_value(),
-            )
+            ),
+            remarks=page_remarks,
+            refused=page_refused,
         )
     if settings.statuspage_api_key is not None and settings.statuspage_page_id:
         routes[UpdateStatusPage] = Route(
