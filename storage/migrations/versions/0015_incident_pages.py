@@ -25,9 +25,7 @@ depends_on = None
 def upgrade() -> None:
     # Plain ADD COLUMN (a constant default serves the rows there): a batch would copy the
     # table, which SQLite refuses while other tables reference its rows.
-    op.add_column(
-        "incidents", sa.Column("pages", sa.Integer(), nullable=False, server_default="0")
-    )
+    op.add_column("incidents", sa.Column("pages", sa.Integer(), nullable=False, server_default="0"))
     op.add_column(
         "incidents",
         sa.Column("page_open", sa.Boolean(), nullable=False, server_default=sa.false()),
