@@ -18,6 +18,7 @@ from bot.incidents.notices import Notice
 # integrations and the scheduler the rest.
 OPEN_CHANNEL = "channel.open"
 INVITE = "channel.invite"
+DESCRIBE_CHANNEL = "channel.describe"
 POST_CARD = "card.post"
 UPDATE_CARD = "card.update"
 POST_MESSAGE = "message.post"
@@ -59,6 +60,16 @@ class Invite(Effect):
 
     kind: ClassVar[str] = INVITE
     users: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DescribeChannel(Effect):
+    """Set the incident channel's topic and purpose (the incident's severity, status or
+    title changed); the last one queued wins."""
+
+    kind: ClassVar[str] = DESCRIBE_CHANNEL
+    topic: str
+    purpose: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,6 +196,7 @@ class Unschedule(Effect):
 EFFECT_TYPES: tuple[type[Effect], ...] = (
     OpenChannel,
     Invite,
+    DescribeChannel,
     PostCard,
     UpdateCard,
     PostMessage,

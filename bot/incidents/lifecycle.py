@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.incidents import effects, pages, reminders, stages
+from bot.incidents import channel, effects, pages, reminders, stages
 from bot.incidents.errors import DomainError
 from bot.incidents.records import COMMAND, Origin, Recorder, milestones_of
 from bot.incidents.roles import assign_role, current_roles
@@ -81,6 +81,7 @@ def set_severity(
     if severity in PAGED and old not in PAGED and origin.pager is None:
         pages.trigger(rec)
     rec.effect(effects.SendWebhook(event="incident.severity_changed", severity=severity))
+    channel.describe(rec)
     rec.effect(effects.UpdateCard())
     rec.touch()
     return f"Severity changed from {old} to {severity}{suffix}"
@@ -101,6 +102,7 @@ def set_status(rec: Recorder, status: str, text: str | None, *, actor: str) -> s
     if milestone and rec.milestone(milestone, rec.now, source="command", actor=actor):
         stages.milestone_reached(rec, milestone)
     rec.effect(effects.SendWebhook(event="incident.status_changed", status=status))
+    channel.describe(rec)
     rec.effect(effects.UpdateCard())
     rec.touch()
     return f"Status changed to *{status}*{suffix}"
@@ -118,6 +120,7 @@ def mitigate(rec: Recorder, text: str | None, *, actor: str) -> str:
     rec.event("mitigated", f"mitigated: {text}" if text else "mitigated", actor=actor)
     if incident.status in ("investigating", "identified"):
         incident.status = "monitoring"
+        channel.describe(rec)
     stages.milestone_reached(rec, "mitigated")
     rec.effect(effects.UpdateCard())
     rec.touch()
@@ -140,6 +143,7 @@ def resolve(rec: Recorder, text: str | None, *, actor: str) -> str:
     pages.resolve(rec)
     reminders.schedule_on_resolve(rec)
     rec.effect(effects.SendWebhook(event="incident.resolved"))
+    channel.describe(rec)
     rec.effect(effects.UpdateCard())
     rec.effect(effects.PostPostmortem())
     rec.effect(effects.SendWebhook(event="postmortem.ready"))
@@ -168,6 +172,7 @@ def reopen(rec: Recorder, *, actor: str) -> str:
         rec.session.delete(resolved)
     rec.event("reopened", "reopened", actor=actor)
     reminders.schedule_on_reopen(rec)
+    channel.describe(rec)
     rec.effect(effects.UpdateCard())
     rec.touch()
     return "Incident reopened; status is *investigating*"

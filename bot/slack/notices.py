@@ -32,6 +32,7 @@ from bot.slack.limits import TEXT_OBJECT_MAX, fit_text
 DOING = {
     "channel.open": "set up the incident channel",
     "channel.invite": "invite people to the channel",
+    "channel.describe": "update the channel topic",
     "card.post": "post the incident card",
     "card.update": "update the incident card",
     "message.post": "post a message",
