@@ -211,7 +211,9 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
     metrics.watch_scheduler(scheduler.scheduler)
     app.state.scheduler = scheduler
     # A replay runs on simulated time: it must never page anyone or touch a status page.
-    integrations = unconfigured_routes() if replay else integration_routes(runtime, http_client)
+    integrations = (
+        unconfigured_routes(replay=True) if replay else integration_routes(runtime, http_client)
+    )
     in_use = {name: on and not replay for name, on in configured(runtime.settings).items()}
     dispatcher = Dispatcher(
         runtime.sessions,

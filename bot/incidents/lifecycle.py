@@ -7,6 +7,7 @@ from sqlmodel import col
 
 from bot.incidents import channel, effects, pages, reminders, stages
 from bot.incidents.errors import DomainError
+from bot.incidents.people import display_name
 from bot.incidents.records import COMMAND, Origin, Recorder, milestones_of
 from bot.incidents.roles import assign_role, current_roles
 from bot.incidents.times import format_local
@@ -41,7 +42,8 @@ def ack(rec: Recorder, *, actor: str, origin: Origin = COMMAND) -> str:
     _require_open(incident, "ack")
     existing = milestones_of(rec.session, _id(incident)).get("acknowledged")
     if existing is not None:
-        raise DomainError(f"Already acknowledged by {existing.actor or 'someone'}")
+        who = display_name(rec.session, existing.actor) or "someone"
+        raise DomainError(f"Already acknowledged by {who}")
     at = origin.at or rec.now
     where = f" in {origin.pager}" if origin.pager else ""
     rec.milestone("acknowledged", at, source=origin.source, actor=actor)

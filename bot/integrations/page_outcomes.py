@@ -7,7 +7,7 @@ timeline entry, so the channel never says someone is paged before anyone is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.incidents.effects import Page
@@ -17,6 +17,7 @@ from bot.outbox.routes import Remark
 
 ENTRY = "paging"  # the timeline kind of what became of a page
 NOT_CONFIGURED = "PagerDuty is not configured"
+IN_REPLAY = "a replay never pages anyone"
 
 
 def page_remarks(effect: Page, result: dict[str, Any]) -> Sequence[Remark]:
@@ -43,11 +44,16 @@ def page_remarks(effect: Page, result: dict[str, Any]) -> Sequence[Remark]:
     return (Remark(notice, f"PagerDuty paged: {summary} ({key})", entry=ENTRY),)
 
 
-def unconfigured_remarks(effect: Page, _result: dict[str, Any]) -> Sequence[Remark]:
-    """A trigger with no PagerDuty to send it to: nobody was paged, and the channel knows."""
-    if effect.action != "trigger":
-        return ()
-    return _not_paged(effect, NOT_CONFIGURED)
+def not_paged(reason: str) -> Callable[[Page, dict[str, Any]], Sequence[Remark]]:
+    """Remarks for a route that sends no page (PagerDuty is not configured, a replay): a
+    trigger tells the channel nobody was paged, and why."""
+
+    def remarks(effect: Page, _result: dict[str, Any]) -> Sequence[Remark]:
+        if effect.action != "trigger":
+            return ()
+        return _not_paged(effect, reason)
+
+    return remarks
 
 
 def _not_paged(effect: Page, reason: str) -> Sequence[Remark]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.incidents.effects import Effect, Page, Schedule, SendWebhook, Unschedule, UpdateStatusPage
-from bot.integrations.page_outcomes import unconfigured_remarks
+from bot.integrations.page_outcomes import IN_REPLAY, NOT_CONFIGURED, not_paged
 from bot.outbox.routes import Attempt, Remarks, Route
 
 
@@ -22,11 +22,13 @@ def skipped(reason: str, remarks: Remarks[Any] | None = None) -> Route[Any]:
     return Route(handle, remarks=remarks)
 
 
-def unconfigured_routes() -> dict[type[Effect], Route[Any]]:
-    """Routes for every non-Slack effect, each completing with the reason it was skipped."""
+def unconfigured_routes(*, replay: bool = False) -> dict[type[Effect], Route[Any]]:
+    """Routes for every non-Slack effect, each completing with the reason it was skipped
+    (`replay`: a replay's, which sends nothing whatever is configured)."""
+    unpaged = not_paged(IN_REPLAY if replay else NOT_CONFIGURED)
     return {
         # A page nobody receives is said in the channel, so nobody waits for an on-call.
-        Page: skipped("PagerDuty paging is not configured", unconfigured_remarks),
+        Page: skipped("PagerDuty paging is not configured", unpaged),
         UpdateStatusPage: skipped("Statuspage is not configured"),
         SendWebhook: skipped("no outgoing webhooks are configured"),
         Schedule: skipped("the scheduler is not running"),
