@@ -44,23 +44,26 @@ def page_remarks(effect: Page, result: dict[str, Any]) -> Sequence[Remark]:
     return (Remark(notice, f"PagerDuty paged: {summary} ({key})", entry=ENTRY),)
 
 
-def not_paged(reason: str) -> Callable[[Page, dict[str, Any]], Sequence[Remark]]:
+def not_paged(
+    reason: str, *, record: bool = True
+) -> Callable[[Page, dict[str, Any]], Sequence[Remark]]:
     """Remarks for a route that sends no page (PagerDuty is not configured, a replay): a
-    trigger tells the channel nobody was paged, and why."""
+    trigger tells the channel nobody was paged, and why (and the timeline, if `record`:
+    a replay's record is the incident it replays, not its rehearsal's plumbing)."""
 
     def remarks(effect: Page, _result: dict[str, Any]) -> Sequence[Remark]:
         if effect.action != "trigger":
             return ()
-        return _not_paged(effect, reason)
+        return _not_paged(effect, reason, record=record)
 
     return remarks
 
 
-def _not_paged(effect: Page, reason: str) -> Sequence[Remark]:
+def _not_paged(effect: Page, reason: str, *, record: bool = True) -> Sequence[Remark]:
     notice = Paged(
         outcome=NOT_PAGED, reason=reason, page=effect.page, waited_seconds=effect.waited_seconds
     )
-    return (Remark(notice, f"not paged: {reason}", entry=ENTRY),)
+    return (Remark(notice, f"not paged: {reason}" if record else None, entry=ENTRY),)
 
 
 def page_refused(effect: Page, reason: str) -> Notice | None:

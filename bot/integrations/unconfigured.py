@@ -25,7 +25,7 @@ def skipped(reason: str, remarks: Remarks[Any] | None = None) -> Route[Any]:
 def unconfigured_routes(*, replay: bool = False) -> dict[type[Effect], Route[Any]]:
     """Routes for every non-Slack effect, each completing with the reason it was skipped
     (`replay`: a replay's, which sends nothing whatever is configured)."""
-    unpaged = not_paged(IN_REPLAY if replay else NOT_CONFIGURED)
+    unpaged = not_paged(IN_REPLAY, record=False) if replay else not_paged(NOT_CONFIGURED)
     return {
         # A page nobody receives is said in the channel, so nobody waits for an on-call.
         Page: skipped("PagerDuty paging is not configured", unpaged),

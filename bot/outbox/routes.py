@@ -56,10 +56,11 @@ class Remark:
     """What people are told of an operation once it is done: part of it the far side
     refused while the rest was done (a person who cannot be invited), or what it came to
     (whom a page reached). Told in the incident channel as `notice`, kept in the timeline
-    as `text` (of kind `entry`), once, when the operation is marked done."""
+    as `text` (of kind `entry`; None: the channel only), once, when the operation is
+    marked done."""
 
     notice: Notice
-    text: str
+    text: str | None
     entry: str = "delivery_refused"
 
 

@@ -126,6 +126,7 @@ def test_a_scenario_across_midnight_shows_dates_and_keeps_order(tmp_path: Path) 
     assert "@bob: acknowledged the incident" in texts
     assert not [t for t in texts if "<@" in t or "<#" in t or "&lt;" in t]
     assert ":pager: Not paged: a replay never pages anyone." in texts
+    assert "paged" not in draft  # the rehearsal's plumbing is no part of the record
 
 
 def test_times_that_go_backwards_roll_to_the_next_day(tmp_path: Path) -> None:
