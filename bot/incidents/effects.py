@@ -18,6 +18,7 @@ from bot.incidents.notices import Notice
 # integrations and the scheduler the rest.
 OPEN_CHANNEL = "channel.open"
 INVITE = "channel.invite"
+DESCRIBE_CHANNEL = "channel.describe"
 POST_CARD = "card.post"
 UPDATE_CARD = "card.update"
 POST_MESSAGE = "message.post"
@@ -59,6 +60,16 @@ class Invite(Effect):
 
     kind: ClassVar[str] = INVITE
     users: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DescribeChannel(Effect):
+    """Set the incident channel's topic and purpose (the incident's severity, status or
+    title changed); the last one queued wins."""
+
+    kind: ClassVar[str] = DESCRIBE_CHANNEL
+    topic: str
+    purpose: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,11 +125,18 @@ class BroadcastNotice(Effect):
 
 @dataclass(frozen=True, kw_only=True)
 class Page(Effect):
-    """A PagerDuty event for the incident: trigger, acknowledge or resolve."""
+    """A PagerDuty event for the incident: trigger, acknowledge or resolve.
+
+    A trigger is the incident's `page`-th page, sent under that page's own key; acknowledge
+    and resolve reach pages 1 to `page`. `waited_seconds`: the page escalates an incident
+    nobody acknowledged for that long (its notice says so, once the page's fate is known).
+    """
 
     kind: ClassVar[str] = PAGE
     action: str
     escalation: bool = False
+    page: int = 1
+    waited_seconds: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,6 +199,7 @@ class Unschedule(Effect):
 EFFECT_TYPES: tuple[type[Effect], ...] = (
     OpenChannel,
     Invite,
+    DescribeChannel,
     PostCard,
     UpdateCard,
     PostMessage,

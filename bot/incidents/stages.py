@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.incidents import effects
+from bot.incidents import effects, pages
 from bot.incidents.errors import DomainError
 from bot.incidents.notices import StageStarted, TimeboxOverdue
 from bot.incidents.records import Recorder
@@ -150,7 +150,7 @@ def _apply(
                 rec.effect(effects.PostMessage(text=text, trusted=True))
             case Page():
                 if page and not quiet:
-                    rec.effect(effects.Page(action="trigger"))
+                    pages.trigger(rec)
             case StatusPage(status=status, text=text):
                 if not quiet:
                     rec.effect(effects.UpdateStatusPage(status=status, text=text or incident.title))
@@ -200,7 +200,7 @@ def _apply(
                     )
                 )
                 if not quiet:
-                    rec.effect(effects.Page(action="trigger"))
+                    pages.trigger(rec, escalation=True)
 
 
 def _stage_title(playbook: Playbook | None, stage_id: str) -> tuple[str, str]:

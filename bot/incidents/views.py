@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bot.incidents.effects import WEBHOOK
+from bot.incidents.people import known_names, name_of, with_names
 from bot.incidents.times import format_local
 from storage.models import Incident, TimelineEvent
 
@@ -90,8 +91,17 @@ def timeline_shown(session: Session, incident: Incident, tz: ZoneInfo) -> Timeli
     events = timeline(session, incident.id)
     with_date = spans_days(incident, events, tz)
     shown = events[-TIMELINE_LIMIT:]
+    # People by name: ids are what the record keeps, not what a responder reads. An alert's
+    # own text is shown as the sender wrote it.
+    ours = [e.text for e in shown if e.source != "alert"]
+    known = known_names(session, (e.actor for e in shown), ours)
     entries = tuple(
-        Entry(format_local(e.occurred_at, tz, with_date=with_date), e.kind, e.text, e.actor)
+        Entry(
+            format_local(e.occurred_at, tz, with_date=with_date),
+            e.kind,
+            e.text if e.source == "alert" else with_names(e.text, known),
+            name_of(e.actor, known),
+        )
         for e in shown
     )
     return TimelineShown(incident.id, tz.key, entries, earlier=len(events) - len(shown))

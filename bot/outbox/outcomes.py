@@ -19,23 +19,25 @@ def tell(
     op_id: int,
     kind: str,
     entry: str,
-    text: str,
+    text: str | None,
     notice: Notice | None,
     now: datetime,
 ) -> None:
-    """Keep what became of an operation in the timeline and queue its notice, in the
-    transaction that records the operation's end: told once, however often it is read."""
-    session.add(
-        TimelineEvent(
-            incident_id=incident_id,
-            occurred_at=now,
-            recorded_at=now,
-            kind=entry,
-            text=text,
-            source="system",
-            data={"op": op_id, "kind": kind},
+    """Keep what became of an operation in the timeline (unless `text` is None) and queue
+    its notice, in the transaction that records the operation's end: told once, however
+    often it is read."""
+    if text is not None:
+        session.add(
+            TimelineEvent(
+                incident_id=incident_id,
+                occurred_at=now,
+                recorded_at=now,
+                kind=entry,
+                text=text,
+                source="system",
+                data={"op": op_id, "kind": kind},
+            )
         )
-    )
     if notice is not None:
         effect = PostNotice(incident_id=incident_id, notice=notice)
         outbox.enqueue(

@@ -82,7 +82,7 @@ def test_entering_a_stage_runs_on_enter_and_schedules_its_timebox(trading):
     assert state.milestones == {"acknowledged": at(1)}
     assert effects == [
         StageEntered("respond", "Emergency response"),
-        Post("Emergency response protocol started. Matching engine on-call is being paged."),
+        Post("Emergency response protocol started."),
         Page("pagerduty"),
         StatusPage(
             "investigating",

@@ -120,6 +120,13 @@ def test_a_scenario_across_midnight_shows_dates_and_keeps_order(tmp_path: Path) 
     assert [r[0] for r in timeline] == sorted(r[0] for r in timeline)
     metrics = {row[0]: row[1] for row in _rows(draft, "Metrics")}
     assert (metrics["Time to acknowledge"], metrics["Time to resolve"]) == ("5m", "35m")
+    # The transcript reads as Slack shows it: people and channels by name, never ids, and
+    # no page claimed that a replay never sends.
+    texts = [m.text for m in result.messages]
+    assert "@bob: acknowledged the incident" in texts
+    assert not [t for t in texts if "<@" in t or "<#" in t or "&lt;" in t]
+    assert ":pager: Not paged: a replay never pages anyone." in texts
+    assert "paged" not in draft  # the rehearsal's plumbing is no part of the record
 
 
 def test_times_that_go_backwards_roll_to_the_next_day(tmp_path: Path) -> None:
