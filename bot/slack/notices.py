@@ -68,7 +68,7 @@ def render(notice: Notice, tz: ZoneInfo) -> str:
             what = "the last status update" if since_update else "the incident opened"
             return (
                 f":alarm_clock: It has been {_duration(elapsed)} since {what}. Post one with "
-                "`/incident update <text>`."
+                "`/incident update &lt;text&gt;`."
             )
         case Unacknowledged(waited_seconds=waited):
             return f":rotating_light: Not acknowledged after {_duration(waited)}."

@@ -49,12 +49,12 @@ WHEN = "2024-03-01 02:00–04:30 Europe/Berlin"
         (
             notices.StatusUpdateDue(elapsed_seconds=905, since_last_update=True),
             ":alarm_clock: It has been 15m 05s since the last status update. Post one with "
-            "`/incident update <text>`.",
+            "`/incident update &lt;text&gt;`.",  # Slack shows <text>
         ),
         (
             notices.StatusUpdateDue(elapsed_seconds=3900, since_last_update=False),
             ":alarm_clock: It has been 1h 05m since the incident opened. Post one with "
-            "`/incident update <text>`.",
+            "`/incident update &lt;text&gt;`.",  # Slack shows <text>
         ),
         # A drill's: nobody is paged, so nothing claims an escalation.
         (
