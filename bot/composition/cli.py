@@ -197,7 +197,7 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
 
 def cmd_stats(_args: argparse.Namespace) -> int:
     """Medians and p90 over stored incidents, drills left out."""
-    from bot.incidents.stats import figures
+    from bot.incidents.stats import METHOD, figures
     from bot.incidents.times import format_duration
 
     runtime = _runtime()
@@ -211,6 +211,7 @@ def cmd_stats(_args: argparse.Namespace) -> int:
         print(f"{row.name:<22} {row.count:>4} {show(row.median):>10} {show(row.p90):>10}")
     kept = f"{cadence:.0%}" if cadence is not None else "—"
     print(f"\nstatus updates on cadence: {kept}")
+    print(f"times from impact start; {METHOD}")
     return 0
 
 

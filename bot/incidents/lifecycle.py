@@ -135,7 +135,8 @@ def resolve(rec: Recorder, text: str | None, *, actor: str) -> str:
     rec.event(
         "resolved", f"resolved: {text}" if text else "resolved", actor=actor, data={"from": old}
     )
-    if text and not incident.summary:
+    if text:
+        # The last resolve's words are the summary: after a reopen they say how it ended.
         incident.summary = text
     stages.milestone_reached(rec, "resolved")
     if incident.severity in PAGED and not incident.drill:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.incidents import effects, reminders
+from bot.incidents.chronology import out_of_order
 from bot.incidents.errors import DomainError
-from bot.incidents.records import COMMAND, Origin, Recorder
-from bot.incidents.times import TimeError, format_local, resolve_clock
+from bot.incidents.records import COMMAND, Origin, Recorder, milestones_of
+from bot.incidents.times import TimeError, format_local, resolve_clock, start_day
 from storage.models import ActionItem, Incident
 
 
@@ -45,7 +46,19 @@ def log(rec: Recorder, clock: str, text: str, *, actor: str) -> str:
     if at < incident.created_at and (incident.created_at - at).days > 7:
         raise DomainError("That is more than a week before the incident opened")
     rec.event("log", text, actor=actor, source="backdate", at=at)
-    return f"Logged at {format_local(at, rec.tz)}: {text}"
+    started = _started(rec)
+    shown = format_local(
+        at, rec.tz, with_date=at.astimezone(rec.tz).date() != start_day(started, rec.tz)
+    )
+    if at < started:
+        # Kept, since what led up to an incident belongs in its record, but said out loud:
+        # a time typed on the wrong day would otherwise slip in unnoticed.
+        before = format_local(started, rec.tz, with_date=True)
+        return (
+            f"Logged at {shown}: {text}\n:warning: {shown} is before the impact started "
+            f"({before}); the entry is kept there, in time order"
+        )
+    return f"Logged at {shown}: {text}"
 
 
 def set_time(rec: Recorder, milestone: str, clock: str, *, actor: str) -> str:
@@ -54,6 +67,11 @@ def set_time(rec: Recorder, milestone: str, clock: str, *, actor: str) -> str:
     at = _resolve(clock, rec)
     if milestone == "resolved" and incident.status != "resolved":
         raise DomainError("The incident is not resolved; `resolve` it first")
+    marks = {name: row.at for name, row in milestones_of(rec.session, _id(incident)).items()}
+    marks.pop(milestone, None)
+    problem = out_of_order(milestone, at, marks, rec.tz)
+    if problem:
+        raise DomainError(f"Not changed: {problem}")
     rec.milestone(milestone, at, source="backdate", actor=actor, overwrite=True)
     shown = format_local(at, rec.tz, with_date=True)
     rec.event(
@@ -111,6 +129,18 @@ def statuspage(rec: Recorder, status: str, text: str, *, actor: str) -> str:
     rec.effect(effects.UpdateStatusPage(status=status, text=text))
     rec.event("statuspage", f"status page {status}: {text}", actor=actor, data={"status": status})
     return f"Status page set to *{status}*: {text}"
+
+
+def _id(incident: Incident) -> int:
+    assert incident.id is not None
+    return incident.id
+
+
+def _started(rec: Recorder) -> datetime:
+    """When impact started: the `started` milestone, else when the incident opened."""
+    incident = _incident(rec)
+    started = milestones_of(rec.session, _id(incident)).get("started")
+    return started.at if started is not None else incident.created_at
 
 
 def _resolve(clock: str, rec: Recorder) -> datetime:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.incidents.snapshot import IncidentSnapshot
-from bot.incidents.times import format_duration
+from bot.incidents.times import elapsed, format_duration, format_on_day
 from storage.models import Alert
 
 MISSING = "—"
@@ -83,15 +83,14 @@ def impact_window(started: datetime, milestones: dict[str, datetime], tz: ZoneIn
     return Window(
         start=start.strftime("%Y-%m-%d %H:%M"),
         end=end.strftime("%Y-%m-%d %H:%M"),
-        duration=format_duration(stop - started),
+        duration=format_duration(elapsed(started, stop)),
         text=f"{start_text} – {end_text} {zone}",
     )
 
 
-def metrics(
-    milestones: dict[str, datetime], tz: ZoneInfo, *, with_date: bool
-) -> tuple[Metric, ...]:
-    """Time from `started` to each response milestone; `—` for the ones not reached."""
+def metrics(milestones: dict[str, datetime], tz: ZoneInfo, *, day: date) -> tuple[Metric, ...]:
+    """Time from `started` to each response milestone (never negative); `—` for the ones
+    not reached. `day` is the local start date: other days are shown with their date."""
     started = milestones.get("started")
     rows = []
     for label, name in METRICS:
@@ -99,11 +98,12 @@ def metrics(
         if at is None or started is None:
             rows.append(Metric(label, name, MISSING, MISSING))
             continue
-        rows.append(Metric(label, name, format_duration(at - started), _clock(at, tz, with_date)))
+        value = format_duration(elapsed(started, at))
+        rows.append(Metric(label, name, value, format_on_day(at, tz, day)))
     return tuple(rows)
 
 
-def adherence(incident: IncidentSnapshot, tz: ZoneInfo, *, with_date: bool) -> tuple[StageRow, ...]:
+def adherence(incident: IncidentSnapshot, tz: ZoneInfo, *, day: date) -> tuple[StageRow, ...]:
     """Each playbook stage: when it was entered, how long it took, which tasks were done."""
     moments = sorted(stage.entered_at for stage in incident.stages if stage.entered_at)
     resolved = incident.milestones.get("resolved")
@@ -118,7 +118,7 @@ def adherence(incident: IncidentSnapshot, tz: ZoneInfo, *, with_date: bool) -> t
                 title=stage.title,
                 reached=at is not None,
                 current=stage.id == current,
-                entered=_clock(at, tz, with_date) if at else MISSING,
+                entered=format_on_day(at, tz, day) if at else MISSING,
                 spent=format_duration(spent) if spent is not None else MISSING,
                 timebox=format_duration(stage.timebox) if stage.timebox else MISSING,
                 over_timebox=bool(stage.timebox and spent and spent > stage.timebox),
@@ -141,10 +141,6 @@ def _spent(
     if resolved is not None and resolved > at:
         return resolved - at
     return None
-
-
-def _clock(at: datetime, tz: ZoneInfo, with_date: bool) -> str:
-    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
 
 
 def services_of(alerts: list[Alert]) -> tuple[str, ...]:
