@@ -404,3 +404,33 @@ def test_load_dir_returns_a_catalog(tmp_path):
     write(tmp_path, "good.yaml", GOOD)
     catalog = load_dir(tmp_path)
     assert [playbook.id for playbook in catalog.all()] == ["good"]
+
+
+def test_two_fallback_playbooks_are_an_error_at_the_second(tmp_path):
+    write(tmp_path, "a.yaml", GOOD)
+    write(tmp_path, "b.yaml", GOOD.replace("id: good", "id: other").replace("Good", "Other"))
+    expected = (
+        f"{tmp_path / 'b.yaml'}:1: playbook 'other' has no match, like 'good' at "
+        f"{tmp_path / 'a.yaml'}:1: only one playbook may be the fallback; give one of them a match"
+    )
+    assert problems_of(tmp_path) == [expected]
+    with pytest.raises(PlaybookLoadError) as raised:
+        load_dir(tmp_path)
+    assert str(raised.value.problems[0]) == expected
+
+
+def test_an_empty_match_is_a_fallback_too_and_is_pointed_at(tmp_path):
+    write(tmp_path, "a.yaml", GOOD)
+    write(tmp_path, "b.yaml", "id: other\ntitle: Other\nmatch: {}\nstages: [{id: s, title: S}]\n")
+    (problem,) = check_dir(tmp_path)
+    assert (Path(problem.file).name, problem.line) == ("b.yaml", 3)
+
+
+def test_one_fallback_beside_matching_playbooks_is_fine(tmp_path):
+    write(tmp_path, "a.yaml", GOOD)
+    write(
+        tmp_path,
+        "b.yaml",
+        "id: other\ntitle: Other\nmatch: {service: x}\nstages: [{id: s, title: S}]\n",
+    )
+    assert problems_of(tmp_path) == []
