@@ -23,6 +23,7 @@ _CHOICE_NOUNS = {
     "severity_override": "a severity",
     "roles[key]": "a role",
     "enter_on": "a milestone",
+    "done_on": "a milestone",
     "statuspage": "a status page status",
     "page": "a paging service",
 }

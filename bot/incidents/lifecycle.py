@@ -52,7 +52,7 @@ def ack(rec: Recorder, *, actor: str, origin: Origin = COMMAND) -> str:
         if incident.severity in PAGED and not incident.drill:
             rec.effect(effects.Page(action="acknowledge"))
     rec.effect(effects.Unschedule(job="ack"))
-    stages.milestone_reached(rec, "acknowledged", page=origin.pager is None)
+    stages.milestone_reached(rec, "acknowledged", page=origin.pager is None, actor=actor)
     rec.effect(effects.UpdateCard())
     rec.touch()
     return f"acknowledged the incident{where}"
@@ -100,7 +100,7 @@ def set_status(rec: Recorder, status: str, text: str | None, *, actor: str) -> s
     rec.event("status", f"status {old} → {status}{suffix}", actor=actor, data={"from": old})
     milestone = {"identified": "identified", "monitoring": "mitigated"}.get(status)
     if milestone and rec.milestone(milestone, rec.now, source="command", actor=actor):
-        stages.milestone_reached(rec, milestone)
+        stages.milestone_reached(rec, milestone, actor=actor)
     rec.effect(effects.SendWebhook(event="incident.status_changed", status=status))
     rec.effect(effects.UpdateCard())
     rec.touch()
@@ -119,7 +119,7 @@ def mitigate(rec: Recorder, text: str | None, *, actor: str) -> str:
     rec.event("mitigated", f"mitigated: {text}" if text else "mitigated", actor=actor)
     if incident.status in ("investigating", "identified"):
         incident.status = "monitoring"
-    stages.milestone_reached(rec, "mitigated")
+    stages.milestone_reached(rec, "mitigated", actor=actor)
     rec.effect(effects.UpdateCard())
     rec.touch()
     return f"Mitigated{': ' + text if text else ''}; status is *{incident.status}*"
@@ -138,7 +138,7 @@ def resolve(rec: Recorder, text: str | None, *, actor: str) -> str:
     if text:
         # The last resolve's words are the summary: after a reopen they say how it ended.
         incident.summary = text
-    stages.milestone_reached(rec, "resolved")
+    stages.milestone_reached(rec, "resolved", actor=actor)
     if incident.severity in PAGED and not incident.drill:
         rec.effect(effects.Page(action="resolve"))
     reminders.schedule_on_resolve(rec)

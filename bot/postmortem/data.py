@@ -231,7 +231,7 @@ def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
         timeline_with_date=with_date,
         metrics=metrics(milestones, tz, day=day),
         metrics_note=METRICS_NOTE,
-        stages=adherence(incident, tz, day=day),
+        stages=adherence(incident, tz, day=day, name=name),
         prompts=PROMPTS,
         actions=tuple(
             ActionRow(a.text, name(a.owner), a.due.isoformat() if a.due else MISSING, a.status)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.incidents.snapshot import IncidentSnapshot
+from bot.incidents.snapshot import IncidentSnapshot, Task
 from bot.incidents.times import elapsed, format_duration, format_on_day
 from storage.models import Alert
 
@@ -54,6 +55,23 @@ class AlertRow:
 
 
 @dataclass(frozen=True)
+class DoneTask:
+    """A task that was done, and what did it: `how` reads "done by `/incident update`",
+    "done on acknowledged" or "ticked off"; `who` and `at` are "—" when not known."""
+
+    text: str
+    how: str
+    who: str
+    at: str
+
+    @property
+    def line(self) -> str:
+        """`<text>: <how> (<who>, <at>)`, leaving out what is not known."""
+        known = [part for part in (self.who, self.at) if part != MISSING]
+        return f"{self.text}: {self.how}" + (f" ({', '.join(known)})" if known else "")
+
+
+@dataclass(frozen=True)
 class StageRow:
     id: str
     title: str
@@ -65,6 +83,12 @@ class StageRow:
     over_timebox: bool
     done: tuple[str, ...]
     skipped: tuple[str, ...]
+    done_tasks: tuple[DoneTask, ...] = ()
+
+    @property
+    def tally(self) -> str:
+        """`3 of 4`: tasks done of the stage's tasks."""
+        return f"{len(self.done)} of {len(self.done) + len(self.skipped)}"
 
 
 def impact_window(started: datetime, milestones: dict[str, datetime], tz: ZoneInfo) -> Window:
@@ -103,8 +127,11 @@ def metrics(milestones: dict[str, datetime], tz: ZoneInfo, *, day: date) -> tupl
     return tuple(rows)
 
 
-def adherence(incident: IncidentSnapshot, tz: ZoneInfo, *, day: date) -> tuple[StageRow, ...]:
-    """Each playbook stage: when it was entered, how long it took, which tasks were done."""
+def adherence(
+    incident: IncidentSnapshot, tz: ZoneInfo, *, day: date, name: Callable[[str | None], str]
+) -> tuple[StageRow, ...]:
+    """Each playbook stage: when it was entered, how long it took, which tasks were done
+    and by what (the command or milestone, who, and when)."""
     moments = sorted(stage.entered_at for stage in incident.stages if stage.entered_at)
     resolved = incident.milestones.get("resolved")
     current = incident.stage.id if incident.stage is not None else None
@@ -124,9 +151,25 @@ def adherence(incident: IncidentSnapshot, tz: ZoneInfo, *, day: date) -> tuple[S
                 over_timebox=bool(stage.timebox and spent and spent > stage.timebox),
                 done=tuple(task.text for task in stage.tasks if task.done),
                 skipped=tuple(task.text for task in stage.tasks if not task.done),
+                done_tasks=tuple(
+                    _done_task(task, tz, day, name) for task in stage.tasks if task.done
+                ),
             )
         )
     return tuple(rows)
+
+
+def _done_task(task: Task, tz: ZoneInfo, day: date, name: Callable[[str | None], str]) -> DoneTask:
+    credit = task.credit
+    if credit is None:  # ticked before warroom kept what did it
+        return DoneTask(task.text, "done", MISSING, MISSING)
+    if credit.on:
+        how = f"done on {credit.on}"
+    elif credit.by:
+        how = f"done by `/incident {credit.by}`"
+    else:
+        how = "ticked off"
+    return DoneTask(task.text, how, name(credit.actor), format_on_day(credit.at, tz, day))
 
 
 def _spent(
