@@ -166,6 +166,9 @@ def reopen(rec: Recorder, *, actor: str) -> str:
         if newer is not None:
             raise DomainError(f"Its alerts are now tracked by incident #{newer}; work there")
     incident.status, incident.resolved_at = "investigating", None
+    # The draft stored at the last resolve tells an ending that no longer holds; the next
+    # resolve stores a new one, and until then readers get a fresh draft.
+    incident.postmortem = None
     resolved = milestones_of(rec.session, _id(incident)).get("resolved")
     if resolved is not None:
         rec.session.delete(resolved)

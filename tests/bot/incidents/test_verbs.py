@@ -365,3 +365,58 @@ def test_a_refused_command_changes_nothing(sessions, domain, store, incident_id)
         execute(uow, domain, parse_command("resolve"), incident=incident, actor="U0ALICE")
     assert (len(store.events(incident_id)), len(store.outbox(incident_id))) == before
     assert store.incident(incident_id).status == "investigating"
+
+
+@pytest.mark.parametrize(
+    ("setup", "command", "rule"),
+    [
+        ([], "time acknowledged 17:50", "acknowledged cannot be before started (2021-03-10 17:56)"),
+        ([], "time detected 2021-03-09 18:00", "detected cannot be before started"),
+        (["ack"], "time started 17:58", "started cannot be after detected (2021-03-10 17:56)"),
+        (["ack"], "time acknowledged 17:55", "acknowledged cannot be before started"),
+        (["mitigate", "resolve"], "time resolved 17:57", "resolved cannot be before mitigated"),
+        (["ack", "resolve"], "time mitigated 18:20", "mitigated cannot be after resolved"),
+    ],
+)
+def test_a_milestone_out_of_order_is_refused_naming_the_rule(
+    run, store, clock, incident_id, setup, command, rule
+) -> None:
+    clock.advance(timedelta(minutes=2))
+    for verb in setup:
+        run(verb, incident_id)
+    clock.advance(timedelta(minutes=30))
+    before = (
+        {n: m.at for n, m in store.milestones(incident_id).items()},
+        len(store.events(incident_id)),
+    )
+    with pytest.raises(DomainError) as refused:
+        run(command, incident_id)
+    assert str(refused.value).startswith(f"Not changed: {rule}")
+    after = (
+        {n: m.at for n, m in store.milestones(incident_id).items()},
+        len(store.events(incident_id)),
+    )
+    assert after == before
+
+
+def test_a_log_before_the_impact_start_is_kept_with_a_warning(run, store, incident_id) -> None:
+    outcome = run("log 16:30 deploy 4512 rolled out", incident_id)
+    assert outcome.reply == (
+        "Logged at 16:30: deploy 4512 rolled out\n:warning: 16:30 is before the impact "
+        "started (2021-03-10 17:56); the entry is kept there, in time order"
+    )
+    first = min(store.events(incident_id), key=lambda event: event.occurred_at)
+    assert (first.text, first.occurred_at) == (
+        "deploy 4512 rolled out",
+        datetime(2021, 3, 10, 8, 30, tzinfo=UTC),
+    )
+
+
+def test_the_last_resolve_is_the_summary(run, store, clock, incident_id) -> None:
+    run("resolve restarted the gateway", incident_id)
+    run("reopen", incident_id)
+    run("resolve", incident_id)  # no text: the earlier words still stand
+    assert store.incident(incident_id).summary == "restarted the gateway"
+    run("reopen", incident_id)
+    run("resolve rolled back deploy 4512", incident_id)
+    assert store.incident(incident_id).summary == "rolled back deploy 4512"
