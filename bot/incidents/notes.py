@@ -9,7 +9,7 @@ from bot.incidents.chronology import out_of_order
 from bot.incidents.errors import DomainError
 from bot.incidents.records import COMMAND, Origin, Recorder, milestones_of
 from bot.incidents.times import TimeError, format_local, resolve_clock, start_day
-from storage.models import ActionItem, Incident
+from storage.models import ActionItem, Incident, Milestone
 
 
 def _incident(rec: Recorder) -> Incident:
@@ -67,23 +67,44 @@ def set_time(rec: Recorder, milestone: str, clock: str, *, actor: str) -> str:
     at = _resolve(clock, rec)
     if milestone == "resolved" and incident.status != "resolved":
         raise DomainError("The incident is not resolved; `resolve` it first")
-    marks = {name: row.at for name, row in milestones_of(rec.session, _id(incident)).items()}
-    marks.pop(milestone, None)
+    rows = milestones_of(rec.session, _id(incident))
+    marks = {name: row.at for name, row in rows.items() if name != milestone}
+    # `resolve` marks the incident mitigated at the same moment when nobody did: that
+    # mitigation was only implied, so moving the resolution earlier moves it along.
+    implied = milestone == "resolved" and _implied_mitigation(rows)
+    if implied and at < marks["mitigated"]:
+        marks["mitigated"] = at
+    else:
+        implied = False
     problem = out_of_order(milestone, at, marks, rec.tz)
     if problem:
         raise DomainError(f"Not changed: {problem}")
-    rec.milestone(milestone, at, source="backdate", actor=actor, overwrite=True)
     shown = format_local(at, rec.tz, with_date=True)
-    rec.event(
-        "time",
-        f"{milestone} set to {shown}",
-        actor=actor,
-        source="backdate",
-        data={"milestone": milestone, "at": at.isoformat()},
-    )
+    moved = ["mitigated"] if implied else []
+    for name in [milestone, *moved]:
+        rec.milestone(name, at, source="backdate", actor=actor, overwrite=True)
+        rec.event(
+            "time",
+            f"{name} set to {shown}",
+            actor=actor,
+            source="backdate",
+            data={"milestone": name, "at": at.isoformat()},
+        )
     rec.effect(effects.UpdateCard())
     rec.touch()
-    return f"Milestone *{milestone}* set to {shown}"
+    also = " (and *mitigated*, which the resolve had set with it)" if moved else ""
+    return f"Milestone *{milestone}* set to {shown}{also}"
+
+
+def _implied_mitigation(rows: dict[str, Milestone]) -> bool:
+    """Whether the mitigation was recorded by the resolve itself, at the same instant."""
+    mitigated, resolved = rows.get("mitigated"), rows.get("resolved")
+    return (
+        mitigated is not None
+        and resolved is not None
+        and mitigated.source == resolved.source == "command"
+        and mitigated.at == resolved.at
+    )
 
 
 def set_impact(rec: Recorder, text: str, *, actor: str) -> str:
