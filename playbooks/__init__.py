@@ -38,6 +38,7 @@ from playbooks.schema import (
     Reminders,
     Stage,
     Task,
+    completions,
     summary,
 )
 from playbooks.slugs import slugify
@@ -80,6 +81,7 @@ __all__ = [
     "apply",
     "bundled_dir",
     "check_dir",
+    "completions",
     "format_duration",
     "load_dir",
     "load_playbook",

@@ -324,6 +324,19 @@ class Playbook(_Model):
         return cls.model_validate(data)
 
 
+def completions(playbook: Playbook) -> list[str]:
+    """The tasks a milestone or command ticks off, one line each, as `playbooks check`
+    shows them under the playbook: `  respond 2: Post a first status update (done_by update)`."""
+    lines = []
+    for stage in playbook.stages:
+        for n, task in enumerate(stage.tasks, 1):
+            how = [f"done_on {task.done_on}"] if task.done_on else []
+            how += [f"done_by {task.done_by}"] if task.done_by else []
+            if how:
+                lines.append(f"  {stage.id} {n}: {task.text} ({', '.join(how)})")
+    return lines
+
+
 def summary(playbook: Playbook) -> str:
     """One line about a playbook, as `warroom playbooks check` prints it."""
     stages = len(playbook.stages)

@@ -127,7 +127,7 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
 
 def cmd_playbooks_check(args: argparse.Namespace) -> int:
     """Validate a playbook folder: `file:line: message` per problem, exit 1 on any."""
-    from playbooks import bundled_dir, check_dir, load_dir, summary
+    from playbooks import bundled_dir, check_dir, completions, load_dir, summary
 
     folder = Path(args.dir) if args.dir else bundled_dir()
     problems = check_dir(folder)
@@ -137,6 +137,8 @@ def cmd_playbooks_check(args: argparse.Namespace) -> int:
         return 1
     for playbook in load_dir(folder).all():
         print(summary(playbook))
+        for line in completions(playbook):
+            print(line)
     return 0
 
 
