@@ -443,3 +443,15 @@ def test_moving_the_resolution_earlier_moves_the_mitigation_it_implied(
         "resolved set to 2021-03-10 18:12",
         "mitigated set to 2021-03-10 18:12",
     ]
+
+
+def test_the_timeline_command_dates_only_rows_off_the_start_day(run, clock, incident_id) -> None:
+    run("log 23:59 the day before: deploy 4512", incident_id)  # 2021-03-09, HKT
+    clock.set(datetime(2021, 3, 10, 16, 5, tzinfo=UTC))  # 00:05 HKT on the 11th
+    run("note still failing after midnight", incident_id)
+    shown = run("timeline", incident_id).shown
+    assert isinstance(shown, TimelineShown)
+    when = {entry.text: entry.when for entry in shown.entries}
+    assert when["the day before: deploy 4512"] == "2021-03-09 23:59"
+    assert when["Incident declared: Spot trading errors (sev2)"] == "17:56"
+    assert when["still failing after midnight"] == "2021-03-11 00:05"
