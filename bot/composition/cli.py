@@ -213,7 +213,7 @@ def cmd_stats(_args: argparse.Namespace) -> int:
         print(f"{row.name:<22} {row.count:>4} {show(row.median):>10} {show(row.p90):>10}")
     kept = f"{cadence:.0%}" if cadence is not None else "—"
     print(f"\nstatus updates on cadence: {kept}")
-    print(f"times from impact start; {METHOD}")
+    print(f"times from impact start (first update: from declaration); {METHOD}")
     return 0
 
 

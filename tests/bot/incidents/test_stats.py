@@ -56,3 +56,19 @@ def test_no_incidents_still_lists_every_measure(sessions) -> None:
         count, rows, cadence = figures(session)
     assert count == 0 and cadence is None
     assert [row.name for row in rows][-1] == "time to first update"
+
+
+def test_the_issues_acknowledgements_have_the_true_median(run, clock, sessions) -> None:
+    for seconds in (640, 16, 151, 77):  # in no order: the figures sort them
+        incident = run("declare Orders slow sev3").incident.id
+        clock.advance(timedelta(seconds=seconds))
+        run("ack", incident)
+        clock.advance(timedelta(minutes=1))
+    with sessions() as session:
+        _, rows, _ = figures(session)
+    ack = next(row for row in rows if row.name == "time to acknowledge")
+    assert (ack.count, ack.median, ack.p90) == (
+        4,
+        timedelta(minutes=1, seconds=54),
+        timedelta(seconds=493.3),
+    )
