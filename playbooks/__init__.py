@@ -4,6 +4,8 @@ from playbooks.catalog import BUILTIN_DEFAULT, Catalog
 from playbooks.durations import format_duration, parse_duration
 from playbooks.engine import (
     CancelTimebox,
+    CommandDone,
+    Credit,
     Effect,
     Escalate,
     Event,
@@ -27,6 +29,7 @@ from playbooks.engine import (
 from playbooks.errors import PlaybookError, PlaybookLoadError, Problem
 from playbooks.loader import bundled_dir, check_dir, load_dir, load_playbook, playbook_files
 from playbooks.schema import (
+    COMMAND_VERBS,
     MILESTONES,
     ROLES,
     SEVERITIES,
@@ -34,18 +37,23 @@ from playbooks.schema import (
     Playbook,
     Reminders,
     Stage,
+    Task,
+    completions,
     summary,
 )
 from playbooks.slugs import slugify
 
 __all__ = [
     "BUILTIN_DEFAULT",
+    "COMMAND_VERBS",
     "MILESTONES",
     "ROLES",
     "SEVERITIES",
     "STATUSPAGE_STATUSES",
     "CancelTimebox",
     "Catalog",
+    "CommandDone",
+    "Credit",
     "Effect",
     "Escalate",
     "Event",
@@ -64,6 +72,7 @@ __all__ = [
     "Stage",
     "StageEntered",
     "StatusPage",
+    "Task",
     "TaskCompleted",
     "TaskDone",
     "TimeboxExpired",
@@ -72,6 +81,7 @@ __all__ = [
     "apply",
     "bundled_dir",
     "check_dir",
+    "completions",
     "format_duration",
     "load_dir",
     "load_playbook",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,11 +17,24 @@ from playbooks.schema import (
     PostEffect,
     Stage,
     StatusPageEffect,
+    Task,
     WebhookEffect,
 )
 
 # How many times a stage's timebox may expire before the second expiry escalates.
 ESCALATE_AFTER = 2
+
+
+class Credit(BaseModel):
+    """What ticked a task off, and when: a milestone (`on`), a command (`by`, its verb), or
+    a responder ticking it by hand (neither)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: datetime
+    actor: str | None = None
+    on: str | None = None
+    by: str | None = None
 
 
 class PlaybookState(BaseModel):
@@ -33,10 +47,16 @@ class PlaybookState(BaseModel):
     tasks_done: dict[str, frozenset[int]] = Field(default_factory=dict)
     milestones: dict[str, datetime] = Field(default_factory=dict)
     timebox_expiries: dict[str, int] = Field(default_factory=dict)
+    # Stage id -> task number -> what did it (states stored before credits had none).
+    credits: dict[str, dict[int, Credit]] = Field(default_factory=dict)
 
     def done(self, stage_id: str) -> frozenset[int]:
         """Return the 1-based numbers of the stage's tasks that are done."""
         return self.tasks_done.get(stage_id, frozenset())
+
+    def credit(self, stage_id: str, n: int) -> Credit | None:
+        """What ticked task `n` of a stage off (None if not done, or not known)."""
+        return self.credits.get(stage_id, {}).get(n)
 
     def snapshot(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
@@ -55,6 +75,17 @@ class PlaybookState(BaseModel):
 class MilestoneReached:
     name: str
     at: datetime
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class CommandDone:
+    """A responder's `/incident <verb> [argument ...]` was recorded."""
+
+    verb: str
+    at: datetime
+    actor: str | None = None
+    argument: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +103,7 @@ class GoToStage:
 class TaskDone:
     n: int
     at: datetime
+    actor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +112,7 @@ class TimeboxExpired:
     at: datetime
 
 
-Event = MilestoneReached | NextStage | GoToStage | TaskDone | TimeboxExpired
+Event = MilestoneReached | CommandDone | NextStage | GoToStage | TaskDone | TimeboxExpired
 
 # Effects: what the bot should do about it.
 
@@ -130,6 +162,7 @@ class TaskCompleted:
     stage_id: str
     n: int
     text: str
+    credit: Credit | None = None
 
 
 @dataclass(frozen=True)
@@ -169,8 +202,16 @@ def apply(
     """Return the state after `event` and the effects it causes; raise PlaybookError if refused."""
     current = playbook.stage(state.stage)
     match event:
-        case MilestoneReached(name=name, at=at):
-            return _milestone(playbook, state, current, name, at)
+        case MilestoneReached(name=name, at=at, actor=actor):
+            state, effects = _milestone(playbook, state, current, name, at)
+            credit = Credit(at=at, actor=actor, on=name)
+            state, ticked = _credit(playbook, state, lambda t: t.done_on == name, credit)
+            return state, effects + ticked
+        case CommandDone(verb=verb, at=at, actor=actor, argument=argument):
+            credit = Credit(at=at, actor=actor, by=verb)
+            return _credit(
+                playbook, state, lambda t: t.completed_by(verb, argument), credit, first=True
+            )
         case NextStage(at=at):
             index = playbook.stage_index(current.id)
             if index == len(playbook.stages) - 1:
@@ -181,8 +222,8 @@ def apply(
             if target.id == current.id:
                 raise PlaybookError(f"the incident is already in stage {current.id!r}")
             return _enter(playbook, state, target, at, leaving=current)
-        case TaskDone(n=n):
-            return _task_done(state, current, n)
+        case TaskDone(n=n, at=at, actor=actor):
+            return _task_done(state, current, n, Credit(at=at, actor=actor))
         case TimeboxExpired(stage_id=stage_id, at=at):
             return _timebox_expired(state, current, stage_id, at)
     raise PlaybookError(f"unknown event {event!r}")
@@ -239,20 +280,52 @@ def _milestone(
     return _enter(playbook, state, playbook.stages[targets[-1]], at, leaving=current)
 
 
-def _task_done(state: PlaybookState, current: Stage, n: int) -> tuple[PlaybookState, list[Effect]]:
+def _credit(
+    playbook: Playbook,
+    state: PlaybookState,
+    does: Callable[[Task], bool],
+    credit: Credit,
+    *,
+    first: bool = False,
+) -> tuple[PlaybookState, list[Effect]]:
+    """Tick off the open tasks `does` accepts in the stages reached so far, the current
+    stage first (only the first such task when `first`: one command, one task)."""
+    reached = [stage for stage in playbook.stages if stage.id in state.entered_at]
+    reached.sort(key=lambda stage: stage.id != state.stage)
+    effects: list[Effect] = []
+    for stage in reached:
+        for n, task in enumerate(stage.tasks, 1):
+            if n in state.done(stage.id) or not does(task):
+                continue
+            state = _tick(state, stage.id, n, credit)
+            effects.append(TaskCompleted(stage.id, n, task.text, credit))
+            if first:
+                return state, effects
+    return state, effects
+
+
+def _tick(state: PlaybookState, stage_id: str, n: int, credit: Credit) -> PlaybookState:
+    return state.model_copy(
+        update={
+            "tasks_done": {**state.tasks_done, stage_id: state.done(stage_id) | {n}},
+            "credits": {**state.credits, stage_id: {**state.credits.get(stage_id, {}), n: credit}},
+        }
+    )
+
+
+def _task_done(
+    state: PlaybookState, current: Stage, n: int, credit: Credit
+) -> tuple[PlaybookState, list[Effect]]:
     if not current.tasks:
         raise PlaybookError(f"stage {current.id!r} has no tasks")
     if not 1 <= n <= len(current.tasks):
         raise PlaybookError(
             f"stage {current.id!r} has tasks 1 to {len(current.tasks)}; there is no task {n}"
         )
-    done = state.done(current.id)
-    if n in done:
+    if n in state.done(current.id):
         return state, []
-    new_state = state.model_copy(
-        update={"tasks_done": {**state.tasks_done, current.id: done | {n}}}
-    )
-    return new_state, [TaskCompleted(current.id, n, current.tasks[n - 1])]
+    new_state = _tick(state, current.id, n, credit)
+    return new_state, [TaskCompleted(current.id, n, current.tasks[n - 1].text, credit)]
 
 
 def _timebox_expired(

@@ -23,6 +23,7 @@ _CHOICE_NOUNS = {
     "severity_override": "a severity",
     "roles[key]": "a role",
     "enter_on": "a milestone",
+    "done_on": "a milestone",
     "statuspage": "a status page status",
     "page": "a paging service",
 }
@@ -66,6 +67,7 @@ def _load_all(folder: Path) -> tuple[list[Playbook], list[Problem]]:
     playbooks: list[Playbook] = []
     problems: list[Problem] = []
     first_seen: dict[str, tuple[str, int]] = {}
+    fallback: tuple[str, str, int] | None = None
     for path in playbook_files(folder):
         tree, playbook, found = _load(path)
         problems.extend(found)
@@ -84,6 +86,23 @@ def _load_all(folder: Path) -> tuple[list[Playbook], list[Problem]]:
                 continue
             first_seen[playbook_id] = (str(path), line)
         if playbook is not None:
+            # Two playbooks without `match` would leave the choice for an unmatched alert to
+            # their ids' sort order: say so instead of picking one silently.
+            if not playbook.match:
+                line = tree.lc.key("match")[0] + 1 if "match" in tree else line
+                if fallback is not None:
+                    other_id, other_file, other_line = fallback
+                    problems.append(
+                        Problem(
+                            str(path),
+                            line,
+                            f"playbook {playbook.id!r} has no match, like {other_id!r} at "
+                            f"{other_file}:{other_line}: only one playbook may be the fallback; "
+                            "give one of them a match",
+                        )
+                    )
+                    continue
+                fallback = (playbook.id, str(path), line)
             playbooks.append(playbook)
     return playbooks, problems
 

@@ -15,8 +15,10 @@ from pydantic import (
     Discriminator,
     Field,
     PlainSerializer,
+    SerializerFunctionWrapHandler,
     Tag,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -36,6 +38,34 @@ ROLES: tuple[str, ...] = get_args(Role)
 StatusPageStatus = Literal["investigating", "identified", "monitoring", "resolved"]
 STATUSPAGE_STATUSES: tuple[str, ...] = get_args(StatusPageStatus)
 EFFECT_KEYS: tuple[str, ...] = ("post", "page", "statuspage", "webhook")
+# The `/incident` verbs a task's `done_by` may name: those that record something. (The
+# grammar lives in the bot; a test keeps this list inside it.) `role` and `status` may
+# name their first word too: `role comms`, `status identified`.
+COMMAND_VERBS: tuple[str, ...] = (
+    "ack",
+    "sev",
+    "status",
+    "update",
+    "note",
+    "log",
+    "time",
+    "role",
+    "stage",
+    "impact",
+    "cause",
+    "action",
+    "mitigate",
+    "resolve",
+    "reopen",
+    "statuspage",
+    "postmortem",
+    "maintenance",
+)
+VERB_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "role": ROLES,
+    "status": STATUSPAGE_STATUSES,
+    "statuspage": STATUSPAGE_STATUSES,
+}
 
 DEFAULT_CHANNEL = "inc-{date}-{slug}"
 CHANNEL_PLACEHOLDERS = ("date", "slug", "id")
@@ -137,12 +167,60 @@ class Reminders(_Model):
     postmortem_due: Duration | None = None
 
 
+def _done_by(value: str) -> str:
+    verb, _, argument = " ".join(value.split()).partition(" ")
+    if verb not in COMMAND_VERBS:
+        raise PydanticCustomError(
+            "done_by",
+            "{value} is not an /incident command that records something ({verbs})",
+            {"value": repr(value), "verbs": ", ".join(COMMAND_VERBS)},
+        )
+    allowed = VERB_ARGUMENTS.get(verb, ())
+    if argument and argument not in allowed:
+        raise PydanticCustomError(
+            "done_by",
+            "{value}: {verb} takes {allowed}",
+            {
+                "value": repr(value),
+                "verb": verb,
+                "allowed": f"one of {', '.join(allowed)}" if allowed else "no word after it",
+            },
+        )
+    return f"{verb} {argument}" if argument else verb
+
+
+class Task(_Model):
+    """A checklist item; `done_on` (a milestone) or `done_by` (a command) ticks it off when
+    the incident gets there, so the record shows the work that was done without anyone
+    ticking it twice. Written as a plain string when it names neither."""
+
+    text: Text
+    done_on: Milestone | None = None
+    done_by: Annotated[str, AfterValidator(_done_by)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        return {"text": value} if isinstance(value, str) else value
+
+    @model_serializer(mode="wrap")
+    def _as_text(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A plain task stays a plain string: the snapshot keeps the YAML's own shape.
+        if self.done_on is None and self.done_by is None:
+            return self.text
+        return handler(self)
+
+    def completed_by(self, verb: str, argument: str | None = None) -> bool:
+        """Whether running `/incident <verb> [argument ...]` does this task."""
+        return self.done_by is not None and self.done_by in (verb, f"{verb} {argument}")
+
+
 class Stage(_Model):
     id: Id
     title: Text
     enter_on: Milestone | None = None
     timebox: Duration | None = None
-    tasks: list[Text] = Field(default_factory=list)
+    tasks: list[Task] = Field(default_factory=list)
     on_enter: list[OnEnterEffect] = Field(default_factory=list)
 
 
@@ -244,6 +322,19 @@ class Playbook(_Model):
     @classmethod
     def from_snapshot(cls, data: dict[str, Any]) -> Playbook:
         return cls.model_validate(data)
+
+
+def completions(playbook: Playbook) -> list[str]:
+    """The tasks a milestone or command ticks off, one line each, as `playbooks check`
+    shows them under the playbook: `  respond 2: Post a first status update (done_by update)`."""
+    lines = []
+    for stage in playbook.stages:
+        for n, task in enumerate(stage.tasks, 1):
+            how = [f"done_on {task.done_on}"] if task.done_on else []
+            how += [f"done_by {task.done_by}"] if task.done_by else []
+            if how:
+                lines.append(f"  {stage.id} {n}: {task.text} ({', '.join(how)})")
+    return lines
 
 
 def summary(playbook: Playbook) -> str:

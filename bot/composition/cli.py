@@ -127,7 +127,7 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
 
 def cmd_playbooks_check(args: argparse.Namespace) -> int:
     """Validate a playbook folder: `file:line: message` per problem, exit 1 on any."""
-    from playbooks import bundled_dir, check_dir, load_dir, summary
+    from playbooks import bundled_dir, check_dir, completions, load_dir, summary
 
     folder = Path(args.dir) if args.dir else bundled_dir()
     problems = check_dir(folder)
@@ -137,6 +137,8 @@ def cmd_playbooks_check(args: argparse.Namespace) -> int:
         return 1
     for playbook in load_dir(folder).all():
         print(summary(playbook))
+        for line in completions(playbook):
+            print(line)
     return 0
 
 
@@ -197,7 +199,7 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
 
 def cmd_stats(_args: argparse.Namespace) -> int:
     """Medians and p90 over stored incidents, drills left out."""
-    from bot.incidents.stats import figures
+    from bot.incidents.stats import METHOD, figures
     from bot.incidents.times import format_duration
 
     runtime = _runtime()
@@ -211,6 +213,7 @@ def cmd_stats(_args: argparse.Namespace) -> int:
         print(f"{row.name:<22} {row.count:>4} {show(row.median):>10} {show(row.p90):>10}")
     kept = f"{cadence:.0%}" if cadence is not None else "—"
     print(f"\nstatus updates on cadence: {kept}")
+    print(f"times from impact start (first update: from declaration); {METHOD}")
     return 0
 
 

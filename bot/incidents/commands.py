@@ -52,6 +52,11 @@ _CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _USER = re.compile(r"^(?:<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>|@(?P<name>[\w.\-]+))$")
 _NAME = re.compile(r"[\w.\-]+")
+# A word that means to be a severity: `sev9`, `SEV0`, `sev-2`. A title may still end in a
+# plain word like "sev" or "severity".
+_SEVERITY_LIKE = re.compile(r"sev[-_]?\d+", re.I)
+# What a responder types as a time of day, valid or not: `25:99`, `7:5`, `18:05:61`.
+_CLOCK_LIKE = re.compile(r"\d{1,2}:\d{1,2}(?::\d{1,2})?")
 _DURATION = re.compile(r"^\d+[smhd]$")
 
 
@@ -138,6 +143,10 @@ def _declare(verb: str, rest: str) -> Command:
     for _ in range(2):
         if words and words[-1].lower() in SEVERITIES and severity is None:
             severity = words.pop().lower()
+        elif words and _SEVERITY_LIKE.fullmatch(words[-1]) and severity is None:
+            raise CommandError(
+                f"`{words[-1][:40]}` is not a severity (sev1, sev2, sev3 or sev4)", USAGE[verb]
+            )
         elif words and words[-1].lower().startswith("playbook:") and playbook is None:
             playbook = words.pop().split(":", 1)[1].lower()
             if not re.fullmatch(r"[a-z0-9-]+", playbook):
@@ -164,28 +173,53 @@ def _status(verb: str, rest: str) -> Command:
 
 
 def _log(verb: str, rest: str) -> Command:
-    match = re.fullmatch(rf"({_CLOCK})\s+(.+)", rest, re.S)
-    if not match:
-        raise CommandError("`log` needs a time (HH:MM) and text", USAGE[verb])
-    return Command(verb, clock=match.group(1), text=match.group(2).strip())
+    clock, *more = re.split(r"\s+", rest, maxsplit=1)
+    text = more[0] if more else ""
+    _check_clock(verb, clock)
+    if not text.strip():
+        raise CommandError(f"`log` needs the text of what happened at {clock}", USAGE[verb])
+    return Command(verb, clock=clock, text=text.strip())
+
+
+def _check_clock(verb: str, clock: str) -> None:
+    """Refuse a time of day that is missing or impossible, saying which."""
+    if re.fullmatch(_CLOCK, clock):
+        return
+    if _CLOCK_LIKE.fullmatch(clock):
+        raise CommandError(
+            f"`{clock}` is not a valid time of day (00:00 to 23:59, as HH:MM)", USAGE[verb]
+        )
+    raise CommandError(f"`{verb}` needs a time (HH:MM) first, not `{clock[:40]}`", USAGE[verb])
 
 
 def _time(verb: str, rest: str) -> Command:
-    match = re.fullmatch(rf"(\S+)\s+((?:{_DATE}\s+)?{_CLOCK})", rest)
-    if not match:
+    words = rest.split()
+    if not words:
         raise CommandError("`time` needs a milestone and a time", USAGE[verb])
-    milestone = match.group(1).lower()
+    milestone = words[0].lower()
     if milestone not in MILESTONES:
         raise CommandError(
             f"Unknown milestone `{milestone[:40]}` (one of {', '.join(MILESTONES)})", USAGE[verb]
         )
-    return Command(verb, milestone=milestone, clock=" ".join(match.group(2).split()))
+    when = words[1:]
+    if not when or len(when) > 2:
+        raise CommandError(f"`time {milestone}` needs a time: [YYYY-MM-DD ]HH:MM", USAGE[verb])
+    if len(when) == 2 and not re.fullmatch(_DATE, when[0]):
+        raise CommandError(f"`{when[0][:40]}` is not a date (YYYY-MM-DD)", USAGE[verb])
+    _check_clock(verb, when[-1])
+    return Command(verb, milestone=milestone, clock=" ".join(when))
 
 
 def _role(verb: str, rest: str) -> Command:
     words = rest.split()
-    if len(words) != 2 or words[0].lower() not in ROLES:
+    if not words:
         raise CommandError("`role` needs a role and a person", USAGE[verb])
+    if words[0].lower() not in ROLES:
+        raise CommandError(
+            f"Unknown role `{words[0][:40]}` (one of {', '.join(ROLES)})", USAGE[verb]
+        )
+    if len(words) != 2:
+        raise CommandError(f"`role {words[0].lower()}` needs one person, as @name", USAGE[verb])
     user = parse_user(words[1])
     if user is None and _NAME.fullmatch(words[1]):
         user = f"@{words[1]}"  # a name typed without the @: looked up like one with it

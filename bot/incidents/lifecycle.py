@@ -53,7 +53,7 @@ def ack(rec: Recorder, *, actor: str, origin: Origin = COMMAND) -> str:
             assign_role(rec, "commander", actor, actor=actor)
         pages.acknowledge(rec)
     rec.effect(effects.Unschedule(job="ack"))
-    stages.milestone_reached(rec, "acknowledged", page=origin.pager is None)
+    stages.milestone_reached(rec, "acknowledged", page=origin.pager is None, actor=actor)
     rec.effect(effects.UpdateCard())
     rec.touch()
     return f"acknowledged the incident{where}"
@@ -102,7 +102,7 @@ def set_status(rec: Recorder, status: str, text: str | None, *, actor: str) -> s
     rec.event("status", f"status {old} → {status}{suffix}", actor=actor, data={"from": old})
     milestone = {"identified": "identified", "monitoring": "mitigated"}.get(status)
     if milestone and rec.milestone(milestone, rec.now, source="command", actor=actor):
-        stages.milestone_reached(rec, milestone)
+        stages.milestone_reached(rec, milestone, actor=actor)
     rec.effect(effects.SendWebhook(event="incident.status_changed", status=status))
     channel.describe(rec)
     rec.effect(effects.UpdateCard())
@@ -124,7 +124,7 @@ def mitigate(rec: Recorder, text: str | None, *, actor: str) -> str:
         incident.status = "monitoring"
         rec.effect(effects.SendWebhook(event="incident.status_changed", status="monitoring"))
         channel.describe(rec)
-    stages.milestone_reached(rec, "mitigated")
+    stages.milestone_reached(rec, "mitigated", actor=actor)
     rec.effect(effects.UpdateCard())
     rec.touch()
     return f"Mitigated{': ' + text if text else ''}; status is *{incident.status}*"
@@ -140,9 +140,10 @@ def resolve(rec: Recorder, text: str | None, *, actor: str) -> str:
     rec.event(
         "resolved", f"resolved: {text}" if text else "resolved", actor=actor, data={"from": old}
     )
-    if text and not incident.summary:
+    if text:
+        # The last resolve's words are the summary: after a reopen they say how it ended.
         incident.summary = text
-    stages.milestone_reached(rec, "resolved")
+    stages.milestone_reached(rec, "resolved", actor=actor)
     pages.resolve(rec)
     reminders.schedule_on_resolve(rec)
     rec.effect(effects.SendWebhook(event="incident.resolved", status="resolved"))
@@ -170,6 +171,9 @@ def reopen(rec: Recorder, *, actor: str) -> str:
         if newer is not None:
             raise DomainError(f"Its alerts are now tracked by incident #{newer}; work there")
     incident.status, incident.resolved_at = "investigating", None
+    # The draft stored at the last resolve tells an ending that no longer holds; the next
+    # resolve stores a new one, and until then readers get a fresh draft.
+    incident.postmortem = None
     resolved = milestones_of(rec.session, _id(incident)).get("resolved")
     if resolved is not None:
         rec.session.delete(resolved)

@@ -93,6 +93,9 @@ def execute(
     # The echo goes first in the outbox so the channel reads command, then its effects.
     echo = rec.effect(effects.PostMessage(text="", actor=actor))
     reply = _apply(rec, command, actor)
+    # Whatever the command did, the playbook's checklist hears of it (`update` posts the
+    # first status update, `cause` records the cause...).
+    stages.command_done(rec, command.verb, command.role or command.status, actor=actor)
     rec.amend(echo, text=reply)
     rec.close()
     rec.outcome.reply = reply

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from bot.incidents.stages import playbook_of, state_of
+from playbooks import Credit
 from storage.models import Alert, Incident, Milestone, RoleAssignment
 
 # Alerts whose links an incident shows: what a card has room for.
@@ -45,11 +46,13 @@ class MilestoneFact:
 
 @dataclass(frozen=True)
 class Task:
-    """A task of a stage; `n` is what `/incident task done <n>` takes."""
+    """A task of a stage; `n` is what `/incident task done <n>` takes. `credit` is what
+    ticked it off (a milestone, a command, or a responder by hand), when known."""
 
     n: int
     text: str
     done: bool
+    credit: Credit | None = None
 
 
 @dataclass(frozen=True)
@@ -268,7 +271,15 @@ def _stages(incident: Incident) -> tuple[tuple[StageFact, ...], StageFact | None
                 title=stage.title,
                 timebox=stage.timebox,
                 entered_at=state.entered_at.get(stage.id) if state is not None else None,
-                tasks=tuple(Task(n, text, n in done) for n, text in enumerate(stage.tasks, 1)),
+                tasks=tuple(
+                    Task(
+                        n,
+                        task.text,
+                        n in done,
+                        state.credit(stage.id, n) if state is not None else None,
+                    )
+                    for n, task in enumerate(stage.tasks, 1)
+                ),
             )
         )
     current = None

@@ -8,7 +8,10 @@ from bot.incidents.notices import StageStarted, TimeboxOverdue
 from bot.incidents.records import Recorder
 from bot.incidents.times import format_duration as human_duration
 from playbooks import (
+    COMMAND_VERBS,
     CancelTimebox,
+    CommandDone,
+    Credit,
     Escalate,
     GoToStage,
     MilestoneReached,
@@ -54,13 +57,22 @@ def start(rec: Recorder, playbook: Playbook) -> None:
     _apply(rec, state, produced, announce_stage=False)
 
 
-def milestone_reached(rec: Recorder, name: str, *, page: bool = True) -> None:
-    """Tell the playbook a milestone was reached; it may move to a later stage.
+def milestone_reached(
+    rec: Recorder, name: str, *, page: bool = True, actor: str | None = None
+) -> None:
+    """Tell the playbook a milestone was reached; it may move to a later stage, and the
+    tasks done on it are ticked off in `actor`'s name.
 
     `page=False` when the milestone came from the paging tool: a stage's `page` step
     would only page the people who just answered it.
     """
-    _run(rec, MilestoneReached(name, rec.now), page=page)
+    _run(rec, MilestoneReached(name, rec.now, actor), actor=actor, page=page)
+
+
+def command_done(rec: Recorder, verb: str, argument: str | None, *, actor: str) -> None:
+    """Tell the playbook a command was recorded: the first open task it does is ticked off."""
+    if verb in COMMAND_VERBS:
+        _run(rec, CommandDone(verb, rec.now, actor, argument), actor=actor)
 
 
 def advance(rec: Recorder, target: str | None, *, actor: str) -> str:
@@ -76,7 +88,7 @@ def advance(rec: Recorder, target: str | None, *, actor: str) -> str:
 def task_done(rec: Recorder, number: int, *, actor: str) -> str:
     """Tick off a task of the current stage."""
     assert rec.incident is not None
-    produced = _run(rec, TaskDone(number, rec.now), actor=actor, strict=True)
+    produced = _run(rec, TaskDone(number, rec.now, actor), actor=actor, strict=True)
     if not produced:
         raise DomainError(f"Task {number} is already done")
     return f"Task {number} done"
@@ -137,10 +149,11 @@ def _apply(
                 if announce_stage:
                     rec.effect(effects.PostNotice(notice=_stage_started(playbook, stage_id)))
                     rec.effect(effects.UpdateCard())
-            case TaskCompleted(stage_id=stage_id, n=n, text=text):
+            case TaskCompleted(stage_id=stage_id, n=n, text=text, credit=credit):
+                how = _how(credit)
                 rec.event(
                     "task",
-                    f"task {n} done: {text}",
+                    f"task {n} done: {text}" + (f" ({how})" if how else ""),
                     actor=actor,
                     source="command",
                     data={"stage": stage_id, "task": n},
@@ -203,6 +216,17 @@ def _apply(
                     pages.trigger(rec, escalation=True)
 
 
+def _how(credit: Credit | None) -> str:
+    """What ticked a task off, for its timeline entry; nothing for a tick by hand."""
+    if credit is None:
+        return ""
+    if credit.on:
+        return f"on {credit.on}"
+    if credit.by:
+        return f"by /incident {credit.by}"
+    return ""
+
+
 def _stage_title(playbook: Playbook | None, stage_id: str) -> tuple[str, str]:
     if playbook is None:
         return stage_id, "set"
@@ -226,5 +250,5 @@ def _stage_started(playbook: Playbook | None, stage_id: str) -> StageStarted:
         stage_id=stage_id,
         title=stage.title,
         timebox_seconds=_timebox_seconds(playbook, stage_id),
-        tasks=tuple(stage.tasks),
+        tasks=tuple(task.text for task in stage.tasks),
     )

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bot.incidents.reminders import status_update_cadence
+from bot.incidents.times import elapsed
 from storage.models import Incident, Milestone, TimelineEvent
 
 MEASURES = (
@@ -30,13 +31,27 @@ class Figure:
     p90: timedelta | None
 
 
+# How medians and p90 are computed, as the stats and the postmortem say it.
+METHOD = (
+    "medians and p90 by linear interpolation between the closest ranks "
+    "(a median of an even count is the mean of the middle two)"
+)
+
+
 def percentile(values: list[timedelta], fraction: float) -> timedelta | None:
-    """Nearest-rank percentile (fraction 0.5 is the median); None for no values."""
+    """The `fraction` percentile by linear interpolation between the closest ranks.
+
+    This is numpy's default and Excel's PERCENTILE.INC: position (n - 1) * fraction in the
+    sorted values, between its two neighbours; fraction 0.5 is the true median. None for
+    no values.
+    """
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1]
+    position = (len(ordered) - 1) * fraction
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def figures(session: Session) -> tuple[int, list[Figure], float | None]:
@@ -63,7 +78,7 @@ def figures(session: Session) -> tuple[int, list[Figure], float | None]:
         for incident in incidents:
             marks = milestones.get(incident.id or 0, {})
             if "started" in marks and milestone in marks:
-                values.append(marks[milestone].at - marks["started"].at)
+                values.append(elapsed(marks["started"].at, marks[milestone].at))
         result.append(Figure(name, len(values), percentile(values, 0.5), percentile(values, 0.9)))
 
     first_updates, kept, intervals = [], 0, 0
@@ -72,7 +87,7 @@ def figures(session: Session) -> tuple[int, list[Figure], float | None]:
         posted = updates.get(incident.id or 0, [])
         declared = marks.get("declared")
         if posted and declared:
-            first_updates.append(posted[0].occurred_at - declared.at)
+            first_updates.append(elapsed(declared.at, posted[0].occurred_at))
         cadence = status_update_cadence(incident)
         if cadence is None or declared is None:
             continue

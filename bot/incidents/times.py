@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 
 class TimeError(ValueError):
@@ -49,6 +49,24 @@ def format_local(when: datetime, tz: tzinfo, *, with_date: bool = False) -> str:
     """Show a stored time in the team's zone: `18:05` or `2021-03-10 18:05`."""
     local = when.astimezone(tz)
     return local.strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
+
+
+def format_on_day(when: datetime, tz: tzinfo, day: date) -> str:
+    """A row's time in the team's zone, with its date whenever it is not on `day` (the
+    local date the incident started): `18:05`, or `2021-03-11 00:10`."""
+    local = when.astimezone(tz)
+    return format_local(when, tz, with_date=local.date() != day)
+
+
+def start_day(started: datetime, tz: tzinfo) -> date:
+    """The local date an incident started on, in the team's zone."""
+    return started.astimezone(tz).date()
+
+
+def elapsed(start: datetime, end: datetime) -> timedelta:
+    """Time from `start` to `end`, never negative: a moment recorded before the start
+    (a paging tool's clock a little behind ours) counts as no time at all."""
+    return max(end - start, timedelta(0))
 
 
 def format_duration(delta: timedelta) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -12,8 +13,8 @@ from sqlmodel import Session, col
 
 from bot.incidents.effects import WEBHOOK
 from bot.incidents.people import known_names, name_of, with_names
-from bot.incidents.times import format_local
-from storage.models import Incident, TimelineEvent
+from bot.incidents.times import format_on_day, start_day
+from storage.models import Incident, Milestone, TimelineEvent
 
 if TYPE_CHECKING:
     from bot.incidents.snapshot import IncidentSnapshot
@@ -46,17 +47,20 @@ def timeline(session: Session, incident_id: int) -> list[TimelineEvent]:
     )
 
 
-def spans_days(incident: Incident, events: list[TimelineEvent], tz: ZoneInfo) -> bool:
-    """Whether the incident's events fall on more than one local day."""
-    days = {event.occurred_at.astimezone(tz).date() for event in events}
-    days.add(incident.created_at.astimezone(tz).date())
-    return len(days) > 1
+def started_at(session: Session, incident: Incident) -> datetime:
+    """When impact started: the `started` milestone, else when the incident opened."""
+    at = session.scalar(
+        select(col(Milestone.at)).where(
+            col(Milestone.incident_id) == incident.id, col(Milestone.name) == "started"
+        )
+    )
+    return at if at is not None else incident.created_at
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One timeline entry as shown: its local time (with the date when the incident spans
-    days), kind, text and who."""
+    """One timeline entry as shown: its local time (with the date when it is not on the
+    day impact started), kind, text and who."""
 
     when: str
     kind: str
@@ -89,7 +93,7 @@ def timeline_shown(session: Session, incident: Incident, tz: ZoneInfo) -> Timeli
     """The last TIMELINE_LIMIT entries of the timeline, in the team's time zone."""
     assert incident.id is not None
     events = timeline(session, incident.id)
-    with_date = spans_days(incident, events, tz)
+    day = start_day(started_at(session, incident), tz)
     shown = events[-TIMELINE_LIMIT:]
     # People by name: ids are what the record keeps, not what a responder reads. An alert's
     # own text is shown as the sender wrote it.
@@ -97,7 +101,7 @@ def timeline_shown(session: Session, incident: Incident, tz: ZoneInfo) -> Timeli
     known = known_names(session, (e.actor for e in shown), ours)
     entries = tuple(
         Entry(
-            format_local(e.occurred_at, tz, with_date=with_date),
+            format_on_day(e.occurred_at, tz, day),
             e.kind,
             e.text if e.source == "alert" else with_names(e.text, known),
             name_of(e.actor, known),

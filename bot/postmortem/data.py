@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bot.incidents.snapshot import IncidentSnapshot, snapshot
+from bot.incidents.stats import METHOD
+from bot.incidents.times import format_on_day, start_day
 from bot.incidents.views import is_bookkeeping
 from bot.postmortem.sections import (
     ROLE_ORDER,
@@ -41,6 +43,12 @@ PROMPTS = (
     ("What went well", "What helped us detect, respond and recover quickly?"),
     ("What went wrong", "What slowed us down, confused us or made the impact worse?"),
     ("Where we got lucky", "What could have made this much worse, and did not by chance?"),
+)
+
+METRICS_NOTE = (
+    "Each time is measured from the impact start (the alert's start, else the declaration) "
+    "and is never negative: milestones out of order are refused. Across incidents, "
+    f"`warroom stats` gives {METHOD}."
 )
 
 Namer = Callable[[str | None], str]
@@ -118,6 +126,7 @@ class Postmortem:
     timeline: tuple[TimelineRow, ...]
     timeline_with_date: bool
     metrics: tuple[Metric, ...]
+    metrics_note: str
     stages: tuple[StageRow, ...]
     prompts: tuple[tuple[str, str], ...]
     actions: tuple[ActionRow, ...]
@@ -179,17 +188,16 @@ def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
         return known.get(user, user) if user else MISSING
 
     started = incident.started_at
-    local_times = [event.occurred_at.astimezone(tz) for event in events]
-    days = {when.date() for when in local_times}
-    days.add(started.astimezone(tz).date())
-    days.add(incident.created_at.astimezone(tz).date())
-    with_date = len(days) > 1
-    clock = "%Y-%m-%d %H:%M" if with_date else "%H:%M"
+    # A row carries its date whenever it is not on the day impact started (local time):
+    # a backdate to the day before, or an incident running past midnight, reads right.
+    day = start_day(started, tz)
+    with_date = False
 
     timeline = []
     communications = []
-    for event, when in zip(events, local_times, strict=True):
-        shown = when.strftime(clock)
+    for event in events:
+        shown = format_on_day(event.occurred_at, tz, day)
+        with_date = with_date or len(shown) > len("HH:MM")
         label = KIND_LABELS.get(event.kind)
         text = f"{label}: {event.text}" if label else event.text
         if event.kind in NAMES_PEOPLE:
@@ -224,8 +232,9 @@ def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
         trigger=_trigger(incident, alerts, name),
         timeline=tuple(timeline),
         timeline_with_date=with_date,
-        metrics=metrics(milestones, tz, with_date=with_date),
-        stages=adherence(incident, tz, with_date=with_date),
+        metrics=metrics(milestones, tz, day=day),
+        metrics_note=METRICS_NOTE,
+        stages=adherence(incident, tz, day=day, name=name),
         prompts=PROMPTS,
         actions=tuple(
             ActionRow(a.text, name(a.owner), a.due.isoformat() if a.due else MISSING, a.status)

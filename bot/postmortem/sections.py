@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.incidents.snapshot import IncidentSnapshot
-from bot.incidents.times import format_duration
+from bot.incidents.snapshot import IncidentSnapshot, Task
+from bot.incidents.times import elapsed, format_duration, format_on_day
 from storage.models import Alert
 
 MISSING = "—"
@@ -54,6 +55,23 @@ class AlertRow:
 
 
 @dataclass(frozen=True)
+class DoneTask:
+    """A task that was done, and what did it: `how` reads "done by `/incident update`",
+    "done on acknowledged" or "ticked off"; `who` and `at` are "—" when not known."""
+
+    text: str
+    how: str
+    who: str
+    at: str
+
+    @property
+    def line(self) -> str:
+        """`<text>: <how> (<who>, <at>)`, leaving out what is not known."""
+        known = [part for part in (self.who, self.at) if part != MISSING]
+        return f"{self.text}: {self.how}" + (f" ({', '.join(known)})" if known else "")
+
+
+@dataclass(frozen=True)
 class StageRow:
     id: str
     title: str
@@ -65,6 +83,12 @@ class StageRow:
     over_timebox: bool
     done: tuple[str, ...]
     skipped: tuple[str, ...]
+    done_tasks: tuple[DoneTask, ...] = ()
+
+    @property
+    def tally(self) -> str:
+        """`3 of 4`: tasks done of the stage's tasks."""
+        return f"{len(self.done)} of {len(self.done) + len(self.skipped)}"
 
 
 def impact_window(started: datetime, milestones: dict[str, datetime], tz: ZoneInfo) -> Window:
@@ -83,15 +107,14 @@ def impact_window(started: datetime, milestones: dict[str, datetime], tz: ZoneIn
     return Window(
         start=start.strftime("%Y-%m-%d %H:%M"),
         end=end.strftime("%Y-%m-%d %H:%M"),
-        duration=format_duration(stop - started),
+        duration=format_duration(elapsed(started, stop)),
         text=f"{start_text} – {end_text} {zone}",
     )
 
 
-def metrics(
-    milestones: dict[str, datetime], tz: ZoneInfo, *, with_date: bool
-) -> tuple[Metric, ...]:
-    """Time from `started` to each response milestone; `—` for the ones not reached."""
+def metrics(milestones: dict[str, datetime], tz: ZoneInfo, *, day: date) -> tuple[Metric, ...]:
+    """Time from `started` to each response milestone (never negative); `—` for the ones
+    not reached. `day` is the local start date: other days are shown with their date."""
     started = milestones.get("started")
     rows = []
     for label, name in METRICS:
@@ -99,12 +122,16 @@ def metrics(
         if at is None or started is None:
             rows.append(Metric(label, name, MISSING, MISSING))
             continue
-        rows.append(Metric(label, name, format_duration(at - started), _clock(at, tz, with_date)))
+        value = format_duration(elapsed(started, at))
+        rows.append(Metric(label, name, value, format_on_day(at, tz, day)))
     return tuple(rows)
 
 
-def adherence(incident: IncidentSnapshot, tz: ZoneInfo, *, with_date: bool) -> tuple[StageRow, ...]:
-    """Each playbook stage: when it was entered, how long it took, which tasks were done."""
+def adherence(
+    incident: IncidentSnapshot, tz: ZoneInfo, *, day: date, name: Callable[[str | None], str]
+) -> tuple[StageRow, ...]:
+    """Each playbook stage: when it was entered, how long it took, which tasks were done
+    and by what (the command or milestone, who, and when)."""
     moments = sorted(stage.entered_at for stage in incident.stages if stage.entered_at)
     resolved = incident.milestones.get("resolved")
     current = incident.stage.id if incident.stage is not None else None
@@ -118,15 +145,31 @@ def adherence(incident: IncidentSnapshot, tz: ZoneInfo, *, with_date: bool) -> t
                 title=stage.title,
                 reached=at is not None,
                 current=stage.id == current,
-                entered=_clock(at, tz, with_date) if at else MISSING,
+                entered=format_on_day(at, tz, day) if at else MISSING,
                 spent=format_duration(spent) if spent is not None else MISSING,
                 timebox=format_duration(stage.timebox) if stage.timebox else MISSING,
                 over_timebox=bool(stage.timebox and spent and spent > stage.timebox),
                 done=tuple(task.text for task in stage.tasks if task.done),
                 skipped=tuple(task.text for task in stage.tasks if not task.done),
+                done_tasks=tuple(
+                    _done_task(task, tz, day, name) for task in stage.tasks if task.done
+                ),
             )
         )
     return tuple(rows)
+
+
+def _done_task(task: Task, tz: ZoneInfo, day: date, name: Callable[[str | None], str]) -> DoneTask:
+    credit = task.credit
+    if credit is None:  # ticked before warroom kept what did it
+        return DoneTask(task.text, "done", MISSING, MISSING)
+    if credit.on:
+        how = f"done on {credit.on}"
+    elif credit.by:
+        how = f"done by `/incident {credit.by}`"
+    else:
+        how = "ticked off"
+    return DoneTask(task.text, how, name(credit.actor), format_on_day(credit.at, tz, day))
 
 
 def _spent(
@@ -141,10 +184,6 @@ def _spent(
     if resolved is not None and resolved > at:
         return resolved - at
     return None
-
-
-def _clock(at: datetime, tz: ZoneInfo, with_date: bool) -> str:
-    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
 
 
 def services_of(alerts: list[Alert]) -> tuple[str, ...]:

@@ -5,6 +5,8 @@ import pytest
 
 from playbooks import (
     CancelTimebox,
+    CommandDone,
+    Credit,
     Escalate,
     GoToStage,
     MilestoneReached,
@@ -89,6 +91,13 @@ def test_entering_a_stage_runs_on_enter_and_schedules_its_timebox(trading):
             "Spot and margin trading is intermittently unavailable. We are investigating.",
         ),
         ScheduleTimebox("respond", at(6)),
+        # The detect stage's "Acknowledge" task is done on this very milestone.
+        TaskCompleted(
+            "detect",
+            3,
+            "Acknowledge with /incident ack to start the emergency response",
+            Credit(at=at(1), on="acknowledged"),
+        ),
     ]
 
 
@@ -205,8 +214,9 @@ def test_go_to_the_current_stage_is_an_error(book):
 
 def test_task_done(book):
     state, _ = start(book, T0)
-    state, effects = apply(book, state, TaskDone(2, at(1)))
-    assert effects == [TaskCompleted("one", 2, "second")]
+    state, effects = apply(book, state, TaskDone(2, at(1), "U0ALICE"))
+    assert effects == [TaskCompleted("one", 2, "second", Credit(at=at(1), actor="U0ALICE"))]
+    assert state.credit("one", 2) == Credit(at=at(1), actor="U0ALICE")
     assert state.done("one") == {2}
     state, effects = apply(book, state, TaskDone(1, at(2)))
     assert state.done("one") == {1, 2}
@@ -282,3 +292,77 @@ def test_events_do_not_change_the_state_they_are_given(book):
     apply(book, state, TaskDone(1, at(1)))
     apply(book, state, NextStage(at(1)))
     assert state.snapshot() == before
+
+
+CHECKLIST = Playbook.model_validate(
+    {
+        "id": "checklist",
+        "title": "Checklist",
+        "stages": [
+            {
+                "id": "first",
+                "title": "First",
+                "tasks": [
+                    "Look around",
+                    {"text": "Acknowledge", "done_on": "acknowledged"},
+                    {"text": "Post a first update", "done_by": "update"},
+                    {"text": "Name a comms lead", "done_by": "role comms"},
+                ],
+            },
+            {
+                "id": "later",
+                "title": "Later",
+                "enter_on": "mitigated",
+                "tasks": [
+                    {"text": "Post the all-clear", "done_by": "update"},
+                    {"text": "Mark it mitigated", "done_on": "mitigated"},
+                ],
+            },
+        ],
+    }
+)
+
+
+def test_a_command_ticks_off_the_first_open_task_it_does_in_the_stages_reached():
+    state, _ = start(CHECKLIST, T0)
+    state, effects = apply(CHECKLIST, state, CommandDone("update", at(1), "U0BOB"))
+    credit = Credit(at=at(1), actor="U0BOB", by="update")
+    # One command, one task: the later stage's all-clear is not reached, and stays open.
+    assert effects == [TaskCompleted("first", 3, "Post a first update", credit)]
+    assert state.done("first") == {3} and state.done("later") == frozenset()
+    state, effects = apply(CHECKLIST, state, CommandDone("update", at(2), "U0BOB"))
+    assert (effects, state.done("first")) == ([], {3})
+
+
+def test_a_command_naming_its_first_word_ticks_only_that():
+    state, _ = start(CHECKLIST, T0)
+    state, effects = apply(CHECKLIST, state, CommandDone("role", at(1), "U0A", "commander"))
+    assert effects == []
+    state, effects = apply(CHECKLIST, state, CommandDone("role", at(2), "U0A", "comms"))
+    assert [effect.n for effect in effects] == [4]  # type: ignore[union-attr]
+
+
+def test_a_milestone_ticks_off_its_tasks_in_every_stage_reached_including_the_one_it_enters():
+    state, _ = start(CHECKLIST, T0)
+    state, effects = apply(CHECKLIST, state, MilestoneReached("acknowledged", at(1), "U0A"))
+    assert effects == [
+        TaskCompleted("first", 2, "Acknowledge", Credit(at=at(1), actor="U0A", on="acknowledged"))
+    ]
+    state, effects = apply(CHECKLIST, state, MilestoneReached("mitigated", at(5), "U0B"))
+    assert state.stage == "later"
+    assert effects[-1] == TaskCompleted(
+        "later", 2, "Mark it mitigated", Credit(at=at(5), actor="U0B", on="mitigated")
+    )
+    # The all-clear of the stage now reached is the next update's.
+    state, effects = apply(CHECKLIST, state, CommandDone("update", at(6)))
+    assert [(e.stage_id, e.n) for e in effects] == [("later", 1)]  # type: ignore[union-attr]
+    assert state.credit("first", 3) is None  # the first update's task stays open: nobody did it
+
+
+def test_credits_survive_the_stored_snapshot():
+    state, _ = start(CHECKLIST, T0)
+    state, _ = apply(CHECKLIST, state, CommandDone("update", at(1), "U0BOB"))
+    stored = json.loads(json.dumps(state.snapshot()))
+    assert PlaybookState.from_snapshot(stored).credit("first", 3) == Credit(
+        at=at(1), actor="U0BOB", by="update"
+    )

@@ -16,7 +16,7 @@ from playbooks import (
     playbook_files,
     summary,
 )
-from playbooks.schema import StatusPageEffect, WebhookEffect
+from playbooks.schema import Stage, StatusPageEffect, WebhookEffect
 
 BUNDLED = playbook_files(bundled_dir())
 
@@ -33,6 +33,11 @@ def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
+
+
+def texts(stage: Stage) -> list[str]:
+    """A stage's task texts, in order."""
+    return [task.text for task in stage.tasks]
 
 
 def problems_of(folder: Path) -> list[str]:
@@ -102,7 +107,7 @@ def test_trading_engine_outage_playbook():
     assert respond.title == "Emergency response"
     assert respond.enter_on == "acknowledged"
     assert respond.timebox == timedelta(minutes=5)
-    assert respond.tasks == [
+    assert texts(respond) == [
         "Page the matching-engine on-call",
         "Post a first status update",
         "Stop order intake or return a maintenance error to API clients",
@@ -116,14 +121,14 @@ def test_trading_engine_outage_playbook():
     identify = playbook.stage("identify")
     assert identify.title == "Identify the failed dependency"
     for dependency in ("market data", "risk", "wallet/ledger", "internal queue"):
-        assert dependency in identify.tasks[0]
+        assert dependency in texts(identify)[0]
     repair = playbook.stage("repair")
     assert (repair.title, repair.enter_on) == ("Repair and restart", None)
-    assert repair.tasks[0] == "Prepare the system restart"
-    assert "Restart with order intake paused" in repair.tasks
+    assert texts(repair)[0] == "Prepare the system restart"
+    assert "Restart with order intake paused" in texts(repair)
     restore = playbook.stage("restore")
     assert (restore.title, restore.enter_on) == ("Restore and verify", "mitigated")
-    assert restore.tasks[:4] == [
+    assert texts(restore)[:4] == [
         "Verify order books after the restart",
         "Reconcile open orders against the ledger",
         "Re-enable order intake",
@@ -131,7 +136,7 @@ def test_trading_engine_outage_playbook():
     ]
     review = playbook.stage("review")
     assert review.enter_on == "resolved"
-    assert review.tasks == [
+    assert texts(review) == [
         "Extend testing in a simulated environment",
         "Add multi-server and multi-region redundancy",
         "Support hot updates of stateless logic without disrupting trading",
@@ -162,7 +167,7 @@ def test_scheduled_maintenance_playbook():
         "match type=maintenance"
     )
     assert playbook.stage_ids() == ["announce", "execute", "verify", "close"]
-    assert "24-hour advance notice" in playbook.stage("announce").tasks[0]
+    assert "24-hour advance notice" in texts(playbook.stage("announce"))[0]
 
 
 def test_database_failover_playbook():
@@ -171,7 +176,7 @@ def test_database_failover_playbook():
         "database-failover: Orders database failover, sev2 by default, 6 stages, "
         "match service=orders-db"
     )
-    assert playbook.stage("failover").tasks[:2] == [
+    assert texts(playbook.stage("failover"))[:2] == [
         "Fence the old primary so it takes no more writes",
         "Promote the chosen replica",
     ]
@@ -404,3 +409,99 @@ def test_load_dir_returns_a_catalog(tmp_path):
     write(tmp_path, "good.yaml", GOOD)
     catalog = load_dir(tmp_path)
     assert [playbook.id for playbook in catalog.all()] == ["good"]
+
+
+def test_two_fallback_playbooks_are_an_error_at_the_second(tmp_path):
+    write(tmp_path, "a.yaml", GOOD)
+    write(tmp_path, "b.yaml", GOOD.replace("id: good", "id: other").replace("Good", "Other"))
+    expected = (
+        f"{tmp_path / 'b.yaml'}:1: playbook 'other' has no match, like 'good' at "
+        f"{tmp_path / 'a.yaml'}:1: only one playbook may be the fallback; give one of them a match"
+    )
+    assert problems_of(tmp_path) == [expected]
+    with pytest.raises(PlaybookLoadError) as raised:
+        load_dir(tmp_path)
+    assert str(raised.value.problems[0]) == expected
+
+
+def test_an_empty_match_is_a_fallback_too_and_is_pointed_at(tmp_path):
+    write(tmp_path, "a.yaml", GOOD)
+    write(tmp_path, "b.yaml", "id: other\ntitle: Other\nmatch: {}\nstages: [{id: s, title: S}]\n")
+    (problem,) = check_dir(tmp_path)
+    assert (Path(problem.file).name, problem.line) == ("b.yaml", 3)
+
+
+def test_one_fallback_beside_matching_playbooks_is_fine(tmp_path):
+    write(tmp_path, "a.yaml", GOOD)
+    write(
+        tmp_path,
+        "b.yaml",
+        "id: other\ntitle: Other\nmatch: {service: x}\nstages: [{id: s, title: S}]\n",
+    )
+    assert problems_of(tmp_path) == []
+
+
+def test_tasks_name_what_does_them_and_the_bundled_playbooks_use_it():
+    trading = load_playbook(bundled_dir() / "trading-engine-outage.yaml")
+    detect, respond, identify = trading.stages[:3]
+    assert detect.tasks[2].done_on == "acknowledged"
+    assert (respond.tasks[1].text, respond.tasks[1].done_by) == (
+        "Post a first status update",
+        "update",
+    )
+    assert identify.tasks[1].done_by == "cause"
+    assert {task.done_by for task in trading.stage("review").tasks} == {"action"}
+    default = load_playbook(bundled_dir() / "default.yaml")
+    assert [t.done_by for t in default.stage("respond").tasks][:2] == [
+        "role commander",
+        "role comms",
+    ]
+
+
+def test_a_plain_task_stays_a_string_in_the_stored_snapshot():
+    trading = load_playbook(bundled_dir() / "trading-engine-outage.yaml")
+    tasks = trading.snapshot()["stages"][0]["tasks"]
+    assert tasks[0].startswith("Confirm API users")
+    assert tasks[2] == {
+        "text": "Acknowledge with /incident ack to start the emergency response",
+        "done_on": "acknowledged",
+    }
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        (
+            "{text: Ack, done_on: acked}",
+            "stages[0].tasks[0].done_on: 'acked' is not a milestone (started, detected, declared, "
+            "acknowledged, identified, mitigated or resolved)",
+        ),
+        (
+            "{text: Tell, done_by: shout}",
+            "stages[0].tasks[0].done_by: 'shout' is not an /incident command that records "
+            "something (ack, sev, status, update, note, log, time, role, stage, impact, cause, "
+            "action, mitigate, resolve, reopen, statuspage, postmortem, maintenance)",
+        ),
+        (
+            "{text: Boss, done_by: role boss}",
+            "stages[0].tasks[0].done_by: 'role boss': role takes one of commander, comms, "
+            "scribe, ops",
+        ),
+        (
+            "{text: Cause, done_by: cause found}",
+            "stages[0].tasks[0].done_by: 'cause found': cause takes no word after it",
+        ),
+        ("{text: Tell, done_when: update}", "unknown key 'done_when' in stages[0].tasks[0]"),
+    ],
+)
+def test_a_task_naming_an_unknown_milestone_or_verb_is_an_error_at_its_line(
+    tmp_path, task, message
+):
+    write(
+        tmp_path,
+        "p.yaml",
+        GOOD + f"    tasks:\n      - Look\n      - {task}\n".replace("[0]", "[1]"),
+    )
+    (problem,) = check_dir(tmp_path)
+    assert problem.line == 8  # the task's own line
+    assert problem.message == message.replace("tasks[0]", "tasks[1]")

@@ -13,8 +13,10 @@ from playbooks import Catalog, Problem
 from playbooks.watch import PlaybookReloader, is_playbook_change
 
 
-def playbook_yaml(playbook_id: str, title: str) -> str:
-    return f"id: {playbook_id}\ntitle: {title}\nstages:\n  - id: only\n    title: Only\n"
+def playbook_yaml(playbook_id: str, title: str, *, fallback: bool = False) -> str:
+    """A one-stage playbook matching `service: <id>` (or none: the fallback)."""
+    text = f"id: {playbook_id}\ntitle: {title}\nstages:\n  - id: only\n    title: Only\n"
+    return text if fallback else text + f"match: {{service: {playbook_id}}}\n"
 
 
 @dataclass
@@ -89,7 +91,7 @@ def test_reload_now_keeps_the_whole_previous_catalog_on_any_problem(folder, relo
     assert reloader.reload_now() is False
 
     assert seen.errors == [
-        [f"{broken}:6: severity: 'sev9' is not a severity (sev1, sev2, sev3 or sev4)"]
+        [f"{broken}:7: severity: 'sev9' is not a severity (sev1, sev2, sev3 or sev4)"]
     ]
     # The valid edit of first.yaml waits for the folder to be valid as a whole.
     assert len(seen.catalogs) == 1
@@ -136,7 +138,8 @@ async def test_an_invalid_edit_keeps_the_last_good_catalog(folder, reloader, see
     good = seen.catalogs[-1]
 
     second.write_text(
-        playbook_yaml("second", "Second, edited") + "    timebox: soon\n", encoding="utf-8"
+        playbook_yaml("second", "Second, edited", fallback=True) + "    timebox: soon\n",
+        encoding="utf-8",
     )
     expected = [
         f"{second}:6: stages[0].timebox: bad duration 'soon': expected 30s, 15m, 2h, 3d or 1h30m"
@@ -197,3 +200,16 @@ async def test_stop_event_and_cancel_end_the_watcher(reloader, seen):
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, timeout=5)
+
+
+def test_a_second_fallback_playbook_keeps_the_previous_catalog(folder, reloader, seen):
+    (folder / "first.yaml").write_text(playbook_yaml("first", "First", fallback=True))
+    reloader.reload_now()
+    second = folder / "second.yaml"
+    second.write_text(playbook_yaml("second", "Second", fallback=True), encoding="utf-8")
+
+    assert reloader.reload_now() is False
+
+    assert len(seen.errors) == 1 and "only one playbook may be the fallback" in seen.errors[0][0]
+    assert seen.errors[0][0].startswith(f"{second}:1: playbook 'second' has no match")
+    assert seen.titles() == {"first": "First"}

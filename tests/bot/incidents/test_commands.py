@@ -149,3 +149,43 @@ def test_parser_never_raises_anything_but_command_error(text: str) -> None:
 )
 def test_declare_can_name_a_playbook(text: str, expected: Command) -> None:
     assert parse_command(text) == expected
+
+
+def test_every_verb_a_playbook_task_may_name_is_a_recording_command() -> None:
+    from bot.incidents.commands import READ_ONLY, USAGE
+    from playbooks import COMMAND_VERBS
+
+    assert set(COMMAND_VERBS) <= set(USAGE) - READ_ONLY
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("declare Foo sev9", "`sev9` is not a severity (sev1, sev2, sev3 or sev4)"),
+        (
+            "declare Foo SEV0 playbook:default",
+            "`SEV0` is not a severity (sev1, sev2, sev3 or sev4)",
+        ),
+        ("declare Foo sev-5", "`sev-5` is not a severity (sev1, sev2, sev3 or sev4)"),
+        ("log 25:99 x", "`25:99` is not a valid time of day (00:00 to 23:59, as HH:MM)"),
+        ("log 18:05", "`log` needs the text of what happened at 18:05"),
+        ("log soon x", "`log` needs a time (HH:MM) first, not `soon`"),
+        ("time detected 24:00", "`24:00` is not a valid time of day (00:00 to 23:59, as HH:MM)"),
+        ("time detected 2026-13 10:00", "`2026-13` is not a date (YYYY-MM-DD)"),
+        ("time detected", "`time detected` needs a time: [YYYY-MM-DD ]HH:MM"),
+        ("role boss @carol", "Unknown role `boss` (one of commander, comms, scribe, ops)"),
+        ("role comms", "`role comms` needs one person, as @name"),
+    ],
+)
+def test_an_error_names_the_actual_problem(text: str, message: str) -> None:
+    with pytest.raises(CommandError) as raised:
+        parse_command(text)
+    assert raised.value.message == message
+    assert raised.value.usage is not None
+
+
+@pytest.mark.parametrize(
+    "title", ["Pager rota for sev", "Severity labels wrong", "sev", "Outage sevens"]
+)
+def test_a_title_may_end_in_a_word_like_sev(title: str) -> None:
+    assert parse_command(f"declare {title}") == Command("declare", text=title)

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import event, select
 
-from bot.incidents.snapshot import MilestoneEdit, Task, snapshot, snapshots
+from bot.incidents.snapshot import MilestoneEdit, snapshot, snapshots
+from playbooks import Credit
 from storage.db import transaction
 from storage.models import Incident
 from tests.bot.incidents.conftest import reference_alert
@@ -39,11 +40,13 @@ def test_a_stage_with_two_of_three_tasks_done_says_which(run, sessions, clock) -
         "Detect",
         DECLARED,
     )
-    assert found.stage.tasks == (
-        Task(1, "Confirm the alert shows real customer impact, not a monitoring fault", True),
-        Task(2, "Set the severity with /incident sev", False),
-        Task(3, "Acknowledge with /incident ack so the paging stops", True),
-    )
+    assert [(t.n, t.text, t.done) for t in found.stage.tasks] == [
+        (1, "Confirm the alert shows real customer impact, not a monitoring fault", True),
+        (2, "Set the severity with /incident sev", False),
+        (3, "Acknowledge with /incident ack so the paging stops", True),
+    ]
+    # Ticked by hand: by whom and when is kept.
+    assert found.stage.tasks[0].credit == Credit(at=DECLARED, actor="U0ALICE")
     # Every stage of the playbook is there, in order; only the first was entered.
     assert [s.id for s in found.stages] == [
         "detect",
@@ -93,6 +96,8 @@ def test_a_backdated_resolution_is_the_resolution_time_until_reopened(run, sessi
     run("time resolved 18:12", incident_id)
     corrected = datetime(2021, 3, 10, 10, 12, tzinfo=UTC)
     assert load(sessions, incident_id).resolved_at == corrected
+    # The mitigation only the resolve recorded moved with it: the window still adds up.
+    assert load(sessions, incident_id).milestones["mitigated"].at == corrected
     with sessions() as session:  # the column still holds when `resolve` was typed
         assert session.get(Incident, incident_id).resolved_at == corrected + timedelta(minutes=3)
 

@@ -84,11 +84,16 @@ def test_ack_sets_the_milestone_makes_a_commander_and_is_not_repeatable(
 def test_sev_changes_severity_and_pages_when_raised(run, store, incident_id) -> None:
     outcome = run("sev 1", incident_id)
     assert store.incident(incident_id).severity == "sev1"
-    assert store.events(incident_id)[-1].text == "severity sev2 → sev1"
+    # The default playbook's "Set the severity" task is done by this very command.
+    assert [e.text for e in store.events(incident_id)][-2:] == [
+        "severity sev2 → sev1",
+        "task 2 done: Set the severity with /incident sev (by /incident sev)",
+    ]
     assert kinds(outcome.effects) == [
         "message.post",
         "webhook.send",
         "channel.describe",
+        "card.update",
         "card.update",
     ]
     outcome = run("sev 3", incident_id)
@@ -366,3 +371,93 @@ def test_a_refused_command_changes_nothing(sessions, domain, store, incident_id)
         execute(uow, domain, parse_command("resolve"), incident=incident, actor="U0ALICE")
     assert (len(store.events(incident_id)), len(store.outbox(incident_id))) == before
     assert store.incident(incident_id).status == "investigating"
+
+
+@pytest.mark.parametrize(
+    ("setup", "command", "rule"),
+    [
+        ([], "time acknowledged 17:50", "acknowledged cannot be before started (2021-03-10 17:56)"),
+        ([], "time detected 2021-03-09 18:00", "detected cannot be before started"),
+        (["ack"], "time started 17:58", "started cannot be after detected (2021-03-10 17:56)"),
+        (["ack"], "time acknowledged 17:55", "acknowledged cannot be before started"),
+        (["mitigate", "resolve"], "time resolved 17:57", "resolved cannot be before mitigated"),
+        (["ack"], "time acknowledged 2021-03-10 18:40", "is in the future"),
+        (["ack", "resolve"], "time mitigated 18:20", "mitigated cannot be after resolved"),
+    ],
+)
+def test_a_milestone_out_of_order_is_refused_naming_the_rule(
+    run, store, clock, incident_id, setup, command, rule
+) -> None:
+    clock.advance(timedelta(minutes=2))
+    for verb in setup:
+        run(verb, incident_id)
+        clock.advance(timedelta(minutes=1))
+    clock.advance(timedelta(minutes=30))
+    before = (
+        {n: m.at for n, m in store.milestones(incident_id).items()},
+        len(store.events(incident_id)),
+    )
+    with pytest.raises(DomainError) as refused:
+        run(command, incident_id)
+    assert rule in str(refused.value)
+    after = (
+        {n: m.at for n, m in store.milestones(incident_id).items()},
+        len(store.events(incident_id)),
+    )
+    assert after == before
+
+
+def test_a_log_before_the_impact_start_is_kept_with_a_warning(run, store, incident_id) -> None:
+    outcome = run("log 16:30 deploy 4512 rolled out", incident_id)
+    assert outcome.reply == (
+        "Logged at 16:30: deploy 4512 rolled out\n:warning: 16:30 is before the impact "
+        "started (2021-03-10 17:56); the entry is kept there, in time order"
+    )
+    first = min(store.events(incident_id), key=lambda event: event.occurred_at)
+    assert (first.text, first.occurred_at) == (
+        "deploy 4512 rolled out",
+        datetime(2021, 3, 10, 8, 30, tzinfo=UTC),
+    )
+
+
+def test_the_last_resolve_is_the_summary(run, store, clock, incident_id) -> None:
+    run("resolve restarted the gateway", incident_id)
+    run("reopen", incident_id)
+    run("resolve", incident_id)  # no text: the earlier words still stand
+    assert store.incident(incident_id).summary == "restarted the gateway"
+    run("reopen", incident_id)
+    run("resolve rolled back deploy 4512", incident_id)
+    assert store.incident(incident_id).summary == "rolled back deploy 4512"
+
+
+def test_moving_the_resolution_earlier_moves_the_mitigation_it_implied(
+    run, store, clock, incident_id
+) -> None:
+    clock.advance(timedelta(minutes=19))
+    run("resolve restarted", incident_id)  # 18:15, mitigated with it
+    clock.advance(timedelta(minutes=5))
+    outcome = run("time resolved 18:12", incident_id)
+    assert outcome.reply == (
+        "Milestone *resolved* set to 2021-03-10 18:12 "
+        "(and *mitigated*, which the resolve had set with it)"
+    )
+    marks = store.milestones(incident_id)
+    assert (
+        marks["mitigated"].at == marks["resolved"].at == datetime(2021, 3, 10, 10, 12, tzinfo=UTC)
+    )
+    assert [e.text for e in store.events(incident_id) if e.kind == "time"] == [
+        "resolved set to 2021-03-10 18:12",
+        "mitigated set to 2021-03-10 18:12",
+    ]
+
+
+def test_the_timeline_command_dates_only_rows_off_the_start_day(run, clock, incident_id) -> None:
+    run("log 23:59 the day before: deploy 4512", incident_id)  # 2021-03-09, HKT
+    clock.set(datetime(2021, 3, 10, 16, 5, tzinfo=UTC))  # 00:05 HKT on the 11th
+    run("note still failing after midnight", incident_id)
+    shown = run("timeline", incident_id).shown
+    assert isinstance(shown, TimelineShown)
+    when = {entry.text: entry.when for entry in shown.entries}
+    assert when["the day before: deploy 4512"] == "2021-03-09 23:59"
+    assert when["Incident declared: Spot trading errors (sev2)"] == "17:56"
+    assert when["still failing after midnight"] == "2021-03-11 00:05"

@@ -92,10 +92,25 @@ def test_playbook_adherence_roles_communications_and_alerts(reference, drafted) 
     assert stages["Emergency response"][1:4] == ["17:57", "8m (over)", "5m"]
     assert stages["Identify the failed dependency"][1:3] == ["18:05", "10m"]
     assert stages["Review and commitments"][1] == "18:15"
+    # What commands and milestones did is counted, and says what did it and when.
+    assert stages["Detect"][4] == "1 of 3"
+    assert stages["Emergency response"][4] == "1 of 4"
+    assert stages["Identify the failed dependency"][4] == "1 of 3"
+    done = section(text, "Playbook adherence").split("Tasks done, and what did them:\n")[1]
+    assert "- Detect: Acknowledge with /incident ack to start the emergency response: " in done
+    assert "done on acknowledged (Alice Chan, 17:57)" in done
+    assert (
+        "- Emergency response: Post a first status update: done by `/incident update` "
+        "(Bob Lee, 18:07)" in done
+    )
+    assert (
+        "- Identify the failed dependency: Confirm which service failed and record it with "
+        "/incident cause: done by `/incident cause` (Alice Chan, 18:05)" in done
+    )
     assert any(row[1] == "not reached" for row in stages.values())
     assert table(text, "Responders and roles") == [
         ["Alice Chan", "commander", str(pm.responders[0].entries)],
-        ["Bob Lee", "—", "1"],
+        ["Bob Lee", "—", "2"],  # his update, and the task it did
     ]
     assert table(text, "Communications") == [
         ["18:07", "status update", "Emergency repairs started, preparing a restart", "Bob Lee"]

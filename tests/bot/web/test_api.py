@@ -147,7 +147,7 @@ def test_detail_shape(opened: tuple[Served, int], catalog) -> None:
     assert (stage["id"], stage["title"]) == ("respond", "Emergency response")
     tasks = catalog.get("trading-engine-outage").stage("respond").tasks
     assert stage["tasks"] == [
-        {"n": n, "text": text, "done": n == 1} for n, text in enumerate(tasks, 1)
+        {"n": n, "text": task.text, "done": n == 1} for n, task in enumerate(tasks, 1)
     ]
 
     [alert] = detail["alerts"]
