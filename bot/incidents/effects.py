@@ -26,6 +26,7 @@ BROADCAST = "broadcast.post"
 BROADCAST_NOTICE = "notice.broadcast"
 PAGE = "pagerduty.event"
 STATUSPAGE = "statuspage.update"
+STATUSPAGE_MAINTENANCE = "statuspage.maintenance"
 WEBHOOK = "webhook.send"
 POST_POSTMORTEM = "postmortem.post"
 SCHEDULE = "schedule.set"
@@ -123,11 +124,26 @@ class Page(Effect):
 
 @dataclass(frozen=True, kw_only=True)
 class UpdateStatusPage(Effect):
-    """Publish the incident's public status and text on the status page."""
+    """Publish the incident's public status and text on the status page.
+
+    `follow`: only move a status-page incident this one already opened (resolve, reopen),
+    never open one, and say nothing when there is none.
+    """
 
     kind: ClassVar[str] = STATUSPAGE
     status: str
     text: str
+    follow: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishMaintenance(Effect):
+    """Publish a maintenance window on the status page as a scheduled maintenance:
+    `phase` is scheduled (with its window), in_progress, completed or cancelled."""
+
+    kind: ClassVar[str] = STATUSPAGE_MAINTENANCE
+    maintenance_id: int
+    phase: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -186,6 +202,7 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
     BroadcastNotice,
     Page,
     UpdateStatusPage,
+    PublishMaintenance,
     SendWebhook,
     PostPostmortem,
     Schedule,
@@ -193,7 +210,12 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
 )
 
 # Each third party gets a lane of its own: one that is down holds up only itself.
-LANES = {PAGE: "pagerduty", STATUSPAGE: "statuspage", WEBHOOK: "webhook"}
+LANES = {
+    PAGE: "pagerduty",
+    STATUSPAGE: "statuspage",
+    STATUSPAGE_MAINTENANCE: "statuspage",
+    WEBHOOK: "webhook",
+}
 
 
 def lane_of(kind: str) -> str:

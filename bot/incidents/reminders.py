@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from bot.incidents import effects, stages
+from bot.incidents import effects, privacy, stages
 from bot.incidents.context import Domain
 from bot.incidents.notices import PostmortemDue, StatusUpdateDue, Unacknowledged
 from bot.incidents.records import Outcome, Recorder, milestones_of
@@ -129,11 +129,8 @@ def unacknowledged_due(uow: UnitOfWork, domain: Domain, incident_id: int) -> Out
     )
     waited_seconds = int((rec.now - incident.created_at).total_seconds())
     rec.effect(effects.PostNotice(notice=Unacknowledged(waited_seconds=waited_seconds)))
-    rec.effect(
-        effects.Broadcast(
-            text=f"Incident #{incident.id} ({incident.title}) has not "
-            f"been acknowledged after {waited}."
-        )
+    privacy.broadcast(
+        rec, f"Incident #{incident.id} ({incident.title}) has not been acknowledged after {waited}."
     )
     if not incident.drill:
         rec.effect(effects.Page(action="trigger", escalation=True))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.incidents import effects
+from bot.incidents import effects, privacy
 from bot.incidents.errors import DomainError
 from bot.incidents.notices import StageStarted, TimeboxOverdue
 from bot.incidents.records import Recorder
@@ -153,7 +153,9 @@ def _apply(
                     rec.effect(effects.Page(action="trigger"))
             case StatusPage(status=status, text=text):
                 if not quiet:
-                    rec.effect(effects.UpdateStatusPage(status=status, text=text or incident.title))
+                    # Never the internal title: the public title stands in for a missing text.
+                    public = text or privacy.public_title(incident)
+                    rec.effect(effects.UpdateStatusPage(status=status, text=public))
             case Webhook(url=url):
                 if not quiet:
                     rec.effect(effects.SendWebhook(event="playbook.stage", url=url))
@@ -187,11 +189,8 @@ def _apply(
                     actor=None,
                     source="system",
                 )
-                rec.effect(
-                    effects.Broadcast(
-                        text=f"Incident #{incident.id} ({incident.title}) is stuck "
-                        f"in stage {title}."
-                    )
+                privacy.broadcast(
+                    rec, f"Incident #{incident.id} ({incident.title}) is stuck in stage {title}."
                 )
                 if not quiet:
                     rec.effect(effects.Page(action="trigger"))

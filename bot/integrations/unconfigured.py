@@ -8,24 +8,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.incidents.effects import Effect, Page, Schedule, SendWebhook, Unschedule, UpdateStatusPage
-from bot.outbox.routes import Attempt, Route
+from bot.incidents.effects import (
+    Effect,
+    Page,
+    PublishMaintenance,
+    Schedule,
+    SendWebhook,
+    Unschedule,
+    UpdateStatusPage,
+)
+from bot.integrations.statuspage import statuspage_remarks
+from bot.outbox.routes import Attempt, Remarks, Route
 
 
-def skipped(reason: str) -> Route[Any]:
-    """A route that records why nothing was sent."""
+def skipped(reason: str, remarks: Remarks[Any] | None = None) -> Route[Any]:
+    """A route that records why nothing was sent (and tells it, with `remarks`)."""
 
     async def handle(_effect: Effect, _attempt: Attempt) -> dict[str, Any]:
         return {"skipped": reason}
 
-    return Route(handle)
+    return Route(handle, remarks=remarks)
 
 
 def unconfigured_routes() -> dict[type[Effect], Route[Any]]:
     """Routes for every non-Slack effect, each completing with the reason it was skipped."""
     return {
         Page: skipped("PagerDuty paging is not configured"),
-        UpdateStatusPage: skipped("Statuspage is not configured"),
+        UpdateStatusPage: skipped("Statuspage is not configured", statuspage_remarks),
+        PublishMaintenance: skipped("Statuspage is not configured"),
         SendWebhook: skipped("no outgoing webhooks are configured"),
         Schedule: skipped("the scheduler is not running"),
         Unschedule: skipped("the scheduler is not running"),

@@ -313,7 +313,7 @@ class Dispatcher:
         for op_id, incident_id, kind, _, remarks in done:
             for remark in remarks:
                 if incident_id is not None:
-                    entry = "delivery_refused"
+                    entry = remark.entry
                     tell(session, incident_id, op_id, kind, entry, remark.text, remark.notice, now)
         return [None] * len(done)
 

@@ -24,18 +24,20 @@ def tell(
     now: datetime,
 ) -> None:
     """Keep what became of an operation in the timeline and queue its notice, in the
-    transaction that records the operation's end: told once, however often it is read."""
-    session.add(
-        TimelineEvent(
-            incident_id=incident_id,
-            occurred_at=now,
-            recorded_at=now,
-            kind=entry,
-            text=text,
-            source="system",
-            data={"op": op_id, "kind": kind},
+    transaction that records the operation's end: told once, however often it is read.
+    An empty `text` keeps nothing in the timeline (the integration recorded it already)."""
+    if text:
+        session.add(
+            TimelineEvent(
+                incident_id=incident_id,
+                occurred_at=now,
+                recorded_at=now,
+                kind=entry,
+                text=text,
+                source="system",
+                data={"op": op_id, "kind": kind},
+            )
         )
-    )
     if notice is not None:
         effect = PostNotice(incident_id=incident_id, notice=notice)
         outbox.enqueue(

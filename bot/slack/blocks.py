@@ -198,8 +198,30 @@ def declare_modal(origin: ModalOrigin) -> dict[str, Any]:
                     "initial_option": options[2],
                 },
             },
+            {
+                "type": "input",
+                "block_id": BlockId.PRIVACY,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Privacy"},
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": "value",
+                    "options": [PRIVATE_OPTION],
+                },
+            },
         ],
     }
+
+
+# A private incident: its own private channel, nothing of it on any public surface.
+PRIVATE_OPTION = {
+    "text": {"type": "plain_text", "text": "Private incident"},
+    "description": {
+        "type": "plain_text",
+        "text": "Private channel; never announced by title, on the status page or webhooks",
+    },
+    "value": "private",
+}
 
 
 def note_modal(origin: ModalOrigin) -> dict[str, Any]:
