@@ -99,10 +99,12 @@ class PostNotice(Effect):
 
 @dataclass(frozen=True, kw_only=True)
 class Broadcast(Effect):
-    """Announce plain text in the broadcast channel (escaped when posted)."""
+    """Announce plain text in the broadcast channel (escaped when posted), with a link to
+    the incident channel unless `link` is False (a private incident's)."""
 
     kind: ClassVar[str] = BROADCAST
     text: str
+    link: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

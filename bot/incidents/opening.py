@@ -102,7 +102,7 @@ def open_incident(
             )
         )
     elif domain.announce_private:
-        rec.effect(effects.Broadcast(text=privacy.PRIVATE_OPENED))
+        rec.effect(effects.Broadcast(text=privacy.PRIVATE_OPENED, link=False))
     for role, person in playbook.roles.items():
         assign_role(rec, role, person, actor=None)
     if severity in ("sev1", "sev2") and not drill:
