@@ -61,7 +61,7 @@ def test_a_private_incident_reaches_no_public_surface(
             assert alice.command(f"/incident declare {TITLE} sev2 --private", "general")["ok"]
             channel = wait_until(lambda: _incident(service, 1).get("channel_id"), timeout=10)
             assert sandbox.channel(channel)["is_private"]
-
+            wait_until(lambda: "U0ALICE" in sandbox.channel(channel)["members"], timeout=10)
             alice.command("/incident statuspage investigating We are looking into it", channel)
             refused = wait_until(
                 lambda: [t for t in _private(service, channel, "U0ALICE") if "private" in t],
