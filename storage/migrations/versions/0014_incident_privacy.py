@@ -22,17 +22,19 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("incidents") as batch:
-        batch.add_column(
-            sa.Column("private", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch.add_column(sa.Column("public_title", sa.String(), nullable=True))
-    with op.batch_alter_table("maintenances") as batch:
-        batch.add_column(
-            sa.Column(
-                "external", storage.types.JSONType, nullable=False, server_default=sa.text("'{}'")
-            )
-        )
+    # Plain ADD COLUMN: SQLite's batch mode would rebuild `incidents`, which the tables
+    # referencing it forbid while foreign keys are on.
+    op.add_column(
+        "incidents",
+        sa.Column("private", sa.Boolean(), nullable=False, server_default=sa.text("false")),
+    )
+    op.add_column("incidents", sa.Column("public_title", sa.String(), nullable=True))
+    op.add_column(
+        "maintenances",
+        sa.Column(
+            "external", storage.types.JSONType, nullable=False, server_default=sa.text("'{}'")
+        ),
+    )
 
 
 def downgrade() -> None:
