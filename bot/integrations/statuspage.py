@@ -134,10 +134,11 @@ def statuspage_remarks(effect: UpdateStatusPage, result: dict[str, Any]) -> list
     skipped = result.get("skipped")
     if result.get("superseded") or (skipped and effect.follow):
         return []
+    # Told in the channel only: a call made has its own timeline entry ("Statuspage update
+    # sent"), and one not made is no event of the incident (the postmortem stays clean).
     if skipped:
         notice = StatusPageResult(status=effect.status, updated=False, reason=str(skipped))
-        return [Remark(notice, f"Status page not updated: {skipped}", entry="integration")]
-    # Its timeline entry is the integration's own ("Statuspage update sent").
+        return [Remark(notice, "")]
     return [Remark(StatusPageResult(status=effect.status, updated=True), "")]
 
 

@@ -313,7 +313,7 @@ class Dispatcher:
         for op_id, incident_id, kind, _, remarks in done:
             for remark in remarks:
                 if incident_id is not None:
-                    entry = remark.entry
+                    entry = "delivery_refused"
                     tell(session, incident_id, op_id, kind, entry, remark.text, remark.notice, now)
         return [None] * len(done)
 

@@ -56,12 +56,11 @@ class Remark:
     """What to tell about an operation once its result is known: part the far side refused
     while the rest was done (a person who cannot be invited), or what became of it (the
     status page updated, or why not). Told in the incident channel as `notice`, kept in
-    the timeline as `text` under `entry` (no entry when `text` is empty), once, when the
-    operation is marked done."""
+    the timeline as `text` (nothing when it is empty), once, when the operation is marked
+    done."""
 
     notice: Notice
     text: str
-    entry: str = "delivery_refused"
 
 
 # Given an operation's effect and what its run returned, what to tell people about it.
