@@ -104,6 +104,8 @@ class StatusPage:
 @dataclass(frozen=True)
 class Webhook:
     url: str
+    stage_id: str = ""
+    stage_title: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ def _enter(
     if leaving is not None and leaving.timebox is not None:
         effects.append(CancelTimebox(leaving.id))
     effects.append(StageEntered(stage.id, stage.title))
-    effects.extend(_on_enter(item) for item in stage.on_enter)
+    effects.extend(_on_enter(item, stage) for item in stage.on_enter)
     if stage.timebox is not None:
         effects.append(ScheduleTimebox(stage.id, at + stage.timebox))
     new_state = state.model_copy(
@@ -211,14 +213,16 @@ def _enter(
     return new_state, effects
 
 
-def _on_enter(item: PostEffect | PageEffect | StatusPageEffect | WebhookEffect) -> Effect:
+def _on_enter(
+    item: PostEffect | PageEffect | StatusPageEffect | WebhookEffect, stage: Stage
+) -> Effect:
     if isinstance(item, PostEffect):
         return Post(item.post)
     if isinstance(item, PageEffect):
         return Page(item.page)
     if isinstance(item, StatusPageEffect):
         return StatusPage(item.statuspage, item.text)
-    return Webhook(item.webhook)
+    return Webhook(item.webhook, stage.id, stage.title)
 
 
 def _milestone(

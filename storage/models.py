@@ -67,6 +67,10 @@ class Incident(SQLModel, table=True):
     external: dict[str, Any] = _json()
     # The resolved incident of the same alert group this one is a recurrence of.
     recurrence_of: int | None = None
+    # Alerts triggered in the paging tool for it, one dedup key each, and whether the
+    # last is still open there (see `bot.incidents.pages`).
+    pages: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    page_open: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
 
 
 class Milestone(SQLModel, table=True):

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot.composition.playbook_watch import playbook_reloader
 from bot.composition.runtime import Runtime
 from bot.incidents.clock import SimulatedClock
-from bot.integrations import integration_routes
+from bot.integrations import configured, describe, integration_routes
 from bot.integrations.http import make_client
 from bot.integrations.unconfigured import unconfigured_routes
 from bot.observability.logs import log_request, redact_also
@@ -116,6 +116,7 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        logging.getLogger(__name__).info("integrations: %s", describe(in_use))
         if is_sqlite(runtime.settings.database_url):
             # One process owns a SQLite outbox: what a crashed run left "running" is free now,
             # rather than after its lease runs out.
@@ -210,7 +211,10 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
     metrics.watch_scheduler(scheduler.scheduler)
     app.state.scheduler = scheduler
     # A replay runs on simulated time: it must never page anyone or touch a status page.
-    integrations = unconfigured_routes() if replay else integration_routes(runtime, http_client)
+    integrations = (
+        unconfigured_routes(replay=True) if replay else integration_routes(runtime, http_client)
+    )
+    in_use = {name: on and not replay for name, on in configured(runtime.settings).items()}
     dispatcher = Dispatcher(
         runtime.sessions,
         {**integrations, **scheduler.routes(), **operations.routes},
@@ -230,12 +234,13 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
 
     @app.get("/readyz")
     def readyz() -> JSONResponse:
-        """The database answers."""
+        """The database answers; which integrations are configured."""
         try:
             ping(runtime.engine)
         except Exception:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+        shown = {name: "configured" if on else "not configured" for name, on in in_use.items()}
+        return JSONResponse({"status": "ok", "database": "ok", "integrations": shown})
 
     @app.get("/metrics", include_in_schema=False)
     def metrics_route() -> Response:

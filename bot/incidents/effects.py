@@ -18,6 +18,7 @@ from bot.incidents.notices import Notice
 # integrations and the scheduler the rest.
 OPEN_CHANNEL = "channel.open"
 INVITE = "channel.invite"
+DESCRIBE_CHANNEL = "channel.describe"
 POST_CARD = "card.post"
 UPDATE_CARD = "card.update"
 POST_MESSAGE = "message.post"
@@ -60,6 +61,16 @@ class Invite(Effect):
 
     kind: ClassVar[str] = INVITE
     users: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DescribeChannel(Effect):
+    """Set the incident channel's topic and purpose (the incident's severity, status or
+    title changed); the last one queued wins."""
+
+    kind: ClassVar[str] = DESCRIBE_CHANNEL
+    topic: str
+    purpose: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,11 +128,18 @@ class BroadcastNotice(Effect):
 
 @dataclass(frozen=True, kw_only=True)
 class Page(Effect):
-    """A PagerDuty event for the incident: trigger, acknowledge or resolve."""
+    """A PagerDuty event for the incident: trigger, acknowledge or resolve.
+
+    A trigger is the incident's `page`-th page, sent under that page's own key; acknowledge
+    and resolve reach pages 1 to `page`. `waited_seconds`: the page escalates an incident
+    nobody acknowledged for that long (its notice says so, once the page's fate is known).
+    """
 
     kind: ClassVar[str] = PAGE
     action: str
     escalation: bool = False
+    page: int = 1
+    waited_seconds: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,7 +171,8 @@ class SendWebhook(Effect):
     """A signed incident event to the configured endpoints (and the playbook's `url`).
 
     `severity` and `status` are the values the event is about, which win over the
-    incident's when the webhook goes out later.
+    incident's when the webhook goes out later; `stage` and `stage_title` name the stage
+    a `playbook.stage` event is about (the incident may be in a later one by then).
     """
 
     kind: ClassVar[str] = WEBHOOK
@@ -161,6 +180,8 @@ class SendWebhook(Effect):
     url: str | None = None
     severity: str | None = None
     status: str | None = None
+    stage: str | None = None
+    stage_title: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,6 +217,7 @@ class Unschedule(Effect):
 EFFECT_TYPES: tuple[type[Effect], ...] = (
     OpenChannel,
     Invite,
+    DescribeChannel,
     PostCard,
     UpdateCard,
     PostMessage,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.incidents import effects, privacy, reminders, stages
+from bot.incidents import channel, effects, pages, privacy, reminders, stages
 from bot.incidents.errors import DomainError
+from bot.incidents.people import display_name
 from bot.incidents.records import COMMAND, Origin, Recorder, milestones_of
 from bot.incidents.roles import assign_role, current_roles
 from bot.incidents.times import format_local
@@ -41,7 +42,8 @@ def ack(rec: Recorder, *, actor: str, origin: Origin = COMMAND) -> str:
     _require_open(incident, "ack")
     existing = milestones_of(rec.session, _id(incident)).get("acknowledged")
     if existing is not None:
-        raise DomainError(f"Already acknowledged by {existing.actor or 'someone'}")
+        who = display_name(rec.session, existing.actor) or "someone"
+        raise DomainError(f"Already acknowledged by {who}")
     at = origin.at or rec.now
     where = f" in {origin.pager}" if origin.pager else ""
     rec.milestone("acknowledged", at, source=origin.source, actor=actor)
@@ -49,8 +51,7 @@ def ack(rec: Recorder, *, actor: str, origin: Origin = COMMAND) -> str:
     if origin.pager is None:
         if "commander" not in current_roles(rec.session, _id(incident)):
             assign_role(rec, "commander", actor, actor=actor)
-        if incident.severity in PAGED and not incident.drill:
-            rec.effect(effects.Page(action="acknowledge"))
+        pages.acknowledge(rec)
     rec.effect(effects.Unschedule(job="ack"))
     stages.milestone_reached(rec, "acknowledged", page=origin.pager is None)
     rec.effect(effects.UpdateCard())
@@ -79,9 +80,10 @@ def set_severity(
         at=origin.at,
         data={"from": old},
     )
-    if severity in PAGED and old not in PAGED and not incident.drill and origin.pager is None:
-        rec.effect(effects.Page(action="trigger"))
+    if severity in PAGED and old not in PAGED and origin.pager is None:
+        pages.trigger(rec)
     rec.effect(effects.SendWebhook(event="incident.severity_changed", severity=severity))
+    channel.describe(rec)
     rec.effect(effects.UpdateCard())
     rec.touch()
     return f"Severity changed from {old} to {severity}{suffix}"
@@ -102,6 +104,7 @@ def set_status(rec: Recorder, status: str, text: str | None, *, actor: str) -> s
     if milestone and rec.milestone(milestone, rec.now, source="command", actor=actor):
         stages.milestone_reached(rec, milestone)
     rec.effect(effects.SendWebhook(event="incident.status_changed", status=status))
+    channel.describe(rec)
     rec.effect(effects.UpdateCard())
     rec.touch()
     return f"Status changed to *{status}*{suffix}"
@@ -119,6 +122,8 @@ def mitigate(rec: Recorder, text: str | None, *, actor: str) -> str:
     rec.event("mitigated", f"mitigated: {text}" if text else "mitigated", actor=actor)
     if incident.status in ("investigating", "identified"):
         incident.status = "monitoring"
+        rec.effect(effects.SendWebhook(event="incident.status_changed", status="monitoring"))
+        channel.describe(rec)
     stages.milestone_reached(rec, "mitigated")
     rec.effect(effects.UpdateCard())
     rec.touch()
@@ -138,10 +143,10 @@ def resolve(rec: Recorder, text: str | None, *, actor: str) -> str:
     if text and not incident.summary:
         incident.summary = text
     stages.milestone_reached(rec, "resolved")
-    if incident.severity in PAGED and not incident.drill:
-        rec.effect(effects.Page(action="resolve"))
+    pages.resolve(rec)
     reminders.schedule_on_resolve(rec)
-    rec.effect(effects.SendWebhook(event="incident.resolved"))
+    rec.effect(effects.SendWebhook(event="incident.resolved", status="resolved"))
+    channel.describe(rec)
     rec.effect(effects.UpdateCard())
     rec.effect(effects.PostPostmortem())
     rec.effect(effects.SendWebhook(event="postmortem.ready"))
@@ -171,6 +176,8 @@ def reopen(rec: Recorder, *, actor: str) -> str:
         rec.session.delete(resolved)
     rec.event("reopened", "reopened", actor=actor)
     reminders.schedule_on_reopen(rec)
+    rec.effect(effects.SendWebhook(event="incident.reopened", status=incident.status))
+    channel.describe(rec)
     _follow_on_status_page(rec, "investigating", privacy.PUBLIC_REOPENED)
     rec.effect(effects.UpdateCard())
     rec.touch()

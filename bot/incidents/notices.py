@@ -53,10 +53,35 @@ class StatusUpdateDue(Notice):
 
 @dataclass(frozen=True, kw_only=True)
 class Unacknowledged(Notice):
-    """Nobody acknowledged the incident in time: it is escalated."""
+    """Nobody acknowledged the incident in time (a drill's: nobody is paged for it; a real
+    incident's escalation is told by its page's `Paged` notice)."""
 
     name: ClassVar[str] = "unacknowledged"
     waited_seconds: int
+
+
+# What became of a page, as `Paged.outcome` says it.
+PAGED, NOT_PAGED, REFUSED, HELD = "paged", "not_paged", "refused", "held"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Paged(Notice):
+    """What became of a page, told once it is known.
+
+    `outcome`: PAGED (the tool took it: `summary` is what its alert shows, `key` its dedup
+    key, `page` which page of the incident it is), NOT_PAGED (nothing was sent: `reason`),
+    REFUSED (the tool refused it: `reason`), HELD (not sent: the page `key` is still open
+    and nobody acknowledged it, so a trigger would only merge into it). `waited_seconds`:
+    the page escalated an incident nobody acknowledged for that long.
+    """
+
+    name: ClassVar[str] = "paged"
+    outcome: str
+    key: str | None = None
+    page: int = 1
+    summary: str | None = None
+    reason: str | None = None
+    waited_seconds: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,6 +161,7 @@ NOTICE_TYPES: tuple[type[Notice], ...] = (
     TimeboxOverdue,
     StatusUpdateDue,
     Unacknowledged,
+    Paged,
     PostmortemDue,
     MaintenanceScheduled,
     MaintenanceDue,

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.incidents import effects, privacy, reminders, stages
+from bot.incidents import channel, effects, pages, privacy, reminders, stages
 from bot.incidents.context import Domain
 from bot.incidents.errors import DomainError
 from bot.incidents.records import Outcome, Recorder
 from bot.incidents.roles import assign_role
-from bot.incidents.times import format_local
 from playbooks import Playbook
 from storage.models import Incident
 from storage.unit_of_work import UnitOfWork
@@ -87,8 +86,8 @@ def open_incident(
     rec.effect(
         effects.OpenChannel(
             name=incident.channel_name or "",
-            topic=f"{severity.upper()} · {title}",
-            purpose=f"Incident #{incident.id}: {title}. Opened {format_local(now, domain.tz)}.",
+            topic=channel.topic(incident),
+            purpose=channel.purpose(incident, rec),
             invite=tuple(invite),
             private=incident.private,
         )
@@ -105,10 +104,11 @@ def open_incident(
         rec.effect(effects.Broadcast(text=privacy.PRIVATE_OPENED, link=False))
     for role, person in playbook.roles.items():
         assign_role(rec, role, person, actor=None)
-    if severity in ("sev1", "sev2") and not drill:
-        rec.effect(effects.Page(action="trigger"))
-    if not drill:
-        rec.effect(effects.SendWebhook(event="incident.opened"))
+    if severity in ("sev1", "sev2"):
+        pages.trigger(rec)
+    # Drills send every incident event, flagged `drill: true` in the incident: a receiver
+    # sees a drill open and resolve, or filters drills out, never half of one.
+    rec.effect(effects.SendWebhook(event="incident.opened"))
     stages.start(rec, playbook)
     stages.milestone_reached(rec, "detected")
     reminders.schedule_on_open(rec)

@@ -1,6 +1,7 @@
 """Paging tools, both ways: the key warroom pages under, and what the tool tells us back.
 
-warroom pages one alert per incident under `page_key(id)` ("warroom-<id>"). The paging
+warroom pages an incident under `page_key(id)` ("warroom-<id>"), and each later page under
+a key of its own ("warroom-<id>-2", ...: see `bot.incidents.pages`). The paging
 tool then reports on the incident it opened for that page, and on incidents of its own
 that opened a warroom incident through an alert: each such report is a `PagingUpdate`,
 whatever tool sent it, applied by `bot.incidents.pager_updates`.
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 PAGE_KEY_PREFIX = "warroom-"
-_PAGE_KEY = re.compile(r"warroom-([1-9][0-9]{0,17})")
+_PAGE_KEY = re.compile(r"warroom-([1-9][0-9]{0,17})(?:-(?:[2-9]|[1-9][0-9]{1,8}))?")
 
 UpdateKind = Literal[
     "triggered",
@@ -42,13 +43,18 @@ UPDATE_KINDS: tuple[UpdateKind, ...] = (
 )
 
 
-def page_key(incident_id: int) -> str:
-    """The key warroom pages an incident under: the tool finds its one alert by it."""
-    return f"{PAGE_KEY_PREFIX}{incident_id}"
+def page_key(incident_id: int, page: int = 1) -> str:
+    """The key of an incident's `page`-th page: the tool finds that alert by it.
+
+    The first is "warroom-<id>", as it always was; a later one "warroom-<id>-<page>".
+    """
+    suffix = f"-{page}" if page > 1 else ""
+    return f"{PAGE_KEY_PREFIX}{incident_id}{suffix}"
 
 
 def paged_incident(key: str | None) -> int | None:
-    """The warroom incident a page key names ("warroom-12" -> 12), None if it is not ours."""
+    """The warroom incident a page key names ("warroom-12" and "warroom-12-2" -> 12),
+    None if it is not ours."""
     if not key:
         return None
     match = _PAGE_KEY.fullmatch(key.strip())

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from bot.incidents import effects, privacy, stages
+from bot.incidents import effects, pages, privacy, stages
 from bot.incidents.context import Domain
 from bot.incidents.notices import PostmortemDue, StatusUpdateDue, Unacknowledged
 from bot.incidents.records import Outcome, Recorder, milestones_of
@@ -128,12 +128,14 @@ def unacknowledged_due(uow: UnitOfWork, domain: Domain, incident_id: int) -> Out
         "escalation", f"not acknowledged after {waited}: escalated", actor=None, source="system"
     )
     waited_seconds = int((rec.now - incident.created_at).total_seconds())
-    rec.effect(effects.PostNotice(notice=Unacknowledged(waited_seconds=waited_seconds)))
+    if incident.drill:
+        rec.effect(effects.PostNotice(notice=Unacknowledged(waited_seconds=waited_seconds)))
+    else:
+        # Told in the channel by the page's own notice, once PagerDuty answered.
+        pages.trigger(rec, escalation=True, waited_seconds=waited_seconds)
     privacy.broadcast(
         rec, f"Incident #{incident.id} ({incident.title}) has not been acknowledged after {waited}."
     )
-    if not incident.drill:
-        rec.effect(effects.Page(action="trigger", escalation=True))
     rec.close()
     return rec.outcome
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.incidents import effects, privacy
+from bot.incidents import effects, pages, privacy
 from bot.incidents.errors import DomainError
 from bot.incidents.notices import StageStarted, TimeboxOverdue
 from bot.incidents.records import Recorder
@@ -150,15 +150,21 @@ def _apply(
                 rec.effect(effects.PostMessage(text=text, trusted=True))
             case Page():
                 if page and not quiet:
-                    rec.effect(effects.Page(action="trigger"))
+                    pages.trigger(rec)
             case StatusPage(status=status, text=text):
                 if not quiet:
                     # Never the internal title: the public title stands in for a missing text.
                     public = text or privacy.public_title(incident)
                     rec.effect(effects.UpdateStatusPage(status=status, text=public))
-            case Webhook(url=url):
+            case Webhook(url=url, stage_id=stage_id, stage_title=stage_title):
+                # Like its page and statuspage steps, a stage's own webhook is an action on
+                # the outside world, which a drill rehearses without taking.
                 if not quiet:
-                    rec.effect(effects.SendWebhook(event="playbook.stage", url=url))
+                    rec.effect(
+                        effects.SendWebhook(
+                            event="playbook.stage", url=url, stage=stage_id, stage_title=stage_title
+                        )
+                    )
             case ScheduleTimebox(stage_id=stage_id, due_at=due_at):
                 rec.effect(effects.Schedule(job="timebox", stage=stage_id, due_at=due_at))
             case CancelTimebox(stage_id=stage_id):
@@ -193,7 +199,7 @@ def _apply(
                     rec, f"Incident #{incident.id} ({incident.title}) is stuck in stage {title}."
                 )
                 if not quiet:
-                    rec.effect(effects.Page(action="trigger"))
+                    pages.trigger(rec, escalation=True)
 
 
 def _stage_title(playbook: Playbook | None, stage_id: str) -> tuple[str, str]:

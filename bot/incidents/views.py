@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from bot.incidents.effects import WEBHOOK
+from bot.incidents.people import known_names, name_of, with_names
 from bot.incidents.times import format_local
 from storage.models import Incident, TimelineEvent
 
@@ -16,6 +19,20 @@ if TYPE_CHECKING:
     from bot.incidents.snapshot import IncidentSnapshot
 
 TIMELINE_LIMIT = 50
+
+
+def is_bookkeeping(kind: str, data: Mapping[str, Any] | None) -> bool:
+    """Whether a timeline entry records delivery plumbing rather than the response itself:
+    each webhook delivery (and a webhook given up on), and every try of an integration
+    that failed and was retried. Kept in the API's timeline (`source: system`); a
+    postmortem reader wants what people and the outside world saw, and the outcome of a
+    page or status-page update, which stay."""
+    data = data or {}
+    if kind == "integration":
+        return data.get("integration") == "webhook" or (
+            data.get("ok") is False and bool(data.get("retry"))
+        )
+    return kind in ("delivery_failed", "delivery_refused") and data.get("kind") == WEBHOOK
 
 
 def timeline(session: Session, incident_id: int) -> list[TimelineEvent]:
@@ -74,8 +91,17 @@ def timeline_shown(session: Session, incident: Incident, tz: ZoneInfo) -> Timeli
     events = timeline(session, incident.id)
     with_date = spans_days(incident, events, tz)
     shown = events[-TIMELINE_LIMIT:]
+    # People by name: ids are what the record keeps, not what a responder reads. An alert's
+    # own text is shown as the sender wrote it.
+    ours = [e.text for e in shown if e.source != "alert"]
+    known = known_names(session, (e.actor for e in shown), ours)
     entries = tuple(
-        Entry(format_local(e.occurred_at, tz, with_date=with_date), e.kind, e.text, e.actor)
+        Entry(
+            format_local(e.occurred_at, tz, with_date=with_date),
+            e.kind,
+            e.text if e.source == "alert" else with_names(e.text, known),
+            name_of(e.actor, known),
+        )
         for e in shown
     )
     return TimelineShown(incident.id, tz.key, entries, earlier=len(events) - len(shown))

@@ -8,6 +8,7 @@ import httpx
 
 from bot.incidents.effects import Effect, Page, PublishMaintenance, SendWebhook, UpdateStatusPage
 from bot.integrations.journal import Journal
+from bot.integrations.page_outcomes import page_refused, page_remarks
 from bot.integrations.pagerduty import pagerduty_handler
 from bot.integrations.statuspage import statuspage_handler, statuspage_remarks
 from bot.integrations.statuspage_maintenance import maintenance_handler
@@ -16,7 +17,25 @@ from bot.integrations.webhooks import webhook_handler
 from bot.outbox.routes import Route
 
 if TYPE_CHECKING:
+    from bot.composition.config import Settings
     from bot.composition.runtime import Runtime
+
+
+def configured(settings: Settings) -> dict[str, bool]:
+    """Each outbound integration by name, and whether it is configured: what `/readyz` and
+    the start-up log say, so nobody has to guess from the channel whether a page went out."""
+    return {
+        "pagerduty": settings.pagerduty_routing_key is not None,
+        "statuspage": settings.statuspage_api_key is not None and bool(settings.statuspage_page_id),
+        "webhooks": bool(settings.webhook_urls),
+    }
+
+
+def describe(integrations: dict[str, bool]) -> str:
+    """One log line's worth: "pagerduty configured, statuspage not configured, ..."."""
+    return ", ".join(
+        f"{name} {'configured' if on else 'not configured'}" for name, on in integrations.items()
+    )
 
 
 def integration_routes(
@@ -37,7 +56,9 @@ def integration_routes(
                 journal,
                 url=str(settings.pagerduty_url),
                 routing_key=settings.pagerduty_routing_key.get_secret_value(),
-            )
+            ),
+            remarks=page_remarks,
+            refused=page_refused,
         )
     if settings.statuspage_api_key is not None and settings.statuspage_page_id:
         statuspage = {

@@ -17,9 +17,10 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col
 
 from bot.incidents.clock import Clock
+from bot.incidents.effects import OPEN_CHANNEL
 from bot.incidents.snapshot import IncidentSnapshot, snapshot
 from storage.db import transaction
-from storage.models import Incident, Maintenance, TimelineEvent
+from storage.models import Incident, Maintenance, OutboxOp, TimelineEvent
 
 KIND = "integration"
 
@@ -155,5 +156,22 @@ class Journal:
                     select(col(TimelineEvent.id)).where(col(TimelineEvent.idempotency_key) == key)
                 )
                 return found is not None
+
+        return await asyncio.to_thread(work)
+
+    async def channel_pending(self, incident_id: int) -> str | None:
+        """Whether the incident's channel is still being created: the state of its
+        `channel.open` operation, `running` (under way now) or `pending` (waiting for a
+        retry); None once it succeeded or failed for good."""
+
+        def work() -> str | None:
+            with self.sessions() as session:
+                return session.scalar(
+                    select(col(OutboxOp.state)).where(
+                        col(OutboxOp.incident_id) == incident_id,
+                        col(OutboxOp.kind) == OPEN_CHANNEL,
+                        col(OutboxOp.state).in_(("pending", "running")),
+                    )
+                )
 
         return await asyncio.to_thread(work)

@@ -1,4 +1,4 @@
-"""Page through PagerDuty's Events API v2: trigger, acknowledge and resolve one alert."""
+"""Page through PagerDuty's Events API v2: trigger, acknowledge and resolve an incident's alerts."""
 
 from __future__ import annotations
 
@@ -20,25 +20,36 @@ ACTIONS = ("trigger", "acknowledge", "resolve")
 SUMMARY_LIMIT = 1024  # PagerDuty truncates longer summaries
 
 
-def dedup_key(incident_id: int) -> str:
-    """One PagerDuty alert per incident: later events find it by this key, and PagerDuty's
-    webhooks about the incident it opens carry it back (see `bot.incidents.paging`)."""
-    return page_key(incident_id)
+def dedup_key(incident_id: int, page: int = 1) -> str:
+    """The key of the incident's `page`-th page: later events find its alert by it, and
+    PagerDuty's webhooks about the incident it opens carry it back (see
+    `bot.incidents.paging`)."""
+    return page_key(incident_id, page)
+
+
+def summary_of(incident: IncidentView, *, escalation: bool = False) -> str:
+    """The one line PagerDuty's alert shows."""
+    prefix = "[ESCALATED] " if escalation else ""
+    summary = f"{prefix}[{incident.severity.upper()}] Incident #{incident.id}: {incident.title}"
+    return summary[:SUMMARY_LIMIT]
 
 
 def event_body(
-    routing_key: str, action: str, incident: IncidentView, *, escalation: bool = False
+    routing_key: str,
+    action: str,
+    incident: IncidentView,
+    *,
+    escalation: bool = False,
+    page: int = 1,
 ) -> dict[str, Any]:
     """The Events API v2 body; acknowledge and resolve carry only what identifies the alert."""
     body: dict[str, Any] = {
         "routing_key": routing_key,
         "event_action": action,
-        "dedup_key": dedup_key(incident.id),
+        "dedup_key": dedup_key(incident.id, page),
     }
     if action != "trigger":
         return body
-    prefix = "[ESCALATED] " if escalation else ""
-    summary = f"{prefix}[{incident.severity.upper()}] Incident #{incident.id}: {incident.title}"
     details: dict[str, Any] = {
         "incident_id": incident.id,
         "severity": incident.severity,
@@ -50,8 +61,10 @@ def event_body(
         details["channel"] = f"#{incident.channel_name}"
     if escalation:
         details["escalation"] = True
+    if page > 1:
+        details["page"] = page
     body["payload"] = {
-        "summary": summary[:SUMMARY_LIMIT],
+        "summary": summary_of(incident, escalation=escalation),
         "source": "warroom",
         "severity": SEVERITIES.get(incident.severity, "error"),
         "custom_details": details,
@@ -65,7 +78,12 @@ def event_body(
 def pagerduty_handler(
     client: httpx.AsyncClient, journal: Journal, *, url: str, routing_key: str
 ) -> Callable[[Page, Attempt], Awaitable[dict[str, Any]]]:
-    """The `pagerduty.event` handler: 202 is done, 429/5xx retry, 400 fails for good."""
+    """The `pagerduty.event` handler: 202 is done, 429/5xx retry, 400 fails for good.
+
+    A trigger goes out under its page's key; acknowledge and resolve reach every page of
+    the incident up to the effect's (each event is idempotent in PagerDuty, so a retry
+    that sends some again changes nothing).
+    """
 
     async def handle(effect: Page, _attempt: Attempt) -> dict[str, Any]:
         action = effect.action
@@ -79,19 +97,29 @@ def pagerduty_handler(
         escalation = effect.escalation
         label = "PagerDuty escalation" if escalation else f"PagerDuty {action}"
         data = {"integration": "pagerduty", "action": action}
-        response = await call(
-            client,
-            journal,
-            incident_id=incident.id,
-            label=label,
-            data=data,
-            method="POST",
-            url=url,
-            json=event_body(routing_key, action, incident, escalation=escalation),
-        )
+        pages = [effect.page] if action == "trigger" else list(range(1, effect.page + 1))
+        response: httpx.Response | None = None
+        for page in pages:
+            response = await call(
+                client,
+                journal,
+                incident_id=incident.id,
+                label=label,
+                data=data,
+                method="POST",
+                url=url,
+                json=event_body(routing_key, action, incident, escalation=escalation, page=page),
+            )
+        assert response is not None
         await journal.record(
             incident.id, f"{label} sent", ok=True, data={**data, "status": response.status_code}
         )
-        return {"status": response.status_code, "dedup_key": dedup_key(incident.id)}
+        result: dict[str, Any] = {
+            "status": response.status_code,
+            "dedup_key": dedup_key(incident.id, effect.page),
+        }
+        if action == "trigger":
+            result["summary"] = summary_of(incident, escalation=escalation)
+        return result
 
     return handle

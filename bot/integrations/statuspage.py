@@ -138,8 +138,8 @@ def statuspage_remarks(effect: UpdateStatusPage, result: dict[str, Any]) -> list
     # sent"), and one not made is no event of the incident (the postmortem stays clean).
     if skipped:
         notice = StatusPageResult(status=effect.status, updated=False, reason=str(skipped))
-        return [Remark(notice, "")]
-    return [Remark(StatusPageResult(status=effect.status, updated=True), "")]
+        return [Remark(notice, None)]
+    return [Remark(StatusPageResult(status=effect.status, updated=True), None)]
 
 
 def _incident_id(response: httpx.Response) -> str:

@@ -17,12 +17,13 @@ from bot.incidents.effects import (
     Unschedule,
     UpdateStatusPage,
 )
+from bot.integrations.page_outcomes import IN_REPLAY, NOT_CONFIGURED, not_paged
 from bot.integrations.statuspage import statuspage_remarks
 from bot.outbox.routes import Attempt, Remarks, Route
 
 
 def skipped(reason: str, remarks: Remarks[Any] | None = None) -> Route[Any]:
-    """A route that records why nothing was sent (and tells it, with `remarks`)."""
+    """A route that records why nothing was sent (and, with `remarks`, tells it)."""
 
     async def handle(_effect: Effect, _attempt: Attempt) -> dict[str, Any]:
         return {"skipped": reason}
@@ -30,10 +31,13 @@ def skipped(reason: str, remarks: Remarks[Any] | None = None) -> Route[Any]:
     return Route(handle, remarks=remarks)
 
 
-def unconfigured_routes() -> dict[type[Effect], Route[Any]]:
-    """Routes for every non-Slack effect, each completing with the reason it was skipped."""
+def unconfigured_routes(*, replay: bool = False) -> dict[type[Effect], Route[Any]]:
+    """Routes for every non-Slack effect, each completing with the reason it was skipped
+    (`replay`: a replay's, which sends nothing whatever is configured)."""
+    unpaged = not_paged(IN_REPLAY, record=False) if replay else not_paged(NOT_CONFIGURED)
     return {
-        Page: skipped("PagerDuty paging is not configured"),
+        # A page nobody receives is said in the channel, so nobody waits for an on-call.
+        Page: skipped("PagerDuty paging is not configured", unpaged),
         UpdateStatusPage: skipped("Statuspage is not configured", statuspage_remarks),
         PublishMaintenance: skipped("Statuspage is not configured"),
         SendWebhook: skipped("no outgoing webhooks are configured"),

@@ -5,10 +5,12 @@ The contract receivers rely on is in WEBHOOKS.md next to this file.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -23,6 +25,13 @@ from bot.outbox.errors import GiveUp, RetryLater
 from bot.outbox.routes import Attempt
 
 log = logging.getLogger(__name__)
+# An incident's events wait for its channel (receivers get its id): for a moment here
+# while Slack is creating it (the dispatcher's round waits for this op, so never long),
+# else a retry later, for as long as Slack takes. A channel that cannot be created at all
+# ends the wait (its `channel.open` fails for good) and the events say `null`.
+CHANNEL_WAIT = 1.0
+CHANNEL_POLL = 0.05
+CHANNEL_RETRY = 1.0
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -50,6 +59,39 @@ def incident_json(incident: IncidentView, payload: dict[str, Any]) -> dict[str, 
     if incident.channel_url:
         body["url"] = incident.channel_url
     return body
+
+
+def event_json(effect: SendWebhook, incident: IncidentView, now: datetime) -> dict[str, Any]:
+    """The body of one delivery: the event, the incident, and what the event is about.
+
+    Its shape per event is in webhook_schemas/ next to this file (WEBHOOKS.md)."""
+    payload = {
+        key: value
+        for key, value in (("severity", effect.severity), ("status", effect.status))
+        if value is not None
+    }
+    body: dict[str, Any] = {"event": effect.event, "incident": incident_json(incident, payload)}
+    if effect.event == "playbook.stage":
+        body["stage"] = {"id": effect.stage, "title": effect.stage_title}
+    body["sent_at"] = _iso(now)
+    return body
+
+
+async def with_channel(journal: Journal, incident: IncidentView) -> IncidentView:
+    """The incident once its channel is known; RetryLater while Slack is still creating it."""
+    deadline = time.monotonic() + CHANNEL_WAIT
+    while incident.channel_id is None:
+        creating = await journal.channel_pending(incident.id)
+        if creating is None:
+            break
+        if creating != "running" or time.monotonic() > deadline:
+            raise RetryLater("waiting for the incident channel", CHANNEL_RETRY)
+        await asyncio.sleep(CHANNEL_POLL)
+        found = await journal.incident(incident.id)
+        if found is None:
+            raise GiveUp(f"incident #{incident.id} no longer exists")
+        incident = found
+    return incident
 
 
 def targets(configured: list[str], payload: dict[str, Any]) -> list[str]:
@@ -105,13 +147,14 @@ def webhook_handler(
             destinations = private_targets(destinations, private_ok)
             if not destinations:
                 return {"skipped": "a private incident: no receiver is marked private-ok"}
+        incident = await with_channel(journal, incident)
         if secret is None and not warned:
             warned = True
             log.warning("WARROOM_WEBHOOK_SECRET is not set: webhooks are sent unsigned")
         delivery = f"{incident.id}:{event}:{op.op_id}"
         now = journal.now()
         body = json.dumps(
-            {"event": event, "incident": incident_json(incident, payload), "sent_at": _iso(now)},
+            event_json(effect, incident, now),
             separators=(",", ":"),
             ensure_ascii=False,
         ).encode()

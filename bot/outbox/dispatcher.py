@@ -19,7 +19,7 @@ from sqlmodel import Session
 from bot.incidents.clock import Clock, SystemClock
 from bot.incidents.effect_codec import UnknownEffect, decode
 from bot.incidents.effects import Effect, PostNotice
-from bot.incidents.notices import DeliveryFailed
+from bot.incidents.notices import DeliveryFailed, Notice
 from bot.outbox.batching import GroupCommit
 from bot.outbox.errors import GiveUp, RetryLater
 from bot.outbox.outcomes import storable, tell
@@ -261,7 +261,8 @@ class Dispatcher:
             await self._retry(op, error.reason, backoff(op.attempts) if delay is None else delay)
             return False
         except GiveUp as error:
-            await self._fail(op, error.reason, REFUSED)
+            notice = self._refusal(route, effect, error.reason)
+            await self._fail(op, error.reason, REFUSED, notice=notice)
             return True
         except OperationalError as error:  # the database, not the operation: no fault
             await self._retry(op, f"database: {error}", backoff(op.attempts))
@@ -299,6 +300,15 @@ class Dispatcher:
             log.exception("could not read the remarks of a %s result", effect.kind)
             return []
 
+    def _refusal(self, route: Route[Any], effect: Effect, reason: str) -> Notice | None:
+        if route.refused is None:
+            return None
+        try:
+            return route.refused(effect, reason)
+        except Exception:  # the generic notice still tells it
+            log.exception("could not word the refusal of a %s", effect.kind)
+            return None
+
     async def _finish(
         self, op: OutboxOp, result: dict[str, Any], remarks: Sequence[Remark] = ()
     ) -> None:
@@ -313,7 +323,7 @@ class Dispatcher:
         for op_id, incident_id, kind, _, remarks in done:
             for remark in remarks:
                 if incident_id is not None:
-                    entry = "delivery_refused"
+                    entry = remark.entry
                     tell(session, incident_id, op_id, kind, entry, remark.text, remark.notice, now)
         return [None] * len(done)
 
@@ -340,10 +350,18 @@ class Dispatcher:
         await asyncio.to_thread(work)
 
     async def _fail(
-        self, op: OutboxOp, error: str, cause: str, *, told: str | None = None, fault: bool = False
+        self,
+        op: OutboxOp,
+        error: str,
+        cause: str,
+        *,
+        told: str | None = None,
+        fault: bool = False,
+        notice: Notice | None = None,
     ) -> None:
         """Fail an operation for good: its timeline entry, and a notice in the incident's
-        channel (`told`, else `error`), written with it; the chain goes on."""
+        channel (`notice`, else one saying `told` or `error`), written with it; the chain
+        goes on."""
         log.error("outbox op %s (%s) failed for good: %s", op.id, op.kind, error)
         now = self.clock.now()
         op_id = op.id
@@ -357,8 +375,8 @@ class Dispatcher:
                 )
                 if op.incident_id is not None:
                     # A notice that cannot be posted is not told about in turn: no loop.
-                    notice = DeliveryFailed(kind=op.kind, reason=public)
-                    told_once = None if op.kind == PostNotice.kind else notice
+                    said = notice or DeliveryFailed(kind=op.kind, reason=public)
+                    told_once = None if op.kind == PostNotice.kind else said
                     tell(
                         session,
                         op.incident_id,

@@ -19,14 +19,14 @@ def tell(
     op_id: int,
     kind: str,
     entry: str,
-    text: str,
+    text: str | None,
     notice: Notice | None,
     now: datetime,
 ) -> None:
-    """Keep what became of an operation in the timeline and queue its notice, in the
-    transaction that records the operation's end: told once, however often it is read.
-    An empty `text` keeps nothing in the timeline (the integration recorded it already)."""
-    if text:
+    """Keep what became of an operation in the timeline (unless `text` is None) and queue
+    its notice, in the transaction that records the operation's end: told once, however
+    often it is read."""
+    if text is not None:
         session.add(
             TimelineEvent(
                 incident_id=incident_id,

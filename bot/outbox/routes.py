@@ -53,18 +53,23 @@ Coalescer = Callable[[E, Sequence[Effect | None]], Superseded | Together | None]
 
 @dataclass(frozen=True)
 class Remark:
-    """What to tell about an operation once its result is known: part the far side refused
-    while the rest was done (a person who cannot be invited), or what became of it (the
-    status page updated, or why not). Told in the incident channel as `notice`, kept in
-    the timeline as `text` (nothing when it is empty), once, when the operation is marked
-    done."""
+    """What people are told of an operation once it is done: part of it the far side
+    refused while the rest was done (a person who cannot be invited), or what it came to
+    (whom a page reached, whether the status page was updated). Told in the incident
+    channel as `notice`, kept in the timeline as `text` (of kind `entry`; None: the
+    channel only), once, when the operation is marked done."""
 
     notice: Notice
-    text: str
+    text: str | None
+    entry: str = "delivery_refused"
 
 
 # Given an operation's effect and what its run returned, what to tell people about it.
 Remarks = Callable[[E, Result], Sequence[Remark]]
+
+# Given an operation's effect and why it failed for good, the notice to tell in place of
+# the generic "could not ..." (None: the generic one).
+Refusal = Callable[[E, str], Notice | None]
 
 
 @dataclass(frozen=True)
@@ -75,14 +80,15 @@ class Route(Generic[E]):
     GiveUp / RetryLater. `run_together` carries out several at once (first attempts only:
     an operation that may have got part of the way runs alone, for its route to look for
     what it did), one result each, in order; if it raises, each operation is run alone,
-    as resumed (the far side may have done it all). `remarks` reads a result for what the
-    far side refused of it.
+    as resumed (the far side may have done it all). `remarks` reads a result for what to
+    tell of it; `refused` words an operation the far side refused for good.
     """
 
     run: Callable[[E, Attempt], Awaitable[Result]]
     coalesce: Coalescer[E] | None = None
     run_together: Callable[[list[E], list[Attempt]], Awaitable[list[Result]]] | None = None
     remarks: Remarks[E] | None = None
+    refused: Refusal[E] | None = None
 
 
 Routes = Mapping[type[Effect], Route[Any]]

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bot.incidents.snapshot import IncidentSnapshot, snapshot
+from bot.incidents.views import is_bookkeeping
 from bot.postmortem.sections import (
     ROLE_ORDER,
     AlertRow,
@@ -143,10 +144,12 @@ def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
             col(TimelineEvent.actor),
             col(TimelineEvent.text),
             col(TimelineEvent.source),
+            col(TimelineEvent.data),
         )
         .where(col(TimelineEvent.incident_id) == incident_id)
         .order_by(col(TimelineEvent.occurred_at), col(TimelineEvent.id))
     ).all()
+    events = [event for event in events if not is_bookkeeping(event.kind, event.data)]
     milestones = incident.milestone_times
     roles = dict(incident.roles)
     actions = list(

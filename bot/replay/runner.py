@@ -25,6 +25,7 @@ from bot.composition.config import Settings
 from bot.composition.runtime import Runtime, build_runtime
 from bot.incidents.clock import SimulatedClock
 from bot.postmortem import draft
+from bot.replay.readable import readable
 from bot.replay.scenario import Scenario
 from bot.sandbox.client import SandboxClient
 from bot.scheduling.scheduler import current
@@ -190,6 +191,7 @@ class Replay:
     def _messages(self, sandbox: SandboxClient) -> list[Posted]:
         info = sandbox.info()
         users = {u["id"]: u.get("name", u["id"]) for u in info.get("users", [])}
+        names = {c["id"]: c["name"] for c in info.get("channels", []) if c.get("name")}
         posted: list[Posted] = []
         for channel in info.get("channels", []):
             for message in sandbox.messages(channel["id"]):
@@ -200,7 +202,7 @@ class Replay:
                         at=datetime.fromtimestamp(float(message["ts"]), UTC),
                         channel=channel["name"],
                         author=users.get(message.get("user", ""), message.get("user", "?")),
-                        text=message.get("text", ""),
+                        text=readable(message.get("text", ""), users, names),
                     )
                 )
         posted.sort(key=lambda m: m.at)

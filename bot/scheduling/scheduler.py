@@ -217,6 +217,9 @@ class Scheduler:
             else DateTrigger(run_date=due, timezone=UTC)
         )
         identifier = job_id(effect)
+        # The first run is the time the domain chose on its clock. Left to itself APScheduler
+        # would ask the wall clock: an interval starting in a replay's simulated past would
+        # first run at the real "now", after every step of the replay.
         await asyncio.to_thread(
             self.scheduler.add_job,
             JOBS[effect.job],
@@ -224,6 +227,7 @@ class Scheduler:
             id=identifier,
             args=_args(effect),
             replace_existing=True,
+            next_run_time=due,
         )
         return {"job": identifier, "due_at": due.isoformat()}
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
-from bot.incidents.snapshot import IncidentSnapshot
+from bot.incidents.snapshot import IncidentSnapshot, MilestoneFact
 from bot.slack.escape import escape, link, mention, truncate
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.limits import (
@@ -50,6 +50,7 @@ def _when(at: datetime | None, tz: ZoneInfo) -> str:
 def card_blocks(card: IncidentSnapshot, tz: ZoneInfo) -> list[dict[str, Any]]:
     """The pinned incident card."""
     prefix = "[DRILL] " if card.drill else ""
+    acknowledged = card.milestones.get("acknowledged")
     header = truncate(f"{prefix}{card.severity.upper()} · #{card.id} {card.title}", HEADER_MAX)
     blocks: list[dict[str, Any]] = [
         {
@@ -67,6 +68,7 @@ def card_blocks(card: IncidentSnapshot, tz: ZoneInfo) -> list[dict[str, Any]]:
                 _field("Commander", mention(card.commander)),
                 _field("Impact start", _when(card.started_at, tz)),
                 _field("Playbook", escape(card.playbook_id)),
+                _field("Acknowledged", _acknowledged(acknowledged, tz)),
             ],
         },
     ]
@@ -95,18 +97,23 @@ def card_blocks(card: IncidentSnapshot, tz: ZoneInfo) -> list[dict[str, Any]]:
             }
         )
         return blocks
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": f"incident-{card.id}",
-            "elements": [
-                _button("Acknowledge", ActionId.ACKNOWLEDGE, card.id, style="primary"),
-                _button("Add note", ActionId.ADD_NOTE, card.id),
-                _button("Resolve", ActionId.RESOLVE, card.id, style="danger", confirm=True),
-            ],
-        }
-    )
+    buttons = [
+        _button("Add note", ActionId.ADD_NOTE, card.id),
+        _button("Resolve", ActionId.RESOLVE, card.id, style="danger", confirm=True),
+    ]
+    if acknowledged is None:  # once someone has it, the button would only be refused
+        buttons.insert(0, _button("Acknowledge", ActionId.ACKNOWLEDGE, card.id, style="primary"))
+    blocks.append({"type": "actions", "block_id": f"incident-{card.id}", "elements": buttons})
     return blocks
+
+
+def _acknowledged(milestone: MilestoneFact | None, tz: ZoneInfo) -> str:
+    """Who acknowledged and when: `<@U0ALICE> at 2021-03-10 17:57 HKT`, or not yet."""
+    if milestone is None:
+        return "_not yet_"
+    return (
+        f"{mention(milestone.actor) if milestone.actor else 'someone'} at {_when(milestone.at, tz)}"
+    )
 
 
 def card_block_id(incident_id: int) -> str:

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from bot.incidents.effects import Invite, OpenChannel
+from bot.incidents.effects import DescribeChannel, Invite, OpenChannel
 from bot.incidents.notices import InviteRefused
 from bot.outbox.errors import GiveUp
 from bot.outbox.routes import Attempt, Remark
@@ -66,6 +66,27 @@ class ChannelOperations:
             await self.client.conversations_setPurpose(channel=channel_id, purpose=purpose)
         invited = await self._invite(channel_id, list(effect.invite))
         return {"channel_id": channel_id, "name": name, **invited}
+
+    async def describe(self, effect: DescribeChannel, _attempt: Attempt) -> dict[str, Any]:
+        """Set the channel's topic and purpose to the incident's state, within Slack's limit.
+
+        Each setTopic and setPurpose posts a line in the channel ("set the channel topic"),
+        so only what differs from what the channel says now is set.
+        """
+        if effect.incident_id is None:
+            raise GiveUp("channel.describe names no incident")
+        channel_id = await self.rows.channel(effect.incident_id)
+        topic = truncate(escape(effect.topic), TOPIC_MAX)
+        purpose = truncate(escape(effect.purpose), TOPIC_MAX)
+        described = (await self.client.conversations_info(channel=channel_id))["channel"]
+        changed = []
+        if (described.get("topic") or {}).get("value") != topic:
+            await self.client.conversations_setTopic(channel=channel_id, topic=topic)
+            changed.append("topic")
+        if (described.get("purpose") or {}).get("value") != purpose:
+            await self.client.conversations_setPurpose(channel=channel_id, purpose=purpose)
+            changed.append("purpose")
+        return {"channel_id": channel_id, "changed": changed}
 
     async def _create(self, name: str, private: bool, resumed: bool) -> tuple[str, str]:
         """Create the channel; a taken name gets the next suffix (`-2`, `-3`, ...).

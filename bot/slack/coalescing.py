@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.incidents.effects import Effect, PostMessage, UpdateCard
+from bot.incidents.effects import DescribeChannel, Effect, PostMessage, UpdateCard
 from bot.outbox.routes import Superseded, Together
 
 MAX_GROUP = 20  # echoes one message carries at most
@@ -16,6 +16,16 @@ MAX_GROUP_TEXT = 4000
 def supersede_redraw(_effect: UpdateCard, following: Sequence[Effect | None]) -> Superseded | None:
     """A later redraw in the chain shows everything this one would: skip a Slack call."""
     if any(isinstance(later, UpdateCard) for later in following):
+        return Superseded()
+    return None
+
+
+def supersede_description(
+    _effect: DescribeChannel, following: Sequence[Effect | None]
+) -> Superseded | None:
+    """A later topic and purpose in the chain replace this one's: skip its calls (and the
+    lines each change posts in the channel)."""
+    if any(isinstance(later, DescribeChannel) for later in following):
         return Superseded()
     return None
 

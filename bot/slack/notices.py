@@ -7,11 +7,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.incidents.notices import (
+    HELD,
+    PAGED,
+    REFUSED,
     DeliveryFailed,
     InviteRefused,
     MaintenanceDue,
     MaintenanceScheduled,
     Notice,
+    Paged,
     PostmortemDue,
     StageStarted,
     StatusPageResult,
@@ -29,6 +33,7 @@ from bot.slack.limits import TEXT_OBJECT_MAX, fit_text
 DOING = {
     "channel.open": "set up the incident channel",
     "channel.invite": "invite people to the channel",
+    "channel.describe": "update the channel topic",
     "card.post": "post the incident card",
     "card.update": "update the incident card",
     "message.post": "post a message",
@@ -65,10 +70,12 @@ def render(notice: Notice, tz: ZoneInfo) -> str:
             what = "the last status update" if since_update else "the incident opened"
             return (
                 f":alarm_clock: It has been {_duration(elapsed)} since {what}. Post one with "
-                "`/incident update <text>`."
+                "`/incident update &lt;text&gt;`."
             )
         case Unacknowledged(waited_seconds=waited):
-            return f":rotating_light: Not acknowledged after {_duration(waited)}. Escalating."
+            return f":rotating_light: Not acknowledged after {_duration(waited)}."
+        case Paged() as paged:
+            return _paged(paged)
         case PostmortemDue():
             return (
                 ":memo: The postmortem for this incident is due. Finish the draft and "
@@ -141,6 +148,26 @@ def _maintenance(
     if phase == "end":
         return f":white_check_mark: Maintenance #{n} is over: {title}."
     raise ValueError(f"unknown maintenance phase {phase!r}")
+
+
+def _paged(paged: Paged) -> str:
+    """What became of a page, after the escalation it was for (if it was one)."""
+    waited = paged.waited_seconds
+    lead = f"Not acknowledged after {_duration(waited)}. " if waited is not None else ""
+    if paged.outcome == PAGED:
+        again = (
+            f" (page {paged.page}, a new alert: `{escape(paged.key)}`)" if paged.page > 1 else ""
+        )
+        icon = ":rotating_light:" if lead else ":pager:"
+        escalated = "Escalated: " if lead else ""
+        return f"{icon} {lead}{escalated}PagerDuty paged: {escape(paged.summary)}{again}"
+    if paged.outcome == HELD:
+        return (
+            f":pager: Not paged again: the page `{escape(paged.key)}` is still open and "
+            "nobody has acknowledged it."
+        )
+    icon = ":warning:" if paged.outcome == REFUSED or lead else ":pager:"
+    return f"{icon} {lead}Not paged: {escape(paged.reason)}."
 
 
 def _person(person: str) -> str:

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from bot.incidents.effects import (
     Broadcast,
     BroadcastNotice,
+    DescribeChannel,
     Effect,
     Invite,
     OpenChannel,
@@ -31,7 +32,7 @@ from bot.postmortem import headline, store_draft
 from bot.slack.blocks import card_block_id, card_blocks, card_text
 from bot.slack.cards import card_view
 from bot.slack.channels import ChannelOperations, refused_invitees
-from bot.slack.coalescing import group_echoes, supersede_redraw
+from bot.slack.coalescing import group_echoes, supersede_description, supersede_redraw
 from bot.slack.errors import slack_error, translated
 from bot.slack.escape import escape, mention
 from bot.slack.incident_rows import IncidentRows
@@ -96,6 +97,9 @@ class SlackOperations:
                 translated(OpenChannel.kind, channels.open_channel), remarks=refused_invitees
             ),
             Invite: Route(translated(Invite.kind, channels.invite), remarks=refused_invitees),
+            DescribeChannel: Route(
+                translated(DescribeChannel.kind, channels.describe), coalesce=supersede_description
+            ),
             PostCard: Route(translated(PostCard.kind, self.post_card)),
             UpdateCard: Route(
                 translated(UpdateCard.kind, self.update_card), coalesce=supersede_redraw

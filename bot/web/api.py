@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlmodel import Session
 
@@ -16,6 +16,7 @@ from bot.postmortem import current_draft
 from bot.usecases.queries import incident_events, incident_record, incidents
 from bot.web.auth import require_auth
 from bot.web.errors import ErrorBody, JSONErrorRoute, WebError
+from bot.web.incident_query import PARAMETERS, ListQuery, encode_cursor, read_list_query
 from bot.web.models import (
     ActionItemOut,
     AlertOut,
@@ -30,11 +31,7 @@ from bot.web.models import (
     Timeline,
 )
 from storage.db import transaction
-from storage.models import OPEN_STATUSES
 
-STATUSES = (*OPEN_STATUSES, "resolved")
-STATUS_FILTERS = ("open", *STATUSES)
-LIST_LIMIT = 1000
 # Incident ids are INTEGER columns; a larger number can name no incident, and sending it
 # to the database fails (SQLite: overflow, PostgreSQL: out of range) instead of finding none.
 MAX_ID = 2**31 - 1
@@ -60,8 +57,10 @@ def _summary(incident: IncidentSnapshot) -> IncidentSummary:
         playbook=incident.playbook_id,
         channel_id=incident.channel_id,
         channel_name=incident.channel_name,
+        opened_at=incident.created_at,
         started_at=incident.started_at,
         resolved_at=incident.resolved_at,
+        drill=incident.drill,
         recurrence_of=incident.recurrence_of,
         source=incident.source,
         alert_names=list(incident.alert_names),
@@ -83,9 +82,13 @@ def _milestone(fact: MilestoneFact) -> MilestoneOut:
     return MilestoneOut(at=fact.at, source=fact.source, actor=fact.actor, history=history)
 
 
-def list_incidents(session: Session, status: str | None, limit: int) -> IncidentList:
-    """Incidents newest first, optionally only open ones or one status."""
-    return IncidentList(incidents=[_summary(found) for found in incidents(session, status, limit)])
+def list_incidents(session: Session, query: ListQuery) -> IncidentList:
+    """One page of incidents, newest first, filtered; `next_cursor` reads the next page."""
+    page = incidents(session, query.where, limit=query.limit, after=query.after)
+    return IncidentList(
+        incidents=[_summary(found) for found in page.incidents],
+        next_cursor=encode_cursor(page.next) if page.next is not None else None,
+    )
 
 
 def incident_detail(session: Session, incident_id: int) -> IncidentDetail:
@@ -102,7 +105,6 @@ def incident_detail(session: Session, incident_id: int) -> IncidentDetail:
         alerts=[AlertOut.model_validate(row, from_attributes=True) for row in record.alerts],
         impact=incident.impact,
         cause=incident.cause,
-        drill=incident.drill,
         action_items=[
             ActionItemOut.model_validate(row, from_attributes=True) for row in record.action_items
         ],
@@ -122,6 +124,15 @@ def incident_timeline(session: Session, incident_id: int) -> Timeline:
     )
 
 
+def _documented(name: str, description: str) -> Any:
+    """A dependency that only puts query parameter `name` into the OpenAPI schema."""
+
+    def parameter(value: str | None = Query(None, alias=name, description=description)) -> None:
+        return None
+
+    return parameter
+
+
 def build_api_router(runtime: Runtime) -> APIRouter:
     """The read-only incident API, behind the same authentication as the alert routes."""
     router = APIRouter(
@@ -134,20 +145,16 @@ def build_api_router(runtime: Runtime) -> APIRouter:
     )
     not_found: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
 
-    @router.get("/incidents", response_model=IncidentList)
-    def get_incidents(
-        status: str | None = Query(
-            None, description=f"one of: {', '.join(STATUS_FILTERS)} ('open' = not resolved)"
-        ),
-        limit: int = Query(100, ge=1, le=LIST_LIMIT),
-    ) -> IncidentList:
-        """List incidents, newest first."""
-        if status is not None and status not in STATUS_FILTERS:
-            raise WebError(
-                422, f"unknown status {status!r}; use one of: {', '.join(STATUS_FILTERS)}"
-            )
+    # Declared for the OpenAPI schema; read from the raw query string, where an unknown or
+    # repeated parameter can be seen and refused.
+    documented = [Depends(_documented(name, text)) for name, text in PARAMETERS.items()]
+
+    @router.get("/incidents", response_model=IncidentList, dependencies=documented)
+    def get_incidents(request: Request) -> IncidentList:
+        """List incidents newest first (by when they were opened), a page at a time."""
+        query = read_list_query(request.query_params.multi_items())
         with transaction(runtime.sessions) as session:
-            return list_incidents(session, status, limit)
+            return list_incidents(session, query)
 
     @router.get("/incidents/{incident_id}", response_model=IncidentDetail, responses=not_found)
     def get_incident(incident_id: IncidentId) -> IncidentDetail:

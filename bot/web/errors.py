@@ -32,6 +32,7 @@ class ErrorBody(BaseModel):
 
     error: str
     details: list[str] | None = None
+    parameter: str | None = None  # the query parameter refused, when one is
 
 
 class WebError(Exception):

@@ -17,8 +17,10 @@ class IncidentSummary(BaseModel):
     playbook: str
     channel_id: str | None
     channel_name: str | None
+    opened_at: datetime = Field(description="when warroom opened it (what since/until filter)")
     started_at: datetime | None
     resolved_at: datetime | None
+    drill: bool = Field(description="true for an /incident drill exercise")
     # The resolved incident of the same alert group this one follows (it fired again
     # past the playbook's refire_window).
     recurrence_of: int | None = None
@@ -32,9 +34,12 @@ class IncidentSummary(BaseModel):
 
 
 class IncidentList(BaseModel):
-    """`GET /api/incidents`: newest first."""
+    """`GET /api/incidents`: newest first, one page."""
 
     incidents: list[IncidentSummary]
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null on the last page"
+    )
 
 
 class MilestoneEdit(BaseModel):
@@ -105,7 +110,6 @@ class IncidentDetail(IncidentSummary):
     alerts: list[AlertOut]
     impact: str | None
     cause: str | None
-    drill: bool
     action_items: list[ActionItemOut]
 
 

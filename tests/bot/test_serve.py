@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -25,11 +26,18 @@ def _env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    with serve(tmp_path) as (base, db, _process):
+        yield base, db
+
+
+@contextlib.contextmanager
+def serve(tmp_path: Path, **env: str) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
+    """`warroom serve` with `env` on a fresh SQLite database: its URL, database, process."""
     port = free_port()
     db = tmp_path / "warroom.db"
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve", "--port", str(port)],
-        env=_env(DATABASE_URL=f"sqlite:///{db}"),
+        env=_env(DATABASE_URL=f"sqlite:///{db}", **env),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -46,7 +54,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     try:
         wait_until(up, timeout=20)
         assert process.poll() is None, process.stdout.read() if process.stdout else ""
-        yield base, db
+        yield base, db, process
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -60,6 +68,24 @@ def test_serve_answers_health_and_readiness_and_migrates_sqlite(served) -> None:
     engine = make_engine(f"sqlite:///{db}")
     assert "incidents" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_readiness_and_the_start_log_say_which_integrations_are_configured(tmp_path) -> None:
+    pagerduty = {"WARROOM_PAGERDUTY_ROUTING_KEY": "R0UTINGKEY0123456789ABCDEFGHIJKL"}
+    with serve(tmp_path, **pagerduty) as (base, _db, process):
+        ready = httpx.get(f"{base}/readyz").json()
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert ready["integrations"] == {
+        "pagerduty": "configured",
+        "statuspage": "not configured",
+        "webhooks": "not configured",
+    }
+    assert (
+        "integrations: pagerduty configured, statuspage not configured, "
+        "webhooks not configured" in output
+    )
+    assert pagerduty["WARROOM_PAGERDUTY_ROUTING_KEY"] not in output
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ def test_declare_opens_a_channel_with_a_pinned_card(service) -> None:
         lambda: (c := sandbox.channel(found["id"])).get("purpose", {}).get("value") and c
     )
     assert channel["name"].startswith("inc-") and channel["name"].endswith("-spot-trading-errors")
-    assert channel["topic"]["value"] == "SEV1 · Spot trading errors"
+    assert channel["topic"]["value"] == "SEV1 · investigating · Spot trading errors"
 
     def card():
         return next(

@@ -35,7 +35,7 @@ def test_a_huge_incident_is_shown_everywhere_cut_to_slacks_limits(service: Servi
     wait_until(lambda: settled(service, incident_id), timeout=30)
 
     described = service.sandbox.channel(channel)
-    assert described["topic"]["value"] == f"SEV3 · {TITLE}"[:249] + "…"
+    assert described["topic"]["value"] == f"SEV3 · investigating · {TITLE}"[:249] + "…"
     assert described["purpose"]["value"].endswith("xxx…")
     assert len(described["purpose"]["value"]) == 250
 

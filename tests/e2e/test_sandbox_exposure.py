@@ -111,7 +111,8 @@ def test_cross_site_posts_to_sandbox_command_are_refused_and_run_nothing(
     assert answer.json()["ok"] is False
     assert _channel_texts(service) == before
     assert httpx.get(f"{service.url}/api/incidents", headers=service.auth).json() == {
-        "incidents": []
+        "incidents": [],
+        "next_cursor": None,
     }
 
 
@@ -156,7 +157,10 @@ def test_the_tokenless_alert_route_refuses_what_a_page_could_send(
 
     assert answer.status_code == status, answer.text
     assert "error" in answer.json()
-    assert httpx.get(f"{tokenless.url}/api/incidents").json() == {"incidents": []}
+    assert httpx.get(f"{tokenless.url}/api/incidents").json() == {
+        "incidents": [],
+        "next_cursor": None,
+    }
 
 
 @SQLITE

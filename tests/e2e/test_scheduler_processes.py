@@ -130,7 +130,7 @@ def test_an_update_pushes_the_next_reminder_a_full_cadence_away(
         texts = wait_until(lambda: nudges(server, channel))
         assert texts == [
             ":alarm_clock: It has been 3s since the last status update. "
-            "Post one with `/incident update <text>`."
+            "Post one with `/incident update &lt;text&gt;`."
         ]
 
 

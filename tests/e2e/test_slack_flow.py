@@ -172,7 +172,8 @@ def test_bad_input_is_private_and_changes_nothing(service: Service) -> None:
     )
     assert shown[0]["ephemeral_user"] == "U0ALICE"
     assert httpx.get(f"{service.url}/api/incidents", headers=service.auth).json() == {
-        "incidents": []
+        "incidents": [],
+        "next_cursor": None,
     }
 
 
@@ -220,7 +221,8 @@ def test_forged_and_stale_slack_requests_are_refused(
     )
     assert answer.status_code == 401
     assert httpx.get(f"{service.url}/api/incidents", headers=service.auth).json() == {
-        "incidents": []
+        "incidents": [],
+        "next_cursor": None,
     }
 
 

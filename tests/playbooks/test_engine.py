@@ -82,7 +82,7 @@ def test_entering_a_stage_runs_on_enter_and_schedules_its_timebox(trading):
     assert state.milestones == {"acknowledged": at(1)}
     assert effects == [
         StageEntered("respond", "Emergency response"),
-        Post("Emergency response protocol started. Matching engine on-call is being paged."),
+        Post("Emergency response protocol started."),
         Page("pagerduty"),
         StatusPage(
             "investigating",
@@ -103,7 +103,7 @@ def test_leaving_a_timeboxed_stage_cancels_its_timebox(book):
 def test_webhook_effect(book):
     state, _ = start(book, T0)
     _, effects = apply(book, state, NextStage(at(1)))
-    assert Webhook("https://hooks.example.com/x") in effects
+    assert Webhook("https://hooks.example.com/x", "two", "Two") in effects
 
 
 def test_milestone_moves_to_the_last_stage_that_enters_on_it(book):

@@ -151,6 +151,43 @@ def test_alerts_stored_before_0013_are_named_by_their_alertname_else_their_title
     engine.dispose()
 
 
+def test_incidents_stored_before_0015_keep_the_page_they_were_given(tmp_path) -> None:
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'paged.db'}")
+    upgrade(engine, "0013")
+    rows = [
+        (1, "sev1", "investigating", 0),  # paged at opening, still open
+        (2, "sev2", "resolved", 0),  # paged, and resolved with it
+        (3, "sev3", "investigating", 0),  # never paged
+        (4, "sev1", "investigating", 1),  # a drill never pages
+    ]
+    with engine.begin() as connection:
+        for id_, severity, status, drill in rows:
+            connection.execute(
+                text(
+                    "INSERT INTO incidents (id, title, severity, status, playbook_id, "
+                    "playbook_snapshot, playbook_state, drill, external, created_at, "
+                    "updated_at) VALUES (:id, 't', :severity, :status, 'default', '{}', '{}', "
+                    ":drill, '{}', '2021-03-10 09:56:00', '2021-03-10 09:56:00')"
+                ),
+                {"id": id_, "severity": severity, "status": status, "drill": drill},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO milestones (incident_id, name, at, source, history) "
+                "VALUES (1, 'started', '2021-03-10 09:56:00', 'alert', '[]')"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        pages = connection.execute(
+            text("SELECT id, pages, page_open FROM incidents ORDER BY id")
+        ).all()
+    assert [tuple(row) for row in pages] == [(1, 1, 1), (2, 1, 0), (3, 0, 0), (4, 0, 0)]
+    engine.dispose()
+
+
 def test_incidents_stored_before_0014_are_public_with_no_public_title(tmp_path) -> None:
     from sqlalchemy import text
 

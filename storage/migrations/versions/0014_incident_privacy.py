@@ -6,7 +6,7 @@ what public surfaces call it. `maintenances.external`: the status page's id for 
 Rows stored before are public incidents with no public title of their own.
 
 Revision ID: 0014
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-06 03:00:00
 """
 
@@ -16,7 +16,7 @@ import storage.types
 
 
 revision = "0014"
-down_revision = "0013"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

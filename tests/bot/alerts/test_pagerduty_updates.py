@@ -28,6 +28,13 @@ def v3(name: str, *, key: str | None = None) -> bytes:
 def test_our_page_key_round_trips_and_nothing_else_is_ours() -> None:
     assert page_key(12) == "warroom-12"
     assert paged_incident("warroom-12") == 12
+    # A later page of the same incident goes out under a key of its own: still incident 12.
+    assert (page_key(12, 1), page_key(12, 2), page_key(12, 10)) == (
+        "warroom-12",
+        "warroom-12-2",
+        "warroom-12-10",
+    )
+    assert [paged_incident(page_key(12, n)) for n in (2, 10)] == [12, 12]
     for foreign in [
         None,
         "",
@@ -36,7 +43,10 @@ def test_our_page_key_round_trips_and_nothing_else_is_ours() -> None:
         "warroom-0",
         "warroom-12x",
         "xwarroom-12",
-        "warroom-1-2",
+        "warroom-1-1",
+        "warroom-1-0",
+        "warroom-1-02",
+        "warroom-1-2-3",
         "warroom--1",
     ]:
         assert paged_incident(foreign) is None, foreign

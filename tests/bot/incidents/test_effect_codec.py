@@ -21,6 +21,8 @@ NOTICES: list[notices.Notice] = [
     notices.TimeboxOverdue(stage_id="respond", title="Emergency response", timebox_seconds=300),
     notices.StatusUpdateDue(elapsed_seconds=905, since_last_update=True),
     notices.Unacknowledged(waited_seconds=600),
+    notices.Paged(outcome=notices.PAGED, key="warroom-7-2", page=2, summary="[SEV1] Down"),
+    notices.Paged(outcome=notices.REFUSED, reason="PagerDuty trigger refused (HTTP 400)"),
     notices.PostmortemDue(),
     notices.MaintenanceScheduled(maintenance_id=3, title="DB upgrade", starts_at=AT, ends_at=UNTIL),
     notices.MaintenanceDue(
@@ -45,6 +47,9 @@ EFFECTS: list[effects.Effect] = [
         private=True,
     ),
     effects.Invite(incident_id=7, users=("U0DAVE",)),
+    effects.DescribeChannel(
+        incident_id=7, topic="SEV2 · monitoring · Spot", purpose="Incident #7: Spot."
+    ),
     effects.PostCard(incident_id=7),
     effects.UpdateCard(incident_id=7),
     effects.PostMessage(incident_id=7, text="ack <!channel>", actor="U0BOB"),
@@ -54,6 +59,7 @@ EFFECTS: list[effects.Effect] = [
     effects.Broadcast(incident_id=7, text="A private incident was opened.", link=False),
     *(effects.BroadcastNotice(notice=notice) for notice in NOTICES),
     effects.Page(incident_id=7, action="trigger", escalation=True),
+    effects.Page(incident_id=7, action="trigger", page=2, waited_seconds=600),
     effects.UpdateStatusPage(incident_id=7, status="identified", text="We found it"),
     effects.UpdateStatusPage(incident_id=7, status="resolved", text="Resolved.", follow=True),
     effects.PublishMaintenance(maintenance_id=3, phase="scheduled"),

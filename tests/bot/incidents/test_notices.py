@@ -11,7 +11,7 @@ from sqlmodel import Session
 from bot.incidents import maintenance, reminders
 from bot.incidents.clock import SimulatedClock
 from bot.incidents.context import Domain
-from bot.incidents.effects import Broadcast, BroadcastNotice, PostMessage, PostNotice
+from bot.incidents.effects import Broadcast, BroadcastNotice, Page, PostMessage, PostNotice
 from bot.incidents.notices import (
     MaintenanceDue,
     MaintenanceScheduled,
@@ -56,12 +56,31 @@ def test_reminders_and_escalation_are_notices_with_their_numbers(
         due = reminders.status_update_due(uow, domain, incident_id)
         late = reminders.unacknowledged_due(uow, domain, incident_id)
     assert notices_of(due) == [StatusUpdateDue(elapsed_seconds=31 * 60, since_last_update=False)]
-    assert notices_of(late) == [Unacknowledged(waited_seconds=31 * 60)]
+    # The escalation is told by its page, once PagerDuty answered: not announced here.
+    assert notices_of(late) == []
+    [page] = [e for e in late.effects if isinstance(e, Page)]
+    assert (page.action, page.escalation, page.page, page.waited_seconds) == (
+        "trigger",
+        True,
+        2,
+        31 * 60,
+    )
     assert no_slack_text(due) and no_slack_text(late)
     run("resolve fixed", incident_id)
     with unit_of_work(sessions) as uow:
         postmortem = reminders.postmortem_due(uow, domain, incident_id)
     assert notices_of(postmortem) == [PostmortemDue()]
+
+
+def test_a_drill_nobody_acknowledged_is_told_at_once_and_pages_nobody(
+    run, sessions: sessionmaker[Session], domain: Domain, clock: SimulatedClock
+) -> None:
+    incident_id = run("drill database-failover").incident.id
+    clock.advance(timedelta(minutes=6))
+    with unit_of_work(sessions) as uow:
+        late = reminders.unacknowledged_due(uow, domain, incident_id)
+    assert notices_of(late) == [Unacknowledged(waited_seconds=6 * 60)]
+    assert not [e for e in late.effects if isinstance(e, Page)]
 
 
 def test_maintenance_announcements_are_notices_of_the_window(

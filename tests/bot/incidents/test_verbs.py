@@ -85,7 +85,12 @@ def test_sev_changes_severity_and_pages_when_raised(run, store, incident_id) -> 
     outcome = run("sev 1", incident_id)
     assert store.incident(incident_id).severity == "sev1"
     assert store.events(incident_id)[-1].text == "severity sev2 → sev1"
-    assert kinds(outcome.effects) == ["message.post", "webhook.send", "card.update"]
+    assert kinds(outcome.effects) == [
+        "message.post",
+        "webhook.send",
+        "channel.describe",
+        "card.update",
+    ]
     outcome = run("sev 3", incident_id)
     assert "pagerduty.event" not in kinds(outcome.effects)
     with pytest.raises(DomainError, match="already sev3"):

@@ -22,6 +22,7 @@ from bot.incidents.context import Domain
 from bot.incidents.effects import (
     Broadcast,
     BroadcastNotice,
+    DescribeChannel,
     Effect,
     Invite,
     OpenChannel,
@@ -168,6 +169,7 @@ async def harness(
         kind: Route(_noop)
         for kind in (
             Invite,
+            DescribeChannel,
             PostCard,
             UpdateCard,
             PostMessage,

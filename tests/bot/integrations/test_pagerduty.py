@@ -10,11 +10,33 @@ import pytest
 import respx
 
 from bot.incidents import effects
-from tests.bot.integrations.conftest import CHANNEL_ID, EVERYTHING, PD_KEY, PD_URL, Build
+from bot.incidents.reminders import unacknowledged_due
+from storage.unit_of_work import unit_of_work
+from tests.bot.integrations.conftest import (
+    CHANNEL_ID,
+    EVERYTHING,
+    PD_KEY,
+    PD_URL,
+    Build,
+    Harness,
+)
+
+PAGERDUTY = {"WARROOM_PAGERDUTY_ROUTING_KEY": PD_KEY, "WARROOM_PAGERDUTY_URL": PD_URL}
+TRADING = "declare Matching engine down sev1 playbook:trading-engine-outage"
 
 
 def _body(request: httpx.Request) -> dict:
     return json.loads(request.content)
+
+
+def _paged_notices(h: Harness, incident_id: int) -> list[dict]:
+    """The `paged` notices queued for the channel, as stored (defaults left out)."""
+    notices = [op.payload["notice"] for op in h.ops(incident_id, effects.POST_NOTICE)]
+    return [
+        {k: v for k, v in notice.items() if k != "name"}
+        for notice in notices
+        if notice["name"] == "paged"
+    ]
 
 
 async def test_trigger_on_declare_sends_the_full_event(harness: Build) -> None:
@@ -53,14 +75,24 @@ async def test_trigger_on_declare_sends_the_full_event(harness: Build) -> None:
             }
         ],
     }
+    summary = f"[SEV1] Incident #{incident_id}: Matching engine down"
     [op] = h.ops(incident_id, effects.PAGE)
-    assert (op.state, op.result) == ("done", {"status": 202, "dedup_key": f"warroom-{incident_id}"})
+    assert (op.state, op.result) == (
+        "done",
+        {"status": 202, "dedup_key": f"warroom-{incident_id}", "summary": summary},
+    )
     [entry] = h.timeline(incident_id)
     assert (entry.text, entry.source, entry.data["ok"]) == (
         "PagerDuty trigger sent",
         "system",
         True,
     )
+    # Told once PagerDuty took it, and only then: in the timeline and the channel.
+    [paged] = h.timeline(incident_id, "paging")
+    assert paged.text == f"PagerDuty paged: {summary} (warroom-{incident_id})"
+    assert _paged_notices(h, incident_id) == [
+        {"outcome": "paged", "key": f"warroom-{incident_id}", "summary": summary}
+    ]
 
 
 async def test_acknowledge_and_resolve_send_only_the_key(harness: Build) -> None:
@@ -200,6 +232,12 @@ async def test_400_fails_for_good_and_pagerdutys_words_go_only_to_the_log(
     assert PD_KEY not in f"{failed.data} {entry.data} {op.last_error} {op.result}"
     logged = [r.getMessage() for r in caplog.records if r.name == "bot.integrations.calls"]
     assert logged == [f"POST {PD_URL} answered HTTP 400: Event object is invalid; {said}"]
+    # The channel hears that nobody was paged, not a generic "could not send".
+    assert _paged_notices(h, incident_id) == [
+        {"outcome": "refused", "reason": "PagerDuty trigger refused (HTTP 400)"}
+    ]
+    notices = [op.payload["notice"]["name"] for op in h.ops(incident_id, effects.POST_NOTICE)]
+    assert "delivery_failed" not in notices
     # The chain goes on: the Slack operations after the page still ran.
     assert all(o.state == "done" for o in h.ops(incident_id, effects.UPDATE_CARD))
 
@@ -230,3 +268,98 @@ async def test_unconfigured_pagerduty_is_skipped_without_a_request(harness: Buil
     [op] = h.ops(incident_id, effects.PAGE)
     assert (op.state, op.result) == ("done", {"skipped": "PagerDuty paging is not configured"})
     assert h.timeline(incident_id) == []
+    # Nobody is paged, and the channel and the timeline say so.
+    [entry] = h.timeline(incident_id, "paging")
+    assert entry.text == "not paged: PagerDuty is not configured"
+    assert _paged_notices(h, incident_id) == [
+        {"outcome": "not_paged", "reason": "PagerDuty is not configured"}
+    ]
+
+
+async def test_a_page_after_the_ack_is_a_new_alert_and_resolve_closes_every_one(
+    harness: Build,
+) -> None:
+    h = harness(**PAGERDUTY)
+    incident_id = h.declare(TRADING)
+    with respx.mock(assert_all_mocked=True) as mock:
+        route = mock.post(PD_URL).respond(202, json={"status": "success"})
+        await h.dispatcher.drain()
+        # The ack enters "Emergency response", whose `page: pagerduty` pages again: under
+        # the first key PagerDuty would merge it into the acknowledged alert.
+        h.run("ack", incident_id)
+        await h.dispatcher.drain()
+        h.run("resolve Restarted the dependency", incident_id)
+        await h.dispatcher.drain()
+
+    first, second = f"warroom-{incident_id}", f"warroom-{incident_id}-2"
+    sent = [(_body(c.request)["event_action"], _body(c.request)["dedup_key"]) for c in route.calls]
+    assert sent == [
+        ("trigger", first),
+        ("acknowledge", first),
+        ("trigger", second),
+        ("resolve", first),
+        ("resolve", second),
+    ]
+    again = _body(route.calls[2].request)
+    assert again["payload"]["custom_details"]["page"] == 2
+    summary = f"[SEV1] Incident #{incident_id}: Matching engine down"
+    assert [e.text for e in h.timeline(incident_id, "paging")] == [
+        f"PagerDuty paged: {summary} ({first})",
+        f"PagerDuty paged: {summary} ({second})",
+    ]
+    assert _paged_notices(h, incident_id) == [
+        {"outcome": "paged", "key": first, "summary": summary},
+        {"outcome": "paged", "key": second, "page": 2, "summary": summary},
+    ]
+
+
+async def test_an_unacknowledged_escalation_is_told_with_what_became_of_its_page(
+    harness: Build,
+) -> None:
+    h = harness(**PAGERDUTY)
+    incident_id = h.declare()
+    h.clock.advance(timedelta(minutes=5))
+    with unit_of_work(h.sessions) as uow:
+        assert unacknowledged_due(uow, h.domain, incident_id) is not None
+    with respx.mock(assert_all_mocked=True) as mock:
+        route = mock.post(PD_URL).respond(202, json={"status": "success"})
+        await h.dispatcher.drain()
+
+    escalation = _body(route.calls[1].request)
+    assert escalation["dedup_key"] == f"warroom-{incident_id}-2"
+    summary = f"[ESCALATED] [SEV1] Incident #{incident_id}: Matching engine down"
+    assert escalation["payload"]["summary"] == summary
+    # One notice, after PagerDuty took the page: the wait and whom it paged.
+    [_, told] = _paged_notices(h, incident_id)
+    assert told == {
+        "outcome": "paged",
+        "key": f"warroom-{incident_id}-2",
+        "page": 2,
+        "summary": summary,
+        "waited_seconds": 300,
+    }
+    notices = [op.payload["notice"]["name"] for op in h.ops(incident_id, effects.POST_NOTICE)]
+    assert "unacknowledged" not in notices
+
+
+async def test_a_page_while_the_last_one_still_rings_unacknowledged_is_held(
+    harness: Build,
+) -> None:
+    h = harness(**PAGERDUTY)
+    incident_id = h.declare("declare Orders slow sev3")
+    h.clock.advance(timedelta(minutes=30))
+    with unit_of_work(h.sessions) as uow:
+        unacknowledged_due(uow, h.domain, incident_id)  # pages the sev3: nobody answered
+    h.run("sev 1", incident_id)  # would page, but the page is open and unanswered
+    with respx.mock(assert_all_mocked=True) as mock:
+        route = mock.post(PD_URL).respond(202, json={"status": "success"})
+        await h.dispatcher.drain()
+
+    assert [_body(c.request)["dedup_key"] for c in route.calls] == [f"warroom-{incident_id}"]
+    # Told at once (nothing to wait for), before the first page's own notice comes back.
+    assert _paged_notices(h, incident_id)[0] == {
+        "outcome": "held",
+        "key": f"warroom-{incident_id}",
+    }
+    [held] = h.timeline(incident_id, "paging")[:1]
+    assert held.text == f"not paged again: warroom-{incident_id} is still open and not acknowledged"

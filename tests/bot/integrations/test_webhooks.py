@@ -12,16 +12,24 @@ from unittest import mock as unittest_mock
 
 import httpx
 import respx
+from sqlalchemy import update
 
 from bot.incidents import effects
+from bot.integrations import webhooks
+from bot.postmortem import draft
+from bot.usecases.queries import incident_events
+from storage.db import transaction
+from storage.models import OutboxOp
 from tests.bot.integrations.conftest import (
     CHANNEL_ID,
     EVERYTHING,
     HOOK_A,
     HOOK_B,
+    PD_URL,
     WEBHOOK_SECRET,
     Build,
 )
+from tests.support.webhook_schemas import problems, validators
 
 DOC = Path(__file__).parents[3] / "bot" / "integrations" / "WEBHOOKS.md"
 
@@ -244,3 +252,95 @@ async def test_a_delivery_carries_the_corrected_resolution_and_start_times(
             "2021-03-10T09:50:00Z",
             "2021-03-10T10:12:00Z",
         )
+
+
+async def test_incident_opened_waits_for_the_channel_and_carries_its_id(
+    harness: Build, monkeypatch
+) -> None:
+    monkeypatch.setattr(webhooks, "CHANNEL_WAIT", 0.1)
+    h = harness(**_hooks_only())
+    incident_id = h.declare("declare Orders slow sev3", opened=True)
+    # Slack is slow to create the channel: its operation waits for a retry an hour away.
+    with transaction(h.sessions) as session:
+        session.execute(
+            update(OutboxOp)
+            .where(OutboxOp.incident_id == incident_id, OutboxOp.kind == effects.OPEN_CHANNEL)
+            .values(next_attempt_at=h.clock.now() + timedelta(hours=1))
+        )
+    with respx.mock(assert_all_mocked=True) as mock:
+        a = mock.post(HOOK_A).respond(200)
+        mock.post(HOOK_B).respond(200)
+        await h.dispatcher.run_once()
+        assert not a.calls  # no incident.opened with `channel_id: null`
+        [op] = h.ops(incident_id, effects.WEBHOOK)
+        assert (op.state, op.last_error) == ("pending", "waiting for the incident channel")
+        h.clock.advance(timedelta(hours=1))
+        await h.dispatcher.drain()
+    [call] = a.calls
+    body = json.loads(call.request.content)
+    assert (body["event"], body["incident"]["channel_id"]) == ("incident.opened", CHANNEL_ID)
+    assert body["incident"]["url"] == f"https://slack.com/app_redirect?channel={CHANNEL_ID}"
+
+
+async def test_a_channel_slack_refused_for_good_ends_the_wait(harness: Build) -> None:
+    h = harness(**_hooks_only())
+    incident_id = h.declare("declare Orders slow sev3", opened=True)
+    with transaction(h.sessions) as session:
+        session.execute(
+            update(OutboxOp)
+            .where(OutboxOp.incident_id == incident_id, OutboxOp.kind == effects.OPEN_CHANNEL)
+            .values(state="failed", last_error="restricted_action")
+        )
+    with respx.mock(assert_all_mocked=True) as mock:
+        a = mock.post(HOOK_A).respond(200)
+        mock.post(HOOK_B).respond(200)
+        await h.dispatcher.drain()
+    body = json.loads(a.calls[0].request.content)
+    assert (body["event"], body["incident"]["channel_id"]) == ("incident.opened", None)
+
+
+async def test_the_postmortem_leaves_deliveries_out_and_the_api_timeline_keeps_them(
+    harness: Build,
+) -> None:
+    paging = {k: v for k, v in EVERYTHING.items() if "PAGERDUTY" in k}
+    h = harness(**paging, WARROOM_WEBHOOKS=HOOK_A, WARROOM_WEBHOOK_SECRET=WEBHOOK_SECRET)
+    incident_id = h.declare("declare Orders slow sev1")
+    h.run("status identified found it", incident_id)
+    h.run("resolve done", incident_id)
+    with respx.mock(assert_all_mocked=True) as mock:
+        hook = mock.post(HOOK_A)
+        hook.side_effect = [httpx.Response(503), *[httpx.Response(200)] * 5]
+        pages = mock.post(PD_URL)
+        pages.side_effect = [httpx.Response(502), *[httpx.Response(202, json={})] * 3]
+        for _ in range(10):
+            await h.dispatcher.drain()
+            h.clock.advance(timedelta(minutes=1))
+    integration = [e.text for e in h.timeline(incident_id)]
+    assert "Webhook incident.status_changed to hooks.a.test failed (HTTP 503), retrying" in (
+        integration
+    )
+    assert "Webhook incident.resolved to hooks.a.test delivered (HTTP 200)" in integration
+    assert "PagerDuty trigger sent" in integration
+    with h.sessions() as session:
+        events = incident_events(session, incident_id)
+        draft_text = draft(session, incident_id, tz=h.domain.tz)
+    assert events is not None
+    assert all(e.source == "system" for e in events if e.kind == "integration")
+    shown = draft_text.split("\n## Timeline", 1)[1].split("\n## ", 1)[0]
+    assert "Webhook" not in shown and "retrying" not in shown
+    assert "| PagerDuty trigger sent |" in shown  # the outcome of a page stays
+    assert "resolved: done" in shown
+
+
+def test_the_documented_events_are_the_schemas_and_the_example_is_valid() -> None:
+    text = DOC.read_text()
+    table = text.split("## Events", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z_.]+)` \|", table, flags=re.MULTILINE))
+    assert documented == set(validators())
+    example = text.split("```http", 1)[1].split("```", 1)[0].split("\n\n", 1)[1]
+    body = json.loads(example.replace("\n", ""))
+    assert problems(body) == []
+    assert problems({**body, "extra": 1}) != []  # the schemas refuse what they do not name
+    stage = {**body, "event": "playbook.stage"}
+    assert problems(stage) != []  # a stage event must name its stage
+    assert problems({**stage, "stage": {"id": "repair", "title": "Repair"}}) == []

@@ -120,6 +120,13 @@ def test_a_scenario_across_midnight_shows_dates_and_keeps_order(tmp_path: Path) 
     assert [r[0] for r in timeline] == sorted(r[0] for r in timeline)
     metrics = {row[0]: row[1] for row in _rows(draft, "Metrics")}
     assert (metrics["Time to acknowledge"], metrics["Time to resolve"]) == ("5m", "35m")
+    # The transcript reads as Slack shows it: people and channels by name, never ids, and
+    # no page claimed that a replay never sends.
+    texts = [m.text for m in result.messages]
+    assert "@bob: acknowledged the incident" in texts
+    assert not [t for t in texts if "<@" in t or "<#" in t or "&lt;" in t]
+    assert ":pager: Not paged: a replay never pages anyone." in texts
+    assert "paged" not in draft  # the rehearsal's plumbing is no part of the record
 
 
 def test_times_that_go_backwards_roll_to_the_next_day(tmp_path: Path) -> None:
@@ -191,3 +198,32 @@ def test_bad_scenarios_name_file_and_line(tmp_path: Path, text: str, message: st
     assert str(caught.value).startswith(f"{path}{message}")
     done = _warroom("replay", str(path), cwd=tmp_path)
     assert done.returncode == 1 and done.stderr.startswith(f"warroom: {path}{message}")
+
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+POST_ONE = "Post one with `/incident update <text>`."
+
+
+def test_status_update_reminders_fire_at_their_simulated_times(tmp_path: Path) -> None:
+    done = _warroom(
+        "replay", str(SCENARIOS / "updates-every-30m.yaml"), "--transcript", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    transcript, draft = done.stdout.split("\n\n", 1)[1].split("\n\n", 1)
+    reminders = [
+        tuple(line.split(" warroom: :alarm_clock: It has been ", 1))
+        for line in transcript.splitlines()
+        if "Post one with `/incident update" in line
+    ]
+    channel = "#inc-20240305-checkout-latency-over-2-seconds"
+    assert reminders == [
+        (f"2024-03-05 10:30:00 {channel}", "30m since the incident opened. " + POST_ONE),
+        (f"2024-03-05 11:10:00 {channel}", "30m since the last status update. " + POST_ONE),
+        (f"2024-03-05 11:40:00 {channel}", "1h 00m since the last status update. " + POST_ONE),
+    ]
+    timeline = _rows(draft, "Timeline (Europe/Berlin)")
+    assert [row[0] for row in timeline if row[1].startswith("status update due")] == [
+        "10:30",
+        "11:10",
+        "11:40",
+    ]

@@ -79,6 +79,26 @@ def test_the_card_shows_stage_checklist_commander_and_start(run, sessions, clock
     ) in shown
 
 
+def buttons(blocks: list[dict[str, Any]]) -> list[str]:
+    return [e["text"]["text"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_after_the_ack_the_card_says_who_and_when_and_offers_no_acknowledge(
+    run, sessions, clock
+) -> None:
+    incident_id = run("declare Spot trading errors sev2")
+    before = card(sessions, incident_id)
+    assert "*Acknowledged*\n_not yet_" in texts(before)
+    assert buttons(before) == ["Acknowledge", "Add note", "Resolve"]
+
+    clock.advance(timedelta(minutes=1))
+    run("ack", incident_id, actor="U0BOB")
+    after = card(sessions, incident_id)
+    assert "*Acknowledged*\n<@U0BOB> at 2021-03-10 17:57 HKT" in texts(after)
+    assert buttons(after) == ["Add note", "Resolve"]
+    assert block_errors(after) == []
+
+
 def test_a_resolved_card_shows_the_corrected_resolution_time(run, sessions, clock) -> None:
     incident_id = run("declare Disk full sev3")
     clock.advance(timedelta(minutes=19))

@@ -49,16 +49,66 @@ WHEN = "2024-03-01 02:00–04:30 Europe/Berlin"
         (
             notices.StatusUpdateDue(elapsed_seconds=905, since_last_update=True),
             ":alarm_clock: It has been 15m 05s since the last status update. Post one with "
-            "`/incident update <text>`.",
+            "`/incident update &lt;text&gt;`.",  # Slack shows <text>
         ),
         (
             notices.StatusUpdateDue(elapsed_seconds=3900, since_last_update=False),
             ":alarm_clock: It has been 1h 05m since the incident opened. Post one with "
-            "`/incident update <text>`.",
+            "`/incident update &lt;text&gt;`.",  # Slack shows <text>
         ),
+        # A drill's: nobody is paged, so nothing claims an escalation.
         (
             notices.Unacknowledged(waited_seconds=600),
-            ":rotating_light: Not acknowledged after 10m. Escalating.",
+            ":rotating_light: Not acknowledged after 10m.",
+        ),
+        # What became of a page, told only once it is known.
+        (
+            notices.Paged(
+                outcome=notices.PAGED, key="warroom-7", summary="[SEV1] Incident #7: Down"
+            ),
+            ":pager: PagerDuty paged: [SEV1] Incident #7: Down",
+        ),
+        (
+            notices.Paged(
+                outcome=notices.PAGED,
+                key="warroom-7-2",
+                page=2,
+                summary="[SEV1] Incident #7: <!channel> down",
+            ),
+            ":pager: PagerDuty paged: [SEV1] Incident #7: &lt;!channel&gt; down "
+            "(page 2, a new alert: `warroom-7-2`)",
+        ),
+        (
+            notices.Paged(
+                outcome=notices.PAGED,
+                key="warroom-7-2",
+                page=2,
+                summary="[ESCALATED] [SEV1] Incident #7: Down",
+                waited_seconds=600,
+            ),
+            ":rotating_light: Not acknowledged after 10m. Escalated: PagerDuty paged: "
+            "[ESCALATED] [SEV1] Incident #7: Down (page 2, a new alert: `warroom-7-2`)",
+        ),
+        (
+            notices.Paged(outcome=notices.NOT_PAGED, reason="PagerDuty is not configured"),
+            ":pager: Not paged: PagerDuty is not configured.",
+        ),
+        (
+            notices.Paged(
+                outcome=notices.NOT_PAGED,
+                reason="PagerDuty is not configured",
+                waited_seconds=600,
+            ),
+            ":warning: Not acknowledged after 10m. Not paged: PagerDuty is not configured.",
+        ),
+        (
+            notices.Paged(outcome=notices.REFUSED, reason="PagerDuty trigger refused (HTTP 400)"),
+            ":warning: Not paged: PagerDuty trigger refused (HTTP 400).",
+        ),
+        (
+            notices.Paged(outcome=notices.HELD, key="warroom-7"),
+            ":pager: Not paged again: the page `warroom-7` is still open and nobody has "
+            "acknowledged it.",
         ),
         (
             notices.PostmortemDue(),

@@ -64,13 +64,16 @@ def test_list_shape_and_started_at_from_the_alert(opened: tuple[Served, int]) ->
         "playbook",
         "channel_id",
         "channel_name",
+        "opened_at",
         "started_at",
         "resolved_at",
+        "drill",
         "recurrence_of",
         "source",
         "alert_names",
     }
     assert item["id"] == incident_id
+    assert item["drill"] is False
     assert item["recurrence_of"] is None  # the group's first incident
     assert item["title"] == (
         "MatchingEngineErrors: API error 30030: matching engine upgrade in progress"
@@ -80,6 +83,7 @@ def test_list_shape_and_started_at_from_the_alert(opened: tuple[Served, int]) ->
     assert item["playbook"] == "trading-engine-outage"
     assert item["channel_name"].startswith("inc-20210310-")
     assert utc(item["started_at"]) == datetime.fromisoformat(STARTED + "+00:00")
+    assert utc(item["opened_at"]) == datetime.fromisoformat(STARTED + "+00:00")
     assert item["resolved_at"] is None
 
 
@@ -111,7 +115,11 @@ def test_unknown_status_filter_is_a_json_422(web: Served) -> None:
     response = web.get("/api/incidents?status=closed")
 
     assert response.status_code == 422
-    assert "unknown status 'closed'" in response.json()["error"]
+    assert response.json() == {
+        "error": "status: 'closed' is not one of: open, investigating, identified, monitoring, "
+        "resolved ('open' = not resolved)",
+        "parameter": "status",
+    }
 
 
 def test_detail_shape(opened: tuple[Served, int], catalog) -> None:
