@@ -58,6 +58,7 @@ COMMAND_VERBS: tuple[str, ...] = (
     "resolve",
     "reopen",
     "statuspage",
+    "public-title",
     "postmortem",
     "maintenance",
 )
@@ -236,6 +237,8 @@ class Playbook(_Model):
     # A private incident channel (security incidents): only invitees see it. Strict: only
     # YAML true/false, so a quoted "no" or a 1 is an error instead of a guess.
     private: Annotated[bool, Field(strict=True)] = False
+    # What public surfaces (the status page) call its incidents: never the internal title.
+    public_title: Text | None = None
     invite: list[Invitee] = Field(default_factory=list)
     roles: dict[Role, Person] = Field(default_factory=dict)
     reminders: Reminders = Field(default_factory=Reminders)

@@ -50,6 +50,11 @@ class Incident(SQLModel, table=True):
     channel_name: str | None = None
     card_ts: str | None = None
     drill: bool = False
+    # Its title, channel and text never reach a public surface (broadcast, status page,
+    # webhooks not marked private-ok).
+    private: bool = False
+    # What public surfaces call it (None: its playbook's public wording, else a default).
+    public_title: str | None = None
     impact: str | None = None
     cause: str | None = None
     summary: str | None = None
@@ -239,6 +244,8 @@ class Maintenance(SQLModel, table=True):
     created_by: str | None = None
     created_at: datetime = _utc()
     cancelled_at: datetime | None = _utc(nullable=True)
+    # References the integrations keep for this window (the Statuspage incident id).
+    external: dict[str, Any] = _json()
 
 
 class InboxRequest(SQLModel, table=True):

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     )
     webhooks: str | None = Field(None, validation_alias="WARROOM_WEBHOOKS")
     webhook_secret: SecretStr | None = Field(None, validation_alias="WARROOM_WEBHOOK_SECRET")
+    # Receivers marked private-ok: they get every event, a private incident's included;
+    # those of WARROOM_WEBHOOKS get public incidents' only.
+    private_webhooks: str | None = Field(None, validation_alias="WARROOM_PRIVATE_WEBHOOKS")
+    # A private incident's opening: announced without its title (true) or not at all.
+    announce_private: bool = Field(True, validation_alias="WARROOM_ANNOUNCE_PRIVATE")
     log_format: str = Field("text", validation_alias="WARROOM_LOG_FORMAT")
     # Sandbox mode on a non-loopback address only when asked for (`warroom serve` refuses).
     sandbox_allow_remote: bool = Field(False, validation_alias="WARROOM_SANDBOX_ALLOW_REMOTE")
@@ -178,6 +183,11 @@ class Settings(BaseSettings):
     def webhook_urls(self) -> list[str]:
         """The outgoing webhook URLs, in order."""
         return [url.strip() for url in (self.webhooks or "").split(",") if url.strip()]
+
+    @property
+    def private_webhook_urls(self) -> list[str]:
+        """The outgoing webhook URLs marked private-ok, in order."""
+        return [url.strip() for url in (self.private_webhooks or "").split(",") if url.strip()]
 
     @property
     def sns_topics(self) -> frozenset[str]:

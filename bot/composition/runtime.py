@@ -82,7 +82,12 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     except Exception as error:
         engine.dispose()
         raise StartupError(f"cannot load playbooks: {error}") from error
-    domain = Domain(clock=clock or SystemClock(), tz=settings.tz, catalog=catalog)
+    domain = Domain(
+        clock=clock or SystemClock(),
+        tz=settings.tz,
+        catalog=catalog,
+        announce_private=settings.announce_private,
+    )
     return Runtime(
         settings,
         engine,

@@ -19,7 +19,7 @@ MILESTONES = (
 )
 
 USAGE: dict[str, str] = {
-    "declare": "declare <title> [sev1-4] [playbook:<id>]",
+    "declare": "declare <title> [sev1-4] [playbook:<id>] [--private]",
     "ack": "ack",
     "sev": "sev <1-4>",
     "status": "status <investigating|identified|monitoring|resolved> [text]",
@@ -41,6 +41,7 @@ USAGE: dict[str, str] = {
     "postmortem": "postmortem",
     "drill": "drill <playbook>",
     "statuspage": "statuspage <investigating|identified|monitoring|resolved> <public text>",
+    "public-title": "public-title <text>",
     "maintenance": "maintenance <YYYY-MM-DD HH:MM> <duration> <title> | list | cancel <id>",
     "help": "help",
 }
@@ -89,6 +90,7 @@ class Command:
     target: str | None = None
     number: int | None = None
     duration: str | None = None
+    private: bool = False  # declare: a private incident, off every public surface
 
     @property
     def read_only(self) -> bool:
@@ -138,6 +140,9 @@ def _no_args(verb: str, rest: str) -> Command:
 
 def _declare(verb: str, rest: str) -> Command:
     words = rest.split()
+    # `--private` anywhere among the words: what a title would never mean.
+    private = "--private" in (w.lower() for w in words)
+    words = [w for w in words if w.lower() != "--private"]
     severity = playbook = None
     # Optional trailing words in either order: a severity and `playbook:<id>`.
     for _ in range(2):
@@ -152,7 +157,7 @@ def _declare(verb: str, rest: str) -> Command:
             if not re.fullmatch(r"[a-z0-9-]+", playbook):
                 raise CommandError(f"`{playbook[:40]}` is not a playbook id", USAGE[verb])
     title = " ".join(words)
-    return Command(verb, text=title or None, severity=severity, target=playbook)
+    return Command(verb, text=title or None, severity=severity, target=playbook, private=private)
 
 
 def _sev(verb: str, rest: str) -> Command:
@@ -301,6 +306,7 @@ _PARSERS = {
     "postmortem": _no_args,
     "drill": _drill,
     "statuspage": _status,
+    "public-title": _require_text,
     "maintenance": _maintenance,
     "help": _no_args,
 }

@@ -20,3 +20,6 @@ class Domain:
     clock: Clock
     tz: ZoneInfo
     catalog: Catalog
+    # A private incident's opening is announced in the broadcast channel without its
+    # title (True) or not at all (False); nothing else of it ever is.
+    announce_private: bool = True

@@ -27,6 +27,7 @@ BROADCAST = "broadcast.post"
 BROADCAST_NOTICE = "notice.broadcast"
 PAGE = "pagerduty.event"
 STATUSPAGE = "statuspage.update"
+STATUSPAGE_MAINTENANCE = "statuspage.maintenance"
 WEBHOOK = "webhook.send"
 POST_POSTMORTEM = "postmortem.post"
 SCHEDULE = "schedule.set"
@@ -109,10 +110,12 @@ class PostNotice(Effect):
 
 @dataclass(frozen=True, kw_only=True)
 class Broadcast(Effect):
-    """Announce plain text in the broadcast channel (escaped when posted)."""
+    """Announce plain text in the broadcast channel (escaped when posted), with a link to
+    the incident channel unless `link` is False (a private incident's)."""
 
     kind: ClassVar[str] = BROADCAST
     text: str
+    link: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,11 +144,26 @@ class Page(Effect):
 
 @dataclass(frozen=True, kw_only=True)
 class UpdateStatusPage(Effect):
-    """Publish the incident's public status and text on the status page."""
+    """Publish the incident's public status and text on the status page.
+
+    `follow`: only move a status-page incident this one already opened (resolve, reopen),
+    never open one, and say nothing when there is none.
+    """
 
     kind: ClassVar[str] = STATUSPAGE
     status: str
     text: str
+    follow: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishMaintenance(Effect):
+    """Publish a maintenance window on the status page as a scheduled maintenance:
+    `phase` is scheduled (with its window), in_progress, completed or cancelled."""
+
+    kind: ClassVar[str] = STATUSPAGE_MAINTENANCE
+    maintenance_id: int
+    phase: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,6 +226,7 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
     BroadcastNotice,
     Page,
     UpdateStatusPage,
+    PublishMaintenance,
     SendWebhook,
     PostPostmortem,
     Schedule,
@@ -215,7 +234,12 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
 )
 
 # Each third party gets a lane of its own: one that is down holds up only itself.
-LANES = {PAGE: "pagerduty", STATUSPAGE: "statuspage", WEBHOOK: "webhook"}
+LANES = {
+    PAGE: "pagerduty",
+    STATUSPAGE: "statuspage",
+    STATUSPAGE_MAINTENANCE: "statuspage",
+    WEBHOOK: "webhook",
+}
 
 
 def lane_of(kind: str) -> str:

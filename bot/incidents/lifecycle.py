@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.incidents import channel, effects, pages, reminders, stages
+from bot.incidents import channel, effects, pages, privacy, reminders, stages
 from bot.incidents.errors import DomainError
 from bot.incidents.people import display_name
 from bot.incidents.records import COMMAND, Origin, Recorder, milestones_of
@@ -151,7 +151,8 @@ def resolve(rec: Recorder, text: str | None, *, actor: str) -> str:
     rec.effect(effects.UpdateCard())
     rec.effect(effects.PostPostmortem())
     rec.effect(effects.SendWebhook(event="postmortem.ready"))
-    rec.effect(effects.Broadcast(text=f"Incident #{incident.id} resolved: {incident.title}"))
+    privacy.broadcast(rec, f"Incident #{incident.id} resolved: {incident.title}")
+    _follow_on_status_page(rec, "resolved", privacy.PUBLIC_RESOLVED)
     rec.touch()
     return "Incident resolved. The postmortem draft follows."
 
@@ -181,6 +182,15 @@ def reopen(rec: Recorder, *, actor: str) -> str:
     reminders.schedule_on_reopen(rec)
     rec.effect(effects.SendWebhook(event="incident.reopened", status=incident.status))
     channel.describe(rec)
+    _follow_on_status_page(rec, "investigating", privacy.PUBLIC_REOPENED)
     rec.effect(effects.UpdateCard())
     rec.touch()
     return "Incident reopened; status is *investigating*"
+
+
+def _follow_on_status_page(rec: Recorder, status: str, text: str) -> None:
+    """Move the status-page incident this one opened, if it opened one (`follow`): the
+    public page lives and dies with the incident. Private incidents and drills have none."""
+    incident = _incident(rec)
+    if not incident.private and not incident.drill:
+        rec.effect(effects.UpdateStatusPage(status=status, text=text, follow=True))

@@ -1,4 +1,5 @@
-"""Scheduled maintenance: announced 24 hours and 1 hour ahead, at the start and at the end."""
+"""Scheduled maintenance: announced 24 hours and 1 hour ahead, at the start and at the end,
+and published on the status page as a scheduled maintenance that follows its window."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlmodel import Session, col
 
 from bot.incidents import effects
 from bot.incidents.context import Domain
+from bot.incidents.effects import PublishMaintenance
 from bot.incidents.errors import DomainError
 from bot.incidents.notices import MaintenanceDue, MaintenanceScheduled
 from bot.incidents.records import Outcome, Recorder
@@ -18,6 +20,8 @@ from storage.models import Maintenance
 from storage.unit_of_work import UnitOfWork
 
 NOTICES = (("t24h", timedelta(hours=-24)), ("t1h", timedelta(hours=-1)))
+# The status page's state of a window at each of its phases.
+PUBLISHED = {"start": "in_progress", "end": "completed"}
 
 
 def _when(item: Maintenance, domain: Domain) -> str:
@@ -72,6 +76,7 @@ def schedule(
             )
         )
     )
+    rec.effect(PublishMaintenance(maintenance_id=item.id, phase="scheduled"))
     rec.outcome.private = f"Maintenance #{item.id} scheduled: {title}, {_when(item, domain)}"
     rec.close()
     return rec.outcome
@@ -102,6 +107,8 @@ def cancel(uow: UnitOfWork, domain: Domain, maintenance_id: int, *, actor: str) 
     rec = Recorder(uow, None, now, domain.tz)
     rec.effect(effects.Unschedule(job="maintenance", maintenance_id=item.id))
     rec.effect(effects.Broadcast(text=f"Maintenance #{item.id} ({item.title}) is cancelled."))
+    assert item.id is not None
+    rec.effect(PublishMaintenance(maintenance_id=item.id, phase="cancelled"))
     rec.outcome.private = f"Maintenance #{item.id} cancelled"
     rec.close()
     return rec.outcome
@@ -126,5 +133,7 @@ def notice_due(uow: UnitOfWork, domain: Domain, maintenance_id: int, phase: str)
             )
         )
     )
+    if phase in PUBLISHED:
+        rec.effect(PublishMaintenance(maintenance_id=maintenance_id, phase=PUBLISHED[phase]))
     rec.close()
     return rec.outcome

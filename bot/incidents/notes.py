@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.incidents import effects, reminders
+from bot.incidents import effects, privacy, reminders
 from bot.incidents.chronology import out_of_order
 from bot.incidents.errors import DomainError
 from bot.incidents.records import COMMAND, Origin, Recorder, milestones_of
@@ -21,9 +21,7 @@ def update(rec: Recorder, text: str, *, actor: str) -> str:
     """A status update for stakeholders; it resets the update reminder."""
     incident = _incident(rec)
     rec.event("update", text, actor=actor)
-    rec.effect(
-        effects.Broadcast(text=f"Update on incident #{incident.id} ({incident.title}): {text}")
-    )
+    privacy.broadcast(rec, f"Update on incident #{incident.id} ({incident.title}): {text}")
     if incident.status != "resolved":
         reminders.schedule_status_reminder(rec)
     rec.touch()
@@ -145,11 +143,12 @@ def add_action(rec: Recorder, text: str, owner: str | None, *, actor: str) -> st
 
 
 def statuspage(rec: Recorder, status: str, text: str, *, actor: str) -> str:
-    """Publish to the public status page: only the text the responder wrote."""
-    _incident(rec)
+    """Publish to the public status page: only the text the responder wrote, under the
+    public title. The channel hears what became of it once the status page answered."""
+    privacy.require_public(_incident(rec))
     rec.effect(effects.UpdateStatusPage(status=status, text=text))
     rec.event("statuspage", f"status page {status}: {text}", actor=actor, data={"status": status})
-    return f"Status page set to *{status}*: {text}"
+    return f"Status page *{status}* requested: {text}"
 
 
 def _id(incident: Incident) -> int:

@@ -135,6 +135,17 @@ class DeliveryFailed(Notice):
 
 
 @dataclass(frozen=True, kw_only=True)
+class StatusPageResult(Notice):
+    """What became of a status-page update, told once the status page answered (or was
+    not asked): `updated` to `status`, else why not (`reason`)."""
+
+    name: ClassVar[str] = "statuspage_result"
+    status: str
+    updated: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class StillFiringAfterResolve(Notice):
     """The incident's alert group fired again within its playbook's `refire_window` after
     the incident was resolved: `title` is the alert's, `resolved_at` when it was resolved.
@@ -156,5 +167,6 @@ NOTICE_TYPES: tuple[type[Notice], ...] = (
     MaintenanceDue,
     InviteRefused,
     DeliveryFailed,
+    StatusPageResult,
     StillFiringAfterResolve,
 )

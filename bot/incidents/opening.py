@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.incidents import channel, effects, pages, reminders, stages
+from bot.incidents import channel, effects, pages, privacy, reminders, stages
 from bot.incidents.context import Domain
 from bot.incidents.errors import DomainError
 from bot.incidents.records import Outcome, Recorder
@@ -32,10 +32,12 @@ def open_incident(
     first: Callable[[Recorder], object] | None = None,
     key: str | None = None,
     recurrence_of: int | None = None,
+    private: bool = False,
 ) -> Recorder:
     """Store a new incident with its milestones, roles and first stage; the Recorder is
     left open for the caller's own additions (close it). `key`: the delivery that asked;
-    `recurrence_of`: the resolved incident of the same alert group it follows."""
+    `recurrence_of`: the resolved incident of the same alert group it follows; `private`
+    (or a private playbook) keeps it off every public surface."""
     now = domain.clock.now()
     incident = Incident(
         title=title,
@@ -45,6 +47,8 @@ def open_incident(
         playbook_snapshot=playbook.snapshot(),
         grouping_key=grouping_key,
         drill=drill,
+        private=private or playbook.private,
+        public_title=playbook.public_title,
         opened_by=actor,
         recurrence_of=recurrence_of,
         created_at=now,
@@ -85,16 +89,19 @@ def open_incident(
             topic=channel.topic(incident),
             purpose=channel.purpose(incident, rec),
             invite=tuple(invite),
-            private=bool(getattr(playbook, "private", False)),
+            private=incident.private,
         )
     )
     rec.effect(effects.PostCard())
-    rec.effect(
-        effects.Broadcast(
-            text=f"{'[DRILL] ' if drill else ''}{severity.upper()} incident #{incident.id} "
-            f"opened: {title}{again}"
+    if not incident.private:
+        rec.effect(
+            effects.Broadcast(
+                text=f"{'[DRILL] ' if drill else ''}{severity.upper()} incident #{incident.id} "
+                f"opened: {title}{again}"
+            )
         )
-    )
+    elif domain.announce_private:
+        rec.effect(effects.Broadcast(text=privacy.PRIVATE_OPENED, link=False))
     for role, person in playbook.roles.items():
         assign_role(rec, role, person, actor=None)
     if severity in ("sev1", "sev2"):
@@ -118,8 +125,10 @@ def declare(
     playbook_id: str | None = None,
     drill: bool = False,
     key: str | None = None,
+    private: bool = False,
 ) -> Outcome:
-    """Open an incident a responder declared."""
+    """Open an incident a responder declared (`private`: in a private channel, off every
+    public surface)."""
     playbook = domain.catalog.get(playbook_id) if playbook_id else domain.catalog.select({})
     if playbook is None:
         known = ", ".join(p.id for p in domain.catalog.all())
@@ -133,6 +142,7 @@ def declare(
         actor=actor,
         drill=drill,
         key=key,
+        private=private,
     )
     assert rec.incident is not None
     rec.effect(effects.PostMessage(text=f"declared this incident: {title}", actor=actor))

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from bot.incidents import effects, pages, stages
+from bot.incidents import effects, pages, privacy, stages
 from bot.incidents.context import Domain
 from bot.incidents.notices import PostmortemDue, StatusUpdateDue, Unacknowledged
 from bot.incidents.records import Outcome, Recorder, milestones_of
@@ -133,11 +133,8 @@ def unacknowledged_due(uow: UnitOfWork, domain: Domain, incident_id: int) -> Out
     else:
         # Told in the channel by the page's own notice, once PagerDuty answered.
         pages.trigger(rec, escalation=True, waited_seconds=waited_seconds)
-    rec.effect(
-        effects.Broadcast(
-            text=f"Incident #{incident.id} ({incident.title}) has not "
-            f"been acknowledged after {waited}."
-        )
+    privacy.broadcast(
+        rec, f"Incident #{incident.id} ({incident.title}) has not been acknowledged after {waited}."
     )
     rec.close()
     return rec.outcome

@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from bot.incidents import effects, lifecycle, maintenance, notes, opening, stages
+from bot.incidents import effects, lifecycle, maintenance, notes, opening, privacy, stages
 from bot.incidents.commands import Command, help_text
 from bot.incidents.context import Domain
 from bot.incidents.errors import DomainError
@@ -133,6 +133,8 @@ def _apply(rec: Recorder, command: Command, actor: str) -> str:
             return notes.add_action(rec, c.text or "", c.user, actor=actor)
         case "statuspage":
             return notes.statuspage(rec, c.status or "", c.text or "", actor=actor)
+        case "public-title":
+            return privacy.set_public_title(rec, c.text or "", actor=actor)
         case "role":
             assign_role(rec, c.role or "", c.user or "", actor=actor)
             return f"{c.role} is now {c.user}"
@@ -176,6 +178,7 @@ def _declare(
         actor=actor,
         playbook_id=command.target,
         key=key,
+        private=command.private,
     )
 
 

@@ -105,6 +105,8 @@ class IncidentSnapshot:
     recurrence_of: int | None = None
     source: str | None = None
     alert_names: tuple[str, ...] = ()
+    private: bool = False
+    public_title: str | None = None
 
     @property
     def commander(self) -> str | None:
@@ -238,6 +240,8 @@ def _snapshot(
         status=incident.status,
         playbook_id=incident.playbook_id,
         drill=incident.drill,
+        private=incident.private,
+        public_title=incident.public_title,
         channel_id=incident.channel_id,
         channel_name=incident.channel_name,
         created_at=incident.created_at,

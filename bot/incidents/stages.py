@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.incidents import effects, pages
+from bot.incidents import effects, pages, privacy
 from bot.incidents.errors import DomainError
 from bot.incidents.notices import StageStarted, TimeboxOverdue
 from bot.incidents.records import Recorder
@@ -166,7 +166,9 @@ def _apply(
                     pages.trigger(rec)
             case StatusPage(status=status, text=text):
                 if not quiet:
-                    rec.effect(effects.UpdateStatusPage(status=status, text=text or incident.title))
+                    # Never the internal title: the public title stands in for a missing text.
+                    public = text or privacy.public_title(incident)
+                    rec.effect(effects.UpdateStatusPage(status=status, text=public))
             case Webhook(url=url, stage_id=stage_id, stage_title=stage_title):
                 # Like its page and statuspage steps, a stage's own webhook is an action on
                 # the outside world, which a drill rehearses without taking.
@@ -206,11 +208,8 @@ def _apply(
                     actor=None,
                     source="system",
                 )
-                rec.effect(
-                    effects.Broadcast(
-                        text=f"Incident #{incident.id} ({incident.title}) is stuck "
-                        f"in stage {title}."
-                    )
+                privacy.broadcast(
+                    rec, f"Incident #{incident.id} ({incident.title}) is stuck in stage {title}."
                 )
                 if not quiet:
                     pages.trigger(rec, escalation=True)

@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from bot.incidents.effects import Effect, Page, SendWebhook, UpdateStatusPage
+from bot.incidents.effects import Effect, Page, PublishMaintenance, SendWebhook, UpdateStatusPage
 from bot.integrations.journal import Journal
 from bot.integrations.page_outcomes import page_refused, page_remarks
 from bot.integrations.pagerduty import pagerduty_handler
-from bot.integrations.statuspage import statuspage_handler
+from bot.integrations.statuspage import statuspage_handler, statuspage_remarks
+from bot.integrations.statuspage_maintenance import maintenance_handler
 from bot.integrations.unconfigured import unconfigured_routes
 from bot.integrations.webhooks import webhook_handler
 from bot.outbox.routes import Route
@@ -60,21 +61,22 @@ def integration_routes(
             refused=page_refused,
         )
     if settings.statuspage_api_key is not None and settings.statuspage_page_id:
+        statuspage = {
+            "url": str(settings.statuspage_url),
+            "page_id": settings.statuspage_page_id,
+            "api_key": settings.statuspage_api_key.get_secret_value(),
+        }
         routes[UpdateStatusPage] = Route(
-            statuspage_handler(
-                client,
-                journal,
-                url=str(settings.statuspage_url),
-                page_id=settings.statuspage_page_id,
-                api_key=settings.statuspage_api_key.get_secret_value(),
-            )
+            statuspage_handler(client, journal, **statuspage), remarks=statuspage_remarks
         )
+        routes[PublishMaintenance] = Route(maintenance_handler(client, journal, **statuspage))
     secret = settings.webhook_secret
     routes[SendWebhook] = Route(
         webhook_handler(
             client,
             journal,
             urls=settings.webhook_urls,
+            private_ok=settings.private_webhook_urls,
             secret=secret.get_secret_value() if secret is not None else None,
         )
     )

@@ -20,7 +20,7 @@ from bot.incidents.clock import Clock
 from bot.incidents.effects import OPEN_CHANNEL
 from bot.incidents.snapshot import IncidentSnapshot, snapshot
 from storage.db import transaction
-from storage.models import Incident, OutboxOp, TimelineEvent
+from storage.models import Incident, Maintenance, OutboxOp, TimelineEvent
 
 KIND = "integration"
 
@@ -69,6 +69,29 @@ class Journal:
                 row = session.get(Incident, incident_id)
                 if row is not None:
                     # A new dict, so SQLAlchemy sees the JSON column changed.
+                    row.external = {**(row.external or {}), **refs}
+
+        await asyncio.to_thread(work)
+
+    async def maintenance(self, maintenance_id: int) -> Maintenance | None:
+        """Read a maintenance window as it is now (None if it is gone), detached."""
+
+        def work() -> Maintenance | None:
+            with self.sessions() as session:
+                row = session.get(Maintenance, maintenance_id)
+                if row is not None:
+                    session.expunge(row)
+                return row
+
+        return await asyncio.to_thread(work)
+
+    async def remember_maintenance(self, maintenance_id: int, **refs: Any) -> None:
+        """Store references to the far side's objects in `maintenance.external`."""
+
+        def work() -> None:
+            with transaction(self.sessions) as session:
+                row = session.get(Maintenance, maintenance_id)
+                if row is not None:
                     row.external = {**(row.external or {}), **refs}
 
         await asyncio.to_thread(work)

@@ -1,7 +1,8 @@
 """Publish to an Atlassian Statuspage: one public incident per warroom incident.
 
-The public text is exactly what a responder wrote (or the playbook's text): never notes,
-never the internal title's context beyond the name.
+The public incident is named by the incident's public title, never its internal one, and
+its text is exactly what a responder wrote for the public (or the playbook's, or the fixed
+wording of a resolve or reopen): never notes. A private incident never reaches it.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from typing import Any
 import httpx
 
 from bot.incidents.effects import UpdateStatusPage
+from bot.incidents.notices import StatusPageResult
+from bot.incidents.privacy import DEFAULT_PUBLIC_TITLE
 from bot.integrations.calls import call
 from bot.integrations.journal import Journal
 from bot.outbox.errors import GiveUp
-from bot.outbox.routes import Attempt
+from bot.outbox.routes import Attempt, Remark
 
 STATUSES = ("investigating", "identified", "monitoring", "resolved")
 REF = "statuspage_incident_id"
+LAST = "statuspage_status"  # the status the public incident was last given
 
 
 def statuspage_handler(
@@ -41,6 +45,8 @@ def statuspage_handler(
         incident = await journal.incident(int(effect.incident_id or 0))
         if incident is None:
             raise GiveUp(f"incident #{effect.incident_id} no longer exists")
+        if incident.private:
+            return {"skipped": "private incidents never reach the public status page"}
         if incident.drill:
             return {"skipped": "drills never reach the public status page"}
         public_id = incident.external.get(REF)
@@ -49,6 +55,10 @@ def statuspage_handler(
             public_id = await _made_before(incident.id, data)
             if public_id is not None:
                 await journal.remember(incident.id, **{REF: public_id})
+        if effect.follow and public_id is None:
+            return {"skipped": "no status-page incident to follow"}
+        if effect.follow and incident.external.get(LAST) == status:
+            return {"skipped": f"the status page already says {status}", REF: public_id}
         if public_id is None:
             label = "Statuspage incident creation"
             response = await call(
@@ -62,7 +72,7 @@ def statuspage_handler(
                 headers=headers,
                 json={
                     "incident": {
-                        "name": incident.title,
+                        "name": incident.public_title or DEFAULT_PUBLIC_TITLE,
                         "status": status,
                         "body": text,
                         "metadata": {"warroom": {"incident_id": incident.id}},
@@ -86,6 +96,7 @@ def statuspage_handler(
                 json={"incident": {"status": status, "body": text}},
             )
             done = f"Statuspage update sent ({status})"
+        await journal.remember(incident.id, **{LAST: status})
         await journal.record(
             incident.id, done, ok=True, data={**data, REF: public_id, "http": response.status_code}
         )
@@ -115,6 +126,20 @@ def statuspage_handler(
         return None
 
     return handle
+
+
+def statuspage_remarks(effect: UpdateStatusPage, result: dict[str, Any]) -> list[Remark]:
+    """What the channel is told once the status page answered (or was not asked): updated,
+    or why not. A resolve or reopen that had nothing to follow says nothing."""
+    skipped = result.get("skipped")
+    if result.get("superseded") or (skipped and effect.follow):
+        return []
+    # Told in the channel only: a call made has its own timeline entry ("Statuspage update
+    # sent"), and one not made is no event of the incident (the postmortem stays clean).
+    if skipped:
+        notice = StatusPageResult(status=effect.status, updated=False, reason=str(skipped))
+        return [Remark(notice, None)]
+    return [Remark(StatusPageResult(status=effect.status, updated=True), None)]
 
 
 def _incident_id(response: httpx.Response) -> str:

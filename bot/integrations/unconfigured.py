@@ -8,8 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.incidents.effects import Effect, Page, Schedule, SendWebhook, Unschedule, UpdateStatusPage
+from bot.incidents.effects import (
+    Effect,
+    Page,
+    PublishMaintenance,
+    Schedule,
+    SendWebhook,
+    Unschedule,
+    UpdateStatusPage,
+)
 from bot.integrations.page_outcomes import IN_REPLAY, NOT_CONFIGURED, not_paged
+from bot.integrations.statuspage import statuspage_remarks
 from bot.outbox.routes import Attempt, Remarks, Route
 
 
@@ -29,7 +38,8 @@ def unconfigured_routes(*, replay: bool = False) -> dict[type[Effect], Route[Any
     return {
         # A page nobody receives is said in the channel, so nobody waits for an on-call.
         Page: skipped("PagerDuty paging is not configured", unpaged),
-        UpdateStatusPage: skipped("Statuspage is not configured"),
+        UpdateStatusPage: skipped("Statuspage is not configured", statuspage_remarks),
+        PublishMaintenance: skipped("Statuspage is not configured"),
         SendWebhook: skipped("no outgoing webhooks are configured"),
         Schedule: skipped("the scheduler is not running"),
         Unschedule: skipped("the scheduler is not running"),

@@ -53,6 +53,8 @@ def incident_json(incident: IncidentView, payload: dict[str, Any]) -> dict[str, 
         "resolved_at": _iso(incident.resolved_at),
         "playbook": incident.playbook_id,
         "drill": incident.drill,
+        "private": incident.private,
+        "public_title": incident.public_title,
     }
     if incident.channel_url:
         body["url"] = incident.channel_url
@@ -98,14 +100,28 @@ def targets(configured: list[str], payload: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys([*configured, *extra]))
 
 
+def private_targets(destinations: list[str], private_ok: list[str]) -> list[str]:
+    """Of the destinations, the receivers marked private-ok: the only ones a private
+    incident's events go to (a playbook's own URL included only if it is marked)."""
+    return [url for url in dict.fromkeys([*destinations, *private_ok]) if url in private_ok]
+
+
 def webhook_handler(
-    client: httpx.AsyncClient, journal: Journal, *, urls: list[str], secret: str | None
+    client: httpx.AsyncClient,
+    journal: Journal,
+    *,
+    urls: list[str],
+    secret: str | None,
+    private_ok: list[str] | None = None,
 ) -> Callable[[SendWebhook, Attempt], Awaitable[dict[str, Any]]]:
     """The `webhook.send` handler: one POST per URL; any retryable failure retries the op.
 
     A URL that already took this delivery is not sent it again when the op retries: its
-    success is a timeline entry keyed by delivery and URL.
+    success is a timeline entry keyed by delivery and URL. A private incident's events go
+    only to the `private_ok` receivers (WARROOM_PRIVATE_WEBHOOKS), which also get every
+    public one.
     """
+    private_ok = private_ok or []
     warned = False
 
     async def handle(effect: SendWebhook, op: Attempt) -> dict[str, Any]:
@@ -121,12 +137,16 @@ def webhook_handler(
             )
             if value is not None
         }
-        destinations = targets(urls, payload)
+        destinations = targets([*urls, *private_ok], payload)
         if not destinations:
             return {"skipped": "no webhook URLs"}
         incident = await journal.incident(int(effect.incident_id or 0))
         if incident is None:
             raise GiveUp(f"incident #{effect.incident_id} no longer exists")
+        if incident.private:
+            destinations = private_targets(destinations, private_ok)
+            if not destinations:
+                return {"skipped": "a private incident: no receiver is marked private-ok"}
         incident = await with_channel(journal, incident)
         if secret is None and not warned:
             warned = True

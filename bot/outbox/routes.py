@@ -55,9 +55,9 @@ Coalescer = Callable[[E, Sequence[Effect | None]], Superseded | Together | None]
 class Remark:
     """What people are told of an operation once it is done: part of it the far side
     refused while the rest was done (a person who cannot be invited), or what it came to
-    (whom a page reached). Told in the incident channel as `notice`, kept in the timeline
-    as `text` (of kind `entry`; None: the channel only), once, when the operation is
-    marked done."""
+    (whom a page reached, whether the status page was updated). Told in the incident
+    channel as `notice`, kept in the timeline as `text` (of kind `entry`; None: the
+    channel only), once, when the operation is marked done."""
 
     notice: Notice
     text: str | None

@@ -76,8 +76,11 @@ class SandboxUser:
             body["value"] = value
         return self.client._control("POST", "sandbox.click", json=body)
 
-    def submit_view(self, values: dict[str, str], view_id: str | None = None) -> dict[str, Any]:
-        """Submit this user's newest open modal (or view_id) with block_id -> value.
+    def submit_view(
+        self, values: dict[str, str | list[str]], view_id: str | None = None
+    ) -> dict[str, Any]:
+        """Submit this user's newest open modal (or view_id) with block_id -> value (the
+        values ticked, for checkboxes).
 
         `response_action` in the answer is "errors" (with `errors`) when the modal stays open.
         """

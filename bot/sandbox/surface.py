@@ -243,6 +243,15 @@ def state_values(view: dict[str, Any], submitted: dict[str, Any]) -> tuple[dict,
                 option = next((o for o in options if o.get("value") == given), None)
             state: dict[str, Any] = {"type": kind, "selected_option": option}
             empty = option is None
+        elif kind == "checkboxes":
+            # Slack sends the ticked options whole, in `selected_options`.
+            if given is None:
+                chosen = list(element.get("initial_options") or [])
+            else:
+                ticked = [given] if isinstance(given, str) else list(given)
+                chosen = [o for o in _options(element) if o.get("value") in ticked]
+            state = {"type": kind, "selected_options": chosen}
+            empty = not chosen
         else:
             text = element.get("initial_value") if given is None else str(given)
             state = {"type": kind or "plain_text_input", "value": text or None}

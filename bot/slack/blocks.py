@@ -205,8 +205,31 @@ def declare_modal(origin: ModalOrigin) -> dict[str, Any]:
                     "initial_option": options[2],
                 },
             },
+            {
+                "type": "input",
+                "block_id": BlockId.PRIVACY,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Privacy"},
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": "value",
+                    "options": [PRIVATE_OPTION],
+                },
+            },
         ],
     }
+
+
+PRIVATE_TITLE = "Private incident"
+# A private incident: its own private channel, nothing of it on any public surface.
+PRIVATE_OPTION = {
+    "text": {"type": "plain_text", "text": "Private incident"},
+    "description": {
+        "type": "plain_text",
+        "text": "Private channel; never announced by title, on the status page or webhooks",
+    },
+    "value": "private",
+}
 
 
 def note_modal(origin: ModalOrigin) -> dict[str, Any]:
@@ -244,7 +267,8 @@ def home_view(open_incidents: list[IncidentSnapshot], tz: ZoneInfo) -> dict[str,
     if not open_incidents:
         blocks.append(_section("No open incidents. :sunny:"))
     for card in open_incidents[:HOME_INCIDENTS]:
-        title = truncate(escape(card.title), HOME_TITLE_MAX)
+        # App Home shows anyone in the workspace: a private incident's title stays in its channel.
+        title = truncate(escape(PRIVATE_TITLE if card.private else card.title), HOME_TITLE_MAX)
         stage = truncate(escape(_stage_title(card)), NAME_MAX)
         commander = truncate(mention(card.commander), NAME_MAX)
         text = (

@@ -24,4 +24,5 @@ class BlockId(StrEnum):
 
     TITLE = "title"
     SEVERITY = "severity"
+    PRIVACY = "privacy"
     NOTE = "note"

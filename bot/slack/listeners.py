@@ -175,7 +175,7 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
         received_at = runtime.domain.clock.now()
         user = body["user"]["id"]
         request = CommandRequest(
-            Command("declare", text=title, severity=severity),
+            Command("declare", text=title, severity=severity, private=_checked(view)),
             user_id=user,
             user_name=_user_name(body),
             key=f"view:{view.get('id')}",
@@ -269,6 +269,12 @@ def _input(view: dict[str, Any], block_id: str) -> str:
     if "selected_option" in value:
         return clean_text((value.get("selected_option") or {}).get("value", ""))
     return clean_text(value.get("value") or "")
+
+
+def _checked(view: dict[str, Any]) -> bool:
+    """Whether the declare modal's Private incident box is ticked."""
+    value = view.get("state", {}).get("values", {}).get(BlockId.PRIVACY, {}).get("value", {})
+    return any(o.get("value") == "private" for o in value.get("selected_options") or [])
 
 
 def _user_name(body: dict[str, Any]) -> str | None:

@@ -18,6 +18,7 @@ from bot.incidents.notices import (
     Paged,
     PostmortemDue,
     StageStarted,
+    StatusPageResult,
     StatusUpdateDue,
     StillFiringAfterResolve,
     TimeboxOverdue,
@@ -40,6 +41,7 @@ DOING = {
     "broadcast.post": "announce in the broadcast channel",
     "pagerduty.event": "send the PagerDuty event",
     "statuspage.update": "update the status page",
+    "statuspage.maintenance": "publish the maintenance on the status page",
     "webhook.send": "send the outgoing webhook",
     "postmortem.post": "upload the postmortem draft",
     "schedule.set": "schedule a reminder",
@@ -93,6 +95,10 @@ def render(notice: Notice, tz: ZoneInfo) -> str:
         case DeliveryFailed(kind=kind, reason=reason):
             doing = DOING.get(kind, f"carry out `{escape(kind)}`")
             return f":warning: Could not {doing}: {escape(reason)}. The steps after it went on."
+        case StatusPageResult(status=status, updated=True):
+            return f":globe_with_meridians: Status page updated: {escape(status)}"
+        case StatusPageResult(reason=reason):
+            return f"Status page not updated: {escape(reason or 'unknown reason')}"
         case StillFiringAfterResolve(title=title, resolved_at=resolved_at):
             when = format_local(resolved_at, tz, with_date=True)
             return (

@@ -228,7 +228,8 @@ class SlackOperations:
     async def broadcast(self, effect: Broadcast, attempt: Attempt) -> dict[str, Any]:
         """Announce in the broadcast channel, when one is configured."""
         # Announcements carry titles people typed: escaped, so none of them pings anyone.
-        return await self._announce(escape(effect.text), effect.incident_id, attempt)
+        linked = effect.incident_id if effect.link else None
+        return await self._announce(escape(effect.text), linked, attempt)
 
     async def broadcast_notice(self, effect: BroadcastNotice, attempt: Attempt) -> dict[str, Any]:
         """Announce a notice in the broadcast channel, in Slack's words."""

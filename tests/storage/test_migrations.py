@@ -186,3 +186,32 @@ def test_incidents_stored_before_0015_keep_the_page_they_were_given(tmp_path) ->
         ).all()
     assert [tuple(row) for row in pages] == [(1, 1, 1), (2, 1, 0), (3, 0, 0), (4, 0, 0)]
     engine.dispose()
+
+
+def test_incidents_stored_before_0014_are_public_with_no_public_title(tmp_path) -> None:
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'private.db'}")
+    upgrade(engine, "0013")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO incidents (id, title, severity, status, playbook_id, "
+                "playbook_snapshot, playbook_state, drill, external, created_at, updated_at) "
+                "VALUES (1, 't', 'sev1', 'investigating', 'default', '{}', '{}', 0, '{}', "
+                "'2021-03-10 09:56:00', '2021-03-10 09:56:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO maintenances (id, title, starts_at, ends_at, created_at) VALUES "
+                "(1, 'm', '2021-03-11 02:00:00', '2021-03-11 04:00:00', '2021-03-10 09:56:00')"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        incident = connection.execute(text("SELECT private, public_title FROM incidents")).one()
+        refs = connection.execute(text("SELECT external FROM maintenances")).scalar_one()
+    assert tuple(incident) == (0, None)
+    assert refs == "{}"
+    engine.dispose()

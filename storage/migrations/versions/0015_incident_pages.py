@@ -8,7 +8,7 @@ tool merges a trigger into the alert its key names. Incidents stored before were
 once, at opening, when they were sev1 or sev2 and no drill: they are given that page.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-06 03:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

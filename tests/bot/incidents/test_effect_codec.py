@@ -30,6 +30,10 @@ NOTICES: list[notices.Notice] = [
     ),
     notices.InviteRefused(people=("U0NOBODY", "x@example.com"), reasons=("user_not_found",) * 2),
     notices.DeliveryFailed(kind="card.post", reason="Slack refused card.post: is_archived"),
+    notices.StatusPageResult(status="investigating", updated=True),
+    notices.StatusPageResult(
+        status="investigating", updated=False, reason="Statuspage is not configured"
+    ),
     notices.StillFiringAfterResolve(title="Matching engine errors", resolved_at=AT),
 ]
 
@@ -52,10 +56,13 @@ EFFECTS: list[effects.Effect] = [
     effects.PostMessage(incident_id=7, text=":arrow_forward: playbook post", trusted=True),
     *(effects.PostNotice(incident_id=7, notice=notice) for notice in NOTICES),
     effects.Broadcast(incident_id=None, text="Playbook change refused"),
+    effects.Broadcast(incident_id=7, text="A private incident was opened.", link=False),
     *(effects.BroadcastNotice(notice=notice) for notice in NOTICES),
     effects.Page(incident_id=7, action="trigger", escalation=True),
     effects.Page(incident_id=7, action="trigger", page=2, waited_seconds=600),
     effects.UpdateStatusPage(incident_id=7, status="identified", text="We found it"),
+    effects.UpdateStatusPage(incident_id=7, status="resolved", text="Resolved.", follow=True),
+    effects.PublishMaintenance(maintenance_id=3, phase="scheduled"),
     effects.SendWebhook(incident_id=7, event="playbook.stage", url="https://hooks.test/x"),
     effects.SendWebhook(incident_id=7, event="incident.severity_changed", severity="sev1"),
     effects.PostPostmortem(incident_id=7),

@@ -31,7 +31,10 @@ async def test_create_then_update_uses_the_stored_id(harness: Build) -> None:
         create = mock.post(INCIDENTS).respond(201, json={"id": "sp-abc", "status": "investigating"})
         update = mock.patch(f"{INCIDENTS}/sp-abc").respond(200, json={"id": "sp-abc"})
         await h.dispatcher.drain()
-        assert h.incident(incident_id).external == {"statuspage_incident_id": "sp-abc"}
+        assert h.incident(incident_id).external == {
+            "statuspage_incident_id": "sp-abc",
+            "statuspage_status": "investigating",
+        }
 
         h.run("statuspage identified A faulty dependency was found.", incident_id)
         h.run("statuspage resolved Orders are flowing normally.", incident_id)
@@ -44,7 +47,8 @@ async def test_create_then_update_uses_the_stored_id(harness: Build) -> None:
     assert request.headers["User-Agent"] == "warroom/0.1"
     assert _body(request) == {
         "incident": {
-            "name": "Orders slow",
+            # The public title (the default playbook's public wording), never the internal one.
+            "name": "Service disruption",
             "status": "investigating",
             "body": "We are investigating delayed orders.",
             "metadata": {"warroom": {"incident_id": incident_id}},
@@ -94,7 +98,10 @@ async def test_5xx_then_rate_limit_retry_and_nothing_is_created_twice(harness: B
     assert (create.call_count, lookup.call_count) == (3, 2)
     [op] = h.ops(incident_id, effects.STATUSPAGE)
     assert op.state == "done"
-    assert h.incident(incident_id).external == {"statuspage_incident_id": "sp-1"}
+    assert h.incident(incident_id).external == {
+        "statuspage_incident_id": "sp-1",
+        "statuspage_status": "investigating",
+    }
     assert [e.text for e in h.timeline(incident_id)] == [
         "Statuspage incident creation failed (HTTP 503), retrying",
         "Statuspage incident creation rate limited (HTTP 420), retrying in 60s",
@@ -128,7 +135,10 @@ async def test_a_creation_whose_answer_was_lost_is_adopted_not_made_twice(
     assert _body(update.calls[0].request) == {
         "incident": {"status": "investigating", "body": "Looking into it."}
     }
-    assert h.incident(incident_id).external == {"statuspage_incident_id": "sp-made"}
+    assert h.incident(incident_id).external == {
+        "statuspage_incident_id": "sp-made",
+        "statuspage_status": "investigating",
+    }
     [op] = h.ops(incident_id, effects.STATUSPAGE)
     assert op.state == "done"
 

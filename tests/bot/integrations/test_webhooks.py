@@ -79,6 +79,8 @@ async def test_status_change_is_signed_and_sent_to_every_url(harness: Build) -> 
                 "resolved_at": None,
                 "playbook": "default",
                 "drill": False,
+                "private": False,
+                "public_title": "Service disruption",
                 "url": f"https://slack.com/app_redirect?channel={CHANNEL_ID}",
             },
             "sent_at": "2021-03-10T09:56:00Z",
