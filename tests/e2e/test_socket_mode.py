@@ -38,6 +38,8 @@ def test_commands_and_clicks_reach_the_bot_through_the_socket(
         channel = wait_until(lambda: _incident(service, incident_id)["channel_id"], timeout=10)
 
         alice = service.sandbox.as_user("alice")
+        # The playbook invites her through the outbox, maybe not yet: she joins, as anyone may.
+        alice.join(channel)
         bad = alice.command("/incident sev 9", channel)
         # Replies are mrkdwn: Slack wants its control characters escaped.
         assert "Usage: `/incident sev &lt;1-4&gt;`" in bad["response"]["text"]

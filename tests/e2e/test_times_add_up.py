@@ -196,7 +196,7 @@ def test_bad_input_is_refused_naming_its_problem(service: Service) -> None:
     answer = alice.command("/incident declare Foo sev9", "general")
     assert answer["response"]["text"] == (
         "`sev9` is not a severity (sev1, sev2, sev3 or sev4). "
-        "Usage: `/incident declare &lt;title&gt; [sev1-4] [playbook:&lt;id&gt;]`"
+        "Usage: `/incident declare &lt;title&gt; [sev1-4] [playbook:&lt;id&gt;] [--private]`"
     )
     assert _get(service, "")["incidents"] == []
 

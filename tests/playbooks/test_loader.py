@@ -480,7 +480,7 @@ def test_a_plain_task_stays_a_string_in_the_stored_snapshot():
             "{text: Tell, done_by: shout}",
             "stages[0].tasks[0].done_by: 'shout' is not an /incident command that records "
             "something (ack, sev, status, update, note, log, time, role, stage, impact, cause, "
-            "action, mitigate, resolve, reopen, statuspage, postmortem, maintenance)",
+            "action, mitigate, resolve, reopen, statuspage, public-title, postmortem, maintenance)",
         ),
         (
             "{text: Boss, done_by: role boss}",
