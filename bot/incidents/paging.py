@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 PAGE_KEY_PREFIX = "warroom-"
 _PAGE_KEY = re.compile(r"warroom-([1-9][0-9]{0,17})(?:-(?:[2-9]|[1-9][0-9]{1,8}))?")
@@ -29,18 +29,7 @@ UpdateKind = Literal[
     "reopened",
     "resolved",
 ]
-UPDATE_KINDS: tuple[UpdateKind, ...] = (
-    "triggered",
-    "acknowledged",
-    "unacknowledged",
-    "annotated",
-    "priority_updated",
-    "escalated",
-    "reassigned",
-    "delegated",
-    "reopened",
-    "resolved",
-)
+UPDATE_KINDS: tuple[UpdateKind, ...] = get_args(UpdateKind)
 
 
 def page_key(incident_id: int, page: int = 1) -> str:

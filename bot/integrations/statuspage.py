@@ -113,19 +113,25 @@ def statuspage_handler(
             url=f"{base}/unresolved",
             headers=headers,
         )
-        try:
-            listed = response.json()
-        except ValueError:
-            return None
-        for public in listed if isinstance(listed, list) else []:
-            if not isinstance(public, dict):
-                continue
-            ours = ((public.get("metadata") or {}).get("warroom") or {}).get("incident_id")
-            if ours == incident_id and public.get("id"):
-                return str(public["id"])
-        return None
+        return tagged(response, "incident_id", incident_id)
 
     return handle
+
+
+def tagged(response: httpx.Response, key: str, value: int) -> str | None:
+    """The id of the listed status-page incident whose `metadata.warroom[key]` is `value`:
+    what a creation whose answer was lost made (we tag each one we create)."""
+    try:
+        listed = response.json()
+    except ValueError:
+        return None
+    for public in listed if isinstance(listed, list) else []:
+        if not isinstance(public, dict):
+            continue
+        ours = ((public.get("metadata") or {}).get("warroom") or {}).get(key)
+        if ours == value and public.get("id"):
+            return str(public["id"])
+    return None
 
 
 def statuspage_remarks(effect: UpdateStatusPage, result: dict[str, Any]) -> list[Remark]:

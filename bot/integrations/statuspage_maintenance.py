@@ -18,6 +18,7 @@ import httpx
 from bot.incidents.effects import PublishMaintenance
 from bot.integrations.calls import as_error, attempt
 from bot.integrations.journal import Journal
+from bot.integrations.statuspage import tagged
 from bot.outbox.errors import GiveUp
 from bot.outbox.routes import Attempt
 
@@ -94,17 +95,7 @@ def maintenance_handler(
         verdict, response = await attempt(client, "GET", f"{base}/scheduled", headers=headers)
         if not verdict.ok or response is None:
             return None
-        try:
-            listed = response.json()
-        except ValueError:
-            return None
-        for public in listed if isinstance(listed, list) else []:
-            if not isinstance(public, dict):
-                continue
-            ours = ((public.get("metadata") or {}).get("warroom") or {}).get("maintenance_id")
-            if ours == maintenance_id and public.get("id"):
-                return str(public["id"])
-        return None
+        return tagged(response, "maintenance_id", maintenance_id)
 
     return handle
 
