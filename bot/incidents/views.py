@@ -90,9 +90,10 @@ Shown = TimelineShown | TasksShown
 
 
 def timeline_shown(session: Session, incident: Incident, tz: ZoneInfo) -> TimelineShown:
-    """The last TIMELINE_LIMIT entries of the timeline, in the team's time zone."""
+    """The last TIMELINE_LIMIT entries of the timeline, in the team's time zone, without
+    delivery bookkeeping (as the postmortem; the API keeps it)."""
     assert incident.id is not None
-    events = timeline(session, incident.id)
+    events = [e for e in timeline(session, incident.id) if not is_bookkeeping(e.kind, e.data)]
     day = start_day(started_at(session, incident), tz)
     shown = events[-TIMELINE_LIMIT:]
     # People by name: ids are what the record keeps, not what a responder reads. An alert's

@@ -11,7 +11,7 @@ from bot.incidents.commands import parse_command
 from bot.incidents.errors import DomainError
 from bot.incidents.service import execute
 from bot.incidents.views import Entry, TasksShown, TimelineShown
-from storage.models import ActionItem, Incident, RoleAssignment
+from storage.models import ActionItem, Incident, RoleAssignment, TimelineEvent
 from storage.unit_of_work import unit_of_work
 
 
@@ -315,6 +315,29 @@ def test_timeline_shows_entries_in_local_time(run, clock, incident_id) -> None:
     shown = run("timeline", incident_id).shown
     assert isinstance(shown, TimelineShown) and shown.zone == "Asia/Hong_Kong"
     assert shown.entries[-1] == Entry("17:57", "note", "first look", "U0ALICE")
+
+
+def test_the_timeline_command_leaves_delivery_bookkeeping_out(
+    run, sessions, clock, incident_id
+) -> None:
+    clock.advance(timedelta(minutes=1))
+    with unit_of_work(sessions) as uow:
+        at = clock.now()
+        uow.session.add(
+            TimelineEvent(
+                incident_id=incident_id,
+                occurred_at=at,
+                recorded_at=at,
+                kind="integration",
+                text="Webhook incident.opened delivered (200)",
+                data={"integration": "webhook", "ok": True},
+                source="system",
+            )
+        )
+    run("note after the delivery", incident_id)
+    texts = [entry.text for entry in run("timeline", incident_id).shown.entries]
+    assert texts[-1] == "after the delivery"
+    assert not any("Webhook" in text for text in texts)
 
 
 def test_statuspage_queues_only_the_public_text(run, store, incident_id) -> None:
