@@ -142,8 +142,11 @@ def test_the_reference_incident_from_the_page(service, browser_page) -> None:
 
     card.get_by_role("button", name="Resolve").click()
     page.locator(".modal.confirm").get_by_role("button", name="Resolve").click()
-    expect(page.locator("#messages")).to_contain_text("Postmortem draft for incident #1")
-    expect(page.locator("#messages a.file")).to_contain_text("Postmortem draft")
+    # A resolve posts several messages and an upload, paced by Slack's per-channel rate limit
+    # the sandbox enforces: longer than Playwright's 5 s default on a loaded machine.
+    drafted = page.locator("#messages")
+    expect(drafted).to_contain_text("Postmortem draft for incident #1", timeout=30_000)
+    expect(page.locator("#messages a.file")).to_contain_text("Postmortem draft", timeout=30_000)
 
     timeline = httpx.get(f"{service.url}/api/incidents/1/timeline", headers=service.auth)
     kinds = [event["kind"] for event in timeline.json()["events"]]
