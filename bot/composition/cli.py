@@ -197,6 +197,19 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_incidents(args: argparse.Namespace) -> int:
+    """List incidents, or show one (`incidents show ID`)."""
+    from bot.composition.cli_incidents import run_incidents
+
+    settings = _settings()
+    runtime = _runtime(settings)
+    try:
+        with runtime.sessions() as session:
+            return run_incidents(args, session, settings.tz)
+    finally:
+        runtime.close()
+
+
 def cmd_stats(_args: argparse.Namespace) -> int:
     """Medians and p90 over stored incidents, drills left out."""
     from bot.incidents.stats import METHOD, figures
@@ -296,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     postmortem = sub.add_parser("postmortem", help="print an incident's postmortem draft")
     postmortem.add_argument("id", type=int)
     postmortem.set_defaults(func=cmd_postmortem)
+
+    from bot.composition.cli_incidents import add_incidents
+
+    add_incidents(sub, cmd_incidents)
 
     sub.add_parser("stats", help="response-time figures over stored incidents").set_defaults(
         func=cmd_stats

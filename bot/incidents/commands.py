@@ -44,10 +44,11 @@ USAGE: dict[str, str] = {
     "public-title": "public-title <text>",
     "maintenance": "maintenance <YYYY-MM-DD HH:MM> <duration> <title> | list | cancel <id>",
     "help": "help",
+    "list": "list [all]",
 }
 
 # Verbs that only read, so they change nothing and record nothing.
-READ_ONLY = frozenset({"tasks", "timeline", "help"})
+READ_ONLY = frozenset({"tasks", "timeline", "help", "list"})
 
 _CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
 _DATE = r"\d{4}-\d{2}-\d{2}"
@@ -283,6 +284,12 @@ def _maintenance(verb: str, rest: str) -> Command:
     )
 
 
+def _list(verb: str, rest: str) -> Command:
+    if rest.lower() not in ("", "all"):
+        raise CommandError(f"`list` takes `all` or nothing, not `{rest[:40]}`", USAGE[verb])
+    return Command(verb, target=rest.lower() or None)
+
+
 _PARSERS = {
     "declare": _declare,
     "ack": _no_args,
@@ -309,6 +316,7 @@ _PARSERS = {
     "public-title": _require_text,
     "maintenance": _maintenance,
     "help": _no_args,
+    "list": _list,
 }
 
 

@@ -12,6 +12,7 @@ from bot.incidents import effects, lifecycle, maintenance, notes, opening, priva
 from bot.incidents.commands import Command, help_text
 from bot.incidents.context import Domain
 from bot.incidents.errors import DomainError
+from bot.incidents.overview import incident_list
 from bot.incidents.records import Outcome, Recorder
 from bot.incidents.roles import assign_role
 from bot.incidents.snapshot import snapshot
@@ -20,7 +21,7 @@ from storage.models import Incident, TimelineEvent
 from storage.unit_of_work import UnitOfWork
 
 # Verbs that need no incident: they work in any channel.
-ANYWHERE = frozenset({"declare", "drill", "help", "maintenance"})
+ANYWHERE = frozenset({"declare", "drill", "help", "list", "maintenance"})
 
 
 _FIND_KEYS = select(col(TimelineEvent.idempotency_key)).where(
@@ -76,6 +77,15 @@ def execute(
         return _drill(uow, domain, command, actor=actor, key=key)
     if command.verb == "maintenance":
         return _maintenance(uow, domain, command, incident=incident, actor=actor)
+    if command.verb == "list":
+        # Asked in an incident's own channel, the asker is in it: that one may be private.
+        shown = incident_list(
+            uow.session,
+            domain.clock.now(),
+            recent=command.target == "all",
+            member_of=incident.id if incident is not None else None,
+        )
+        return Outcome(incident, shown=shown)
     if incident is None:
         raise DomainError(
             f"`{command.verb}` works in an incident channel; run it there, or "

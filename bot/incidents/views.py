@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bot.incidents.effects import WEBHOOK
+from bot.incidents.overview import IncidentList
 from bot.incidents.people import known_names, name_of, with_names
 from bot.incidents.times import format_on_day, start_day
 from storage.models import Incident, Milestone, TimelineEvent
@@ -86,7 +87,7 @@ class TasksShown:
     tasks: tuple[tuple[int, str, bool], ...] = ()
 
 
-Shown = TimelineShown | TasksShown
+Shown = TimelineShown | TasksShown | IncidentList
 
 
 def timeline_shown(session: Session, incident: Incident, tz: ZoneInfo) -> TimelineShown:

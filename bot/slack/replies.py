@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.incidents.overview import IncidentList, Listed
+from bot.incidents.times import format_duration
 from bot.incidents.views import Shown, TasksShown, TimelineShown
 from bot.slack.escape import escape
 from bot.slack.limits import fit_text
@@ -29,6 +31,8 @@ def shown_text(shown: Shown) -> str:
     """A view as Slack mrkdwn."""
     if isinstance(shown, TimelineShown):
         return _timeline(shown)
+    if isinstance(shown, IncidentList):
+        return _incidents(shown)
     return _tasks(shown)
 
 
@@ -52,3 +56,33 @@ def _tasks(shown: TasksShown) -> str:
         mark = ":white_check_mark:" if done else ":white_large_square:"
         lines.append(f"{mark} {n}. {escape(task)}")
     return "\n".join(lines)
+
+
+def _incidents(shown: IncidentList) -> str:
+    heading = "Open and recently resolved incidents" if shown.recent else "Open incidents"
+    if not shown.incidents:
+        nothing = "No open incidents" + (
+            " and none resolved in the last 7 days." if shown.recent else "."
+        )
+        return nothing
+    lines = [f"*{heading}*"]
+    lines.extend(_listed(row) for row in shown.incidents)
+    if shown.more:
+        lines.append(f"_…and {shown.more} more (all of them: `GET /api/incidents`)_")
+    return "\n".join(lines)
+
+
+def _listed(row: Listed) -> str:
+    name = "_a private incident_" if row.hidden else f"*{escape(row.title or '')}*"
+    parts = [f"`{row.severity}` #{row.id} {name}" + (" (drill)" if row.drill else "")]
+    if row.resolved_ago is not None:
+        parts.append(
+            f"resolved {format_duration(row.resolved_ago)} ago, lasted {format_duration(row.age)}"
+        )
+    else:
+        parts.append(f"{row.status}, open {format_duration(row.age)}")
+    if row.commander:
+        parts.append(f"commander {escape(row.commander)}")
+    if row.channel_id:
+        parts.append(f"<#{row.channel_id}>")
+    return " · ".join(parts)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from bot.incidents.overview import IncidentList, Listed
 from bot.incidents.views import Entry, TasksShown, TimelineShown
 from bot.slack.replies import reply_text, said
 from bot.usecases.run_command import Reply
@@ -56,3 +59,29 @@ def test_the_domains_words_keep_their_markup_and_show_their_placeholders() -> No
     assert said("Usage: `/incident role <commander|comms> <@user>`") == (
         "Usage: `/incident role &lt;commander|comms&gt; &lt;@user&gt;`"
     )
+
+
+def test_the_incident_list_escapes_titles_and_counts_what_it_left_out() -> None:
+    rows = (
+        Listed(9, "sev1", "investigating", timedelta(minutes=42), HOSTILE, "alice", "C09"),
+        Listed(8, "sev2", "monitoring", timedelta(hours=2), None, None, None, hidden=True),
+        Listed(
+            5,
+            "sev3",
+            "resolved",
+            timedelta(minutes=20),
+            "Old DNS blip",
+            None,
+            "C05",
+            resolved_ago=timedelta(days=1, hours=1),
+        ),
+    )
+    text = reply_text(Reply(shown=IncidentList(rows, more=4, recent=True)))
+    assert text == (
+        "*Open and recently resolved incidents*\n"
+        f"`sev1` #9 *{SHOWN}* · investigating, open 42m · commander alice · <#C09>\n"
+        "`sev2` #8 _a private incident_ · monitoring, open 2h 00m\n"
+        "`sev3` #5 *Old DNS blip* · resolved 1d 1h ago, lasted 20m · <#C05>\n"
+        "_…and 4 more (all of them: `GET /api/incidents`)_"
+    )
+    assert reply_text(Reply(shown=IncidentList((), more=0, recent=False))) == ("No open incidents.")
