@@ -38,6 +38,7 @@ USAGE: dict[str, str] = {
     "resolve": "resolve [text]",
     "reopen": "reopen",
     "timeline": "timeline",
+    "catchup": "catchup",
     "postmortem": "postmortem",
     "drill": "drill <playbook>",
     "statuspage": "statuspage <investigating|identified|monitoring|resolved> <public text>",
@@ -47,7 +48,7 @@ USAGE: dict[str, str] = {
 }
 
 # Verbs that only read, so they change nothing and record nothing.
-READ_ONLY = frozenset({"tasks", "timeline", "help"})
+READ_ONLY = frozenset({"tasks", "timeline", "catchup", "help"})
 
 _CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
 _DATE = r"\d{4}-\d{2}-\d{2}"
@@ -303,6 +304,7 @@ _PARSERS = {
     "resolve": _optional_text,
     "reopen": _no_args,
     "timeline": _no_args,
+    "catchup": _no_args,
     "postmortem": _no_args,
     "drill": _drill,
     "statuspage": _status,

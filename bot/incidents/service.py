@@ -15,7 +15,7 @@ from bot.incidents.errors import DomainError
 from bot.incidents.records import Outcome, Recorder
 from bot.incidents.roles import assign_role
 from bot.incidents.snapshot import snapshot
-from bot.incidents.views import tasks_shown, timeline_shown
+from bot.incidents.views import catchup_shown, tasks_shown, timeline_shown
 from storage.models import Incident, TimelineEvent
 from storage.unit_of_work import UnitOfWork
 
@@ -84,6 +84,13 @@ def execute(
     if command.verb == "timeline":
         uow.flush()  # what this transaction recorded so far belongs in it
         return Outcome(incident, shown=timeline_shown(uow.session, incident, domain.tz))
+    if command.verb == "catchup":
+        uow.flush()
+        assert incident.id is not None
+        found = snapshot(uow.session, incident.id)
+        assert found is not None
+        shown = catchup_shown(uow.session, incident, found, domain.tz, domain.clock.now())
+        return Outcome(incident, shown=shown)
     if command.verb == "tasks" or (command.verb == "stage" and command.target is None):
         assert incident.id is not None
         found = snapshot(uow.session, incident.id)
