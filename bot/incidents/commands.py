@@ -47,6 +47,10 @@ USAGE: dict[str, str] = {
     "help": "help",
 }
 
+# `catchup` for someone who just joined the incident's channel: built by the adapter from
+# Slack's join event, never typed (the typed form takes no arguments).
+JOINED = "joined"
+
 # Verbs that only read, so they change nothing and record nothing.
 READ_ONLY = frozenset({"tasks", "timeline", "catchup", "help"})
 

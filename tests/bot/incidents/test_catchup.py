@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
+from bot.incidents.commands import JOINED, Command
 from bot.incidents.errors import DomainError
+from bot.incidents.service import execute
 from bot.incidents.views import CatchUpShown, Entry
 from bot.slack.replies import shown_text
+from storage.models import CatchUpSent, Incident
 from storage.people import remember
 from storage.unit_of_work import unit_of_work
 
@@ -58,3 +62,27 @@ def test_catchup_says_when_no_update_was_posted_and_needs_an_incident(run) -> No
     assert "*Last update* none posted yet" in shown_text(shown)
     with pytest.raises(DomainError, match="works in an incident channel"):
         run("catchup")
+
+
+def test_a_late_joiner_is_caught_up_once_and_those_the_opening_invited_are_not(
+    run, sessions, domain
+) -> None:
+    incident_id = run("declare Spot trading errors sev2", actor="U0ALICE").incident.id
+    run("update Looking at the matching engine", incident_id, actor="U0ALICE")
+
+    def joined(user: str, incident: int | None = incident_id) -> object:
+        with unit_of_work(sessions) as uow:
+            found = uow.session.get(Incident, incident) if incident else None
+            command = Command("catchup", target=JOINED)
+            return execute(uow, domain, command, incident=found, actor=user).shown
+
+    assert joined("U0ALICE") is None  # the declarer: invited as it opened
+    first = joined("U0BOB")
+    assert isinstance(first, CatchUpShown)
+    assert first.last_update is not None
+    assert first.last_update.text == "Looking at the matching engine"
+    assert joined("U0BOB") is None  # once per person per incident
+    assert joined("U0BOB", incident=None) is None  # no incident's channel: not a word
+    with sessions() as session:
+        rows = session.scalars(select(CatchUpSent)).all()
+        assert [(row.incident_id, row.user_id) for row in rows] == [(incident_id, "U0BOB")]
