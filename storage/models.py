@@ -232,6 +232,16 @@ class Person(SQLModel, table=True):
     updated_at: datetime = _utc()
 
 
+class CatchUpSent(SQLModel, table=True):
+    """Someone who joined an incident channel late and was sent the catch-up: once each."""
+
+    __tablename__ = "catchups_sent"
+
+    incident_id: int = Field(foreign_key="incidents.id", primary_key=True)
+    user_id: str = Field(primary_key=True)  # Slack user id
+    sent_at: datetime = _utc()
+
+
 class Maintenance(SQLModel, table=True):
     """A scheduled maintenance window, announced ahead in the broadcast channel."""
 

@@ -38,6 +38,7 @@ USAGE: dict[str, str] = {
     "resolve": "resolve [text]",
     "reopen": "reopen",
     "timeline": "timeline",
+    "catchup": "catchup",
     "postmortem": "postmortem",
     "drill": "drill <playbook>",
     "statuspage": "statuspage <investigating|identified|monitoring|resolved> <public text>",
@@ -47,8 +48,12 @@ USAGE: dict[str, str] = {
     "list": "list [all]",
 }
 
+# `catchup` for someone who just joined the incident's channel: built by the adapter from
+# Slack's join event, never typed (the typed form takes no arguments).
+JOINED = "joined"
+
 # Verbs that only read, so they change nothing and record nothing.
-READ_ONLY = frozenset({"tasks", "timeline", "help", "list"})
+READ_ONLY = frozenset({"tasks", "timeline", "catchup", "help", "list"})
 
 _CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
 _DATE = r"\d{4}-\d{2}-\d{2}"
@@ -310,6 +315,7 @@ _PARSERS = {
     "resolve": _optional_text,
     "reopen": _no_args,
     "timeline": _no_args,
+    "catchup": _no_args,
     "postmortem": _no_args,
     "drill": _drill,
     "statuspage": _status,

@@ -81,14 +81,12 @@ def open_incident(
             source=source,
             data={"incident": recurrence_of},
         )
-    declarer = [actor] if actor else []
-    invite = list(dict.fromkeys([*declarer, *playbook.invite, *playbook.roles.values()]))
     rec.effect(
         effects.OpenChannel(
             name=incident.channel_name or "",
             topic=channel.topic(incident),
             purpose=channel.purpose(incident, rec),
-            invite=tuple(invite),
+            invite=_invitees(incident.opened_by, playbook),
             private=incident.private,
         )
     )
@@ -151,3 +149,17 @@ def declare(
         f"Declared incident #{rec.incident.id}: {title}. Opening #{rec.incident.channel_name}…"
     )
     return rec.outcome
+
+
+def _invitees(declarer: str | None, playbook: Playbook) -> tuple[str, ...]:
+    return tuple(
+        dict.fromkeys(
+            [*([declarer] if declarer else []), *playbook.invite, *playbook.roles.values()]
+        )
+    )
+
+
+def opening_invitees(incident: Incident) -> tuple[str, ...]:
+    """Whom the incident's opening invited to its channel: the declarer, the playbook's
+    invitees (user ids, emails, user groups, as the playbook names them) and role holders."""
+    return _invitees(incident.opened_by, stages.playbook_of(incident))

@@ -9,14 +9,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from bot.incidents import effects, lifecycle, maintenance, notes, opening, privacy, stages
-from bot.incidents.commands import Command, help_text
+from bot.incidents.commands import JOINED, Command, help_text
 from bot.incidents.context import Domain
 from bot.incidents.errors import DomainError
 from bot.incidents.overview import incident_list
 from bot.incidents.records import Outcome, Recorder
 from bot.incidents.roles import assign_role
 from bot.incidents.snapshot import snapshot
-from bot.incidents.views import tasks_shown, timeline_shown
+from bot.incidents.views import CatchUpShown, catchup_shown, tasks_shown, timeline_shown
+from storage.catchups import first_catchup
 from storage.models import Incident, TimelineEvent
 from storage.unit_of_work import UnitOfWork
 
@@ -86,6 +87,8 @@ def execute(
             member_of=incident.id if incident is not None else None,
         )
         return Outcome(incident, shown=shown)
+    if command.verb == "catchup" and command.target == JOINED:
+        return _catchup_on_join(uow, domain, incident, actor=actor)
     if incident is None:
         raise DomainError(
             f"`{command.verb}` works in an incident channel; run it there, or "
@@ -94,6 +97,8 @@ def execute(
     if command.verb == "timeline":
         uow.flush()  # what this transaction recorded so far belongs in it
         return Outcome(incident, shown=timeline_shown(uow.session, incident, domain.tz))
+    if command.verb == "catchup":
+        return Outcome(incident, shown=_catchup(uow, domain, incident))
     if command.verb == "tasks" or (command.verb == "stage" and command.target is None):
         assert incident.id is not None
         found = snapshot(uow.session, incident.id)
@@ -110,6 +115,32 @@ def execute(
     rec.close()
     rec.outcome.reply = reply
     return rec.outcome
+
+
+def _catchup(uow: UnitOfWork, domain: Domain, incident: Incident) -> CatchUpShown:
+    uow.flush()  # what this transaction recorded so far belongs in it
+    assert incident.id is not None
+    found = snapshot(uow.session, incident.id)
+    assert found is not None
+    return catchup_shown(uow.session, incident, found, domain.tz, domain.clock.now())
+
+
+def _catchup_on_join(
+    uow: UnitOfWork, domain: Domain, incident: Incident | None, *, actor: str
+) -> Outcome:
+    """The catch-up for someone who joined the incident's channel after it opened, once.
+
+    Those the opening itself invited (the declarer, the playbook's invitees and role
+    holders) joined as it opened: there is nothing yet for them to catch up on. A channel
+    that is no incident's gets nothing, not even a refusal: nobody asked.
+    """
+    if incident is None or incident.id is None or actor in opening.opening_invitees(incident):
+        return Outcome(incident)
+    if not first_catchup(
+        session=uow.session, incident_id=incident.id, user_id=actor, now=domain.clock.now()
+    ):
+        return Outcome(incident)
+    return Outcome(incident, shown=_catchup(uow, domain, incident))
 
 
 def _apply(rec: Recorder, command: Command, actor: str) -> str:

@@ -14,13 +14,15 @@ from sqlmodel import Session, col
 from bot.incidents.effects import WEBHOOK
 from bot.incidents.overview import IncidentList
 from bot.incidents.people import known_names, name_of, with_names
-from bot.incidents.times import format_on_day, start_day
+from bot.incidents.times import elapsed, format_duration, format_on_day, start_day
 from storage.models import Incident, Milestone, TimelineEvent
 
 if TYPE_CHECKING:
     from bot.incidents.snapshot import IncidentSnapshot
 
 TIMELINE_LIMIT = 50
+# The timeline entries a catch-up ends with: enough to see what is going on now.
+CATCHUP_LIMIT = 5
 
 
 def is_bookkeeping(kind: str, data: Mapping[str, Any] | None) -> bool:
@@ -87,20 +89,46 @@ class TasksShown:
     tasks: tuple[tuple[int, str, bool], ...] = ()
 
 
-Shown = TimelineShown | TasksShown | IncidentList
+@dataclass(frozen=True)
+class CatchUpShown:
+    """Where an incident stands, for someone arriving late: the stage and its open tasks,
+    who holds which role (by name), the last status update with how long ago it was
+    posted (`update_age`), and the last few timeline entries."""
+
+    incident_id: int
+    title: str
+    severity: str
+    status: str
+    stage: str | None
+    open_tasks: tuple[tuple[int, str], ...]
+    roles: tuple[tuple[str, str], ...]
+    last_update: Entry | None
+    update_age: str | None
+    entries: tuple[Entry, ...]
+    zone: str
 
 
-def timeline_shown(session: Session, incident: Incident, tz: ZoneInfo) -> TimelineShown:
-    """The last TIMELINE_LIMIT entries of the timeline, in the team's time zone, without
-    delivery bookkeeping (as the postmortem; the API keeps it)."""
-    assert incident.id is not None
-    events = [e for e in timeline(session, incident.id) if not is_bookkeeping(e.kind, e.data)]
+Shown = TimelineShown | TasksShown | IncidentList | CatchUpShown
+
+
+def _responses(session: Session, incident_id: int) -> list[TimelineEvent]:
+    """The timeline without delivery bookkeeping (as the postmortem; the API keeps it)."""
+    return [e for e in timeline(session, incident_id) if not is_bookkeeping(e.kind, e.data)]
+
+
+def _entries(
+    session: Session,
+    incident: Incident,
+    events: list[TimelineEvent],
+    tz: ZoneInfo,
+    people: tuple[str, ...] = (),
+) -> tuple[tuple[Entry, ...], dict[str, str]]:
+    """Entries as shown, and the names known of their people and of `people`."""
     day = start_day(started_at(session, incident), tz)
-    shown = events[-TIMELINE_LIMIT:]
     # People by name: ids are what the record keeps, not what a responder reads. An alert's
     # own text is shown as the sender wrote it.
-    ours = [e.text for e in shown if e.source != "alert"]
-    known = known_names(session, (e.actor for e in shown), ours)
+    ours = [e.text for e in events if e.source != "alert"]
+    known = known_names(session, (*(e.actor for e in events), *people), ours)
     entries = tuple(
         Entry(
             format_on_day(e.occurred_at, tz, day),
@@ -108,9 +136,48 @@ def timeline_shown(session: Session, incident: Incident, tz: ZoneInfo) -> Timeli
             e.text if e.source == "alert" else with_names(e.text, known),
             name_of(e.actor, known),
         )
-        for e in shown
+        for e in events
     )
+    return entries, known
+
+
+def timeline_shown(session: Session, incident: Incident, tz: ZoneInfo) -> TimelineShown:
+    """The last TIMELINE_LIMIT entries of the timeline, in the team's time zone, without
+    delivery bookkeeping (as the postmortem; the API keeps it)."""
+    assert incident.id is not None
+    events = _responses(session, incident.id)
+    shown = events[-TIMELINE_LIMIT:]
+    entries, _ = _entries(session, incident, shown, tz)
     return TimelineShown(incident.id, tz.key, entries, earlier=len(events) - len(shown))
+
+
+def catchup_shown(
+    session: Session, incident: Incident, snapshot: IncidentSnapshot, tz: ZoneInfo, now: datetime
+) -> CatchUpShown:
+    """Where the incident stands now, from its stored record alone: the same record gives
+    the same catch-up, whoever asks."""
+    assert incident.id is not None
+    events = _responses(session, incident.id)
+    updates = [e for e in events if e.kind == "update"]
+    last = updates[-1:]
+    holders = tuple(snapshot.roles.values())
+    entries, known = _entries(session, incident, [*last, *events[-CATCHUP_LIMIT:]], tz, holders)
+    stage = snapshot.stage
+    return CatchUpShown(
+        incident_id=incident.id,
+        title=snapshot.title,
+        severity=snapshot.severity,
+        status=snapshot.status,
+        stage=stage.title if stage is not None else None,
+        open_tasks=tuple((t.n, t.text) for t in stage.tasks if not t.done) if stage else (),
+        roles=tuple(
+            (role, name_of(user, known) or user) for role, user in sorted(snapshot.roles.items())
+        ),
+        last_update=entries[0] if last else None,
+        update_age=format_duration(elapsed(last[0].occurred_at, now)) if last else None,
+        entries=entries[len(last) :],
+        zone=tz.key,
+    )
 
 
 def tasks_shown(snapshot: IncidentSnapshot) -> TasksShown:

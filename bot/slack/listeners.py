@@ -8,13 +8,13 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.composition.runtime import Runtime
-from bot.incidents.commands import Command, CommandError, parse_command
+from bot.incidents.commands import JOINED, Command, CommandError, parse_command
 from bot.incidents.snapshot import IncidentSnapshot
 from bot.incidents.untrusted import clean_text
 from bot.slack.after_ack import AfterAck
@@ -243,9 +243,26 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
         await client.views_publish(user_id=user, view=home_view(cards, runtime.domain.tz))
 
     @app.event("member_joined_channel")
-    async def handle_event_member_joined_channel() -> None:
-        # Joining is visible in Slack itself; nothing to record.
-        return
+    async def handle_event_member_joined_channel(
+        body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        # Joining is visible in Slack itself, so nothing is recorded; someone joining an
+        # incident channel late is sent its catch-up privately (the domain decides whether,
+        # once per person). The bot joins the channels it opens: it needs no catch-up.
+        user, channel = event.get("user"), event.get("channel")
+        if not user or not channel or user == context.bot_user_id:
+            return
+        received_at = runtime.domain.clock.now()
+        request = CommandRequest(
+            Command("catchup", target=JOINED),
+            user_id=user,
+            user_name=None,
+            channel_id=channel,
+            key=_event_key(body, f"join:{channel}:{user}:{event.get('event_ts')}"),
+            received_at=received_at,
+        )
+        reply_to = {"channel": channel, "user": user}  # no response URL: an ephemeral post
+        await stored_event(Inbound(request.key or "", request, received_at, reply_to))
 
     @app.event("message")
     async def handle_event_message() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.incidents.overview import IncidentList, Listed
 from bot.incidents.times import format_duration
-from bot.incidents.views import Shown, TasksShown, TimelineShown
+from bot.incidents.views import CatchUpShown, Entry, Shown, TasksShown, TimelineShown
 from bot.slack.escape import escape
 from bot.slack.limits import fit_text
 from bot.usecases.run_command import Reply
@@ -33,16 +33,44 @@ def shown_text(shown: Shown) -> str:
         return _timeline(shown)
     if isinstance(shown, IncidentList):
         return _incidents(shown)
+    if isinstance(shown, CatchUpShown):
+        return _catchup(shown)
     return _tasks(shown)
+
+
+def _entry(entry: Entry) -> str:
+    who = f" — {escape(entry.actor)}" if entry.actor else ""
+    return f"`{entry.when}` {entry.kind}: {escape(entry.text)}{who}"
 
 
 def _timeline(shown: TimelineShown) -> str:
     lines = [f"*Timeline of incident #{shown.incident_id}* ({shown.zone})"]
     if shown.earlier:
         lines.append(f"_…{shown.earlier} earlier entries in the postmortem_")
-    for entry in shown.entries:
-        who = f" — {escape(entry.actor)}" if entry.actor else ""
-        lines.append(f"`{entry.when}` {entry.kind}: {escape(entry.text)}{who}")
+    lines.extend(_entry(entry) for entry in shown.entries)
+    return "\n".join(lines)
+
+
+def _catchup(shown: CatchUpShown) -> str:
+    lines = [
+        f"*Catch-up on incident #{shown.incident_id}: {escape(shown.title)}*",
+        f"*Severity* {shown.severity} · *Status* {shown.status}",
+    ]
+    if shown.stage is not None:
+        lines.append(f"*Stage* {escape(shown.stage)}")
+        lines.extend(f":white_large_square: {n}. {escape(task)}" for n, task in shown.open_tasks)
+    roles = ", ".join(f"{role} {escape(who)}" for role, who in shown.roles)
+    lines.append(f"*Roles* {roles or 'none assigned yet'}")
+    if shown.last_update is not None:
+        update = shown.last_update
+        by = f" — {escape(update.actor)}" if update.actor else ""
+        lines.append(
+            f"*Last update* {shown.update_age} ago (`{update.when}`): {escape(update.text)}{by}"
+        )
+    else:
+        lines.append("*Last update* none posted yet")
+    lines.append(f"*Latest entries* ({shown.zone})")
+    lines.extend(_entry(entry) for entry in shown.entries)
     return "\n".join(lines)
 
 

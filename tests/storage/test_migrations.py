@@ -23,6 +23,7 @@ TABLES = {
     "people",
     "maintenances",
     "paged_incidents",
+    "catchups_sent",
     "apscheduler_jobs",  # APScheduler's job store, created by the release step too
 }
 

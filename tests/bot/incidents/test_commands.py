@@ -36,6 +36,7 @@ from bot.incidents.commands import Command, CommandError, parse_command, parse_u
         # Typed without the @ (no autocomplete): a name all the same, looked up by the adapter.
         ("role scribe bob", Command("role", role="scribe", user="@bob")),
         ("stage", Command("stage")),
+        ("catchup", Command("catchup")),
         ("stage next", Command("stage", target="next")),
         ("stage repair", Command("stage", target="repair")),
         ("tasks", Command("tasks")),
@@ -89,6 +90,7 @@ def test_every_verb_parses(text: str, expected: Command) -> None:
         ("task 2", "task done <n>"),
         ("task done 0", "task done <n>"),
         ("ack now", "ack"),
+        ("catchup please", "catchup"),
         ("drill", "drill <playbook>"),
         ("statuspage resolved", "statuspage"),
         ("maintenance tomorrow 2h x", "maintenance <YYYY-MM-DD HH:MM> <duration>"),
@@ -108,6 +110,7 @@ def test_unknown_verb_points_to_help() -> None:
 
 def test_read_only_commands_are_marked() -> None:
     assert parse_command("timeline").read_only
+    assert parse_command("catchup").read_only
     assert parse_command("stage").read_only
     assert not parse_command("stage next").read_only
     assert not parse_command("ack").read_only
