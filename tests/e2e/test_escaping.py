@@ -47,7 +47,11 @@ def test_alert_text_and_urls_reach_slack_escaped_everywhere(service: Service) ->
     alice = sandbox.as_user("alice")
     alice.join(channel)  # nobody is invited to an alert's channel; a responder joins it
     assert alice.command("/incident timeline", channel)["ok"]
-    timeline = wait_until(lambda: _ephemeral(service, channel, "U0ALICE"), timeout=10)
+    # Joining late, alice is also sent the catch-up privately: read the timeline answer.
+    timeline = wait_until(
+        lambda: [t for t in _ephemeral(service, channel, "U0ALICE") if t.startswith("*Timeline")],
+        timeout=10,
+    )
     lines = timeline[0].splitlines()
     assert lines[1].endswith(f" alert: Alert firing: {SHOWN}")
     assert lines[2].endswith(f" declared: Incident opened: {SHOWN}")
