@@ -28,8 +28,12 @@ def require_chromium() -> None:
 @pytest.fixture
 def browser_page() -> Iterator[Any]:
     require_chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait as long as actions: the sandbox paces posts at Slack's rate limits, and
+    # an incident's opening (channel, invites, topic, card) outlasts the 5 s default on a
+    # loaded CI machine.
+    expect.set_options(timeout=20_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
