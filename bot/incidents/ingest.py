@@ -22,11 +22,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from bot.incidents import effects, refire
+from bot.incidents.alert_identity import (
+    firing_names,
+    former_grouping_key,
+    grouping_key,
+    opening_severity,
+    opening_title,
+)
 from bot.incidents.alerts import NormalizedAlert
 from bot.incidents.context import Domain
-from bot.incidents.opening import DEFAULT_SEVERITY, open_incident
+from bot.incidents.opening import open_incident
 from bot.incidents.records import Outcome, Recorder
-from bot.incidents.untrusted import bounded_key
 from playbooks import Playbook
 from storage.models import Alert, Incident, TimelineEvent
 from storage.types import JSONType, UTCDateTime
@@ -49,36 +55,6 @@ class _Open(NamedTuple):
     id: int
     channel_id: str | None
     channel_name: str | None
-
-
-def grouping_key(alert: NormalizedAlert, playbook: Playbook) -> str:
-    """The group an alert belongs to: the source's own, else the playbook's labels.
-
-    Bounded in length (a long one hashed), since it is kept in a unique index.
-    """
-    if alert.group_key:
-        key = f"{alert.source}:{alert.group_key}"
-    elif playbook.group_by:
-        values = ",".join(f"{k}={alert.labels.get(k, '')}" for k in playbook.group_by)
-        key = f"{alert.source}:{playbook.id}:{values}"
-    else:
-        key = f"{alert.source}:fp:{alert.fingerprint}"
-    return bounded_key(key)
-
-
-def former_grouping_key(alert: NormalizedAlert) -> str | None:
-    """The key an older warroom grouped the alert under, when it differs from today's."""
-    if not alert.group_key or not alert.former_group_key:
-        return None
-    return bounded_key(f"{alert.source}:{alert.former_group_key}")
-
-
-def opening_severity(alert: NormalizedAlert, playbook: Playbook) -> str:
-    """The severity an alert opens its incident with: the playbook's `severity_override`
-    if it sets one, else the alert's own, else the playbook's `severity` (its default)."""
-    # The alert's own comes before the playbook's default: a critical alert must page
-    # even when it falls through to the sev3 fallback playbook.
-    return playbook.severity_override or alert.severity or playbook.severity or DEFAULT_SEVERITY
 
 
 _INCIDENTS = Incident.__table__  # type: ignore[attr-defined]  # SQLModel's stubs omit it
@@ -163,7 +139,7 @@ def ingest_alerts(
         elif former in open_by_key:
             # Opened before group keys named their sender: joined until it is resolved.
             found[key] = open_by_key[former]
-    names = _firing_names(alerts, keys)
+    names = firing_names(alerts, keys)
     results: list[IngestResult | None] = [None] * len(alerts)
     joining: list[tuple[int, _Open]] = []  # (alert's position, the incident it joins)
     # Groups with nothing open: their last resolved incident, for the re-fire policy
@@ -276,27 +252,6 @@ def _join_all(
                 outcome=outcome,
             )
     _insert_entries(connection, entries)
-
-
-def _firing_names(alerts: list[NormalizedAlert], keys: list[str]) -> dict[str, list[str]]:
-    """Each group's distinct firing alert names, in the order they arrived."""
-    # Dicts as ordered sets: a storm's group may bring thousands of alerts at once.
-    names: dict[str, dict[str, None]] = {}
-    for alert, key in zip(alerts, keys, strict=True):
-        group = names.setdefault(key, {})
-        if alert.status == "firing":
-            group.setdefault(alert.alert_name)
-    return {key: list(group) for key, group in names.items()}
-
-
-def opening_title(alert: NormalizedAlert, names: list[str]) -> str:
-    """The title an incident opens with: the opening alert's own ("High memory usage:
-    This alert was triggered for zone us-1"), or, when the notification brings several
-    distinct alerts of the group, the first's name and how many more ("InstanceDown and
-    2 more")."""
-    if len(names) <= 1:
-        return alert.title
-    return f"{names[0]} and {len(names) - 1} more"
 
 
 def _open_for(
