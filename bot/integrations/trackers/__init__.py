@@ -1,0 +1,1 @@
+"""Ticket trackers (GitHub Issues, Jira Cloud, Linear) that follow-ups become tickets in."""
