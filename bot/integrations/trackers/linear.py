@@ -133,11 +133,12 @@ class LinearTracker:
             json={"query": query, "variables": variables},
         )
         if response is not None:
+            delivered = verdict.ok
             verdict = classify(response, self.journal.now())
-        if verdict.ok and response is not None:
-            return response.json()["data"]
-        if response is not None and verdict.said:
-            log.warning("Linear answered %s: %s", verdict.detail, verdict.said)
+            if verdict.ok:
+                return response.json()["data"]
+            if delivered:  # a 2xx carrying errors: `attempt` logged nothing of it
+                log.warning("Linear answered %s: %s", verdict.detail, verdict.said or "(no body)")
         await self.journal.record(
             draft.incident_id,
             failure_text(label, verdict),
