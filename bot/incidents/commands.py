@@ -268,11 +268,10 @@ def _action(verb: str, rest: str) -> Command:
     first = words[0].lower()
     if first == "list" and len(words) == 1:
         return Command(verb, target="list")
-    if first in ("done", "drop"):
-        # `done`/`drop` then a number is the form; a text that merely starts with the
-        # word ("drop the legacy API") is a follow-up like any other.
-        if len(words) == 1 or words[1].isdigit():
-            return _action_change(verb, first, words[1:])
+    # `done`/`drop` then a number is the form; a text that merely starts with the word
+    # ("drop the legacy API") is a follow-up like any other.
+    if first in ("done", "drop") and (len(words) == 1 or words[1].isdigit()):
+        return _action_change(verb, first, words[1:])
     return _action_add(verb, words)
 
 

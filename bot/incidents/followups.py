@@ -121,16 +121,6 @@ def drop(rec: Recorder, number: int, why: str, *, actor: str) -> str:
     return f"Follow-up {number} dropped: {row.text}. Why: {why}"
 
 
-def reopen(rec: Recorder, number: int, *, actor: str | None, why: str) -> str:
-    """Open a follow-up again (its ticket was reopened)."""
-    row = _find(rec, number)
-    if row.status == "open":
-        raise DomainError(f"Follow-up {number} is open already")
-    stored.set_status(row, "open", by=actor, now=rec.now)
-    rec.event(REOPENED, f"follow-up {number} reopened {why}", actor=actor, data={"number": number})
-    return f"Follow-up {number} reopened {why}: {row.text}"
-
-
 def listing(session: Session, incident: Incident, today: date) -> str:
     """The incident's follow-ups, one per line, for the responder who asked."""
     rows = stored.followups(session=session, incident_id=_id(incident))
