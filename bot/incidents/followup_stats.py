@@ -66,7 +66,7 @@ def followup_stats(session: Session, *, today: date) -> FollowupStats:
         .join(Incident, real)
         .group_by(severity)
     ).all()
-    medians = dict(session.execute(_medians(session)).tuples().all())
+    medians = {name: seconds for name, seconds in session.execute(_medians(session))}
     found = {row[0]: row for row in counts}
     rows = []
     for name in SEVERITIES:
