@@ -38,7 +38,11 @@ def test_action_items_stored_before_0019_become_numbered_follow_ups(tmp_path) ->
                     "created_by, created_at) VALUES (:id, :incident, :text, :owner, :due, "
                     ":status, 'U0ALICE', :at)"
                 ),
-                dict(zip(("id", "incident", "text", "owner", "due", "status", "at"), row)),
+                dict(
+                    zip(
+                        ("id", "incident", "text", "owner", "due", "status", "at"), row, strict=True
+                    )
+                ),
             )
     upgrade(engine)
     assert "followups" in inspect(engine).get_table_names()

@@ -284,3 +284,15 @@ async def test_a_follow_up_dropped_before_filing_is_not_filed(github: Harness) -
     assert not mock.calls
     [op] = _ops(h, incident_id)
     assert op.result == {"skipped": "follow-up 1 was dropped before filing"}
+
+
+async def test_a_private_incident_s_issue_never_names_it(github: Harness) -> None:
+    h = github
+    incident_id = h.run("declare Payroll export leaked sev1 --private")
+    h.run("action Rotate the export credentials", incident_id)
+    with respx.mock(assert_all_mocked=True) as mock:
+        create = mock.post(ISSUES).respond(201, json=issue(30, ""))
+        await h.dispatcher.drain()
+    body = json.loads(create.calls[0].request.content)["body"]
+    assert f"Follow-up 1 of warroom a private incident (#{incident_id})." in body
+    assert "Payroll" not in body and "slack.com" not in body
