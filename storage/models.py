@@ -284,3 +284,35 @@ class SchedulerLeader(SQLModel, table=True):
     epoch: int = Field(default=0, sa_type=BigInteger, nullable=False)
     holder: str | None = None
     elected_at: datetime | None = _utc(nullable=True)
+
+
+class Followup(SQLModel, table=True):
+    """A follow-up the team commits to after an incident: `action <text>` in its channel.
+
+    Numbered within its incident (`action done 2`); its ticket, once a tracker filed it,
+    is found again by (`tracker`, `ticket_key`) when the tracker's webhook reports on it.
+    Supersedes `action_items` (whose rows migration 0019 copied here).
+    """
+
+    __tablename__ = "followups"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "number", name="uq_followups_number"),
+        Index("ix_followups_ticket", "tracker", "ticket_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    number: int
+    text: str
+    owner: str | None = None  # a Slack user id
+    due: date | None = None
+    status: str = "open"  # open | done | dropped
+    created_by: str | None = None
+    created_at: datetime = _utc()
+    # Set when it was last closed (done or dropped); cleared when it is opened again.
+    closed_at: datetime | None = _utc(nullable=True)
+    closed_by: str | None = None
+    drop_reason: str | None = None
+    tracker: str | None = None  # github | jira | linear, once its ticket exists
+    ticket_key: str | None = None
+    ticket_url: str | None = None

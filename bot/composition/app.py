@@ -16,9 +16,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.composition.playbook_watch import playbook_reloader
 from bot.composition.runtime import Runtime
+from bot.composition.trackers import tracker_routes, webhook_readers
 from bot.incidents.clock import SimulatedClock
 from bot.integrations import configured, describe, integration_routes
 from bot.integrations.http import make_client
+from bot.integrations.journal import Journal
 from bot.integrations.unconfigured import unconfigured_routes
 from bot.observability.logs import log_request, redact_also
 from bot.observability.metrics import CONTENT_TYPE, Metrics, request_observer
@@ -35,6 +37,7 @@ from bot.web.body import MIB, BodyCap
 from bot.web.errors import database_unavailable, http_error, invalid_request
 from bot.web.observe import ObservedRequests
 from bot.web.oversize import ALERTS_PREFIX, log_refused
+from bot.web.tracker_webhooks import build_tracker_webhooks_router
 from storage import outbox
 from storage.db import is_sqlite, ping, transaction
 
@@ -190,6 +193,7 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
     http_client = make_client()
     app.include_router(build_alerts_router(runtime, http_client))
     app.include_router(build_api_router(runtime))
+    app.include_router(build_tracker_webhooks_router(runtime, webhook_readers(runtime.settings)))
     credentials = _credentials(runtime, public_url, app)
     signatures = SlackSignatures(credentials.signing_secret)
     slack = build_slack(
@@ -214,6 +218,8 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
     integrations = (
         unconfigured_routes(replay=True) if replay else integration_routes(runtime, http_client)
     )
+    journal = Journal(runtime.sessions, runtime.domain.clock)
+    integrations.update(tracker_routes(runtime.settings, http_client, journal, replay=replay))
     in_use = {name: on and not replay for name, on in configured(runtime.settings).items()}
     dispatcher = Dispatcher(
         runtime.sessions,

@@ -21,7 +21,15 @@ _SECRETS = (
     "webhook_secret",
     "pagerduty_routing_key",
     "statuspage_api_key",
+    "github_webhook_secret",
+    "jira_webhook_secret",
+    "linear_webhook_secret",
 )
+# owner/name as GitHub spells them: letters, digits and `-` for the owner; `.` and `_` too
+# for the repository.
+_GITHUB_REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+# A Jira project key: an uppercase letter, then uppercase letters, digits or `_`.
+_JIRA_PROJECT = re.compile(r"[A-Z][A-Z0-9_]{0,9}")
 
 
 class Settings(BaseSettings):
@@ -80,6 +88,30 @@ class Settings(BaseSettings):
     # SNS cannot send a token: a verified signature from one of these topics is its
     # authentication on /alerts/cloudwatch. Empty: every SNS message is refused.
     sns_topic_arns: str | None = Field(None, validation_alias="WARROOM_SNS_TOPIC_ARNS")
+    # Ticket trackers follow-ups are filed in: one at most (see `_one_tracker`).
+    github_token: SecretStr | None = Field(None, validation_alias="WARROOM_GITHUB_TOKEN")
+    github_repo: str | None = Field(None, validation_alias="WARROOM_GITHUB_REPO")
+    github_api_url: AnyHttpUrl = Field(
+        AnyHttpUrl("https://api.github.com"), validation_alias="WARROOM_GITHUB_API_URL"
+    )
+    github_webhook_secret: SecretStr | None = Field(
+        None, validation_alias="WARROOM_GITHUB_WEBHOOK_SECRET"
+    )
+    jira_url: AnyHttpUrl | None = Field(None, validation_alias="WARROOM_JIRA_URL")
+    jira_email: str | None = Field(None, validation_alias="WARROOM_JIRA_EMAIL")
+    jira_token: SecretStr | None = Field(None, validation_alias="WARROOM_JIRA_TOKEN")
+    jira_project: str | None = Field(None, validation_alias="WARROOM_JIRA_PROJECT")
+    jira_webhook_secret: SecretStr | None = Field(
+        None, validation_alias="WARROOM_JIRA_WEBHOOK_SECRET"
+    )
+    linear_api_key: SecretStr | None = Field(None, validation_alias="WARROOM_LINEAR_API_KEY")
+    linear_team: str | None = Field(None, validation_alias="WARROOM_LINEAR_TEAM")
+    linear_api_url: AnyHttpUrl = Field(
+        AnyHttpUrl("https://api.linear.app/graphql"), validation_alias="WARROOM_LINEAR_API_URL"
+    )
+    linear_webhook_secret: SecretStr | None = Field(
+        None, validation_alias="WARROOM_LINEAR_WEBHOOK_SECRET"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -155,6 +187,82 @@ class Settings(BaseSettings):
                     "(expected arn:aws:sns:<region>:<account>:<topic>, comma-separated)"
                 )
         return value
+
+    @field_validator("github_repo")
+    @classmethod
+    def _valid_github_repo(cls, value: str | None) -> str | None:
+        value = (value or "").strip() or None
+        if value is not None and not _GITHUB_REPO.fullmatch(value):
+            raise ValueError(f"not a GitHub repository: {value!r} (expected owner/name)")
+        return value
+
+    @field_validator("jira_project")
+    @classmethod
+    def _valid_jira_project(cls, value: str | None) -> str | None:
+        value = (value or "").strip() or None
+        if value is not None and not _JIRA_PROJECT.fullmatch(value):
+            raise ValueError(f"not a Jira project key: {value!r} (expected e.g. OPS)")
+        return value
+
+    @field_validator("github_token", "jira_token", "linear_api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if raw is None or raw == "" else value
+
+    @model_validator(mode="after")
+    def _one_tracker(self) -> Settings:
+        partial = {
+            "github": [
+                name
+                for name, value in (
+                    ("WARROOM_GITHUB_TOKEN", self.github_token),
+                    ("WARROOM_GITHUB_REPO", self.github_repo),
+                )
+                if value is None
+            ],
+            "jira": [
+                name
+                for name, value in (
+                    ("WARROOM_JIRA_URL", self.jira_url),
+                    ("WARROOM_JIRA_EMAIL", self.jira_email),
+                    ("WARROOM_JIRA_TOKEN", self.jira_token),
+                    ("WARROOM_JIRA_PROJECT", self.jira_project),
+                )
+                if value is None
+            ],
+            "linear": [
+                name
+                for name, value in (
+                    ("WARROOM_LINEAR_API_KEY", self.linear_api_key),
+                    ("WARROOM_LINEAR_TEAM", self.linear_team),
+                )
+                if value is None
+            ],
+        }
+        sizes = {"github": 2, "jira": 4, "linear": 2}
+        for tracker, missing in partial.items():
+            # Half a tracker's settings is a typo, not a choice: say which are missing.
+            if 0 < len(missing) < sizes[tracker]:
+                raise ValueError(f"{tracker} tracker: also set {', '.join(missing)}")
+        chosen = [tracker for tracker, missing in partial.items() if not missing]
+        if len(chosen) > 1:
+            raise ValueError(
+                f"more than one ticket tracker is configured ({', '.join(chosen)}): "
+                "follow-ups are filed in one; unset the others"
+            )
+        return self
+
+    @property
+    def tracker(self) -> str | None:
+        """The ticket tracker follow-ups are filed in (github, jira, linear), if any."""
+        if self.github_token is not None and self.github_repo:
+            return "github"
+        if self.jira_token is not None and self.jira_url and self.jira_email and self.jira_project:
+            return "jira"
+        if self.linear_api_key is not None and self.linear_team:
+            return "linear"
+        return None
 
     @model_validator(mode="after")
     def _slack_credentials_together(self) -> Settings:

@@ -87,6 +87,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         tz=settings.tz,
         catalog=catalog,
         announce_private=settings.announce_private,
+        tracker=settings.tracker,
     )
     return Runtime(
         settings,

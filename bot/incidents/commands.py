@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
 STATUSES = ("investigating", "identified", "monitoring", "resolved")
 ROLES = ("commander", "comms", "scribe", "ops")
+# A follow-up given no `due` date is due this many business days (Monday to Friday) after
+# the day it is recorded, by the incident's severity: the worse the incident, the sooner.
+FOLLOWUP_DUE_DAYS = {"sev1": 5, "sev2": 10, "sev3": 20, "sev4": 20}
 MILESTONES = (
     "started",
     "detected",
@@ -33,7 +37,7 @@ USAGE: dict[str, str] = {
     "task": "task done <n>",
     "impact": "impact <text>",
     "cause": "cause <text>",
-    "action": "action <text> [@owner]",
+    "action": "action <text> [@owner] [due YYYY-MM-DD] | list | done <n> | drop <n> <why>",
     "mitigate": "mitigate [text]",
     "resolve": "resolve [text]",
     "reopen": "reopen",
@@ -97,13 +101,16 @@ class Command:
     number: int | None = None
     duration: str | None = None
     private: bool = False  # declare: a private incident, off every public surface
+    due: str | None = None  # action: "YYYY-MM-DD", a real date; the domain refuses a past one
 
     @property
     def read_only(self) -> bool:
         """True for commands that change nothing."""
         if self.verb == "stage":
             return self.target is None
-        return self.verb in READ_ONLY or (self.verb == "maintenance" and self.target == "list")
+        if self.verb in ("maintenance", "action"):
+            return self.target == "list"
+        return self.verb in READ_ONLY
 
 
 def parse_user(token: str) -> str | None:
@@ -258,9 +265,53 @@ def _action(verb: str, rest: str) -> Command:
     if not rest:
         raise CommandError("`action` needs some text", USAGE[verb])
     words = rest.split()
-    owner = parse_user(words[-1]) if len(words) > 1 else None
-    text = " ".join(words[:-1]) if owner else rest
-    return Command(verb, text=text, user=owner)
+    first = words[0].lower()
+    if first == "list" and len(words) == 1:
+        return Command(verb, target="list")
+    # `done`/`drop` then a number is the form; a text that merely starts with the word
+    # ("drop the legacy API") is a follow-up like any other.
+    if first in ("done", "drop") and (len(words) == 1 or words[1].isdigit()):
+        return _action_change(verb, first, words[1:])
+    return _action_add(verb, words)
+
+
+def _action_change(verb: str, change: str, words: list[str]) -> Command:
+    if not words or not words[0].isdigit() or int(words[0]) < 1:
+        raise CommandError(f"`action {change}` needs a follow-up number", USAGE[verb])
+    number = int(words[0])
+    if change == "done":
+        if len(words) > 1:
+            raise CommandError("`action done` takes only the follow-up number", USAGE[verb])
+        return Command(verb, target="done", number=number)
+    why = " ".join(words[1:])
+    if not why:
+        raise CommandError("`action drop` needs the reason it is dropped", USAGE[verb])
+    return Command(verb, target="drop", number=number, text=why)
+
+
+def _action_add(verb: str, words: list[str]) -> Command:
+    owner = due = None
+    # Optional trailing parts in either order: the owner and `due YYYY-MM-DD`.
+    for _ in range(2):
+        if len(words) > 2 and words[-2].lower() == "due" and due is None:
+            due = _due_date(verb, words[-1])
+            words = words[:-2]
+        elif len(words) > 1 and owner is None and parse_user(words[-1]) is not None:
+            owner = parse_user(words.pop())
+    if not words:
+        raise CommandError("`action` needs some text", USAGE[verb])
+    return Command(verb, text=" ".join(words), user=owner, due=due)
+
+
+def _due_date(verb: str, word: str) -> str:
+    """A due date as typed: a real YYYY-MM-DD date, or an error saying what was wrong."""
+    if not re.fullmatch(_DATE, word):
+        raise CommandError(f"`{word[:40]}` is not a due date (YYYY-MM-DD)", USAGE[verb])
+    try:
+        date.fromisoformat(word)
+    except ValueError:
+        raise CommandError(f"`{word}` is not a date in the calendar", USAGE[verb]) from None
+    return word
 
 
 def _drill(verb: str, rest: str) -> Command:
@@ -327,5 +378,8 @@ _PARSERS = {
 
 
 def help_text() -> str:
-    """Every command with its form, one per line."""
-    return "\n".join(f"`/incident {usage}`" for usage in USAGE.values())
+    """Every command with its form, one per line, and what a follow-up's due date defaults to."""
+    lines = [f"`/incident {usage}`" for usage in USAGE.values()]
+    dues = ", ".join(f"{days} for {sev}" for sev, days in FOLLOWUP_DUE_DAYS.items())
+    lines.append(f"A follow-up with no `due` date is due in business days: {dues}.")
+    return "\n".join(lines)

@@ -23,3 +23,5 @@ class Domain:
     # A private incident's opening is announced in the broadcast channel without its
     # title (True) or not at all (False); nothing else of it ever is.
     announce_private: bool = True
+    # The ticket tracker follow-ups are filed in (github, jira, linear); None: none is.
+    tracker: str | None = None

@@ -32,6 +32,7 @@ WEBHOOK = "webhook.send"
 POST_POSTMORTEM = "postmortem.post"
 SCHEDULE = "schedule.set"
 UNSCHEDULE = "schedule.clear"
+CREATE_TICKET = "tracker.create"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,6 +215,14 @@ class Unschedule(Effect):
     maintenance_id: int | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class CreateTicket(Effect):
+    """File follow-up `number` of the incident as a ticket in the configured tracker, once."""
+
+    kind: ClassVar[str] = CREATE_TICKET
+    number: int
+
+
 EFFECT_TYPES: tuple[type[Effect], ...] = (
     OpenChannel,
     Invite,
@@ -231,6 +240,7 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
     PostPostmortem,
     Schedule,
     Unschedule,
+    CreateTicket,
 )
 
 # Each third party gets a lane of its own: one that is down holds up only itself.
@@ -239,6 +249,7 @@ LANES = {
     STATUSPAGE: "statuspage",
     STATUSPAGE_MAINTENANCE: "statuspage",
     WEBHOOK: "webhook",
+    CREATE_TICKET: "tracker",
 }
 
 

@@ -1,4 +1,4 @@
-"""Verbs that add to the record: update, note, log, time, impact, cause, action, statuspage."""
+"""Verbs that add to the record: update, note, log, time, impact, cause, statuspage."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from bot.incidents.chronology import out_of_order
 from bot.incidents.errors import DomainError
 from bot.incidents.records import COMMAND, Origin, Recorder, milestones_of
 from bot.incidents.times import TimeError, format_local, resolve_clock, start_day
-from storage.models import ActionItem, Incident, Milestone
+from storage.models import Incident, Milestone
 
 
 def _incident(rec: Recorder) -> Incident:
@@ -122,24 +122,6 @@ def set_cause(rec: Recorder, text: str, *, actor: str) -> str:
     rec.event("cause", text, actor=actor)
     rec.touch()
     return f"Cause: {text}"
-
-
-def add_action(rec: Recorder, text: str, owner: str | None, *, actor: str) -> str:
-    """Add a follow-up action item."""
-    incident = _incident(rec)
-    rec.session.add(
-        ActionItem(
-            incident_id=incident.id,  # type: ignore[arg-type]
-            text=text,
-            owner=owner,
-            created_by=actor,
-            created_at=rec.now,
-        )
-    )
-    rec.event(
-        "action", text + (f" (owner {owner})" if owner else ""), actor=actor, data={"owner": owner}
-    )
-    return f"Action item: {text}" + (f" — owner {owner}" if owner else "")
 
 
 def statuspage(rec: Recorder, status: str, text: str, *, actor: str) -> str:

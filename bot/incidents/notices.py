@@ -156,6 +156,17 @@ class StillFiringAfterResolve(Notice):
     resolved_at: datetime
 
 
+@dataclass(frozen=True, kw_only=True)
+class TicketFiled(Notice):
+    """Follow-up `number` is now ticket `key` in `tracker`, at `url`."""
+
+    name: ClassVar[str] = "ticket_filed"
+    number: int
+    tracker: str
+    key: str
+    url: str
+
+
 NOTICE_TYPES: tuple[type[Notice], ...] = (
     StageStarted,
     TimeboxOverdue,
@@ -169,4 +180,5 @@ NOTICE_TYPES: tuple[type[Notice], ...] = (
     DeliveryFailed,
     StatusPageResult,
     StillFiringAfterResolve,
+    TicketFiled,
 )

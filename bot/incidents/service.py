@@ -8,7 +8,16 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from bot.incidents import effects, lifecycle, maintenance, notes, opening, privacy, stages
+from bot.incidents import (
+    effects,
+    followups,
+    lifecycle,
+    maintenance,
+    notes,
+    opening,
+    privacy,
+    stages,
+)
 from bot.incidents.commands import JOINED, Command, help_text
 from bot.incidents.context import Domain
 from bot.incidents.errors import DomainError
@@ -99,6 +108,10 @@ def execute(
         return Outcome(incident, shown=timeline_shown(uow.session, incident, domain.tz))
     if command.verb == "catchup":
         return Outcome(incident, shown=_catchup(uow, domain, incident))
+    if command.verb == "action" and command.target == "list":
+        uow.flush()  # a follow-up this transaction recorded belongs in it
+        today = domain.clock.now().astimezone(domain.tz).date()
+        return Outcome(incident, private=followups.listing(uow.session, incident, today))
     if command.verb == "tasks" or (command.verb == "stage" and command.target is None):
         assert incident.id is not None
         found = snapshot(uow.session, incident.id)
@@ -107,10 +120,12 @@ def execute(
     rec = Recorder(uow, incident, domain.clock.now(), domain.tz, key=key)
     # The echo goes first in the outbox so the channel reads command, then its effects.
     echo = rec.effect(effects.PostMessage(text="", actor=actor))
-    reply = _apply(rec, command, actor)
+    reply = _apply(rec, command, actor, tracker=domain.tracker)
     # Whatever the command did, the playbook's checklist hears of it (`update` posts the
-    # first status update, `cause` records the cause...).
-    stages.command_done(rec, command.verb, command.role or command.status, actor=actor)
+    # first status update, `cause` records the cause...); closing a follow-up is no
+    # `action` task's doing.
+    verb = f"action {command.target}" if command.verb == "action" and command.target else None
+    stages.command_done(rec, verb or command.verb, command.role or command.status, actor=actor)
     rec.amend(echo, text=reply)
     rec.close()
     rec.outcome.reply = reply
@@ -143,7 +158,7 @@ def _catchup_on_join(
     return Outcome(incident, shown=_catchup(uow, domain, incident))
 
 
-def _apply(rec: Recorder, command: Command, actor: str) -> str:
+def _apply(rec: Recorder, command: Command, actor: str, *, tracker: str | None) -> str:
     c = command
     match c.verb:
         case "ack":
@@ -170,8 +185,12 @@ def _apply(rec: Recorder, command: Command, actor: str) -> str:
             return notes.set_impact(rec, c.text or "", actor=actor)
         case "cause":
             return notes.set_cause(rec, c.text or "", actor=actor)
+        case "action" if c.target == "done":
+            return followups.done(rec, c.number or 0, actor=actor)
+        case "action" if c.target == "drop":
+            return followups.drop(rec, c.number or 0, c.text or "", actor=actor)
         case "action":
-            return notes.add_action(rec, c.text or "", c.user, actor=actor)
+            return followups.add(rec, c.text or "", c.user, c.due, actor=actor, tracker=tracker)
         case "statuspage":
             return notes.statuspage(rec, c.status or "", c.text or "", actor=actor)
         case "public-title":

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bot.incidents.effects import WEBHOOK
+from bot.incidents.followups import CHANGE_KINDS as FOLLOWUP_CHANGES
 from bot.incidents.overview import IncidentList
 from bot.incidents.people import known_names, name_of, with_names
 from bot.incidents.times import elapsed, format_duration, format_on_day, start_day
@@ -30,10 +31,13 @@ def is_bookkeeping(kind: str, data: Mapping[str, Any] | None) -> bool:
     each webhook delivery (and a webhook given up on), and every try of an integration
     that failed and was retried. Kept in the API's timeline (`source: system`); a
     postmortem reader wants what people and the outside world saw, and the outcome of a
-    page or status-page update, which stay."""
+    page or status-page update, which stay. A follow-up's later changes and its ticket
+    are what the action items table shows, so they stay out of the timeline too."""
     data = data or {}
+    if kind in FOLLOWUP_CHANGES:
+        return True
     if kind == "integration":
-        return data.get("integration") == "webhook" or (
+        return data.get("integration") in ("webhook", "tracker") or (
             data.get("ok") is False and bool(data.get("retry"))
         )
     return kind in ("delivery_failed", "delivery_refused") and data.get("kind") == WEBHOOK

@@ -26,7 +26,7 @@ from bot.postmortem.sections import (
     metrics,
     services_of,
 )
-from storage.models import ActionItem, Alert, TimelineEvent
+from storage.models import Alert, Followup, TimelineEvent
 from storage.people import names
 
 MISSING = "—"
@@ -83,6 +83,9 @@ class ActionRow:
     owner: str
     due: str
     status: str
+    number: int = 0  # as in `action done <n>`
+    ticket: str = MISSING  # its tracker key, "acme/ops#12"
+    ticket_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,9 +166,9 @@ def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
     roles = dict(incident.roles)
     actions = list(
         session.scalars(
-            select(ActionItem)
-            .where(col(ActionItem.incident_id) == incident_id)
-            .order_by(col(ActionItem.created_at), col(ActionItem.id))
+            select(Followup)
+            .where(col(Followup.incident_id) == incident_id)
+            .order_by(col(Followup.number))
         )
     )
     alerts = list(
@@ -237,7 +240,15 @@ def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
         stages=adherence(incident, tz, day=day, name=name),
         prompts=PROMPTS,
         actions=tuple(
-            ActionRow(a.text, name(a.owner), a.due.isoformat() if a.due else MISSING, a.status)
+            ActionRow(
+                a.text,
+                name(a.owner),
+                a.due.isoformat() if a.due else MISSING,
+                a.status,
+                a.number,
+                a.ticket_key or MISSING,
+                a.ticket_url,
+            )
             for a in actions
         ),
         responders=_responders(entries, roles, name),

@@ -21,11 +21,12 @@ from bot.incidents.notices import (
     StatusPageResult,
     StatusUpdateDue,
     StillFiringAfterResolve,
+    TicketFiled,
     TimeboxOverdue,
     Unacknowledged,
 )
 from bot.incidents.times import format_duration, format_local
-from bot.slack.escape import escape, mention
+from bot.slack.escape import escape, link, mention
 from bot.slack.ids import ActionId
 from bot.slack.limits import TEXT_OBJECT_MAX, fit_text
 
@@ -46,7 +47,9 @@ DOING = {
     "postmortem.post": "upload the postmortem draft",
     "schedule.set": "schedule a reminder",
     "schedule.clear": "cancel a reminder",
+    "tracker.create": "file the follow-up as a ticket",
 }
+TRACKER_NAMES = {"github": "GitHub", "jira": "Jira", "linear": "Linear"}
 
 
 def render(notice: Notice, tz: ZoneInfo) -> str:
@@ -106,6 +109,9 @@ def render(notice: Notice, tz: ZoneInfo) -> str:
                 f"resolved at {when} {tz.key} and its alerts fire again; they are added to "
                 "the timeline, and further repeats only counted. Reopen it if it is not over."
             )
+        case TicketFiled(number=n, tracker=tracker, key=key, url=url):
+            where = TRACKER_NAMES.get(tracker, tracker)
+            return f":ticket: Follow-up {n} is filed in {where}: {link(url, key)}"
     raise ValueError(f"no Slack wording for the notice {notice.name!r}")
 
 

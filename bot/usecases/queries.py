@@ -10,7 +10,7 @@ from sqlmodel import Session, col
 
 from bot.incidents.snapshot import IncidentSnapshot, snapshot, snapshots
 from bot.incidents.views import timeline
-from storage.models import OPEN_STATUSES, ActionItem, Alert, Incident, TimelineEvent
+from storage.models import OPEN_STATUSES, Alert, Followup, Incident, TimelineEvent
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class IncidentRecord:
 
     incident: IncidentSnapshot
     alerts: list[Alert]
-    action_items: list[ActionItem]
+    action_items: list[Followup]
 
 
 def open_incidents(session: Session) -> list[IncidentSnapshot]:
@@ -101,9 +101,9 @@ def incident_record(session: Session, incident_id: int) -> IncidentRecord | None
         select(Alert).where(col(Alert.incident_id) == incident_id).order_by(col(Alert.id))
     )
     items = session.scalars(
-        select(ActionItem)
-        .where(col(ActionItem.incident_id) == incident_id)
-        .order_by(col(ActionItem.id))
+        select(Followup)
+        .where(col(Followup.incident_id) == incident_id)
+        .order_by(col(Followup.number))
     )
     return IncidentRecord(found, list(alerts), list(items))
 

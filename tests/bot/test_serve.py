@@ -115,6 +115,15 @@ def test_readiness_and_the_start_log_say_which_integrations_are_configured(tmp_p
             "WARROOM_SNS_TOPIC_ARNS: not an SNS topic ARN: 'MyTopic'",
         ),
         (
+            {
+                "WARROOM_GITHUB_TOKEN": "github_pat_0123456789abcdef",
+                "WARROOM_GITHUB_REPO": "acme/ops",
+                "WARROOM_LINEAR_API_KEY": "lin_api_0123456789abcdef",
+                "WARROOM_LINEAR_TEAM": "ENG",
+            },
+            "more than one ticket tracker is configured (github, linear)",
+        ),
+        (
             {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"},
             "warroom: cannot use the database:",
         ),

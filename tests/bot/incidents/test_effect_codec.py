@@ -35,6 +35,9 @@ NOTICES: list[notices.Notice] = [
         status="investigating", updated=False, reason="Statuspage is not configured"
     ),
     notices.StillFiringAfterResolve(title="Matching engine errors", resolved_at=AT),
+    notices.TicketFiled(
+        number=2, tracker="github", key="acme/ops#12", url="https://github.com/acme/ops/issues/12"
+    ),
 ]
 
 EFFECTS: list[effects.Effect] = [
@@ -70,6 +73,7 @@ EFFECTS: list[effects.Effect] = [
     effects.Schedule(job="maintenance", maintenance_id=3, phase="end", due_at=UNTIL),
     effects.Unschedule(incident_id=7, job="timebox", stage="respond"),
     effects.Unschedule(job="maintenance", maintenance_id=3),
+    effects.CreateTicket(incident_id=7, number=2),
 ]
 
 

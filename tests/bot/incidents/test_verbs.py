@@ -11,7 +11,7 @@ from bot.incidents.commands import parse_command
 from bot.incidents.errors import DomainError
 from bot.incidents.service import execute
 from bot.incidents.views import Entry, TasksShown, TimelineShown
-from storage.models import ActionItem, Incident, RoleAssignment, TimelineEvent
+from storage.models import Followup, Incident, RoleAssignment, TimelineEvent
 from storage.unit_of_work import unit_of_work
 
 
@@ -263,10 +263,10 @@ def test_action_items_are_stored_with_owner(run, sessions, incident_id) -> None:
     run("action Multi-region redundancy <@U0BOB>", incident_id)
     run("action Review affected customers", incident_id)
     with sessions() as session:
-        rows = session.exec(select(ActionItem).where(ActionItem.incident_id == incident_id)).all()
-    assert [(r.text, r.owner, r.status) for r in rows] == [
-        ("Multi-region redundancy", "U0BOB", "open"),
-        ("Review affected customers", None, "open"),
+        rows = session.exec(select(Followup).where(Followup.incident_id == incident_id)).all()
+    assert [(r.number, r.text, r.owner, r.status) for r in rows] == [
+        (1, "Multi-region redundancy", "U0BOB", "open"),
+        (2, "Review affected customers", None, "open"),
     ]
 
 

@@ -63,7 +63,10 @@ def test_pipes_newlines_and_markup_in_text_stay_inside_their_cell(run, declared,
         "command",
     ] in rows
     # `action` splits its words (to find the owner), so its newline is already a space.
-    assert table(text, "Action items") == [["1", r"fix \| it now", "Bob Lee", "—", "open"]]
+    # Declared sev3 on Wednesday 2021-03-10: due 20 business days later, no ticket yet.
+    assert table(text, "Action items") == [
+        ["1", r"fix \| it now", "Bob Lee", "2021-04-07", "open", "—"]
+    ]
     assert "<!--" not in text
     symptom = r"order book | depth | 1 | 2 | third line &lt;!-- swallow"
     assert f"- **Customer-facing symptom:** {symptom}\n" in section(text, "Impact") + "\n"

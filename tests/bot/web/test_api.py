@@ -161,7 +161,8 @@ def test_detail_shape(opened: tuple[Served, int], catalog) -> None:
 
     [item] = detail["action_items"]
     assert item["text"] == "Multi-region redundancy for the dependency"
-    assert (item["owner"], item["status"], item["due"]) == ("U0CAROL", "open", None)
+    # A sev1 of Wednesday 2021-03-10: due 5 business days later.
+    assert (item["owner"], item["status"], item["due"]) == ("U0CAROL", "open", "2021-03-17")
 
 
 def test_milestone_edits_keep_their_history(opened: tuple[Served, int]) -> None:
