@@ -125,6 +125,15 @@ def incidents(
     """Incidents newest first (by when they were opened, then id), `limit` at most, those
     after `after`. Paging by position, not by offset: incidents opened meanwhile sort
     before every page already read, so paging on neither repeats nor skips one."""
+    rows = session.execute(list_query(where, after).limit(limit + 1)).all()
+    shown = rows[:limit]
+    last = shown[-1] if len(rows) > limit else None
+    following = Position(last.created_at, last.id) if last is not None else None
+    return IncidentPage(_listed(session, shown), following)
+
+
+def list_query(where: IncidentFilter, after: Position | None) -> Select[*tuple[Any, ...]]:
+    """The list's statement, without its limit: the columns shown, newest first."""
     opened, number = col(Incident.created_at), col(Incident.id)
     query = select(*_LISTED).order_by(opened.desc(), number.desc())
     if where.status == "open":
@@ -147,11 +156,7 @@ def incidents(
             opened <= after.opened_at,
             or_(opened < after.opened_at, and_(opened == after.opened_at, number < after.id)),
         )
-    rows = session.execute(query.limit(limit + 1)).all()
-    shown = rows[:limit]
-    last = shown[-1] if len(rows) > limit else None
-    following = Position(last.created_at, last.id) if last is not None else None
-    return IncidentPage(_listed(session, shown), following)
+    return query
 
 
 def _listed(session: Session, rows: Sequence[Row[Any]]) -> list[IncidentListed]:
@@ -246,16 +251,21 @@ def incident_events(
     reader already past it, and no entry is shown twice."""
     if not _exists(session, incident_id):
         return None
+    rows = session.execute(timeline_query(incident_id, after).limit(limit + 1)).all()
+    shown = rows[:limit]
+    last = shown[-1] if len(rows) > limit else None
+    following = EntryPosition(last.at, last.id) if last is not None else None
+    return TimelinePage([_entry(row) for row in shown], following)
+
+
+def timeline_query(incident_id: int, after: EntryPosition | None) -> Select[*tuple[Any, ...]]:
+    """The timeline's statement, without its limit: the entries after `after`, in order."""
     at, number = col(TimelineEvent.occurred_at), col(TimelineEvent.id)
     query = _entries(incident_id).order_by(at, number)
     if after is not None:
         # The first conjunct alone is a range ix_timeline_incident_occurred seeks to.
         query = query.where(at >= after.occurred_at, or_(at > after.occurred_at, number > after.id))
-    rows = session.execute(query.limit(limit + 1)).all()
-    shown = rows[:limit]
-    last = shown[-1] if len(rows) > limit else None
-    following = EntryPosition(last.at, last.id) if last is not None else None
-    return TimelinePage([_entry(row) for row in shown], following)
+    return query
 
 
 def last_events(session: Session, incident_id: int, *, count: int) -> TimelinePage | None:
