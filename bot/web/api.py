@@ -15,6 +15,8 @@ from bot.incidents.untrusted import clean_text
 from bot.postmortem import current_draft
 from bot.usecases.queries import (
     IncidentListed,
+    IncidentPage,
+    TimelinePage,
     incident_events,
     incident_record,
     incidents,
@@ -98,7 +100,11 @@ def _milestone(fact: MilestoneFact) -> MilestoneOut:
 
 def list_incidents(session: Session, query: ListQuery) -> IncidentList:
     """One page of incidents, newest first, filtered; `next_cursor` reads the next page."""
-    page = incidents(session, query.where, limit=query.limit, after=query.after)
+    return incident_list(incidents(session, query.where, limit=query.limit, after=query.after))
+
+
+def incident_list(page: IncidentPage) -> IncidentList:
+    """A page of the list as the API answers it."""
     return IncidentList(
         incidents=[_summary(found) for found in page.incidents],
         next_cursor=encode_cursor(page.next) if page.next is not None else None,
@@ -125,15 +131,20 @@ def incident_detail(session: Session, incident_id: int) -> IncidentDetail:
     )
 
 
-def incident_timeline(session: Session, incident_id: int, query: TimelineQuery) -> Timeline:
-    """A page of an incident's timeline entries, in the order they happened; `next_cursor`
-    reads the next page."""
+def incident_timeline(session: Session, incident_id: int, query: TimelineQuery) -> TimelinePage:
+    """The page of an incident's timeline a request asks for (WebError 404: no such
+    incident)."""
     if query.last is not None:
         page = last_events(session, incident_id, count=query.last)
     else:
         page = incident_events(session, incident_id, limit=query.limit, after=query.after)
     if page is None:
         raise WebError(404, f"no incident #{incident_id}")
+    return page
+
+
+def timeline_answer(page: TimelinePage) -> Timeline:
+    """A page of the timeline as the API answers it; `next_cursor` reads the next page."""
     return Timeline(
         events=[
             EventOut(at=e.at, kind=e.kind, actor=e.actor, text=e.text, source=e.source)
@@ -180,8 +191,9 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         """List incidents newest first (by when they were opened), a page at a time."""
         query = read_list_query(request.query_params.multi_items())
         with transaction(runtime.sessions) as session:
-            page = list_incidents(session, query)
-        return rendered(page)
+            page = incidents(session, query.where, limit=query.limit, after=query.after)
+        # Answered past the transaction, which on SQLite holds the writers' lock.
+        return rendered(incident_list(page))
 
     @router.get("/incidents/{incident_id}", response_model=IncidentDetail, responses=not_found)
     def get_incident(incident_id: IncidentId) -> IncidentDetail:
@@ -204,7 +216,8 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         query = read_timeline_query(request.query_params.multi_items())
         with transaction(runtime.sessions) as session:
             page = incident_timeline(session, incident_id, query)
-        return rendered(page)
+        # Answered past the transaction, which on SQLite holds the writers' lock.
+        return rendered(timeline_answer(page))
 
     @router.get(
         "/incidents/{incident_id}/postmortem",
