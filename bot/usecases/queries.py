@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -125,7 +125,8 @@ def incidents(
     """Incidents newest first (by when they were opened, then id), `limit` at most, those
     after `after`. Paging by position, not by offset: incidents opened meanwhile sort
     before every page already read, so paging on neither repeats nor skips one."""
-    rows = session.execute(list_query(where, after).limit(limit + 1)).all()
+    # On the Core connection: plain rows, without the ORM's loading machinery.
+    rows = session.connection().execute(list_query(where, after).limit(limit + 1)).all()
     shown = rows[:limit]
     last = shown[-1] if len(rows) > limit else None
     following = Position(last.created_at, last.id) if last is not None else None
@@ -251,11 +252,13 @@ def incident_events(
     reader already past it, and no entry is shown twice."""
     if not _exists(session, incident_id):
         return None
-    rows = session.execute(timeline_query(incident_id, after).limit(limit + 1)).all()
+    # On the Core connection: plain rows, without the ORM's loading machinery.
+    statement = timeline_query(incident_id, after).limit(limit + 1)
+    rows = session.connection().execute(statement).all()
     shown = rows[:limit]
     last = shown[-1] if len(rows) > limit else None
     following = EntryPosition(last.at, last.id) if last is not None else None
-    return TimelinePage([_entry(row) for row in shown], following)
+    return TimelinePage(_entries_of(shown), following)
 
 
 def timeline_query(incident_id: int, after: EntryPosition | None) -> Select[*tuple[Any, ...]]:
@@ -274,8 +277,9 @@ def last_events(session: Session, incident_id: int, *, count: int) -> TimelinePa
     if not _exists(session, incident_id):
         return None
     at, number = col(TimelineEvent.occurred_at), col(TimelineEvent.id)
-    rows = session.execute(_entries(incident_id).order_by(at.desc(), number.desc()).limit(count))
-    return TimelinePage([_entry(row) for row in reversed(rows.all())], None)
+    statement = _entries(incident_id).order_by(at.desc(), number.desc()).limit(count)
+    rows = session.connection().execute(statement).all()
+    return TimelinePage(_entries_of(reversed(rows)), None)
 
 
 def _exists(session: Session, incident_id: int) -> bool:
@@ -295,5 +299,8 @@ def _entries(incident_id: int) -> Select[*tuple[Any, ...]]:
     ).where(col(TimelineEvent.incident_id) == incident_id)
 
 
-def _entry(row: Row[Any]) -> TimelineEntry:
-    return TimelineEntry(row.at, row.kind, row.actor, row.text, row.source)
+def _entries_of(rows: Iterable[Sequence[Any]]) -> list[TimelineEntry]:
+    # Unpacked by position: a row's attribute lookup by name costs more than the rest.
+    return [
+        TimelineEntry(at, kind, actor, text, source) for at, kind, actor, text, source, _ in rows
+    ]
