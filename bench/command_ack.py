@@ -159,8 +159,14 @@ def settle(server: Server, host: Server, incident_id: int, notes: int) -> tuple[
     with httpx.Client(base_url=server.url, headers=AUTH, timeout=60) as client:
 
         def recorded() -> int:
-            events = client.get(f"/api/incidents/{incident_id}/timeline").json()["events"]
-            return sum(1 for event in events if event["kind"] == "note")
+            # The timeline answers a page at a time: read it to the end.
+            count, params = 0, {"limit": "1000"}
+            while True:
+                page = client.get(f"/api/incidents/{incident_id}/timeline", params=params).json()
+                count += sum(1 for event in page["events"] if event["kind"] == "note")
+                if page["next_cursor"] is None:
+                    return count
+                params = {"limit": "1000", "cursor": page["next_cursor"]}
 
         count, progress_at = recorded(), time.perf_counter()
         while count < notes and time.perf_counter() - progress_at < STALL:

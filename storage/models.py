@@ -36,6 +36,11 @@ class Incident(SQLModel, table=True):
         ),
         # A group with nothing open looks for its last resolved incident (re-fire policy).
         Index("ix_incidents_grouping_key", "grouping_key"),
+        # The list's order (opened, id), alone and under each filter it seeks by (0017).
+        Index("ix_incidents_opened", "created_at", "id"),
+        Index("ix_incidents_status_opened", "status", "created_at", "id"),
+        Index("ix_incidents_severity_opened", "severity", "created_at", "id"),
+        Index("ix_incidents_playbook_opened", "playbook_id", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -77,7 +82,11 @@ class Milestone(SQLModel, table=True):
     """A named moment of an incident, with where its time came from and how it was edited."""
 
     __tablename__ = "milestones"
-    __table_args__ = (UniqueConstraint("incident_id", "name", name="uq_milestones_name"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "name", name="uq_milestones_name"),
+        # One milestone across incidents (the stats' time to it) (0017).
+        Index("ix_milestones_name", "name", "incident_id", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incidents.id", index=True)
@@ -92,7 +101,12 @@ class TimelineEvent(SQLModel, table=True):
     """One entry of an incident's timeline."""
 
     __tablename__ = "timeline_events"
-    __table_args__ = (Index("ix_timeline_incident_occurred", "incident_id", "occurred_at", "id"),)
+    __table_args__ = (
+        # The timeline's order, which the API pages by.
+        Index("ix_timeline_incident_occurred", "incident_id", "occurred_at", "id"),
+        # One kind of entry across incidents (the stats' first update per incident) (0017).
+        Index("ix_timeline_kind", "kind", "incident_id", "occurred_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incidents.id")
@@ -291,7 +305,7 @@ class Followup(SQLModel, table=True):
 
     Numbered within its incident (`action done 2`); its ticket, once a tracker filed it,
     is found again by (`tracker`, `ticket_key`) when the tracker's webhook reports on it.
-    Supersedes `action_items` (whose rows migration 0019 copied here).
+    Supersedes `action_items` (whose rows migration 0018 copied here).
     """
 
     __tablename__ = "followups"

@@ -16,7 +16,7 @@ from bot.incidents.commands import STATUSES
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from bot.incidents.snapshot import IncidentSnapshot
+    from bot.usecases.queries import IncidentListed
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000  # as GET /api/incidents
@@ -83,7 +83,7 @@ def run_incidents(args: argparse.Namespace, session: Session, tz: ZoneInfo) -> i
     return 0
 
 
-def _line(row: IncidentSnapshot, tz: ZoneInfo, now: datetime, commander: str | None) -> str:
+def _line(row: IncidentListed, tz: ZoneInfo, now: datetime, commander: str | None) -> str:
     from bot.incidents.times import elapsed, format_duration
     from bot.incidents.untrusted import clean_text
 

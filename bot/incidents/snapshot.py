@@ -133,7 +133,7 @@ def snapshots(session: Session, incidents: Sequence[Incident]) -> list[IncidentS
     milestones = _milestones(session, ids)
     roles = roles_by_incident(session, ids)
     links = _links(session, ids)
-    senders = _senders(session, ids)
+    senders = senders_by_incident(session, ids)
     return [
         replace(
             _snapshot(
@@ -148,7 +148,7 @@ def snapshots(session: Session, incidents: Sequence[Incident]) -> list[IncidentS
     ]
 
 
-def _senders(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+def senders_by_incident(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """Each alerted incident's `source` (its first alert's) and distinct `alert_names`."""
     found: dict[int, dict[str, Any]] = {}
     if not ids:

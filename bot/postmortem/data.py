@@ -17,6 +17,7 @@ from bot.incidents.views import is_bookkeeping
 from bot.postmortem.sections import (
     ROLE_ORDER,
     AlertRow,
+    AlertSeen,
     Metric,
     StageRow,
     Window,
@@ -164,20 +165,28 @@ def build(session: Session, incident_id: int, *, tz: ZoneInfo) -> Postmortem:
     events = [event for event in events if not is_bookkeeping(event.kind, event.data)]
     milestones = incident.milestone_times
     roles = dict(incident.roles)
-    actions = list(
-        session.scalars(
-            select(Followup)
-            .where(col(Followup.incident_id) == incident_id)
-            .order_by(col(Followup.number))
+    actions = session.execute(
+        select(
+            col(Followup.text),
+            col(Followup.owner),
+            col(Followup.due),
+            col(Followup.status),
+            col(Followup.number),
+            col(Followup.ticket_key),
+            col(Followup.ticket_url),
         )
-    )
-    alerts = list(
-        session.scalars(
-            select(Alert)
+        .where(col(Followup.incident_id) == incident_id)
+        .order_by(col(Followup.number))
+    ).all()
+    alerts = [
+        AlertSeen(*row)
+        for row in session.execute(
+            # The columns named as AlertSeen names its fields, so the two stay in step.
+            select(*(getattr(Alert, name) for name in AlertSeen._fields))
             .where(col(Alert.incident_id) == incident_id)
             .order_by(col(Alert.first_seen_at), col(Alert.id))
         )
-    )
+    ]
 
     # Count entries per actor in the order they first spoke: the authors of the record.
     entries: dict[str, int] = {}
@@ -274,7 +283,7 @@ def _overview(incident: IncidentSnapshot, window: Window, services: tuple[str, .
     return sentence
 
 
-def _trigger(incident: IncidentSnapshot, alerts: list[Alert], name: Namer) -> str:
+def _trigger(incident: IncidentSnapshot, alerts: list[AlertSeen], name: Namer) -> str:
     if alerts:
         first = alerts[0]
         return f"{first.source} alert: {first.title}"

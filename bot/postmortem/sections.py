@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from bot.incidents.snapshot import IncidentSnapshot, Task
 from bot.incidents.times import elapsed, format_duration, format_on_day
-from storage.models import Alert
 
 MISSING = "—"
 ROLE_ORDER = ("commander", "comms", "scribe", "ops")
@@ -186,7 +186,21 @@ def _spent(
     return None
 
 
-def services_of(alerts: list[Alert]) -> tuple[str, ...]:
+class AlertSeen(NamedTuple):
+    """What a draft shows of an alert: read as these columns alone, never its annotations."""
+
+    source: str
+    fingerprint: str
+    title: str
+    status: str
+    labels: dict[str, str]
+    url: str | None
+    starts_at: datetime | None
+    first_seen_at: datetime
+    seen_count: int
+
+
+def services_of(alerts: Sequence[AlertSeen]) -> tuple[str, ...]:
     """Affected services named by the alerts' service, job or app labels, in order."""
     found: dict[str, None] = {}
     for alert in alerts:
@@ -197,7 +211,7 @@ def services_of(alerts: list[Alert]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def alert_row(alert: Alert, tz: ZoneInfo) -> AlertRow:
+def alert_row(alert: AlertSeen, tz: ZoneInfo) -> AlertRow:
     """An alert for the appendix, labels sorted, first seen in the team's zone."""
     labels = dict(sorted(alert.labels.items()))
     return AlertRow(

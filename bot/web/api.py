@@ -13,10 +13,26 @@ from bot.composition.runtime import Runtime
 from bot.incidents.snapshot import IncidentSnapshot, MilestoneFact, StageFact
 from bot.incidents.untrusted import clean_text
 from bot.postmortem import current_draft
-from bot.usecases.queries import incident_events, incident_record, incidents
+from bot.usecases.queries import (
+    IncidentListed,
+    IncidentPage,
+    TimelinePage,
+    incident_events,
+    incident_record,
+    incidents,
+    last_events,
+)
 from bot.web.auth import require_auth
 from bot.web.errors import ErrorBody, JSONErrorRoute, WebError
-from bot.web.incident_query import PARAMETERS, ListQuery, encode_cursor, read_list_query
+from bot.web.incident_query import (
+    PARAMETERS,
+    TIMELINE_PARAMETERS,
+    ListQuery,
+    TimelineQuery,
+    encode_cursor,
+    read_list_query,
+    read_timeline_query,
+)
 from bot.web.models import (
     ActionItemOut,
     AlertOut,
@@ -48,7 +64,7 @@ class StoredTextResponse(JSONResponse):
         return clean_text(text).encode("utf-8")
 
 
-def _summary(incident: IncidentSnapshot) -> IncidentSummary:
+def _summary(incident: IncidentSnapshot | IncidentListed) -> IncidentSummary:
     return IncidentSummary(
         id=incident.id,
         title=incident.title,
@@ -84,7 +100,11 @@ def _milestone(fact: MilestoneFact) -> MilestoneOut:
 
 def list_incidents(session: Session, query: ListQuery) -> IncidentList:
     """One page of incidents, newest first, filtered; `next_cursor` reads the next page."""
-    page = incidents(session, query.where, limit=query.limit, after=query.after)
+    return incident_list(incidents(session, query.where, limit=query.limit, after=query.after))
+
+
+def incident_list(page: IncidentPage) -> IncidentList:
+    """A page of the list as the API answers it."""
     return IncidentList(
         incidents=[_summary(found) for found in page.incidents],
         next_cursor=encode_cursor(page.next) if page.next is not None else None,
@@ -111,17 +131,34 @@ def incident_detail(session: Session, incident_id: int) -> IncidentDetail:
     )
 
 
-def incident_timeline(session: Session, incident_id: int) -> Timeline:
-    """An incident's timeline entries in the order they happened."""
-    events = incident_events(session, incident_id)
-    if events is None:
+def incident_timeline(session: Session, incident_id: int, query: TimelineQuery) -> TimelinePage:
+    """The page of an incident's timeline a request asks for (WebError 404: no such
+    incident)."""
+    if query.last is not None:
+        page = last_events(session, incident_id, count=query.last)
+    else:
+        page = incident_events(session, incident_id, limit=query.limit, after=query.after)
+    if page is None:
         raise WebError(404, f"no incident #{incident_id}")
+    return page
+
+
+def timeline_answer(page: TimelinePage) -> Timeline:
+    """A page of the timeline as the API answers it; `next_cursor` reads the next page."""
     return Timeline(
         events=[
-            EventOut(at=e.occurred_at, kind=e.kind, actor=e.actor, text=e.text, source=e.source)
-            for e in events
-        ]
+            EventOut(at=e.at, kind=e.kind, actor=e.actor, text=e.text, source=e.source)
+            for e in page.entries
+        ],
+        next_cursor=encode_cursor(page.next) if page.next is not None else None,
     )
+
+
+def rendered(answer: Timeline | IncidentList) -> StoredTextResponse:
+    """The answer as the route's response, built where the route runs: a sync route runs
+    in the thread pool, and FastAPI would otherwise serialize a returned model (a page of
+    a thousand entries) on the event loop, where alerts wait for their 202."""
+    return StoredTextResponse(answer.model_dump(mode="json"))
 
 
 def _documented(name: str, description: str) -> Any:
@@ -150,11 +187,13 @@ def build_api_router(runtime: Runtime) -> APIRouter:
     documented = [Depends(_documented(name, text)) for name, text in PARAMETERS.items()]
 
     @router.get("/incidents", response_model=IncidentList, dependencies=documented)
-    def get_incidents(request: Request) -> IncidentList:
+    def get_incidents(request: Request) -> StoredTextResponse:
         """List incidents newest first (by when they were opened), a page at a time."""
         query = read_list_query(request.query_params.multi_items())
         with transaction(runtime.sessions) as session:
-            return list_incidents(session, query)
+            page = incidents(session, query.where, limit=query.limit, after=query.after)
+        # Answered past the transaction, which on SQLite holds the writers' lock.
+        return rendered(incident_list(page))
 
     @router.get("/incidents/{incident_id}", response_model=IncidentDetail, responses=not_found)
     def get_incident(incident_id: IncidentId) -> IncidentDetail:
@@ -162,11 +201,23 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         with transaction(runtime.sessions) as session:
             return incident_detail(session, incident_id)
 
-    @router.get("/incidents/{incident_id}/timeline", response_model=Timeline, responses=not_found)
-    def get_timeline(incident_id: IncidentId) -> Timeline:
-        """The incident's timeline in the order things happened."""
+    timeline_documented = [
+        Depends(_documented(name, text)) for name, text in TIMELINE_PARAMETERS.items()
+    ]
+
+    @router.get(
+        "/incidents/{incident_id}/timeline",
+        response_model=Timeline,
+        responses=not_found,
+        dependencies=timeline_documented,
+    )
+    def get_timeline(incident_id: IncidentId, request: Request) -> StoredTextResponse:
+        """The incident's timeline in the order things happened, a page at a time."""
+        query = read_timeline_query(request.query_params.multi_items())
         with transaction(runtime.sessions) as session:
-            return incident_timeline(session, incident_id)
+            page = incident_timeline(session, incident_id, query)
+        # Answered past the transaction, which on SQLite holds the writers' lock.
+        return rendered(timeline_answer(page))
 
     @router.get(
         "/incidents/{incident_id}/postmortem",

@@ -1,5 +1,6 @@
-"""The query string of `GET /api/incidents`: read and checked in one place, each refusal a
-422 naming its parameter, and the opaque cursor that carries a page's end to the next."""
+"""The query strings of `GET /api/incidents` and `GET /api/incidents/{id}/timeline`: read
+and checked in one place, each refusal a 422 naming its parameter, and the opaque cursor
+that carries a page's end to the next."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.usecases.queries import IncidentFilter, Position
+from bot.usecases.queries import EntryPosition, IncidentFilter, Position
 from bot.web.errors import WebError
 from storage.models import OPEN_STATUSES
 
@@ -33,6 +34,15 @@ PARAMETERS = {
     "cursor": "the next_cursor of the page before",
     "limit": f"incidents per page, 1 to {LIST_LIMIT} (default {DEFAULT_LIMIT})",
 }
+# A timeline page: enough for a whole ordinary incident in one read, and bounded for one
+# with tens of thousands of entries (an alert storm's).
+TIMELINE_DEFAULT_LIMIT = 500
+TIMELINE_LIMIT = 1000
+TIMELINE_PARAMETERS = {
+    "cursor": "the next_cursor of the page before",
+    "limit": f"entries per page, 1 to {TIMELINE_LIMIT} (default {TIMELINE_DEFAULT_LIMIT})",
+    "last": f"only the last N entries, 1 to {TIMELINE_LIMIT}, in order (not with cursor or limit)",
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,15 @@ class ListQuery:
     after: Position | None
 
 
+@dataclass(frozen=True)
+class TimelineQuery:
+    """A timeline request: the first `limit` entries after `after`, or the `last` ones."""
+
+    limit: int
+    after: EntryPosition | None
+    last: int | None
+
+
 def refuse(parameter: str, problem: str) -> WebError:
     """A 422 whose body names the parameter at fault."""
     return WebError(422, {"error": f"{parameter}: {problem}", "parameter": parameter})
@@ -52,13 +71,7 @@ def refuse(parameter: str, problem: str) -> WebError:
 def read_list_query(params: Sequence[tuple[str, str]]) -> ListQuery:
     """Read `GET /api/incidents`'s parameters (every pair, repeats included); WebError 422
     for an unknown parameter, a repeated one or a bad value."""
-    values: dict[str, str] = {}
-    for name, value in params:
-        if name not in PARAMETERS:
-            raise refuse(name, f"unknown parameter; known: {', '.join(PARAMETERS)}")
-        if name in values:
-            raise refuse(name, "given more than once")
-        values[name] = value
+    values = _values(params, PARAMETERS)
     where = IncidentFilter(
         status=_one_of(values, "status", STATUS_FILTERS),
         severity=_one_of(values, "severity", SEVERITIES),
@@ -69,7 +82,35 @@ def read_list_query(params: Sequence[tuple[str, str]]) -> ListQuery:
     )
     if where.since and where.until and where.until <= where.since:
         raise refuse("until", "must be later than since")
-    return ListQuery(where, _limit(values), _cursor(values))
+    cursor = _cursor(values)
+    after = Position(*cursor) if cursor is not None else None
+    return ListQuery(where, _limit(values, DEFAULT_LIMIT, LIST_LIMIT), after)
+
+
+def read_timeline_query(params: Sequence[tuple[str, str]]) -> TimelineQuery:
+    """Read `GET /api/incidents/{id}/timeline`'s parameters; WebError 422 for an unknown,
+    repeated or bad one, and for `last` beside `cursor` or `limit`."""
+    values = _values(params, TIMELINE_PARAMETERS)
+    limit = _limit(values, TIMELINE_DEFAULT_LIMIT, TIMELINE_LIMIT)
+    cursor = _cursor(values)
+    if "last" not in values:
+        return TimelineQuery(limit, EntryPosition(*cursor) if cursor else None, None)
+    for other in ("cursor", "limit"):
+        if other in values:
+            raise refuse("last", f"cannot be combined with {other}: it reads the end")
+    return TimelineQuery(limit, None, _limit(values, TIMELINE_LIMIT, TIMELINE_LIMIT, "last"))
+
+
+def _values(params: Sequence[tuple[str, str]], known: Mapping[str, str]) -> dict[str, str]:
+    """Each parameter's value, refusing an unknown or repeated one."""
+    values: dict[str, str] = {}
+    for name, value in params:
+        if name not in known:
+            raise refuse(name, f"unknown parameter; known: {', '.join(known)}")
+        if name in values:
+            raise refuse(name, "given more than once")
+        values[name] = value
+    return values
 
 
 def _one_of(values: Mapping[str, str], name: str, allowed: Sequence[str]) -> str | None:
@@ -108,22 +149,24 @@ def _time(values: Mapping[str, str], name: str) -> datetime | None:
         raise refuse(name, f"{value!r} is not an ISO 8601 time with an offset") from error
 
 
-def _limit(values: Mapping[str, str]) -> int:
-    value = values.get("limit")
+def _limit(values: Mapping[str, str], default: int, most: int, name: str = "limit") -> int:
+    value = values.get(name)
     if value is None:
-        return DEFAULT_LIMIT
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= LIST_LIMIT:
-        raise refuse("limit", f"{value!r} is not a whole number from 1 to {LIST_LIMIT}")
+        return default
+    # At most 4 digits: int() of a thousand-digit string costs, and is never a limit.
+    if not value.isascii() or not value.isdigit() or len(value) > 4 or not 1 <= int(value) <= most:
+        raise refuse(name, f"{value!r} is not a whole number from 1 to {most}")
     return int(value)
 
 
-def encode_cursor(position: Position) -> str:
-    """An opaque cursor for the page after `position`."""
-    raw = json.dumps({"at": position.opened_at.isoformat(), "id": position.id})
+def encode_cursor(position: Position | EntryPosition) -> str:
+    """An opaque cursor for the page after `position` (a list's or a timeline's)."""
+    at = position.opened_at if isinstance(position, Position) else position.occurred_at
+    raw = json.dumps({"at": at.isoformat(), "id": position.id})
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _cursor(values: Mapping[str, str]) -> Position | None:
+def _cursor(values: Mapping[str, str]) -> tuple[datetime, int] | None:
     value = values.get("cursor")
     if value is None:
         return None
@@ -133,7 +176,7 @@ def _cursor(values: Mapping[str, str]) -> Position | None:
         number = raw["id"]
         if at.tzinfo is None or type(number) is not int or not 0 < number <= MAX_ID:
             raise ValueError("not a position")
-        return Position(at.astimezone(UTC), number)
+        return at.astimezone(UTC), number
     except (ValueError, TypeError, KeyError, OverflowError, binascii.Error) as error:
         # json.JSONDecodeError and UnicodeDecodeError are ValueErrors.
-        raise refuse("cursor", "not a cursor this list gave; start again without one") from error
+        raise refuse("cursor", "not a cursor this API gave; start again without one") from error

@@ -124,6 +124,9 @@ class EventOut(BaseModel):
 
 
 class Timeline(BaseModel):
-    """`GET /api/incidents/{id}/timeline`: in the order things happened."""
+    """`GET /api/incidents/{id}/timeline`: in the order things happened, one page."""
 
     events: list[EventOut]
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null when no entry follows"
+    )

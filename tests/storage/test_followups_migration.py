@@ -1,4 +1,4 @@
-"""Migration 0019: follow-ups get a table of their own, and the action items kept before it
+"""Migration 0018: follow-ups get a table of their own, and the action items kept before it
 come along, numbered within their incident in the order they were added."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from storage.db import make_engine
 from storage.migrate import upgrade
 
 
-def test_action_items_stored_before_0019_become_numbered_follow_ups(tmp_path) -> None:
+def test_action_items_stored_before_0018_become_numbered_follow_ups(tmp_path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'actions.db'}")
     upgrade(engine, "0016")
     with engine.begin() as connection:

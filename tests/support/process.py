@@ -80,7 +80,13 @@ class ServerProcess:
 
     def timeline(self, incident_id: int) -> list[dict[str, Any]]:
         """The incident's timeline events, each `at` parsed to an aware datetime."""
-        events = self.get(f"/api/incidents/{incident_id}/timeline")["events"]
+        events: list[dict[str, Any]] = []
+        path = f"/api/incidents/{incident_id}/timeline"
+        page = self.get(path, limit=1000)
+        events += page["events"]
+        while page["next_cursor"] is not None:  # a page at a time, to the end
+            page = self.get(path, limit=1000, cursor=page["next_cursor"])
+            events += page["events"]
         for event in events:
             event["at"] = datetime.fromisoformat(event["at"])
         return events

@@ -147,3 +147,44 @@ def test_the_openapi_schema_documents_every_parameter(web: Served) -> None:
     assert names == ["status", "severity", "playbook", "drill", "since", "until", "cursor", "limit"]
     listed_fields = document["components"]["schemas"]["IncidentList"]["properties"]
     assert set(listed_fields) == {"incidents", "next_cursor"}
+
+
+def test_pages_read_to_the_end_show_every_incident_once_newest_first(
+    web: Served, clock: SimulatedClock
+) -> None:
+    # Two or three at each instant: pages end between incidents opened at the same time.
+    opened = []
+    for n in range(23):
+        if n % 3 == 0:
+            clock.advance(timedelta(minutes=1))
+        opened.append(declare(web, f"declare Batch job {n} failed sev3"))
+
+    shown: list[int] = []
+    page = listed(web, limit=4)
+    pages = 1
+    while page["next_cursor"] is not None:
+        shown += [item["id"] for item in page["incidents"]]
+        page = listed(web, limit=4, cursor=page["next_cursor"])
+        pages += 1
+    shown += [item["id"] for item in page["incidents"]]
+
+    assert shown == sorted(opened, reverse=True)
+    assert pages == 6
+
+
+def test_a_listed_incident_says_what_its_detail_says(web: Served, clock: SimulatedClock) -> None:
+    opened = alert(web, "Orders replica lag", "warning", "orders-db")
+    clock.advance(timedelta(minutes=20))
+    with unit_of_work(web.runtime.sessions) as uow:
+        incident = uow.session.get(Incident, opened)
+        for text in ("role commander <@U0BOB>", "resolve fixed", "time resolved 18:10"):
+            execute(uow, web.runtime.domain, parse_command(text), incident=incident, actor="U0A")
+
+    [item] = listed(web)["incidents"]
+    detail = web.get(f"/api/incidents/{opened}").json()
+
+    assert item == {name: detail[name] for name in item}
+    assert (item["resolved_at"], item["alert_names"]) == (
+        "2021-03-10T10:10:00Z",
+        ["Orders replica lag"],
+    )

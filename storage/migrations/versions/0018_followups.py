@@ -4,8 +4,8 @@
 due date, status (open, done, dropped) and the tracker ticket it became. The rows of
 `action_items`, which it supersedes, are copied in, numbered in the order they were added.
 
-Revision ID: 0019
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-06 05:30:00
 """
 
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from storage.types import UTCDateTime
 
 
-revision = "0019"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
