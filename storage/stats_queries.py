@@ -25,7 +25,7 @@ from storage.models import Incident, Milestone, TimelineEvent
 from storage.types import UTCDateTime
 
 
-class epoch_us(FunctionElement[int]):  # noqa: N801 (a SQL function, named like one)
+class epoch_us(FunctionElement[int]):
     """Microseconds since 1970 of a stored UTC time, exact, on SQLite and PostgreSQL."""
 
     type = BigInteger()
@@ -87,9 +87,9 @@ def counted() -> ColumnElement[bool]:
 def _pairs(start: Moment, end: Moment) -> tuple[FromClause, FromClause, Any]:
     first, then = start.table(), end.table()
     joined = (
-        select(Incident.id)
-        .join(first, first.c.incident_id == Incident.id)
-        .join(then, then.c.incident_id == Incident.id)
+        select(col(Incident.id))
+        .join(first, first.c.incident_id == col(Incident.id))
+        .join(then, then.c.incident_id == col(Incident.id))
         .where(counted())
     )
     return first, then, joined
@@ -114,7 +114,7 @@ def gaps_at_ranks(
         select(
             first.c.at.label("start"),
             then.c.at.label("end"),
-            (func.row_number().over(order_by=(gap, Incident.id)) - 1).label("rank"),
+            (func.row_number().over(order_by=(gap, col(Incident.id))) - 1).label("rank"),
         )
         .join_from(Incident, first, first.c.incident_id == Incident.id)
         .join(then, then.c.incident_id == Incident.id)
@@ -131,7 +131,7 @@ def gaps_at_ranks(
 
 def _configured_cadence() -> ColumnElement[str]:
     # The snapshot keeps the playbook as its YAML has it, durations as text ("20m").
-    return Incident.playbook_snapshot["reminders"]["status_update"].as_string()  # type: ignore[index]
+    return Incident.playbook_snapshot["reminders"]["status_update"].as_string()
 
 
 def cadence_groups(session: Session) -> dict[tuple[str, str | None], int]:
@@ -212,4 +212,3 @@ def intervals_on_cadence(
         )
     ).one()
     return int(kept), int(intervals)
-

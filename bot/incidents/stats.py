@@ -92,9 +92,7 @@ def _position(count: int, fraction: float) -> tuple[int, int, float]:
     return low, min(low + 1, count - 1), position - low
 
 
-def _interpolate(
-    count: int, fraction: float, at: Callable[[int], timedelta]
-) -> timedelta | None:
+def _interpolate(count: int, fraction: float, at: Callable[[int], timedelta]) -> timedelta | None:
     if count == 0:
         return None
     low, high, weight = _position(count, fraction)
