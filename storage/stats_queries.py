@@ -9,12 +9,13 @@ keeps) is decided by the caller, `bot.incidents.stats`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, and_, case, func, literal, select, union_all
+from sqlalchemy import BigInteger, and_, case, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, FromClause
@@ -84,49 +85,109 @@ def counted() -> ColumnElement[bool]:
     return col(Incident.drill).is_(False)
 
 
-def _pairs(start: Moment, end: Moment) -> tuple[FromClause, FromClause, Any]:
-    first, then = start.table(), end.table()
-    joined = (
-        select(col(Incident.id))
-        .join(first, first.c.incident_id == col(Incident.id))
-        .join(then, then.c.incident_id == col(Incident.id))
-        .where(counted())
-    )
-    return first, then, joined
+@dataclass(frozen=True)
+class Ranked:
+    """A measure over the counted incidents having both its moments: how many, and the
+    (start, end) pairs at the ranks asked for (0-based, ordered by end minus start)."""
+
+    count: int
+    at: dict[int, tuple[datetime, datetime]]
 
 
-def gap_count(session: Session, start: Moment, end: Moment) -> int:
-    """How many counted incidents have both moments."""
-    _, _, joined = _pairs(start, end)
-    return session.scalar(select(func.count()).select_from(joined.subquery())) or 0
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def gaps_at_ranks(
-    session: Session, start: Moment, end: Moment, ranks: Sequence[int]
-) -> dict[int, tuple[datetime, datetime]]:
-    """The (start, end) pairs at the given 0-based ranks when the counted incidents having
-    both moments are ordered by end minus start (then by incident number)."""
-    if not ranks:
-        return {}
-    first, then, _ = _pairs(start, end)
-    gap = epoch_us(then.c.at) - epoch_us(first.c.at)
-    ordered = (
-        select(
-            first.c.at.label("start"),
-            then.c.at.label("end"),
-            (func.row_number().over(order_by=(gap, col(Incident.id))) - 1).label("rank"),
+def _moment_columns(moments: Sequence[Moment]) -> tuple[FromClause, dict[Moment, Any]]:
+    """One row per counted incident with each moment (NULL: none), read by one pass over
+    the milestones and one over the timeline entries of each kind, never per incident."""
+    milestone_names = sorted({m.milestone for m in moments if m.milestone is not None})
+    event_kinds = sorted({m.first_event for m in moments if m.first_event is not None})
+    query: Any = select(col(Incident.id).label("id")).where(counted())
+    at: dict[Moment, Any] = {}
+    if milestone_names:
+        name, when = col(Milestone.name), col(Milestone.at)
+        pivot = (
+            select(
+                col(Milestone.incident_id).label("incident_id"),
+                *(
+                    func.max(case((name == wanted, when))).label(f"m_{n}")
+                    for n, wanted in enumerate(milestone_names)
+                ),
+            )
+            .where(name.in_(milestone_names))
+            .group_by(col(Milestone.incident_id))
+            .cte("milestone_times")
+            .prefix_with("MATERIALIZED")
         )
-        .join_from(Incident, first, first.c.incident_id == Incident.id)
-        .join(then, then.c.incident_id == Incident.id)
-        .where(counted())
-        .subquery()
-    )
-    rows = session.execute(
-        select(ordered.c.rank, ordered.c.start, ordered.c.end).where(
-            ordered.c.rank.in_(sorted(set(ranks)))
+        query = query.join(pivot, pivot.c.incident_id == col(Incident.id), isouter=True)
+        for n, wanted in enumerate(milestone_names):
+            at[Moment(milestone=wanted)] = pivot.c[f"m_{n}"]
+    for n, kind in enumerate(event_kinds):
+        first = (
+            select(
+                col(TimelineEvent.incident_id).label("incident_id"),
+                func.min(col(TimelineEvent.occurred_at)).label("at"),
+            )
+            .where(col(TimelineEvent.kind) == kind)
+            .group_by(col(TimelineEvent.incident_id))
+            .cte(f"first_{n}")
+            .prefix_with("MATERIALIZED")
         )
+        query = query.join(first, first.c.incident_id == col(Incident.id), isouter=True)
+        at[Moment(first_event=kind)] = first.c.at
+    # Each time converted once per incident, however many measures use it.
+    columns = {m: f"t{n}" for n, m in enumerate(moments)}
+    times = (
+        query.add_columns(*(epoch_us(at[m]).label(columns[m]) for m in moments))
+        .cte("times")
+        .prefix_with("MATERIALIZED")
     )
-    return {rank: (began, ended) for rank, began, ended in rows}
+    return times, {m: times.c[columns[m]] for m in moments}
+
+
+def ranked_gaps(
+    session: Session,
+    spans: Sequence[tuple[Moment, Moment]],
+    fractions: Sequence[Fraction],
+) -> list[Ranked]:
+    """For each (start, end) span, the counted incidents having both moments, and the pairs
+    at the two closest ranks of each fraction f of them: floor((n - 1) * f) and the next one
+    (none past the last). One statement, and only the rows at those ranks come back."""
+    if not spans:
+        return []
+    moments = sorted({m for span in spans for m in span}, key=repr)
+    times, column = _moment_columns(moments)
+    columns: list[Any] = []
+    for k, (start, end) in enumerate(spans):
+        began, ended = column[start], column[end]
+        gap = ended - began
+        columns += [
+            began.label(f"s{k}"),
+            ended.label(f"e{k}"),
+            func.count(gap).over().label(f"n{k}"),
+            (func.row_number().over(order_by=(gap.is_(None), gap, times.c.id)) - 1).label(f"r{k}"),
+        ]
+    ranked = select(*columns).select_from(times).subquery()
+    wanted = []
+    for k in range(len(spans)):
+        n, r = ranked.c[f"n{k}"], ranked.c[f"r{k}"]
+        for fraction in fractions:
+            low = (n - 1) * fraction.numerator // fraction.denominator
+            wanted.append(and_(r < n, or_(r == low, r == low + 1)))
+    rows = session.connection().execute(select(ranked).where(or_(*wanted))).all()
+    result = []
+    for k in range(len(spans)):
+        pairs = {}
+        for row in rows:
+            began, ended, _, rank = row[4 * k : 4 * k + 4]
+            if began is not None and ended is not None:
+                pairs[rank] = (_from_epoch(began), _from_epoch(ended))
+        result.append(Ranked(int(rows[0][4 * k + 2]) if rows else 0, pairs))
+    return result
+
+
+def _from_epoch(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
 
 
 def _configured_cadence() -> ColumnElement[str]:
@@ -134,81 +195,63 @@ def _configured_cadence() -> ColumnElement[str]:
     return Incident.playbook_snapshot["reminders"]["status_update"].as_string()
 
 
-def cadence_groups(session: Session) -> dict[tuple[str, str | None], int]:
-    """Counted incidents by (severity, the playbook's status update cadence as written)."""
-    configured = _configured_cadence()
-    rows = session.execute(
-        select(col(Incident.severity), configured, func.count())
+@dataclass(frozen=True)
+class Paced:
+    """A counted incident as its update cadence needs it: severity, the cadence its
+    playbook writes (None: none), and in epoch microseconds when it opened and closed
+    (None: not reached) and its updates in time order."""
+
+    severity: str
+    written: str | None
+    opened: int | None
+    closed: int | None
+    updates: list[int]
+
+
+def paced_incidents(
+    session: Session, *, opening: str, closing: str, update: str, chunk: int = 5_000
+) -> Iterator[Paced]:
+    """Every counted incident, `chunk` at a time by number (so memory holds one chunk, and
+    no statement lists ids): milestones `opening` and `closing`, and its `update` entries.
+
+    Times come back as integers: converting 100,000s of them to datetimes in Python would
+    cost more than everything else here."""
+    opened, closed = aliased(Milestone), aliased(Milestone)
+    number = col(Incident.id)
+    page = (
+        select(
+            number,
+            col(Incident.severity),
+            _configured_cadence(),
+            epoch_us(col(opened.at)),
+            epoch_us(col(closed.at)),
+        )
+        .outerjoin(opened, and_(col(opened.incident_id) == number, col(opened.name) == opening))
+        .outerjoin(closed, and_(col(closed.incident_id) == number, col(closed.name) == closing))
         .where(counted())
-        .group_by(col(Incident.severity), configured)
+        .order_by(number)
+        .limit(chunk)
     )
-    return {(severity, written): count for severity, written, count in rows}
-
-
-def intervals_on_cadence(
-    session: Session,
-    *,
-    cadence_us: Mapping[tuple[str, str | None], int],
-    opening: str,
-    update: str,
-    closing: str,
-) -> tuple[int, int]:
-    """(kept, intervals) over counted incidents with milestone `opening` whose group has a
-    cadence: the intervals between `opening`, each `update` entry in time order and
-    `closing` (if reached), in that order, and how many of them are at most the cadence."""
-    if not cadence_us:
-        return 0, 0
-    configured = _configured_cadence()
-    cadence = case(
-        *(
-            (
-                and_(
-                    col(Incident.severity) == severity,
-                    configured.is_(None) if written is None else configured == written,
-                ),
-                literal(micros, BigInteger),
+    event = col(TimelineEvent.incident_id)
+    entries = select(event, epoch_us(col(TimelineEvent.occurred_at))).where(
+        col(TimelineEvent.kind) == update
+    )
+    # Core rows, not the ORM's: nothing here is an entity.
+    connection = session.connection()
+    after = 0
+    while True:
+        rows: Sequence[Any] = connection.execute(page.where(number > after)).all()
+        if not rows:
+            return
+        first, after = int(rows[0][0]), int(rows[-1][0])
+        updates: dict[int, list[int]] = {}
+        for owner, at in connection.execute(
+            entries.where(event.between(first, after)).order_by(
+                event, col(TimelineEvent.occurred_at)
             )
-            for (severity, written), micros in cadence_us.items()
-        ),
-        else_=None,
-    )
-    incidents = (
-        select(col(Incident.id).label("id"), cadence.label("cadence"))
-        .where(counted())
-        .where(cadence.is_not(None))
-        .subquery()
-    )
-    opened = Moment(milestone=opening).table()
-    milestone = aliased(Milestone)
-    event = aliased(TimelineEvent)
-    moments = union_all(
-        select(
-            col(milestone.incident_id).label("incident_id"),
-            col(milestone.at).label("at"),
-            case((col(milestone.name) == opening, 0), else_=2).label("part"),
-        ).where(col(milestone.name).in_((opening, closing))),
-        select(
-            col(event.incident_id).label("incident_id"),
-            col(event.occurred_at).label("at"),
-            literal(1, Integer).label("part"),
-        ).where(col(event.kind) == update),
-    ).subquery()
-    previous = func.lag(epoch_us(moments.c.at)).over(
-        partition_by=moments.c.incident_id, order_by=(moments.c.part, moments.c.at)
-    )
-    gaps = (
-        select(
-            (epoch_us(moments.c.at) - previous).label("gap"),
-            incidents.c.cadence.label("cadence"),
-        )
-        .join_from(moments, incidents, incidents.c.id == moments.c.incident_id)
-        .join(opened, opened.c.incident_id == moments.c.incident_id)
-        .subquery()
-    )
-    kept, intervals = session.execute(
-        select(
-            func.coalesce(func.sum(case((gaps.c.gap <= gaps.c.cadence, 1), else_=0)), 0),
-            func.count(gaps.c.gap),
-        )
-    ).one()
-    return int(kept), int(intervals)
+        ):
+            updates.setdefault(owner, []).append(at)
+        for incident_id, severity, written, began, ended in rows:
+            yield Paced(severity, written, began, ended, updates.get(incident_id, []))
+        if len(rows) < chunk:
+            return

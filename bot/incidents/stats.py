@@ -7,23 +7,19 @@ ordering (`storage.stats_queries`), so nothing read grows with the number of inc
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from fractions import Fraction
 
 from sqlmodel import Session
 
 from bot.incidents.reminders import STATUS_UPDATE, configured_or_default
 from bot.incidents.times import elapsed
 from playbooks import parse_duration
-from storage.stats_queries import (
-    Moment,
-    cadence_groups,
-    gap_count,
-    gaps_at_ranks,
-    intervals_on_cadence,
-)
+from storage.stats_queries import Moment, paced_incidents, ranked_gaps
 
 
 @dataclass(frozen=True)
@@ -44,7 +40,9 @@ MEASURES = (
 )
 # The stakeholder update cadence runs from declaration through each update to resolution.
 CADENCE_FROM, CADENCE_UPDATE, CADENCE_TO = "declared", "update", "resolved"
-FRACTIONS = (0.5, 0.9)
+# The median and p90, as exact fractions: the database finds their closest ranks too.
+FRACTIONS = (Fraction(1, 2), Fraction(9, 10))
+MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -84,15 +82,17 @@ METHOD = (
 )
 
 
-def _position(count: int, fraction: float) -> tuple[int, int, float]:
+def _position(count: int, fraction: Fraction) -> tuple[int, int, float]:
     """The two closest ranks (0-based) of the `fraction` percentile and the weight of the
     higher one: numpy's default and Excel's PERCENTILE.INC."""
     position = (count - 1) * fraction
     low = math.floor(position)
-    return low, min(low + 1, count - 1), position - low
+    return low, min(low + 1, count - 1), float(position - low)
 
 
-def _interpolate(count: int, fraction: float, at: Callable[[int], timedelta]) -> timedelta | None:
+def _interpolate(
+    count: int, fraction: Fraction, at: Callable[[int], timedelta]
+) -> timedelta | None:
     if count == 0:
         return None
     low, high, weight = _position(count, fraction)
@@ -107,19 +107,19 @@ def percentile(values: list[timedelta], fraction: float) -> timedelta | None:
     no values.
     """
     ordered = sorted(values)
-    return _interpolate(len(ordered), fraction, ordered.__getitem__)
+    exact = Fraction(fraction).limit_denominator(1_000_000)  # 0.9 as 9/10
+    return _interpolate(len(ordered), exact, ordered.__getitem__)
 
 
-def _figure(session: Session, measure: Measure) -> Figure:
-    count = gap_count(session, measure.start, measure.end)
-    if count == 0:
-        return Figure(measure.name, 0, None, None)
-    ranks = [rank for f in FRACTIONS for rank in _position(count, f)[:2]]
-    pairs = gaps_at_ranks(session, measure.start, measure.end, ranks)
-    # Elapsed never runs negative: clamping keeps the database's order, so the ranks hold.
-    at = lambda rank: elapsed(*pairs[rank])  # noqa: E731
-    median, p90 = (_interpolate(count, f, at) for f in FRACTIONS)
-    return Figure(measure.name, count, median, p90)
+def _figures(session: Session) -> list[Figure]:
+    spans = [(measure.start, measure.end) for measure in MEASURES]
+    result = []
+    for measure, ranked in zip(MEASURES, ranked_gaps(session, spans, FRACTIONS), strict=True):
+        # Elapsed never runs negative: clamping keeps the database's order, so ranks hold.
+        at = lambda rank, pairs=ranked.at: elapsed(*pairs[rank])  # noqa: E731
+        median, p90 = (_interpolate(ranked.count, f, at) for f in FRACTIONS)
+        result.append(Figure(measure.name, ranked.count, median, p90))
+    return result
 
 
 def _cadence(severity: str, written: str | None) -> timedelta | None:
@@ -131,21 +131,35 @@ def _cadence(severity: str, written: str | None) -> timedelta | None:
     return configured_or_default(configured, severity, STATUS_UPDATE)
 
 
+def _updates_on_cadence(session: Session) -> tuple[int, int, int]:
+    """(incidents, kept, intervals): the intervals between declaration, each update and
+    resolution, per incident with a cadence, and how many were at most that cadence."""
+    cadences: dict[tuple[str, str | None], int | None] = {}  # microseconds
+    incidents = kept = intervals = 0
+    for row in paced_incidents(
+        session, opening=CADENCE_FROM, closing=CADENCE_TO, update=CADENCE_UPDATE
+    ):
+        incidents += 1
+        group = (row.severity, row.written)
+        if group not in cadences:
+            every = _cadence(*group)
+            cadences[group] = every // MICROSECOND if every is not None else None
+        cadence = cadences[group]
+        if cadence is None or row.opened is None:
+            continue
+        times = [row.opened, *row.updates] + ([row.closed] if row.closed is not None else [])
+        for before, after in itertools.pairwise(times):
+            intervals += 1
+            kept += after - before <= cadence
+    return incidents, kept, intervals
+
+
 def response_times(session: Session) -> ResponseTimes:
     """Incidents counted, their figures, and the share of update intervals kept on cadence."""
-    groups = cadence_groups(session)
-    cadences = {group: _cadence(*group) for group in groups}
-    micros = {
-        group: cadence // timedelta(microseconds=1)
-        for group, cadence in cadences.items()
-        if cadence is not None
-    }
-    kept, intervals = intervals_on_cadence(
-        session, cadence_us=micros, opening=CADENCE_FROM, update=CADENCE_UPDATE, closing=CADENCE_TO
-    )
+    incidents, kept, intervals = _updates_on_cadence(session)
     return ResponseTimes(
-        incidents=sum(groups.values()),
-        figures=[_figure(session, measure) for measure in MEASURES],
+        incidents=incidents,
+        figures=_figures(session),
         on_cadence=kept / intervals if intervals else None,
     )
 
