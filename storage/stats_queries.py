@@ -211,14 +211,15 @@ class Paced:
 def paced_incidents(
     session: Session, *, opening: str, closing: str, update: str, chunk: int = 5_000
 ) -> Iterator[Paced]:
-    """Every counted incident, `chunk` at a time by number (so memory holds one chunk, and
-    no statement lists ids): milestones `opening` and `closing`, and its `update` entries.
+    """Every counted incident in number order, with milestones `opening` and `closing` and
+    its `update` entries: two statements read side by side, `chunk` rows at a time (so
+    memory holds a chunk, and no statement lists ids), merged by incident number.
 
     Times come back as integers: converting 100,000s of them to datetimes in Python would
     cost more than everything else here."""
     opened, closed = aliased(Milestone), aliased(Milestone)
     number = col(Incident.id)
-    page = (
+    incidents = (
         select(
             number,
             col(Incident.severity),
@@ -230,28 +231,24 @@ def paced_incidents(
         .outerjoin(closed, and_(col(closed.incident_id) == number, col(closed.name) == closing))
         .where(counted())
         .order_by(number)
-        .limit(chunk)
     )
-    event = col(TimelineEvent.incident_id)
-    entries = select(event, epoch_us(col(TimelineEvent.occurred_at))).where(
-        col(TimelineEvent.kind) == update
+    owner = col(TimelineEvent.incident_id)
+    entries = (
+        select(owner, epoch_us(col(TimelineEvent.occurred_at)))
+        .where(col(TimelineEvent.kind) == update)
+        .order_by(owner, col(TimelineEvent.occurred_at))
     )
-    # Core rows, not the ORM's: nothing here is an entity.
-    connection = session.connection()
-    after = 0
-    while True:
-        rows: Sequence[Any] = connection.execute(page.where(number > after)).all()
-        if not rows:
-            return
-        first, after = int(rows[0][0]), int(rows[-1][0])
-        updates: dict[int, list[int]] = {}
-        for owner, at in connection.execute(
-            entries.where(event.between(first, after)).order_by(
-                event, col(TimelineEvent.occurred_at)
-            )
-        ):
-            updates.setdefault(owner, []).append(at)
-        for incident_id, severity, written, began, ended in rows:
-            yield Paced(severity, written, began, ended, updates.get(incident_id, []))
-        if len(rows) < chunk:
-            return
+    # Core rows, not the ORM's (nothing here is an entity), streamed: a server-side cursor
+    # on PostgreSQL, SQLite's own stepping on SQLite.
+    connection = session.connection().execution_options(yield_per=chunk)
+    updates = iter(connection.execute(entries))
+    pending: Any = next(updates, None)
+    for incident_id, severity, written, began, ended in connection.execute(incidents):
+        # Entries of incidents not counted (drills) sort before and are passed over.
+        while pending is not None and pending[0] < incident_id:
+            pending = next(updates, None)
+        posted: list[int] = []
+        while pending is not None and pending[0] == incident_id:
+            posted.append(pending[1])
+            pending = next(updates, None)
+        yield Paced(severity, written, began, ended, posted)
