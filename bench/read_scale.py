@@ -3,13 +3,13 @@ incidents.
 
 Usage: python bench/read_scale.py [--quick] [--postgres URL]
 Seeds one database (a temporary SQLite file; with --postgres, also a temporary PostgreSQL
-database) in steps up to each size: one incident is worked through the domain's own
-commands (declare, ack, note, update, mitigate, resolve: 13 timeline entries with the
-stage and task entries they record, 7 milestones), and copied with shifted times (and
-acknowledgement delays that vary) by bulk Core inserts into the project's own tables
-(`storage.models`); the first incident also gets a 50,000-entry timeline. At each size
-it times, against `python -m bot serve` on that database: `warroom stats` as a subprocess
-(its peak RSS from wait4), `GET /api/incidents?limit=100`, `GET /api/incidents/{big}/timeline?limit=100` (a route that
+database) in steps up to each size: one incident is worked through the domain's own commands
+(declare, ack, note, update, mitigate, resolve: 13 timeline entries with the stage and task
+entries they record, 7 milestones), and copied with shifted times (and acknowledgement
+delays that vary) by bulk Core inserts into the project's own tables (`storage.models`); the
+first incident also gets a 50,000-entry timeline. At each size it times, against `python -m
+bot serve` on that database: `warroom stats` as a subprocess (its peak RSS from wait4), `GET
+/api/incidents?limit=100`, `GET /api/incidents/{big}/timeline?limit=100` (a route that
 ignores `limit` answers every entry: `timeline_events` says how many came back) and `GET
 /api/incidents/{newest}/postmortem`. Prints a table, growth exponents log(t_last/t_first) /
 log(size_last/size_first) (0: flat, 1: linear in the incident count) and the bars, then as
