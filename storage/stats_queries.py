@@ -1,8 +1,9 @@
-"""The SQL behind `warroom stats`: counts, rank reads and interval counts over incidents,
-computed in the database so that nothing read grows with the number of incidents.
+"""The SQL behind `warroom stats`, so that what Python holds never grows with the number of
+incidents: percentiles are ordered and picked in the database (only the rows at the wanted
+ranks come back), and what the update cadence needs is streamed as narrow rows.
 
 No statement here lists incident ids (PostgreSQL takes at most 65,535 parameters): every
-figure is a join or an aggregate over the tables themselves. What the figures mean (which
+read is a join or an aggregate over the tables themselves. What the figures mean (which
 moments a measure runs between, how a percentile is interpolated, what cadence an incident
 keeps) is decided by the caller, `bot.incidents.stats`.
 """

@@ -1,8 +1,9 @@
 """Across incidents: how fast the team acknowledges, mitigates and resolves, drills left out.
 
 The rules live here (which moments each measure runs between, how percentiles are
-interpolated, which cadence an incident keeps); the database does the counting and the
-ordering (`storage.stats_queries`), so nothing read grows with the number of incidents.
+interpolated, which cadence an incident keeps); the reads are in `storage.stats_queries`:
+the database orders the measures and hands back only the rows at the wanted ranks, and the
+cadence is counted over a stream of narrow rows, so memory does not grow with the count.
 """
 
 from __future__ import annotations
