@@ -212,21 +212,19 @@ def cmd_incidents(args: argparse.Namespace) -> int:
 
 def cmd_stats(_args: argparse.Namespace) -> int:
     """Medians and p90 over stored incidents, drills left out."""
-    from bot.incidents.stats import METHOD, figures
-    from bot.incidents.times import format_duration
+    from bot.composition.cli_stats import render_stats
+    from bot.incidents.stats import read_stats
 
     runtime = _runtime()
-    with runtime.sessions() as session:
-        count, rows, cadence = figures(session)
-    runtime.close()
-    show = lambda value: format_duration(value) if value is not None else "—"  # noqa: E731
-    print(f"{count} incidents (drills excluded)\n")
-    print(f"{'measure':<22} {'n':>4} {'median':>10} {'p90':>10}")
-    for row in rows:
-        print(f"{row.name:<22} {row.count:>4} {show(row.median):>10} {show(row.p90):>10}")
-    kept = f"{cadence:.0%}" if cadence is not None else "—"
-    print(f"\nstatus updates on cadence: {kept}")
-    print(f"times from impact start (first update: from declaration); {METHOD}")
+    # What start-up built (modules, playbooks, compiled SQL) lives until exit: keep the
+    # cyclic collector from walking it again for every batch of rows read.
+    gc.freeze()
+    try:
+        with runtime.sessions() as session:
+            stats = read_stats(session)
+    finally:
+        runtime.close()
+    print(render_stats(stats))
     return 0
 
 

@@ -34,12 +34,18 @@ POSTMORTEM_DUE = {"sev1": timedelta(days=3), "sev2": timedelta(days=5)}
 
 
 def _reminder(incident: Incident, name: str, defaults: dict[str, timedelta]) -> timedelta | None:
+    configured = None
     if incident.playbook_snapshot:
-        configured = stages.playbook_of(incident).reminders
-        value = getattr(configured, name, None)
-        if value is not None:
-            return value
-    return defaults.get(incident.severity)
+        configured = getattr(stages.playbook_of(incident).reminders, name, None)
+    return configured_or_default(configured, incident.severity, defaults)
+
+
+def configured_or_default(
+    configured: timedelta | None, severity: str, defaults: dict[str, timedelta]
+) -> timedelta | None:
+    """A reminder's interval: the playbook's when it sets one, else the severity's default
+    (None: no such reminder for this severity)."""
+    return configured if configured is not None else defaults.get(severity)
 
 
 def status_update_cadence(incident: Incident) -> timedelta | None:

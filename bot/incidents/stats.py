@@ -1,24 +1,49 @@
-"""Across incidents: how fast the team acknowledges, mitigates and resolves, drills left out."""
+"""Across incidents: how fast the team acknowledges, mitigates and resolves, drills left out.
+
+The rules live here (which moments each measure runs between, how percentiles are
+interpolated, which cadence an incident keeps); the reads are in `storage.stats_queries`:
+the database orders the measures and hands back only the rows at the wanted ranks, and the
+cadence is counted over a stream of narrow rows, so memory does not grow with the count.
+"""
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from fractions import Fraction
 
-from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from bot.incidents.reminders import status_update_cadence
+from bot.incidents.reminders import STATUS_UPDATE, configured_or_default
 from bot.incidents.times import elapsed
-from storage.models import Incident, Milestone, TimelineEvent
+from playbooks import parse_duration
+from storage.stats_queries import Moment, paced_incidents, ranked_gaps
 
+
+@dataclass(frozen=True)
+class Measure:
+    """A figure's name and the two moments of an incident it runs between."""
+
+    name: str
+    start: Moment
+    end: Moment
+
+
+# Times from impact start; the first update from declaration (who declared is told first).
 MEASURES = (
-    ("time to acknowledge", "acknowledged"),
-    ("time to mitigate", "mitigated"),
-    ("time to resolve", "resolved"),
+    Measure("time to acknowledge", Moment(milestone="started"), Moment(milestone="acknowledged")),
+    Measure("time to mitigate", Moment(milestone="started"), Moment(milestone="mitigated")),
+    Measure("time to resolve", Moment(milestone="started"), Moment(milestone="resolved")),
+    Measure("time to first update", Moment(milestone="declared"), Moment(first_event="update")),
 )
+# The stakeholder update cadence runs from declaration through each update to resolution.
+CADENCE_FROM, CADENCE_UPDATE, CADENCE_TO = "declared", "update", "resolved"
+# The median and p90, as exact fractions: the database finds their closest ranks too.
+FRACTIONS = (Fraction(1, 2), Fraction(9, 10))
+MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -31,11 +56,48 @@ class Figure:
     p90: timedelta | None
 
 
+@dataclass(frozen=True)
+class ResponseTimes:
+    """The response-times section: incidents counted, each measure, the update cadence kept
+    (the share of update intervals at most the incident's cadence; None: no interval)."""
+
+    incidents: int
+    figures: list[Figure]
+    on_cadence: float | None
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Everything `warroom stats` and `GET /api/stats` show, one field per named section.
+
+    A new section (follow-ups per severity, a weekly series) is a new field here, read in
+    `read_stats` and rendered beside the others by each surface."""
+
+    response_times: ResponseTimes
+
+
 # How medians and p90 are computed, as the stats and the postmortem say it.
 METHOD = (
     "medians and p90 by linear interpolation between the closest ranks "
     "(a median of an even count is the mean of the middle two)"
 )
+
+
+def _position(count: int, fraction: Fraction) -> tuple[int, int, float]:
+    """The two closest ranks (0-based) of the `fraction` percentile and the weight of the
+    higher one: numpy's default and Excel's PERCENTILE.INC."""
+    position = (count - 1) * fraction
+    low = math.floor(position)
+    return low, min(low + 1, count - 1), float(position - low)
+
+
+def _interpolate(
+    count: int, fraction: Fraction, at: Callable[[int], timedelta]
+) -> timedelta | None:
+    if count == 0:
+        return None
+    low, high, weight = _position(count, fraction)
+    return at(low) + (at(high) - at(low)) * weight
 
 
 def percentile(values: list[timedelta], fraction: float) -> timedelta | None:
@@ -45,63 +107,70 @@ def percentile(values: list[timedelta], fraction: float) -> timedelta | None:
     sorted values, between its two neighbours; fraction 0.5 is the true median. None for
     no values.
     """
-    if not values:
-        return None
     ordered = sorted(values)
-    position = (len(ordered) - 1) * fraction
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    exact = Fraction(fraction).limit_denominator(1_000_000)  # 0.9 as 9/10
+    return _interpolate(len(ordered), exact, ordered.__getitem__)
+
+
+def _figures(session: Session) -> list[Figure]:
+    spans = [(measure.start, measure.end) for measure in MEASURES]
+    result = []
+    for measure, ranked in zip(MEASURES, ranked_gaps(session, spans, FRACTIONS), strict=True):
+        # Elapsed never runs negative: clamping keeps the database's order, so ranks hold.
+        at = lambda rank, pairs=ranked.at: elapsed(*pairs[rank])  # noqa: E731
+        median, p90 = (_interpolate(ranked.count, f, at) for f in FRACTIONS)
+        result.append(Figure(measure.name, ranked.count, median, p90))
+    return result
+
+
+def _cadence(severity: str, written: str | None) -> timedelta | None:
+    """An incident's update cadence from its severity and its playbook's setting."""
+    try:
+        configured = parse_duration(written) if written is not None else None
+    except ValueError:
+        configured = None  # a snapshot no playbook check accepted: the severity decides
+    return configured_or_default(configured, severity, STATUS_UPDATE)
+
+
+def _updates_on_cadence(session: Session) -> tuple[int, int, int]:
+    """(incidents, kept, intervals): the intervals between declaration, each update and
+    resolution, per incident with a cadence, and how many were at most that cadence."""
+    cadences: dict[tuple[str, str | None], int | None] = {}  # microseconds
+    incidents = kept = intervals = 0
+    for row in paced_incidents(
+        session, opening=CADENCE_FROM, closing=CADENCE_TO, update=CADENCE_UPDATE
+    ):
+        incidents += 1
+        group = (row.severity, row.written)
+        if group not in cadences:
+            every = _cadence(*group)
+            cadences[group] = every // MICROSECOND if every is not None else None
+        cadence = cadences[group]
+        if cadence is None or row.opened is None:
+            continue
+        times = [row.opened, *row.updates] + ([row.closed] if row.closed is not None else [])
+        for before, after in itertools.pairwise(times):
+            intervals += 1
+            kept += after - before <= cadence
+    return incidents, kept, intervals
+
+
+def response_times(session: Session) -> ResponseTimes:
+    """Incidents counted, their figures, and the share of update intervals kept on cadence."""
+    incidents, kept, intervals = _updates_on_cadence(session)
+    return ResponseTimes(
+        incidents=incidents,
+        figures=_figures(session),
+        on_cadence=kept / intervals if intervals else None,
+    )
+
+
+def read_stats(session: Session) -> Stats:
+    """Every section of the stats, read in one session."""
+    return Stats(response_times=response_times(session))
 
 
 def figures(session: Session) -> tuple[int, list[Figure], float | None]:
     """Incidents counted, their figures, and the share of update intervals kept on cadence."""
-    incidents = list(session.scalars(select(Incident).where(col(Incident.drill).is_(False))))
-    ids = [i.id for i in incidents]
-    if not ids:
-        names = [name for name, _ in MEASURES] + ["time to first update"]
-        return 0, [Figure(name, 0, None, None) for name in names], None
-    milestones: dict[int, dict[str, Milestone]] = {}
-    for row in session.scalars(select(Milestone).where(col(Milestone.incident_id).in_(ids))):
-        milestones.setdefault(row.incident_id, {})[row.name] = row
-    updates: dict[int, list[TimelineEvent]] = {}
-    for event in session.scalars(
-        select(TimelineEvent)
-        .where(col(TimelineEvent.incident_id).in_(ids), col(TimelineEvent.kind) == "update")
-        .order_by(col(TimelineEvent.occurred_at))
-    ):
-        updates.setdefault(event.incident_id, []).append(event)
-
-    result: list[Figure] = []
-    for name, milestone in MEASURES:
-        values = []
-        for incident in incidents:
-            marks = milestones.get(incident.id or 0, {})
-            if "started" in marks and milestone in marks:
-                values.append(elapsed(marks["started"].at, marks[milestone].at))
-        result.append(Figure(name, len(values), percentile(values, 0.5), percentile(values, 0.9)))
-
-    first_updates, kept, intervals = [], 0, 0
-    for incident in incidents:
-        marks = milestones.get(incident.id or 0, {})
-        posted = updates.get(incident.id or 0, [])
-        declared = marks.get("declared")
-        if posted and declared:
-            first_updates.append(elapsed(declared.at, posted[0].occurred_at))
-        cadence = status_update_cadence(incident)
-        if cadence is None or declared is None:
-            continue
-        end = marks["resolved"].at if "resolved" in marks else None
-        times = [declared.at, *(e.occurred_at for e in posted)] + ([end] if end else [])
-        for before, after in itertools.pairwise(times):
-            intervals += 1
-            kept += after - before <= cadence
-    result.append(
-        Figure(
-            "time to first update",
-            len(first_updates),
-            percentile(first_updates, 0.5),
-            percentile(first_updates, 0.9),
-        )
-    )
-    return len(incidents), result, (kept / intervals if intervals else None)
+    section = response_times(session)
+    return section.incidents, section.figures, section.on_cadence

@@ -1,8 +1,10 @@
-"""`/api/incidents...`: a read-only JSON view of incidents for dashboards and scripts."""
+"""`/api/incidents...` and `/api/stats`: a read-only JSON view of incidents for dashboards
+and scripts."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -11,6 +13,8 @@ from sqlmodel import Session
 
 from bot.composition.runtime import Runtime
 from bot.incidents.snapshot import IncidentSnapshot, MilestoneFact, StageFact
+from bot.incidents.stats import METHOD, Figure, ResponseTimes, read_stats
+from bot.incidents.times import format_duration
 from bot.incidents.untrusted import clean_text
 from bot.postmortem import current_draft
 from bot.usecases.queries import (
@@ -37,12 +41,15 @@ from bot.web.models import (
     ActionItemOut,
     AlertOut,
     EventOut,
+    FigureOut,
     IncidentDetail,
     IncidentList,
     IncidentSummary,
     MilestoneEdit,
     MilestoneOut,
+    ResponseTimesOut,
     StageOut,
+    StatsOut,
     TaskOut,
     Timeline,
 )
@@ -161,6 +168,38 @@ def rendered(answer: Timeline | IncidentList) -> StoredTextResponse:
     return StoredTextResponse(answer.model_dump(mode="json"))
 
 
+def _figure(figure: Figure) -> FigureOut:
+    def seconds(value: timedelta | None) -> float | None:
+        return value.total_seconds() if value is not None else None
+
+    def shown(value: timedelta | None) -> str | None:
+        return format_duration(value) if value is not None else None
+
+    return FigureOut(
+        name=figure.name,
+        count=figure.count,
+        median_seconds=seconds(figure.median),
+        p90_seconds=seconds(figure.p90),
+        median=shown(figure.median),
+        p90=shown(figure.p90),
+    )
+
+
+def _response_times(section: ResponseTimes) -> ResponseTimesOut:
+    return ResponseTimesOut(
+        incidents=section.incidents,
+        figures=[_figure(figure) for figure in section.figures],
+        on_cadence=section.on_cadence,
+        method=METHOD,
+    )
+
+
+def stats(session: Session) -> StatsOut:
+    """The figures `warroom stats` prints, section by section."""
+    read = read_stats(session)
+    return StatsOut(response_times=_response_times(read.response_times))
+
+
 def _documented(name: str, description: str) -> Any:
     """A dependency that only puts query parameter `name` into the OpenAPI schema."""
 
@@ -237,5 +276,12 @@ def build_api_router(runtime: Runtime) -> APIRouter:
             except LookupError as error:
                 raise WebError(404, f"no incident #{incident_id}") from error
         return PlainTextResponse(clean_text(text), media_type="text/markdown; charset=utf-8")
+
+    @router.get("/stats", response_model=StatsOut, tags=["stats"])
+    def get_stats() -> StatsOut:
+        """Response-time figures over every incident, drills left out: what `warroom stats`
+        prints (medians and p90 by linear interpolation between the closest ranks)."""
+        with transaction(runtime.sessions) as session:
+            return stats(session)
 
     return router

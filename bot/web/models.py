@@ -130,3 +130,32 @@ class Timeline(BaseModel):
     next_cursor: str | None = Field(
         description="pass as `cursor` for the next page; null when no entry follows"
     )
+
+
+class FigureOut(BaseModel):
+    """One measure over the incidents that have both of its moments."""
+
+    name: str = Field(description="e.g. 'time to acknowledge'")
+    count: int = Field(description="incidents measured (the `n` column of `warroom stats`)")
+    median_seconds: float | None = Field(description="null when no incident has it")
+    p90_seconds: float | None
+    median: str | None = Field(description="the median as `warroom stats` prints it ('1h 05m')")
+    p90: str | None
+
+
+class ResponseTimesOut(BaseModel):
+    """How fast the team responds: times from impact start (first update: from declaration)."""
+
+    incidents: int = Field(description="incidents counted, drills excluded")
+    figures: list[FigureOut]
+    on_cadence: float | None = Field(
+        description="share (0 to 1) of status update intervals at most the incident's "
+        "cadence; null when no incident has one"
+    )
+    method: str = Field(description="how medians and p90 are computed")
+
+
+class StatsOut(BaseModel):
+    """`GET /api/stats`: the figures `warroom stats` prints, one field per section."""
+
+    response_times: ResponseTimesOut

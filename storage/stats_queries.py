@@ -1,0 +1,255 @@
+"""The SQL behind `warroom stats`, so that what Python holds never grows with the number of
+incidents: percentiles are ordered and picked in the database (only the rows at the wanted
+ranks come back), and what the update cadence needs is streamed as narrow rows.
+
+No statement here lists incident ids (PostgreSQL takes at most 65,535 parameters): every
+read is a join or an aggregate over the tables themselves. What the figures mean (which
+moments a measure runs between, how a percentile is interpolated, what cadence an incident
+keeps) is decided by the caller, `bot.incidents.stats`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import BigInteger, and_, case, func, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql import ColumnElement, FromClause
+from sqlalchemy.sql.functions import FunctionElement
+from sqlmodel import Session, col
+
+from storage.models import Incident, Milestone, TimelineEvent
+from storage.types import UTCDateTime
+
+
+class epoch_us(FunctionElement[int]):
+    """Microseconds since 1970 of a stored UTC time, exact, on SQLite and PostgreSQL."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(epoch_us, "sqlite")
+def _epoch_us_sqlite(element: epoch_us, compiler: Any, **kw: Any) -> str:
+    # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds from strftime, the
+    # six digits after the point as they are (julianday's float would round them).
+    (moment,) = element.clauses
+    text = compiler.process(moment, **kw)
+    return (
+        f"(CAST(strftime('%s', {text}) AS INTEGER) * 1000000"
+        f" + CAST(substr({text}, 21, 6) AS INTEGER))"
+    )
+
+
+@compiles(epoch_us, "postgresql")
+def _epoch_us_postgresql(element: epoch_us, compiler: Any, **kw: Any) -> str:
+    (moment,) = element.clauses
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(moment, **kw)}) * 1000000 AS BIGINT)"
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A time each incident may have: a milestone by name, or the first timeline entry of
+    a kind."""
+
+    milestone: str | None = None
+    first_event: str | None = None
+
+    def table(self) -> FromClause:
+        """(incident_id, at) for every incident that has this moment."""
+        if self.milestone is not None:
+            row = aliased(Milestone)
+            return (
+                select(col(row.incident_id).label("incident_id"), col(row.at).label("at"))
+                .where(col(row.name) == self.milestone)
+                .subquery()
+            )
+        event = aliased(TimelineEvent)
+        return (
+            select(
+                col(event.incident_id).label("incident_id"),
+                func.min(col(event.occurred_at), type_=UTCDateTime).label("at"),
+            )
+            .where(col(event.kind) == self.first_event)
+            .group_by(col(event.incident_id))
+            .subquery()
+        )
+
+
+def counted() -> ColumnElement[bool]:
+    """Which incidents the figures count: drills are exercises, not incidents."""
+    return col(Incident.drill).is_(False)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A measure over the counted incidents having both its moments: how many, and the
+    (start, end) pairs at the ranks asked for (0-based, ordered by end minus start)."""
+
+    count: int
+    at: dict[int, tuple[datetime, datetime]]
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _moment_columns(moments: Sequence[Moment]) -> tuple[FromClause, dict[Moment, Any]]:
+    """One row per counted incident with each moment (NULL: none), read by one pass over
+    the milestones and one over the timeline entries of each kind, never per incident."""
+    milestone_names = sorted({m.milestone for m in moments if m.milestone is not None})
+    event_kinds = sorted({m.first_event for m in moments if m.first_event is not None})
+    query: Any = select(col(Incident.id).label("id")).where(counted())
+    at: dict[Moment, Any] = {}
+    if milestone_names:
+        name, when = col(Milestone.name), col(Milestone.at)
+        pivot = (
+            select(
+                col(Milestone.incident_id).label("incident_id"),
+                *(
+                    func.max(case((name == wanted, when))).label(f"m_{n}")
+                    for n, wanted in enumerate(milestone_names)
+                ),
+            )
+            .where(name.in_(milestone_names))
+            .group_by(col(Milestone.incident_id))
+            .cte("milestone_times")
+            .prefix_with("MATERIALIZED")
+        )
+        query = query.join(pivot, pivot.c.incident_id == col(Incident.id), isouter=True)
+        for n, wanted in enumerate(milestone_names):
+            at[Moment(milestone=wanted)] = pivot.c[f"m_{n}"]
+    for n, kind in enumerate(event_kinds):
+        first = (
+            select(
+                col(TimelineEvent.incident_id).label("incident_id"),
+                func.min(col(TimelineEvent.occurred_at)).label("at"),
+            )
+            .where(col(TimelineEvent.kind) == kind)
+            .group_by(col(TimelineEvent.incident_id))
+            .cte(f"first_{n}")
+            .prefix_with("MATERIALIZED")
+        )
+        query = query.join(first, first.c.incident_id == col(Incident.id), isouter=True)
+        at[Moment(first_event=kind)] = first.c.at
+    # Each time converted once per incident, however many measures use it.
+    columns = {m: f"t{n}" for n, m in enumerate(moments)}
+    times = (
+        query.add_columns(*(epoch_us(at[m]).label(columns[m]) for m in moments))
+        .cte("times")
+        .prefix_with("MATERIALIZED")
+    )
+    return times, {m: times.c[columns[m]] for m in moments}
+
+
+def ranked_gaps(
+    session: Session,
+    spans: Sequence[tuple[Moment, Moment]],
+    fractions: Sequence[Fraction],
+) -> list[Ranked]:
+    """For each (start, end) span, the counted incidents having both moments, and the pairs
+    at the two closest ranks of each fraction f of them: floor((n - 1) * f) and the next one
+    (none past the last). One statement, and only the rows at those ranks come back."""
+    if not spans:
+        return []
+    moments = sorted({m for span in spans for m in span}, key=repr)
+    times, column = _moment_columns(moments)
+    columns: list[Any] = []
+    for k, (start, end) in enumerate(spans):
+        began, ended = column[start], column[end]
+        gap = ended - began
+        columns += [
+            began.label(f"s{k}"),
+            ended.label(f"e{k}"),
+            func.count(gap).over().label(f"n{k}"),
+            (func.row_number().over(order_by=(gap.is_(None), gap, times.c.id)) - 1).label(f"r{k}"),
+        ]
+    ranked = select(*columns).select_from(times).subquery()
+    wanted = []
+    for k in range(len(spans)):
+        n, r = ranked.c[f"n{k}"], ranked.c[f"r{k}"]
+        for fraction in fractions:
+            low = (n - 1) * fraction.numerator // fraction.denominator
+            wanted.append(and_(r < n, or_(r == low, r == low + 1)))
+    rows = session.connection().execute(select(ranked).where(or_(*wanted))).all()
+    result = []
+    for k in range(len(spans)):
+        pairs = {}
+        for row in rows:
+            began, ended, _, rank = row[4 * k : 4 * k + 4]
+            if began is not None and ended is not None:
+                pairs[rank] = (_from_epoch(began), _from_epoch(ended))
+        result.append(Ranked(int(rows[0][4 * k + 2]) if rows else 0, pairs))
+    return result
+
+
+def _from_epoch(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def _configured_cadence() -> ColumnElement[str]:
+    # The snapshot keeps the playbook as its YAML has it, durations as text ("20m").
+    return Incident.playbook_snapshot["reminders"]["status_update"].as_string()
+
+
+@dataclass(frozen=True)
+class Paced:
+    """A counted incident as its update cadence needs it: severity, the cadence its
+    playbook writes (None: none), and in epoch microseconds when it opened and closed
+    (None: not reached) and its updates in time order."""
+
+    severity: str
+    written: str | None
+    opened: int | None
+    closed: int | None
+    updates: list[int]
+
+
+def paced_incidents(
+    session: Session, *, opening: str, closing: str, update: str, chunk: int = 5_000
+) -> Iterator[Paced]:
+    """Every counted incident in number order, with milestones `opening` and `closing` and
+    its `update` entries: two statements read side by side, `chunk` rows at a time (so
+    memory holds a chunk, and no statement lists ids), merged by incident number.
+
+    Times come back as integers: converting 100,000s of them to datetimes in Python would
+    cost more than everything else here."""
+    opened, closed = aliased(Milestone), aliased(Milestone)
+    number = col(Incident.id)
+    incidents = (
+        select(
+            number,
+            col(Incident.severity),
+            _configured_cadence(),
+            epoch_us(col(opened.at)),
+            epoch_us(col(closed.at)),
+        )
+        .outerjoin(opened, and_(col(opened.incident_id) == number, col(opened.name) == opening))
+        .outerjoin(closed, and_(col(closed.incident_id) == number, col(closed.name) == closing))
+        .where(counted())
+        .order_by(number)
+    )
+    owner = col(TimelineEvent.incident_id)
+    entries = (
+        select(owner, epoch_us(col(TimelineEvent.occurred_at)))
+        .where(col(TimelineEvent.kind) == update)
+        .order_by(owner, col(TimelineEvent.occurred_at))
+    )
+    # Core rows, not the ORM's (nothing here is an entity), streamed: a server-side cursor
+    # on PostgreSQL, SQLite's own stepping on SQLite.
+    connection = session.connection().execution_options(yield_per=chunk)
+    updates = iter(connection.execute(entries))
+    pending: Any = next(updates, None)
+    for incident_id, severity, written, began, ended in connection.execute(incidents):
+        # Entries of incidents not counted (drills) sort before and are passed over.
+        while pending is not None and pending[0] < incident_id:
+            pending = next(updates, None)
+        posted: list[int] = []
+        while pending is not None and pending[0] == incident_id:
+            posted.append(pending[1])
+            pending = next(updates, None)
+        yield Paced(severity, written, began, ended, posted)
