@@ -1,7 +1,9 @@
 """Alert storm: server CPU per alert against a durable yardstick, and a lone alert's.
 
 Usage: python bench/alert_storm.py [--quick] [--postgres URL]
-Starts `python -m bot serve` (sandbox mode, fresh database) beside two baselines served by
+Starts a `python -m bot serve` in sandbox mode to play Slack, then the measured one (fresh
+database) with that sandbox's credentials and Web API URL, as against real Slack (Slack's
+side of opening the incidents runs in another process), beside two baselines served by
 uvicorn the same way: bench/baseline_durable.py, the durable yardstick (FastAPI validating
 the same pydantic model and committing one SQLite row per request, WAL with synchronous=FULL,
 requests arriving together sharing one commit), and bench/baseline_app.py (the same model,
@@ -39,6 +41,8 @@ from _common import (
     machine,
     parse_args,
     report,
+    slack_env,
+    slack_host,
     verdict,
     wait_until,
     warroom,
@@ -199,7 +203,8 @@ def row(backend: str, target: str, load: Load, cpu_ms: float) -> None:
 def run_backend(backend: Backend, total: int, lone: int) -> dict[str, Any]:
     """The storm and the lone alerts on warroom over this backend and on both baselines."""
     with (
-        warroom(backend) as server,
+        slack_host() as host,
+        warroom(backend, **slack_env(host)) as server,
         baseline("baseline_durable.py") as durable,
         baseline("baseline_app.py") as bare,
     ):
