@@ -191,7 +191,10 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
         app.add_middleware(SandboxGuard, prefix="/sandbox")
     app.add_middleware(ObservedRequests, observers=[request_observer(metrics), log_request])
     http_client = make_client()
-    app.include_router(build_alerts_router(runtime, http_client))
+    # The alert route goes first on the app's own router: it is matched before every other
+    # route, once per request (an included router is matched once to be chosen and again
+    # inside), and a storm is thousands of requests.
+    app.router.routes[:0] = build_alerts_router(runtime, http_client).routes
     app.include_router(build_api_router(runtime))
     app.include_router(build_tracker_webhooks_router(runtime, webhook_readers(runtime.settings)))
     credentials = _credentials(runtime, public_url, app)
