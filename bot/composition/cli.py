@@ -221,7 +221,8 @@ def cmd_stats(_args: argparse.Namespace) -> int:
     gc.freeze()
     try:
         with runtime.sessions() as session:
-            stats = read_stats(session)
+            today = runtime.domain.clock.now().astimezone(runtime.domain.tz).date()
+            stats = read_stats(session, today=today)
     finally:
         runtime.close()
     print(render_stats(stats))

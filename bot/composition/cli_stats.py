@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from bot.incidents.followup_stats import FollowupStats
 from bot.incidents.stats import METHOD, ResponseTimes, Stats
 from bot.incidents.times import format_duration
 
@@ -27,9 +28,25 @@ def response_times_lines(section: ResponseTimes) -> list[str]:
     return lines
 
 
+def followup_lines(section: FollowupStats) -> list[str]:
+    """Follow-ups per severity: recorded, done, overdue (open past due) and the median
+    time from recording to done."""
+    lines = [f"follow-ups as of {section.today.isoformat()}", ""]
+    lines.append(
+        f"{'severity':<10} {'opened':>7} {'done':>6} {'overdue':>8} {'median to close':>16}"
+    )
+    for row in section.severities:
+        lines.append(
+            f"{row.severity:<10} {row.opened:>7} {row.done:>6} {row.overdue:>8}"
+            f" {_duration(row.median_to_close):>16}"
+        )
+    return lines
+
+
 # Each section's text, in the order printed; a new section of `Stats` adds its renderer.
 SECTIONS: tuple[Callable[[Stats], list[str]], ...] = (
     lambda stats: response_times_lines(stats.response_times),
+    lambda stats: followup_lines(stats.followups),
 )
 
 

@@ -16,7 +16,12 @@ from bot.incidents.effects import CreateTicket, Effect
 from bot.integrations.journal import Journal
 from bot.integrations.trackers.base import Tracker, WebhookReader
 from bot.integrations.trackers.github import GitHubTracker
+from bot.integrations.trackers.jira import JiraTracker
+from bot.integrations.trackers.linear import LinearTracker
 from bot.integrations.trackers.outbox import ticket_route
+from bot.integrations.trackers.webhooks_github import github_reader
+from bot.integrations.trackers.webhooks_jira import jira_reader
+from bot.integrations.trackers.webhooks_linear import linear_reader
 from bot.integrations.unconfigured import skipped
 from bot.observability.logs import redact_also
 from bot.outbox.routes import Route
@@ -38,13 +43,30 @@ def make_tracker(settings: Settings, client: httpx.AsyncClient, journal: Journal
             repo=settings.github_repo,
             api_url=str(settings.github_api_url),
         )
-    # --- Added at merge: Jira and Linear, written alongside (their modules are not here yet).
-    # if settings.tracker == "jira":
-    #     from bot.integrations.trackers.jira import JiraTracker
-    #     return JiraTracker(client, journal, url=..., email=..., token=..., project=...)
-    # if settings.tracker == "linear":
-    #     from bot.integrations.trackers.linear import LinearTracker
-    #     return LinearTracker(client, journal, api_key=..., team=..., api_url=...)
+    if settings.tracker == "jira":
+        assert settings.jira_url and settings.jira_email and settings.jira_project
+        assert settings.jira_token is not None
+        token = settings.jira_token.get_secret_value()
+        redact_also(token)
+        return JiraTracker(
+            client,
+            journal,
+            url=str(settings.jira_url),
+            email=settings.jira_email,
+            token=token,
+            project=settings.jira_project,
+        )
+    if settings.tracker == "linear":
+        assert settings.linear_api_key is not None and settings.linear_team
+        key = settings.linear_api_key.get_secret_value()
+        redact_also(key)
+        return LinearTracker(
+            client,
+            journal,
+            api_key=key,
+            team=settings.linear_team,
+            api_url=str(settings.linear_api_url),
+        )
     return None
 
 
@@ -62,14 +84,10 @@ def tracker_routes(
 def webhook_readers(settings: Settings) -> dict[str, WebhookReader]:
     """The `/webhooks/{tracker}` readers for the trackers whose webhook secret is set."""
     readers: dict[str, WebhookReader] = {}
-    # --- Added at merge: the readers written alongside (their modules are not here yet).
-    # if settings.github_webhook_secret is not None:
-    #     from bot.integrations.trackers.webhooks_github import ...
-    #     readers["github"] = ...(settings.github_webhook_secret.get_secret_value())
-    # if settings.jira_webhook_secret is not None:
-    #     from bot.integrations.trackers.webhooks_jira import ...
-    #     readers["jira"] = ...
-    # if settings.linear_webhook_secret is not None:
-    #     from bot.integrations.trackers.webhooks_linear import ...
-    #     readers["linear"] = ...
+    if settings.github_webhook_secret is not None:
+        readers["github"] = github_reader(settings.github_webhook_secret.get_secret_value())
+    if settings.jira_webhook_secret is not None:
+        readers["jira"] = jira_reader(settings.jira_webhook_secret.get_secret_value())
+    if settings.linear_webhook_secret is not None:
+        readers["linear"] = linear_reader(settings.linear_webhook_secret.get_secret_value())
     return readers

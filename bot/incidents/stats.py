@@ -12,11 +12,12 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from fractions import Fraction
 
 from sqlmodel import Session
 
+from bot.incidents.followup_stats import FollowupStats, followup_stats
 from bot.incidents.reminders import STATUS_UPDATE, configured_or_default
 from bot.incidents.times import elapsed
 from playbooks import parse_duration
@@ -74,6 +75,7 @@ class Stats:
     `read_stats` and rendered beside the others by each surface."""
 
     response_times: ResponseTimes
+    followups: FollowupStats
 
 
 # How medians and p90 are computed, as the stats and the postmortem say it.
@@ -165,9 +167,11 @@ def response_times(session: Session) -> ResponseTimes:
     )
 
 
-def read_stats(session: Session) -> Stats:
-    """Every section of the stats, read in one session."""
-    return Stats(response_times=response_times(session))
+def read_stats(session: Session, *, today: date) -> Stats:
+    """Every section of the stats, read in one session; overdue means due before `today`."""
+    return Stats(
+        response_times=response_times(session), followups=followup_stats(session, today=today)
+    )
 
 
 def figures(session: Session) -> tuple[int, list[Figure], float | None]:

@@ -4,7 +4,7 @@ and scripts."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlmodel import Session
 
 from bot.composition.runtime import Runtime
+from bot.incidents.followup_stats import FollowupStats
 from bot.incidents.snapshot import IncidentSnapshot, MilestoneFact, StageFact
 from bot.incidents.stats import METHOD, Figure, ResponseTimes, read_stats
 from bot.incidents.times import format_duration
@@ -42,12 +43,14 @@ from bot.web.models import (
     AlertOut,
     EventOut,
     FigureOut,
+    FollowupsOut,
     IncidentDetail,
     IncidentList,
     IncidentSummary,
     MilestoneEdit,
     MilestoneOut,
     ResponseTimesOut,
+    SeverityFollowupsOut,
     StageOut,
     StatsOut,
     TaskOut,
@@ -194,10 +197,33 @@ def _response_times(section: ResponseTimes) -> ResponseTimesOut:
     )
 
 
-def stats(session: Session) -> StatsOut:
+def _followups(section: FollowupStats) -> FollowupsOut:
+    return FollowupsOut(
+        today=section.today,
+        severities=[
+            SeverityFollowupsOut(
+                severity=row.severity,
+                opened=row.opened,
+                done=row.done,
+                overdue=row.overdue,
+                median_to_close_seconds=(
+                    row.median_to_close.total_seconds() if row.median_to_close else None
+                ),
+                median_to_close=(
+                    format_duration(row.median_to_close) if row.median_to_close else None
+                ),
+            )
+            for row in section.severities
+        ],
+    )
+
+
+def stats(session: Session, *, today: date) -> StatsOut:
     """The figures `warroom stats` prints, section by section."""
-    read = read_stats(session)
-    return StatsOut(response_times=_response_times(read.response_times))
+    read = read_stats(session, today=today)
+    return StatsOut(
+        response_times=_response_times(read.response_times), followups=_followups(read.followups)
+    )
 
 
 def _documented(name: str, description: str) -> Any:
@@ -279,9 +305,11 @@ def build_api_router(runtime: Runtime) -> APIRouter:
 
     @router.get("/stats", response_model=StatsOut, tags=["stats"])
     def get_stats() -> StatsOut:
-        """Response-time figures over every incident, drills left out: what `warroom stats`
-        prints (medians and p90 by linear interpolation between the closest ranks)."""
+        """Response-time and follow-up figures over every incident, drills left out: what
+        `warroom stats` prints (medians and p90 by linear interpolation between the closest
+        ranks)."""
         with transaction(runtime.sessions) as session:
-            return stats(session)
+            today = runtime.domain.clock.now().astimezone(runtime.domain.tz).date()
+            return stats(session, today=today)
 
     return router

@@ -155,7 +155,26 @@ class ResponseTimesOut(BaseModel):
     method: str = Field(description="how medians and p90 are computed")
 
 
+class SeverityFollowupsOut(BaseModel):
+    """One severity's follow-ups."""
+
+    severity: str
+    opened: int = Field(description="follow-ups recorded")
+    done: int = Field(description="marked done (here or by their ticket)")
+    overdue: int = Field(description="still open and due before `today`")
+    median_to_close_seconds: float | None = Field(description="null when none is done")
+    median_to_close: str | None = Field(description="as `warroom stats` prints it")
+
+
+class FollowupsOut(BaseModel):
+    """Follow-ups per severity, every severity listed, sev1 first."""
+
+    today: date = Field(description="the team's date the overdue count is taken on")
+    severities: list[SeverityFollowupsOut]
+
+
 class StatsOut(BaseModel):
     """`GET /api/stats`: the figures `warroom stats` prints, one field per section."""
 
     response_times: ResponseTimesOut
+    followups: FollowupsOut
