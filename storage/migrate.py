@@ -63,10 +63,13 @@ def head_revision() -> str | None:
     parents: set[str] = set()
     for script in (MIGRATIONS / "versions").glob("*.py"):
         found = _assignments(script)
-        if isinstance(found.get("revision"), str):
-            revisions.add(found["revision"])
-        down = found.get("down_revision")
-        parents.update([down] if isinstance(down, str) else (down or ()))
+        revision, down = found.get("revision"), found.get("down_revision")
+        if isinstance(revision, str):
+            revisions.add(revision)
+        if isinstance(down, str):
+            parents.add(down)
+        elif isinstance(down, tuple | list):  # a merge revision names several
+            parents.update(str(each) for each in down)
     heads = revisions - parents
     if len(heads) != 1:
         raise RuntimeError(f"the migration scripts have {len(heads)} heads: {sorted(heads)}")
