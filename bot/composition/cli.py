@@ -166,7 +166,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     path = Path(args.scenario) if args.scenario else _bundled_scenario()
     try:
         scenario = load_scenario(path)
-        result = replay(scenario)
+        # Progress on stderr: stdout stays the draft (and transcript) alone, for pipes.
+        print(f"replaying {scenario.title!r}: {len(scenario.steps)} steps", file=sys.stderr)
+        result = replay(scenario, progress=lambda line: print(line, file=sys.stderr, flush=True))
     except (ScenarioError, ReplayError) as error:
         print(f"warroom: {error}", file=sys.stderr)
         return 1
