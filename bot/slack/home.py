@@ -31,6 +31,7 @@ JOIN_LABEL = "Join channel"
 JOINED = ":white_check_mark: You joined <#{channel}>."
 ALREADY_IN = ":information_source: You are already in <#{channel}>."
 CANNOT_JOIN = ":warning: warroom could not add you to incident #{id}'s channel: {why}."
+PRIVATE = ":lock: Incident #{id} is private: its commander can add you to its channel."
 GONE = ":warning: Incident #{id} has no channel to join (any more)."
 
 
@@ -101,6 +102,8 @@ def join_notice(error: str | None, *, incident_id: int, channel: str | None) -> 
         return GONE.format(id=incident_id)
     if error is None:
         return JOINED.format(channel=channel)
+    if error == "private":
+        return PRIVATE.format(id=incident_id)
     if error == "already_in_channel":
         return ALREADY_IN.format(channel=channel)
     return CANNOT_JOIN.format(id=incident_id, why=escape(error))

@@ -283,7 +283,7 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
         elif private:
             # Only its members see its button, and they are in it: a click from anyone
             # else is forged or stale, and is told nothing of the incident.
-            channel = None
+            error = "private"
         else:
             try:
                 await client.conversations_invite(channel=channel, users=user)

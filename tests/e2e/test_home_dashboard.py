@@ -3,7 +3,12 @@ resolved ones, a private incident in full only to its members; Join invites the 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import time
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy import Engine
@@ -131,3 +136,49 @@ def _noticed(service: Service, user_id: str, words: str) -> dict[str, Any] | Non
     home = service.sandbox.home(user_id)
     texts = _texts(home)
     return home if texts and words in texts[0] else None
+
+
+def test_a_forged_join_on_a_private_incident_invites_no_one(database: tuple[Engine, str]) -> None:
+    with serving(database[1]) as service:
+        sandbox = service.sandbox
+        alice = sandbox.as_user("alice")
+        alice.command("/incident declare Leaked API key sev1 --private", "general")
+        leaked = _channel(service, 1)
+        wait_until(lambda: "U0ALICE" in sandbox.channel(leaked)["members"], timeout=10)
+        home = _home_once(service, "bob", "Private incident")
+        assert _buttons(home) == {}  # Bob has no button to press ...
+        invites = len(sandbox.calls("conversations.invite"))
+
+        # ... so he sends the click Slack would have sent for one.
+        payload = {
+            "type": "block_actions",
+            "user": {"id": "U0BOB", "username": "bob"},
+            "team": {"id": "T0SANDBOX"},
+            "container": {"type": "view", "view_id": home["id"]},
+            "trigger_id": "1.2.3",
+            "actions": [{"action_id": JOIN, "value": "1", "type": "button"}],
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        answer = httpx.post(
+            f"{service.url}/slack/events",
+            content=body,
+            headers=_signed(sandbox.signing_secret, body),
+        )
+        assert answer.status_code == 200
+
+        home = wait_until(lambda: _noticed(service, "U0BOB", "is private"), timeout=10)
+        notice = _texts(home)[0]
+        assert notice == ":lock: Incident #1 is private: its commander can add you to its channel."
+        assert "U0BOB" not in sandbox.channel(leaked)["members"]
+        assert len(sandbox.calls("conversations.invite")) == invites
+        assert "Leaked" not in str(home) and leaked not in str(home)
+
+
+def _signed(secret: str, body: bytes) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    base = f"v0:{timestamp}:".encode() + body
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest(),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
