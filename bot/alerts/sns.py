@@ -13,16 +13,16 @@ import base64
 import binascii
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.alerts.errors import AlertPayloadError, describe_validation_error
+
+if TYPE_CHECKING:
+    # cryptography loads on the first signature checked, not when the service starts.
+    from cryptography import x509
 
 MessageType = Literal["SubscriptionConfirmation", "Notification", "UnsubscribeConfirmation"]
 
@@ -39,7 +39,7 @@ _SIGNED_SUBSCRIPTION = (
     "TopicArn",
     "Type",
 )
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
+_HASHES = {"1": "SHA1", "2": "SHA256"}  # SignatureVersion: cryptography's hash class
 
 
 class SnsMessage(BaseModel):
@@ -118,11 +118,17 @@ def is_sns_url(url: str | None, *, certificate: bool = False) -> bool:
 
 def load_certificate(pem: bytes) -> x509.Certificate:
     """Parse a PEM certificate (raises ValueError if it is not one)."""
+    from cryptography import x509
+
     return x509.load_pem_x509_certificate(pem)
 
 
 def verify_signature(message: SnsMessage, certificate: x509.Certificate, now: datetime) -> bool:
     """Check the message's signature with the certificate's RSA key, within its validity."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
     if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
         return False
     key = certificate.public_key()
@@ -132,7 +138,7 @@ def verify_signature(message: SnsMessage, certificate: x509.Certificate, now: da
         signature = base64.b64decode(message.signature, validate=True)
     except (binascii.Error, ValueError):
         return False
-    algorithm = _HASHES[message.signature_version]()
+    algorithm: hashes.HashAlgorithm = getattr(hashes, _HASHES[message.signature_version])()
     try:
         key.verify(signature, string_to_sign(message), padding.PKCS1v15(), algorithm)
     except InvalidSignature:

@@ -21,7 +21,7 @@ from storage.db import (
     make_statement_engine,
     statement_sessionmaker,
 )
-from storage.migrate import current_revision, head_revision, upgrade
+from storage.migrate import current_revision, ensure_current, head_revision
 
 
 class StartupError(RuntimeError):
@@ -65,7 +65,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     engine = make_engine(settings.database_url)
     try:
         if is_sqlite(settings.database_url):
-            upgrade(engine)
+            ensure_current(engine)  # Alembic loads only when the schema must change
         elif current_revision(engine) != head_revision():
             raise StartupError(
                 "the database schema is not up to date: run `warroom db upgrade` first"

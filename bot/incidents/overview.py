@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,7 +53,7 @@ def incident_list(
     now: datetime,
     *,
     recent: bool = False,
-    member_of: int | None = None,
+    member_of: int | Collection[int] | None = None,
     limit: int = LIST_LIMIT,
 ) -> IncidentList:
     """The open incidents (and with `recent` those resolved within RECENT), at most `limit`.
@@ -60,7 +61,8 @@ def incident_list(
     Whether someone is in a private incident's channel would take a Slack call per
     incident; what is known for free is where they asked: a private incident is shown in
     full only when asked in its own channel (`member_of`, its id), elsewhere only as a
-    private incident with its severity, status and age.
+    private incident with its severity, status and age. The App Home, which asks Slack
+    which channels its viewer is in, passes every incident id they are a member of.
     """
     is_open = col(Incident.status).in_(OPEN_STATUSES)
     wanted: ColumnElement[bool] = is_open
@@ -97,10 +99,11 @@ def _listed(
     now: datetime,
     commander: str | None,
     known: dict[str, str],
-    member_of: int | None,
+    member_of: int | Collection[int] | None,
 ) -> Listed:
     assert row.id is not None
-    hidden = row.private and row.id != member_of
+    members = (member_of,) if isinstance(member_of, int) else member_of or ()
+    hidden = row.private and row.id not in members
     resolved = row.resolved_at if row.status == "resolved" else None
     return Listed(
         id=row.id,

@@ -6,12 +6,14 @@ import re
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined
-
 from bot.postmortem.data import Postmortem
+
+if TYPE_CHECKING:
+    # Jinja loads with the first draft rendered, not when the service starts.
+    from jinja2 import Environment
 
 TEMPLATE = "postmortem.md.j2"
 BUNDLED = Path(__file__).parent / "templates"
@@ -46,6 +48,8 @@ def link(url: Any, label: str = "link") -> str:
 
 @lru_cache(maxsize=16)
 def _environment(folder: str | None) -> Environment:
+    from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined
+
     bundled = FileSystemLoader(BUNDLED)
     first = FileSystemLoader(folder) if folder else bundled
     # A team template can `{% extends "warroom/postmortem.md.j2" %}` and replace blocks.

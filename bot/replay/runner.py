@@ -8,7 +8,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,6 +33,8 @@ from storage import outbox
 from storage.models import Incident
 
 BROADCAST = "incidents"
+# Told one line at a time as the replay goes (the CLI writes them to stderr).
+Progress = Callable[[str], None]
 
 
 class ReplayError(RuntimeError):
@@ -91,8 +93,10 @@ def _serving(runtime: Runtime) -> Iterator[str]:
 class Replay:
     """Drives one scenario step by step."""
 
-    def __init__(self, scenario: Scenario, folder: Path) -> None:
+    def __init__(self, scenario: Scenario, folder: Path, progress: Progress | None = None) -> None:
         self.scenario = scenario
+        self.progress = progress
+        self.seen: dict[int, tuple[str, str]] = {}  # incident id -> (status, stage) told
         self.times = scenario.times()
         self.clock = SimulatedClock(self.times[0] - timedelta(seconds=1))
         self.token = secrets.token_urlsafe(16)
@@ -141,6 +145,7 @@ class Replay:
                     self.clock.set(when)
                     self._step(index, step, url, sandbox)
                     self._quiet()
+                    self._tell(index, step, when)
                 messages = self._messages(sandbox)
             finally:
                 sandbox.close()
@@ -149,6 +154,29 @@ class Replay:
             drafts = [draft(session, i, tz=self.scenario.tz) for i in ids if i is not None]
         self.runtime.close()
         return ReplayResult(drafts, messages, self.warnings)
+
+    def _tell(self, index: int, step: Any, when: datetime) -> None:
+        """One line for the step just played, and one per incident whose status or stage
+        it changed, each with the simulated time."""
+        if self.progress is None:
+            return
+        at = when.astimezone(self.scenario.tz).strftime("%H:%M:%S")
+        if step.alert is not None:
+            what = f"alert from {step.alert.source}"
+        elif step.command is not None:
+            command = step.command if len(step.command) <= 80 else step.command[:79] + "…"
+            what = f"{step.user or 'responder'}: /incident {command}"
+        else:
+            what = "time passes"
+        self.progress(f"{at} step {index}/{len(self.scenario.steps)}: {what}")
+        with self.runtime.sessions() as session:
+            incidents = list(session.scalars(select(Incident).order_by(col(Incident.id))))
+        for incident in incidents:
+            assert incident.id is not None
+            now = (incident.status, _stage_title(incident))
+            if self.seen.get(incident.id) != now:
+                self.seen[incident.id] = now
+                self.progress(f"{at}   incident #{incident.id}: {now[0]}, stage {now[1]}")
 
     def _fire_due(self, until: datetime) -> None:
         scheduler = current()
@@ -209,7 +237,16 @@ class Replay:
         return posted
 
 
-def replay(scenario: Scenario) -> ReplayResult:
-    """Replay a scenario in a throwaway workspace and database."""
+def _stage_title(incident: Incident) -> str:
+    stage = (incident.playbook_state or {}).get("stage", "")
+    for known in (incident.playbook_snapshot or {}).get("stages", []):
+        if known.get("id") == stage:
+            return str(known.get("title") or stage)
+    return str(stage or "—")
+
+
+def replay(scenario: Scenario, progress: Progress | None = None) -> ReplayResult:
+    """Replay a scenario in a throwaway workspace and database, telling `progress` each
+    step as it is played."""
     with tempfile.TemporaryDirectory(prefix="warroom-replay-") as folder:
-        return Replay(scenario, Path(folder)).run()
+        return Replay(scenario, Path(folder), progress).run()

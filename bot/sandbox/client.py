@@ -99,6 +99,13 @@ class SandboxUser:
         """Open the app's Home tab: the app gets app_home_opened; answers the current view."""
         return self.client._control("POST", "sandbox.openHome", json={"user": self.id})
 
+    def click_home(self, action_id: str, *, value: str | None = None) -> dict[str, Any]:
+        """Click a button on this user's App Home (the one with `value`, else the first)."""
+        body: dict[str, Any] = {"user": self.id, "action_id": action_id}
+        if value is not None:
+            body["value"] = value
+        return self.client._control("POST", "sandbox.clickHome", json=body)
+
     def open_views(self) -> list[dict[str, Any]]:
         """Return this user's open modals, the newest last."""
         return self.client.open_views(self.id)

@@ -282,6 +282,46 @@ class Driver:
         self._forward(event)
         return {"ok": True, "channel": channel, "view": home}
 
+    def click_home(self, user: str, action_id: str, *, value: str | None = None) -> dict[str, Any]:
+        """Click a button on the App Home view published for the user."""
+        u = self._user(user)
+        home = surface.home_view(self.sandbox, u["id"])
+        found = [
+            (block, button)
+            for block in (home or {}).get("blocks", [])
+            for button in surface.buttons(block)
+            if button.get("action_id") == action_id and value in (None, button.get("value"))
+        ]
+        if home is None or not found:
+            raise NotFound("action_not_found")
+        block, button = found[0]
+        trigger_id = self.sandbox.issue_trigger(u["id"])
+        action: dict[str, Any] = {
+            "action_id": action_id,
+            "block_id": block.get("block_id", ""),
+            "text": button.get("text"),
+            "type": "button",
+            "action_ts": f"{self.sandbox.clock.now().timestamp():.6f}",
+            **{key: button[key] for key in ("value", "style") if key in button},
+        }
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": self._user_object(u),
+            "api_app_id": self._app_id,
+            "token": VERIFICATION_TOKEN,
+            "container": {"type": "view", "view_id": home["id"]},
+            "trigger_id": trigger_id,
+            "team": {"id": self._team_id, "domain": TEAM_DOMAIN},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": home,
+            "actions": [action],
+        }
+        answer = self._post("interactive", payload)
+        if not answer.ok:
+            raise DriverError("dispatch_failed", app_status=answer.status)
+        return {"ok": True, "view_id": home["id"], "trigger_id": trigger_id}
+
     # -- response_url ------------------------------------------------------------------------
 
     def respond(self, response_id: str, body: dict[str, Any]) -> dict[str, Any]:

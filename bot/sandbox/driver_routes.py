@@ -95,6 +95,17 @@ def build_driver_router(driver: Driver) -> APIRouter:
             )
         )
 
+    @router.post("/api/sandbox.clickHome")
+    async def sandbox_click_home(request: Request) -> JSONResponse:
+        """`{"user", "action_id", "value"?}`: a button click on the user's App Home."""
+        body = await args(request, "user", "action_id")
+        if isinstance(body, JSONResponse):
+            return body
+        _note(driver, request)
+        return await _run(
+            lambda: driver.click_home(body["user"], body["action_id"], value=body.get("value"))
+        )
+
     @router.post("/api/sandbox.submitView")
     async def sandbox_submit_view(request: Request) -> JSONResponse:
         """`{"user", "values": {block_id: value}, "view_id"?}`: submit an open modal."""

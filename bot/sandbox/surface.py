@@ -167,7 +167,7 @@ def message_with_button(
             raise NotFound("message_not_found")
     for message in found:
         for block in message.get("blocks") or []:
-            for element in _buttons(block):
+            for element in buttons(block):
                 if element.get("action_id") == action_id and (
                     value is None or element.get("value") == value
                 ):
@@ -175,7 +175,8 @@ def message_with_button(
     raise NotFound("action_not_found")
 
 
-def _buttons(block: dict[str, Any]) -> list[dict[str, Any]]:
+def buttons(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """The buttons of a block (an actions block's, or a section's accessory)."""
     if block.get("type") == "actions":
         return [e for e in block.get("elements", []) if e.get("type") == "button"]
     accessory = block.get("accessory")

@@ -10,6 +10,7 @@ class ActionId(StrEnum):
     ADD_NOTE = "incident_add_note"
     RESOLVE = "incident_resolve"
     REOPEN = "incident_reopen"  # on the "still firing after resolve" notice
+    JOIN_CHANNEL = "home_join_channel"  # on the App Home dashboard
 
 
 class CallbackId(StrEnum):

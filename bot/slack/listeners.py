@@ -15,19 +15,20 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.composition.runtime import Runtime
 from bot.incidents.commands import JOINED, Command, CommandError, parse_command
-from bot.incidents.snapshot import IncidentSnapshot
+from bot.incidents.overview import IncidentList
 from bot.incidents.untrusted import clean_text
 from bot.slack.after_ack import AfterAck
-from bot.slack.blocks import declare_modal, home_view, note_modal
+from bot.slack.blocks import declare_modal, note_modal
 from bot.slack.errors import slack_error
+from bot.slack.home import channels_of, dashboard, dashboard_view, join_notice
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.intake import DATABASE_DOWN, Intake
 from bot.slack.modal_origin import ModalOrigin, unpack
 from bot.slack.replies import said
 from bot.slack.wire import plain_text
 from bot.usecases.inbox import Inbound, PinRequest
-from bot.usecases.queries import open_incidents
 from bot.usecases.run_command import CommandRequest
+from storage.models import Incident
 
 log = logging.getLogger(__name__)
 PIN_REACTIONS = frozenset({"pushpin", "round_pushpin"})
@@ -130,6 +131,17 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
     @app.action(ActionId.REOPEN)
     async def handle_action_reopen(ack: AsyncAck, body: dict[str, Any]) -> None:
         await button(ack, body, "reopen")
+
+    @app.action(ActionId.JOIN_CHANNEL)
+    async def handle_action_join_channel(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        # Nothing of ours changes (Slack keeps who is in a channel), so there is nothing to
+        # store before the ack: a click lost to a crash is a click to make again.
+        await ack()
+        value = str(body["actions"][0].get("value") or "")
+        if value.isdigit():
+            await later(_join(client, body["user"]["id"], int(value)))
 
     @app.action(ActionId.ADD_NOTE)
     async def handle_action_add_note(
@@ -234,13 +246,52 @@ def register(app: AsyncApp, runtime: Runtime, intake: Intake, *, later: AfterAck
     async def handle_event_app_home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
         await later(_publish_home(client, event["user"]))
 
-    async def _publish_home(client: AsyncWebClient, user: str) -> None:
-        def read() -> list[IncidentSnapshot]:
-            with runtime.sessions() as session:
-                return open_incidents(session)
+    async def _publish_home(
+        client: AsyncWebClient,
+        user: str,
+        *,
+        notice: str | None = None,
+        channels: set[str] | None = None,
+    ) -> None:
+        if channels is None:
+            channels = await channels_of(client, user)
+        known = channels
 
-        cards = await asyncio.to_thread(read)
-        await client.views_publish(user_id=user, view=home_view(cards, runtime.domain.tz))
+        def read() -> IncidentList:
+            with runtime.sessions() as session:
+                return dashboard(session, runtime.domain.clock.now(), known)
+
+        shown = await asyncio.to_thread(read)
+        await client.views_publish(user_id=user, view=dashboard_view(shown, known, notice=notice))
+
+    async def _join(client: AsyncWebClient, user: str, incident_id: int) -> None:
+        """Invite the clicking user into the incident's channel, then redraw their Home
+        saying how it went. A private incident's channel is never joined this way."""
+
+        def read() -> tuple[str | None, bool]:
+            with runtime.sessions() as session:
+                incident = session.get(Incident, incident_id)
+                return (incident.channel_id, incident.private) if incident else (None, False)
+
+        channel, private = await asyncio.to_thread(read)
+        channels = await channels_of(client, user)
+        error: str | None = None
+        if channel is None:
+            pass
+        elif channel in channels:
+            error = "already_in_channel"
+        elif private:
+            # Only its members see its button, and they are in it: a click from anyone
+            # else is forged or stale, and is told nothing of the incident.
+            error = "private"
+        else:
+            try:
+                await client.conversations_invite(channel=channel, users=user)
+                channels = channels | {channel}
+            except SlackApiError as exc:
+                error = slack_error(exc)
+        notice = join_notice(error, incident_id=incident_id, channel=channel)
+        await _publish_home(client, user, notice=notice, channels=channels)
 
     @app.event("member_joined_channel")
     async def handle_event_member_joined_channel(

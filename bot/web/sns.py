@@ -13,10 +13,9 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from cryptography import x509
 from fastapi.responses import JSONResponse
 
 from bot.alerts.errors import AlertPayloadError
@@ -28,6 +27,10 @@ from bot.alerts.sns import (
     verify_signature,
 )
 from bot.web.errors import WebError
+
+if TYPE_CHECKING:
+    # cryptography loads on the first signature checked, not when the service starts.
+    from cryptography import x509
 
 log = logging.getLogger(__name__)
 
