@@ -28,6 +28,10 @@ def configured(settings: Settings) -> dict[str, bool]:
         "pagerduty": settings.pagerduty_routing_key is not None,
         "statuspage": settings.statuspage_api_key is not None and bool(settings.statuspage_page_id),
         "webhooks": bool(settings.webhook_urls),
+        # Follow-ups' ticket tracker: one at most is configured (Settings refuses more).
+        "github": settings.tracker == "github",
+        "jira": settings.tracker == "jira",
+        "linear": settings.tracker == "linear",
     }
 
 

@@ -222,6 +222,12 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.webhook_secret,
         settings.pagerduty_routing_key,
         settings.statuspage_api_key,
+        settings.github_token,
+        settings.github_webhook_secret,
+        settings.jira_token,
+        settings.jira_webhook_secret,
+        settings.linear_api_key,
+        settings.linear_webhook_secret,
     )
     return [field.get_secret_value() for field in fields if field is not None]
 

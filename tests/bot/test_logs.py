@@ -193,6 +193,27 @@ def test_text_format_is_one_readable_line(restore_logging: None, tmp_path: Path)
     assert line.endswith("INFO    bot.test: incident 7 opened channel=C1"), line
 
 
+def test_tracker_credentials_and_webhook_secrets_never_reach_the_log(
+    restore_logging: None, tmp_path: Path
+) -> None:
+    secrets = {
+        "WARROOM_JIRA_URL": "https://exchange.atlassian.net",
+        "WARROOM_JIRA_EMAIL": "sre@exchange.example",
+        "WARROOM_JIRA_TOKEN": "ATATT3xFfGF0jira-token-value",
+        "WARROOM_JIRA_PROJECT": "OPS",
+        "WARROOM_GITHUB_WEBHOOK_SECRET": "github-hook-secret-0123",
+        "WARROOM_JIRA_WEBHOOK_SECRET": "jira-hook-secret-456789",
+        "WARROOM_LINEAR_WEBHOOK_SECRET": "linear-hook-secret-0123",
+    }
+    stream = io.StringIO()
+    configure_logging(make_settings(f"sqlite:///{tmp_path / 'w.db'}", **secrets), stream=stream)
+    shown = [value for name, value in secrets.items() if "TOKEN" in name or "SECRET" in name]
+    logging.getLogger("bot.test").warning("a tracker echoed %s", " and ".join(shown))
+    line = stream.getvalue()
+    assert "a tracker echoed" in line
+    assert not [value for value in shown if value in line], line
+
+
 @pytest.mark.parametrize("log_format", ["json", "text"])
 def test_a_whole_incident_at_debug_logs_no_secret(
     restore_logging: None, database: tuple[Engine, str], log_format: str

@@ -72,7 +72,12 @@ def test_serve_answers_health_and_readiness_and_migrates_sqlite(served) -> None:
 
 def test_readiness_and_the_start_log_say_which_integrations_are_configured(tmp_path) -> None:
     pagerduty = {"WARROOM_PAGERDUTY_ROUTING_KEY": "R0UTINGKEY0123456789ABCDEFGHIJKL"}
-    with serve(tmp_path, **pagerduty) as (base, _db, process):
+    github = {
+        "WARROOM_GITHUB_TOKEN": "github_pat_0123456789abcdefghij",
+        "WARROOM_GITHUB_REPO": "exchange/sre",
+        "WARROOM_GITHUB_WEBHOOK_SECRET": "hook-secret-0123456789",
+    }
+    with serve(tmp_path, **pagerduty, **github) as (base, _db, process):
         ready = httpx.get(f"{base}/readyz").json()
         process.terminate()
         output = process.communicate(timeout=10)[0]
@@ -80,12 +85,17 @@ def test_readiness_and_the_start_log_say_which_integrations_are_configured(tmp_p
         "pagerduty": "configured",
         "statuspage": "not configured",
         "webhooks": "not configured",
+        "github": "configured",
+        "jira": "not configured",
+        "linear": "not configured",
     }
     assert (
         "integrations: pagerduty configured, statuspage not configured, "
-        "webhooks not configured" in output
+        "webhooks not configured, github configured, jira not configured, "
+        "linear not configured" in output
     )
-    assert pagerduty["WARROOM_PAGERDUTY_ROUTING_KEY"] not in output
+    for secret in (*pagerduty.values(), github["WARROOM_GITHUB_TOKEN"]):
+        assert secret not in output
 
 
 @pytest.mark.parametrize(
