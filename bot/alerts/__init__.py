@@ -70,9 +70,20 @@ UPDATES: Mapping[str, Callable[[Any], list[PagingUpdate]]] = MappingProxyType(
 )
 """Paging tools whose body may update an incident rather than (or besides) alert."""
 
+JSON_NORMALIZERS: Mapping[str, Callable[[bytes], list[NormalizedAlert]]] = MappingProxyType(
+    {alertmanager.SOURCE: alertmanager.normalize_json}
+)
+"""Sources whose raw body can be validated without decoding it to Python first (a storm's
+source): tried first, and on any error the body goes the decoder's way, which words it."""
+
 # Only a JSON escape can put a NUL or a lone surrogate into a decoded string (raw bytes
 # of either are refused by the decoder), so bodies without one skip the cleaning walk.
 _ESCAPED_UNSAFE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+# What only the decoder's way handles: the escapes above, and NaN and Infinity, which
+# pydantic's parser takes for numbers and `decode_json` refuses.
+_DECODER_ONLY = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])|NaN|Infinity")
 
 
 @dataclass(frozen=True)
@@ -146,6 +157,12 @@ def parse_notification(source: str, body: bytes) -> Parsed:
     normalize = SOURCES.get(source)
     if normalize is None:
         raise UnknownSource(source, sorted(SOURCES))
+    validate_json = JSON_NORMALIZERS.get(source)
+    if validate_json is not None and not _DECODER_ONLY.search(body):
+        try:
+            return Parsed([_bounded(alert) for alert in validate_json(body)])
+        except ValidationError:
+            pass  # bad JSON or a misfit: decoded and validated again below, for the words
     payload = decode_json(body)
     read_updates = UPDATES.get(source)
     try:

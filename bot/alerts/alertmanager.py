@@ -82,3 +82,9 @@ def to_alerts(webhook: AlertmanagerWebhook) -> list[NormalizedAlert]:
 def normalize(payload: Any) -> list[NormalizedAlert]:
     """Validate a decoded Alertmanager body and normalize it (raises ValidationError)."""
     return to_alerts(AlertmanagerWebhook.model_validate(payload))
+
+
+def normalize_json(body: bytes) -> list[NormalizedAlert]:
+    """Validate the raw JSON body and normalize it (raises ValidationError, bad JSON too)."""
+    # pydantic's own JSON parser: no Python dicts and lists built first just to be read.
+    return to_alerts(AlertmanagerWebhook.model_validate_json(body))

@@ -171,9 +171,12 @@ class RedactFilter(logging.Filter):
             record.exc_text = self.redact(record.exc_text)
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
-        for key, value in list(vars(record).items()):
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, self.redact(value))
+        attributes = vars(record)
+        # The extras only: a set difference is one C call, a loop over every attribute is not.
+        for key in attributes.keys() - _STANDARD:
+            value = attributes[key]
+            if isinstance(value, str):
+                attributes[key] = self.redact(value)
         return True
 
 
@@ -204,6 +207,16 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        self._second = -1
+        self._stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        # strftime once per second, not once per line: a storm logs thousands a second.
+        second = int(record.created)
+        if second != self._second:
+            self._stamp = super().formatTime(record, datefmt).rpartition(",")[0]
+            self._second = second
+        return f"{self._stamp},{int(record.msecs):03d}"
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         if record.name == ACCESS.name:  # its message already says it all
@@ -273,14 +286,13 @@ def log_request(scope: dict[str, Any], status: int, seconds: float) -> None:
         return
     duration = round(seconds * 1000, 1)
     method, path = scope["method"], scope["path"]
-    ACCESS.info(
-        "%s %s %s %.1fms",
-        method,
-        path,
-        status,
-        duration,
-        extra={"method": method, "path": path, "status": status, "duration_ms": duration},
+    # Built here rather than by `ACCESS.info(...)`: every request writes one, and the
+    # logger's own way looks up the caller's frame and checks `extra` key by key.
+    record = logging.LogRecord(
+        ACCESS.name, logging.INFO, __file__, 0, f"{method} {path} {status} {duration}ms", None, None
     )
+    record.method, record.path, record.status, record.duration_ms = method, path, status, duration
+    ACCESS.handle(record)
 
 
 class AccessLog(ObservedRequests):

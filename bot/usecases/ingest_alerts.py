@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -56,6 +56,17 @@ class Touched:
         ready = channel_id is not None
         status = "ready" if ready else "pending"
         return cls(incident_id, channel_id, channel_name if ready else None, status, created)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The reference as the answer carries it."""
+        # Not dataclasses.asdict: it deep-copies field by field, once per alert of a storm.
+        return {
+            "id": self.id,
+            "channel_id": self.channel_id,
+            "channel_name": self.channel_name,
+            "channel_status": self.channel_status,
+            "created": self.created,
+        }
 
 
 @dataclass(frozen=True)
@@ -141,7 +152,7 @@ def _updated(uow: UnitOfWork, domain: Domain, note: Notification, ingested: Inge
         if result.incident_id is not None and result.incident_id not in listed:
             listed.add(result.incident_id)
             incidents.append(
-                asdict(Touched.of(result.incident_id, result.channel_id, result.channel_name))
+                Touched.of(result.incident_id, result.channel_id, result.channel_name).as_dict()
             )
     answer["incidents"] = incidents
     answer["updates"] = [
@@ -184,5 +195,5 @@ def _answer(note: Notification, results: list[IngestResult]) -> Ingested:
             )
         elif result.created:
             ref.created = True
-    answer = {"incidents": [asdict(ref) for ref in touched.values()], "alerts": len(note.alerts)}
+    answer = {"incidents": [ref.as_dict() for ref in touched.values()], "alerts": len(note.alerts)}
     return Ingested(answer, queued)
