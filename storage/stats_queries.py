@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import BigInteger, Result, Row, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import BigInteger, Result, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, FromClause
@@ -259,7 +259,7 @@ def paced_incidents(
         yield Paced(severity, written, began, ended, posted)
 
 
-def _rows(result: Result[Any], chunk: int) -> Iterator[Row[Any]]:
+def _rows(result: Result[Any], chunk: int) -> Iterator[Any]:
     """A result's rows fetched `chunk` at a time: iterating the result itself fetches each
     row by its own call, which costs more than the rows' use here."""
     for part in result.partitions(chunk):
