@@ -8,12 +8,13 @@ database) in steps up to each size: one incident is worked through the domain's 
 entries they record, 7 milestones), and copied with shifted times (and acknowledgement
 delays that vary) by bulk Core inserts into the project's own tables (`storage.models`); the
 first incident also gets a 50,000-entry timeline. At each size it times, against `python -m
-bot serve` on that database: `warroom stats` as a subprocess (its peak RSS and CPU seconds from wait4), `GET
-/api/incidents?limit=100`, `GET /api/incidents/{big}/timeline?limit=100` (a route that
-ignores `limit` answers every entry: `timeline_events` says how many came back) and `GET
-/api/incidents/{newest}/postmortem`. Prints a table, growth exponents log(t_last/t_first) /
-log(size_last/size_first) (0: flat, 1: linear in the incident count) and the bars, then as
-its last line one JSON object (SQLite at the top level, PostgreSQL under "postgresql").
+bot serve` on that database: `warroom stats` as a subprocess (its peak RSS and CPU seconds
+from wait4), `GET /api/incidents?limit=100`, `GET /api/incidents/{big}/timeline?limit=100`
+(a route that ignores `limit` answers every entry: `timeline_events` says how many came
+back) and `GET /api/incidents/{newest}/postmortem`. Prints a table, growth exponents
+log(t_last/t_first) / log(size_last/size_first) (0: flat, 1: linear in the incident count)
+and the bars, then as its last line one JSON object (SQLite at the top level, PostgreSQL
+under "postgresql").
 """
 
 from __future__ import annotations
