@@ -8,12 +8,13 @@ database) in steps up to each size: one incident is worked through the domain's 
 entries they record, 7 milestones), and copied with shifted times (and acknowledgement
 delays that vary) by bulk Core inserts into the project's own tables (`storage.models`); the
 first incident also gets a 50,000-entry timeline. At each size it times, against `python -m
-bot serve` on that database: `warroom stats` as a subprocess (its peak RSS from wait4), `GET
-/api/incidents?limit=100`, `GET /api/incidents/{big}/timeline?limit=100` (a route that
-ignores `limit` answers every entry: `timeline_events` says how many came back) and `GET
-/api/incidents/{newest}/postmortem`. Prints a table, growth exponents log(t_last/t_first) /
-log(size_last/size_first) (0: flat, 1: linear in the incident count) and the bars, then as
-its last line one JSON object (SQLite at the top level, PostgreSQL under "postgresql").
+bot serve` on that database: `warroom stats` as a subprocess (its peak RSS and CPU seconds
+from wait4), `GET /api/incidents?limit=100`, `GET /api/incidents/{big}/timeline?limit=100`
+(a route that ignores `limit` answers every entry: `timeline_events` says how many came
+back) and `GET /api/incidents/{newest}/postmortem`. Prints a table, growth exponents
+log(t_last/t_first) / log(size_last/size_first) (0: flat, 1: linear in the incident count)
+and the bars, then as its last line one JSON object (SQLite at the top level, PostgreSQL
+under "postgresql").
 """
 
 from __future__ import annotations
@@ -196,8 +197,10 @@ class Seeder:
 # -- timing ------------------------------------------------------------------------------------
 
 
-def stats_run(url: str, folder: Path) -> tuple[float, int, str]:
-    """Run `warroom stats` once: (wall seconds, peak RSS in KiB from wait4, its output)."""
+def stats_run(url: str, folder: Path) -> tuple[float, int, str, float]:
+    """Run `warroom stats` once: (wall seconds, peak RSS in KiB from wait4, its output, its
+    CPU seconds from wait4: on a machine shared with other work, the wall time includes
+    waiting for a core and the CPU time does not)."""
     out_path, err_path = folder / "stats.out", folder / "stats.err"
     with out_path.open("w") as out, err_path.open("w") as err:
         began = time.perf_counter()
@@ -213,7 +216,8 @@ def stats_run(url: str, folder: Path) -> tuple[float, int, str]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"warroom stats failed: {err_path.read_text().strip()}")
-    return seconds, int(usage.ru_maxrss), out_path.read_text()
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, int(usage.ru_maxrss), out_path.read_text(), cpu
 
 
 def timed_get(client: httpx.Client, path: str, runs: int) -> tuple[float, httpx.Response]:
@@ -258,8 +262,9 @@ def run_backend(backend: Backend, sizes: list[int], quick: bool) -> dict[str, An
                         newest = connection.scalar(select(func.max(col(Incident.id))))
                     settle_gc()
                     stats = [stats_run(url, folder) for _ in range(stats_runs)]
-                    stats_s = statistics.median(t for t, _, _ in stats)
-                    rss_kib = max(r for _, r, _ in stats)
+                    stats_s = statistics.median(t for t, _, _, _ in stats)
+                    stats_cpu_s = statistics.median(c for _, _, _, c in stats)
+                    rss_kib = max(r for _, r, _, _ in stats)
                     counted = int(stats[0][2].split()[0])
                     list_s, listed = timed_get(client, f"/api/incidents?limit={PAGE}", runs)
                     timeline_s, page = timed_get(
@@ -274,6 +279,7 @@ def run_backend(backend: Backend, sizes: list[int], quick: bool) -> dict[str, An
                         "incidents": size,
                         "counted": counted,
                         "stats_s": round(stats_s, 3),
+                        "stats_cpu_s": round(stats_cpu_s, 3),
                         "stats_rss_mib": round(rss_kib / 1024, 1),
                         "list_ms": round(list_s * 1000, 1),
                         "listed": len(listed.json()["incidents"]),
@@ -285,6 +291,7 @@ def run_backend(backend: Backend, sizes: list[int], quick: bool) -> dict[str, An
                     rows.append(row)
                     print(
                         f"{backend.name:<11} {size:>7} {row['stats_s']:>8.2f} "
+                        f"{row['stats_cpu_s']:>8.2f} "
                         f"{row['stats_rss_mib']:>8.1f} {row['list_ms']:>8.1f} "
                         f"{row['timeline_ms']:>9.1f} {row['timeline_events']:>7} "
                         f"{row['postmortem_ms']:>9.1f}",
@@ -340,7 +347,7 @@ def main() -> None:
     sizes = list(QUICK if args.quick else FULL)
     print(f"machine: {machine()}")
     print(
-        f"{'backend':<11} {'size':>7} {'stats s':>8} {'RSS MiB':>8} {'list ms':>8} "
+        f"{'backend':<11} {'size':>7} {'stats s':>8} {'CPU s':>8} {'RSS MiB':>8} {'list ms':>8} "
         f"{'tl ms':>9} {'tl rows':>7} {'pm ms':>9}"
     )
     results = {backend.name: run_backend(backend, sizes, args.quick) for backend in backends(args)}

@@ -60,8 +60,9 @@ def playbooks_dir(settings: Settings) -> Path:
     return Path(settings.playbooks_dir) if settings.playbooks_dir else bundled_dir()
 
 
-def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
-    """Connect to the database (migrating SQLite by itself) and load the playbooks."""
+def open_database(settings: Settings) -> Engine:
+    """An engine on a database whose schema is current (SQLite is migrated by itself);
+    StartupError with the one-line reason otherwise."""
     engine = make_engine(settings.database_url)
     try:
         if is_sqlite(settings.database_url):
@@ -77,6 +78,12 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         engine.dispose()
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise StartupError(f"cannot use the database: {first_line}") from error
+    return engine
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    """Connect to the database (migrating SQLite by itself) and load the playbooks."""
+    engine = open_database(settings)
     try:
         catalog = load_dir(playbooks_dir(settings))
     except Exception as error:

@@ -12,6 +12,12 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from bot.incidents import effects, pages, privacy, stages
+from bot.incidents.cadences import (
+    POSTMORTEM_DUE,
+    STATUS_UPDATE,
+    UNACKNOWLEDGED,
+    configured_or_default,
+)
 from bot.incidents.context import Domain
 from bot.incidents.notices import PostmortemDue, StatusUpdateDue, Unacknowledged
 from bot.incidents.records import Outcome, Recorder, milestones_of
@@ -20,32 +26,12 @@ from bot.incidents.views import timeline
 from storage.models import Incident
 from storage.unit_of_work import UnitOfWork
 
-STATUS_UPDATE = {
-    "sev1": timedelta(minutes=15),
-    "sev2": timedelta(minutes=30),
-    "sev3": timedelta(hours=1),
-}
-UNACKNOWLEDGED = {
-    "sev1": timedelta(minutes=5),
-    "sev2": timedelta(minutes=10),
-    "sev3": timedelta(minutes=30),
-}
-POSTMORTEM_DUE = {"sev1": timedelta(days=3), "sev2": timedelta(days=5)}
-
 
 def _reminder(incident: Incident, name: str, defaults: dict[str, timedelta]) -> timedelta | None:
     configured = None
     if incident.playbook_snapshot:
         configured = getattr(stages.playbook_of(incident).reminders, name, None)
     return configured_or_default(configured, incident.severity, defaults)
-
-
-def configured_or_default(
-    configured: timedelta | None, severity: str, defaults: dict[str, timedelta]
-) -> timedelta | None:
-    """A reminder's interval: the playbook's when it sets one, else the severity's default
-    (None: no such reminder for this severity)."""
-    return configured if configured is not None else defaults.get(severity)
 
 
 def status_update_cadence(incident: Incident) -> timedelta | None:

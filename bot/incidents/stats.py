@@ -17,8 +17,8 @@ from fractions import Fraction
 
 from sqlmodel import Session
 
+from bot.incidents.cadences import STATUS_UPDATE, configured_or_default
 from bot.incidents.followup_stats import FollowupStats, followup_stats
-from bot.incidents.reminders import STATUS_UPDATE, configured_or_default
 from bot.incidents.times import elapsed
 from playbooks import parse_duration
 from storage.stats_queries import Moment, paced_incidents, ranked_gaps

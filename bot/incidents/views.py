@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlmodel import Session, col
 
 from bot.incidents.effects import WEBHOOK
@@ -115,15 +115,86 @@ class CatchUpShown:
 Shown = TimelineShown | TasksShown | IncidentList | CatchUpShown
 
 
-def _responses(session: Session, incident_id: int) -> list[TimelineEvent]:
-    """The timeline without delivery bookkeeping (as the postmortem; the API keeps it)."""
-    return [e for e in timeline(session, incident_id) if not is_bookkeeping(e.kind, e.data)]
+class _Shown(NamedTuple):
+    """A timeline entry's columns that a view shows."""
+
+    occurred_at: datetime
+    kind: str
+    actor: str | None
+    text: str
+    source: str
+
+
+# The kinds whose data decides whether an entry is bookkeeping; for every other kind the
+# kind alone does, so their data (an alert's payload) is never read.
+_DATA_KINDS = ("integration", "delivery_failed", "delivery_refused")
+# Entries read at a time, newest first, while looking for the last responses.
+_CHUNK = 200
+
+
+def _shown_columns(incident_id: int) -> Select[Any]:
+    kind, data = col(TimelineEvent.kind), col(TimelineEvent.data)
+    return select(
+        col(TimelineEvent.occurred_at),
+        kind,
+        col(TimelineEvent.actor),
+        col(TimelineEvent.text),
+        col(TimelineEvent.source),
+        case((kind.in_(_DATA_KINDS), data)).label("data"),
+        col(TimelineEvent.id),
+    ).where(col(TimelineEvent.incident_id) == incident_id)
+
+
+def _last_responses(
+    session: Session, incident_id: int, count: int, *, kind: str | None = None
+) -> list[_Shown]:
+    """The last `count` entries without delivery bookkeeping (of `kind` only, if given), in
+    the order things happened: read newest first, a chunk at a time, never the whole
+    timeline (a storm's has tens of thousands of entries)."""
+    at, number = col(TimelineEvent.occurred_at), col(TimelineEvent.id)
+    query = _shown_columns(incident_id).order_by(at.desc(), number.desc())
+    if kind is not None:
+        query = query.where(col(TimelineEvent.kind) == kind)
+    found: list[_Shown] = []
+    before: tuple[datetime, int] | None = None
+    while len(found) < count:
+        chunk = query
+        if before is not None:
+            chunk = query.where(
+                at <= before[0], or_(at < before[0], and_(at == before[0], number < before[1]))
+            )
+        rows = session.execute(chunk.limit(_CHUNK)).all()
+        for occurred_at, what, actor, text, source, data, _ in rows:
+            if not is_bookkeeping(what, data):
+                found.append(_Shown(occurred_at, what, actor, text, source))
+                if len(found) == count:
+                    break
+        if len(rows) < _CHUNK:
+            break
+        before = (rows[-1].occurred_at, rows[-1].id)
+    return found[::-1]
+
+
+def _responses_count(session: Session, incident_id: int) -> int:
+    """How many entries are not delivery bookkeeping: counted by the database, but for the
+    kinds whose data decides, which are read as (kind, data)."""
+    kind = col(TimelineEvent.kind)
+    mine = col(TimelineEvent.incident_id) == incident_id
+    plain = session.scalar(
+        select(func.count())
+        .select_from(TimelineEvent)
+        .where(mine, kind.not_in((*FOLLOWUP_CHANGES, *_DATA_KINDS)))
+    )
+    decided = session.execute(
+        select(kind, col(TimelineEvent.data)).where(mine, kind.in_(_DATA_KINDS))
+    )
+    return int(plain or 0) + sum(1 for what, data in decided if not is_bookkeeping(what, data))
 
 
 def _entries(
     session: Session,
     incident: Incident,
-    events: list[TimelineEvent],
+    events: Sequence[_Shown],
     tz: ZoneInfo,
     people: tuple[str, ...] = (),
 ) -> tuple[tuple[Entry, ...], dict[str, str]]:
@@ -149,10 +220,10 @@ def timeline_shown(session: Session, incident: Incident, tz: ZoneInfo) -> Timeli
     """The last TIMELINE_LIMIT entries of the timeline, in the team's time zone, without
     delivery bookkeeping (as the postmortem; the API keeps it)."""
     assert incident.id is not None
-    events = _responses(session, incident.id)
-    shown = events[-TIMELINE_LIMIT:]
+    shown = _last_responses(session, incident.id, TIMELINE_LIMIT)
     entries, _ = _entries(session, incident, shown, tz)
-    return TimelineShown(incident.id, tz.key, entries, earlier=len(events) - len(shown))
+    earlier = _responses_count(session, incident.id) - len(shown)
+    return TimelineShown(incident.id, tz.key, entries, earlier=earlier)
 
 
 def catchup_shown(
@@ -161,11 +232,10 @@ def catchup_shown(
     """Where the incident stands now, from its stored record alone: the same record gives
     the same catch-up, whoever asks."""
     assert incident.id is not None
-    events = _responses(session, incident.id)
-    updates = [e for e in events if e.kind == "update"]
-    last = updates[-1:]
+    last = _last_responses(session, incident.id, 1, kind="update")
+    events = _last_responses(session, incident.id, CATCHUP_LIMIT)
     holders = tuple(snapshot.roles.values())
-    entries, known = _entries(session, incident, [*last, *events[-CATCHUP_LIMIT:]], tz, holders)
+    entries, known = _entries(session, incident, [*last, *events], tz, holders)
     stage = snapshot.stage
     return CatchUpShown(
         incident_id=incident.id,

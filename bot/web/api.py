@@ -4,9 +4,11 @@ and scripts."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlmodel import Session
@@ -41,7 +43,6 @@ from bot.web.incident_query import (
 from bot.web.models import (
     ActionItemOut,
     AlertOut,
-    EventOut,
     FigureOut,
     FollowupsOut,
     IncidentDetail,
@@ -62,6 +63,8 @@ from storage.db import transaction
 # to the database fails (SQLite: overflow, PostgreSQL: out of range) instead of finding none.
 MAX_ID = 2**31 - 1
 IncidentId = Annotated[int, Path(ge=1, le=MAX_ID, description="the incident's number")]
+# Timeline pages read at once (a page is up to 1,000 entries); more readers queue.
+TIMELINE_READERS = 1
 
 
 class StoredTextResponse(JSONResponse):
@@ -153,18 +156,33 @@ def incident_timeline(session: Session, incident_id: int, query: TimelineQuery) 
     return page
 
 
-def timeline_answer(page: TimelinePage) -> Timeline:
-    """A page of the timeline as the API answers it; `next_cursor` reads the next page."""
-    return Timeline(
-        events=[
-            EventOut(at=e.at, kind=e.kind, actor=e.actor, text=e.text, source=e.source)
-            for e in page.entries
+def json_time(at: datetime) -> str:
+    """A time as pydantic writes it in JSON: ISO 8601, a zero offset as `Z`."""
+    text = at.isoformat()
+    return f"{text[:-6]}Z" if text.endswith("+00:00") else text
+
+
+def timeline_json(page: TimelinePage) -> dict[str, Any]:
+    """A page of the timeline as the API answers it (`Timeline`), as plain JSON values:
+    what `Timeline(...).model_dump(mode="json")` gives, without building and dumping a
+    model per entry (most of a 1,000-entry page's cost, all of it holding the GIL that
+    the alerts' answers wait for). `next_cursor` reads the next page."""
+    return {
+        "events": [
+            {
+                "at": json_time(entry.at),
+                "kind": entry.kind,
+                "actor": entry.actor,
+                "text": entry.text,
+                "source": entry.source,
+            }
+            for entry in page.entries
         ],
-        next_cursor=encode_cursor(page.next) if page.next is not None else None,
-    )
+        "next_cursor": encode_cursor(page.next) if page.next is not None else None,
+    }
 
 
-def rendered(answer: Timeline | IncidentList) -> StoredTextResponse:
+def rendered(answer: IncidentList) -> StoredTextResponse:
     """The answer as the route's response, built where the route runs: a sync route runs
     in the thread pool, and FastAPI would otherwise serialize a returned model (a page of
     a thousand entries) on the event loop, where alerts wait for their 202."""
@@ -266,6 +284,7 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         with transaction(runtime.sessions) as session:
             return incident_detail(session, incident_id)
 
+    page_reads = anyio.Semaphore(TIMELINE_READERS)
     timeline_documented = [
         Depends(_documented(name, text)) for name, text in TIMELINE_PARAMETERS.items()
     ]
@@ -276,13 +295,21 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         responses=not_found,
         dependencies=timeline_documented,
     )
-    def get_timeline(incident_id: IncidentId, request: Request) -> StoredTextResponse:
+    async def get_timeline(incident_id: IncidentId, request: Request) -> StoredTextResponse:
         """The incident's timeline in the order things happened, a page at a time."""
         query = read_timeline_query(request.query_params.multi_items())
+        # One page read and rendered at a time (a worker thread each, off the event
+        # loop): two readers paging a long timeline would otherwise take two turns on the
+        # GIL for each one the alerts' answers get. A reader beyond it waits here, holding
+        # no thread, and is served next; none is refused.
+        async with page_reads:
+            return await anyio.to_thread.run_sync(timeline_response, incident_id, query)
+
+    def timeline_response(incident_id: int, query: TimelineQuery) -> StoredTextResponse:
         with transaction(runtime.sessions) as session:
             page = incident_timeline(session, incident_id, query)
         # Answered past the transaction, which on SQLite holds the writers' lock.
-        return rendered(timeline_answer(page))
+        return StoredTextResponse(timeline_json(page))
 
     @router.get(
         "/incidents/{incident_id}/postmortem",

@@ -10,7 +10,7 @@ from sqlmodel import select
 from bot.incidents.commands import parse_command
 from bot.incidents.errors import DomainError
 from bot.incidents.service import execute
-from bot.incidents.views import Entry, TasksShown, TimelineShown
+from bot.incidents.views import Entry, TasksShown, TimelineShown, is_bookkeeping, timeline
 from storage.models import Followup, Incident, RoleAssignment, TimelineEvent
 from storage.unit_of_work import unit_of_work
 
@@ -484,3 +484,45 @@ def test_the_timeline_command_dates_only_rows_off_the_start_day(run, clock, inci
     assert when["the day before: deploy 4512"] == "2021-03-09 23:59"
     assert when["Incident declared: Spot trading errors (sev2)"] == "17:56"
     assert when["still failing after midnight"] == "2021-03-11 00:05"
+
+
+def test_the_timeline_command_shows_the_last_responses_past_a_run_of_bookkeeping(
+    run, sessions, clock, incident_id
+) -> None:
+    # 60 notes, then 450 webhook deliveries and retried tries (more than one read of the
+    # newest entries holds) with a failed delivery and a page's outcome among them.
+    clock.advance(timedelta(minutes=1))
+    at = clock.now()
+
+    def entry(n: int, kind: str, data: dict, text: str) -> TimelineEvent:
+        when = at + timedelta(seconds=n)
+        return TimelineEvent(
+            incident_id=incident_id,
+            occurred_at=when,
+            recorded_at=when,
+            kind=kind,
+            text=text,
+            data=data,
+            source="system" if kind != "note" else "command",
+        )
+
+    with unit_of_work(sessions) as uow:
+        for n in range(60):
+            uow.session.add(entry(n, "note", {}, f"note {n}"))
+        for n in range(60, 510):
+            if n == 300:
+                uow.session.add(entry(n, "integration", {"integration": "pagerduty"}, "Paged"))
+            elif n % 2:
+                hook = {"integration": "webhook", "ok": True}
+                uow.session.add(entry(n, "integration", hook, "Webhook delivered"))
+            else:
+                retried = {"integration": "statuspage", "ok": False, "retry": True}
+                uow.session.add(entry(n, "integration", retried, "Statuspage try failed"))
+    shown = run("timeline", incident_id).shown
+    with sessions() as session:
+        everything = [
+            e for e in timeline(session, incident_id) if not is_bookkeeping(e.kind, e.data)
+        ]
+    assert [e.text for e in shown.entries] == [e.text for e in everything[-50:]]
+    assert shown.entries[-1].text == "Paged"
+    assert shown.earlier == len(everything) - 50
