@@ -197,10 +197,9 @@ class PostPostmortem(Effect):
 @dataclass(frozen=True, kw_only=True)
 class PublishPostmortem(Effect):
     """Write the postmortem's final Markdown to the postmortem folder (if one is set) and
-    post the final version in the channel; `number` counts the incident's publishes."""
+    post the final version in the channel."""
 
     kind: ClassVar[str] = PUBLISH_POSTMORTEM
-    number: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
