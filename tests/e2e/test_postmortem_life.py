@@ -56,6 +56,7 @@ def test_owner_review_reminder_publish_and_archive(
         alice = sandbox.as_user("alice")
         alice.command("/incident declare Trading down sev2", "general")
         channel = wait_until(lambda: _incident(service, 1).get("channel_id"), timeout=10)
+        wait_until(lambda: "U0ALICE" in sandbox.channel(channel)["members"], timeout=10)
 
         # Before resolve: refused privately, nothing recorded.
         alice.command("/incident postmortem publish", channel)
@@ -144,7 +145,9 @@ def test_publish_without_a_folder_says_it_wrote_no_file(database: tuple[Engine, 
         alice = sandbox.as_user("alice")
         alice.command("/incident declare Trading down sev1", "general")
         channel = wait_until(lambda: _incident(service, 1).get("channel_id"), timeout=10)
+        wait_until(lambda: "U0ALICE" in sandbox.channel(channel)["members"], timeout=10)
         alice.command("/incident resolve", channel)
+        wait_until(lambda: _said(service, channel, "Incident resolved"), timeout=10)
         alice.command("/incident postmortem publish", channel)
         final = wait_until(lambda: _said(service, channel, "Published postmortem for incident #1"))
         assert "No file written: WARROOM_POSTMORTEM_DIR is not set." in final[0]["text"]
