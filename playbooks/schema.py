@@ -110,7 +110,22 @@ def _to_postmortem_due(value: Any) -> str:
     return f"{int(match.group(1))}{unit}"
 
 
-PostmortemDue = Annotated[str, BeforeValidator(_to_postmortem_due)]
+def _to_postmortem_due_setting(value: Any) -> Any:
+    """One due time for every severity, or a mapping of severity to due time: one error."""
+    if not isinstance(value, dict):
+        return _to_postmortem_due(value)
+    severities = get_args(Severity)
+    for key in value:
+        if key not in severities:
+            raise PydanticCustomError(
+                "postmortem_due",
+                "{key} is not a severity: use sev1, sev2, sev3 or sev4",
+                {"key": repr(key)},
+            )
+    return {key: _to_postmortem_due(due) for key, due in value.items()}
+
+
+PostmortemDue = Annotated[str | dict[Severity, str], BeforeValidator(_to_postmortem_due_setting)]
 Id = Annotated[str, Field(pattern=r"^[a-z0-9-]+$", min_length=1, max_length=64)]
 Text = Annotated[str, Field(min_length=1)]
 
@@ -267,7 +282,7 @@ class Playbook(_Model):
     refire_window: Duration = timedelta(hours=1)
     # When a resolved incident's postmortem is due: one value for every severity, or one
     # per severity (those not named keep the bot's default table).
-    postmortem_due: PostmortemDue | dict[Severity, PostmortemDue] | None = None
+    postmortem_due: PostmortemDue | None = None
     stages: Annotated[list[Stage], Field(min_length=1)]
 
     @field_validator("channel")
