@@ -32,7 +32,6 @@ DEFAULT_DUE = {"sev1": "3d", "sev2": "5bd", "sev3": "10bd", "sev4": "10bd"}
 # Reminders go out at this time of day in the team's time zone.
 REMIND_AT = time(9, 0)
 DAY = 86_400
-STATUS_SHOWN = {"draft": "draft", "in_review": "in review", "published": "published"}
 # Timeline kinds about the postmortem itself: its own timeline leaves them out.
 OWNER, REVIEW, PUBLISHED, REMINDED, ARCHIVED = (
     "postmortem_owner",
@@ -197,13 +196,6 @@ def _days(delay: timedelta) -> str:
         return f"{days} day{'s' if days != 1 else ''}"
     hours = delay.total_seconds() / 3600
     return f"{hours:g} hours"
-
-
-def status_line(rec: Recorder) -> str:
-    """Where the postmortem stands: for the reply of a re-draft."""
-    row = ensure(rec)
-    owner = row.owner or "nobody (set one: `/incident postmortem owner @name`)"
-    return f"status {STATUS_SHOWN[row.status]}, owner {owner}, due {row.due.isoformat()}"
 
 
 def remind(uow: UnitOfWork, domain: Domain, incident_id: int) -> Outcome | None:
