@@ -92,6 +92,40 @@ Duration = Annotated[
     BeforeValidator(_to_duration),
     PlainSerializer(format_duration, return_type=str),
 ]
+# A postmortem's due time after resolve: whole calendar days (`3d`) or business days,
+# Monday to Friday (`5bd`, or `5 business days`); stored as `Nd` or `Nbd`.
+_DUE = re.compile(r"(\d{1,3})\s*(d|days?|bd|business\s+days?)")
+
+
+def _to_postmortem_due(value: Any) -> str:
+    match = _DUE.fullmatch(str(value).strip().lower()) if isinstance(value, str) else None
+    if match is None or int(match.group(1)) == 0:
+        raise PydanticCustomError(
+            "postmortem_due",
+            "bad postmortem due time {value}: expected days (3d) or business days "
+            "(5bd, 5 business days)",
+            {"value": repr(value)},
+        )
+    unit = "d" if match.group(2).startswith("d") else "bd"
+    return f"{int(match.group(1))}{unit}"
+
+
+def _to_postmortem_due_setting(value: Any) -> Any:
+    """One due time for every severity, or a mapping of severity to due time: one error."""
+    if not isinstance(value, dict):
+        return _to_postmortem_due(value)
+    severities = get_args(Severity)
+    for key in value:
+        if key not in severities:
+            raise PydanticCustomError(
+                "postmortem_due",
+                "{key} is not a severity: use sev1, sev2, sev3 or sev4",
+                {"key": repr(key)},
+            )
+    return {key: _to_postmortem_due(due) for key, due in value.items()}
+
+
+PostmortemDue = Annotated[str | dict[Severity, str], BeforeValidator(_to_postmortem_due_setting)]
 Id = Annotated[str, Field(pattern=r"^[a-z0-9-]+$", min_length=1, max_length=64)]
 Text = Annotated[str, Field(min_length=1)]
 
@@ -246,6 +280,9 @@ class Playbook(_Model):
     # A group still firing this long after its incident was resolved joins that incident
     # (the channel is told once, with a Reopen button); later, a new incident links it.
     refire_window: Duration = timedelta(hours=1)
+    # When a resolved incident's postmortem is due: one value for every severity, or one
+    # per severity (those not named keep the bot's default table).
+    postmortem_due: PostmortemDue | None = None
     stages: Annotated[list[Stage], Field(min_length=1)]
 
     @field_validator("channel")

@@ -330,3 +330,27 @@ class Followup(SQLModel, table=True):
     tracker: str | None = None  # github | jira | linear, once its ticket exists
     ticket_key: str | None = None
     ticket_url: str | None = None
+
+
+class Postmortem(SQLModel, table=True):
+    """A resolved incident's postmortem: who owns it, when it is due, how far it got.
+
+    One per incident, made at its resolve (or, for incidents resolved before migration
+    0019, when first needed). `status` goes draft -> in_review -> published; `path` and
+    `permalink` say where the last published version is.
+    """
+
+    __tablename__ = "postmortems"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", unique=True)
+    owner: str | None = None  # a Slack user id
+    status: str = "draft"  # draft | in_review | published
+    due: date
+    resolved_at: datetime = _utc(index=True)  # the resolve it is due from
+    created_at: datetime = _utc()
+    reviewed_at: datetime | None = _utc(nullable=True)
+    published_at: datetime | None = _utc(nullable=True)
+    published_by: str | None = None
+    path: str | None = None  # the Markdown file written at the last publish, if any
+    permalink: str | None = None  # the channel message of the last published version

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +29,7 @@ from bot.outbox.dispatcher import Dispatcher
 from bot.scheduling.leader import AdvisoryLeader
 from bot.scheduling.scheduler import Scheduler
 from bot.slack.operations import SlackOperations
+from bot.slack.publishing import PostmortemPublishing
 from bot.slack.signatures import SlackSignatures
 from bot.slack.socket_mode import SocketMode
 from bot.slack.wiring import SlackCredentials, build_slack, share_connections
@@ -214,6 +216,15 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
         broadcast_channel=runtime.settings.broadcast_channel,
         template_dir=runtime.settings.template_dir,
     )
+    publishing = PostmortemPublishing(
+        slack.client,
+        runtime.sessions,
+        tz=runtime.domain.tz,
+        template_dir=runtime.settings.template_dir,
+        postmortem_dir=(
+            Path(runtime.settings.postmortem_dir) if runtime.settings.postmortem_dir else None
+        ),
+    )
     scheduler = Scheduler(runtime)
     metrics.watch_scheduler(scheduler.scheduler)
     app.state.scheduler = scheduler
@@ -226,7 +237,7 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
     in_use = {name: on and not replay for name, on in configured(runtime.settings).items()}
     dispatcher = Dispatcher(
         runtime.sessions,
-        {**integrations, **scheduler.routes(), **operations.routes},
+        {**integrations, **scheduler.routes(), **operations.routes, **publishing.routes},
         clock=(
             runtime.domain.clock.drifting()
             if isinstance(runtime.domain.clock, SimulatedClock)

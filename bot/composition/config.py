@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,6 +12,8 @@ from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from playbooks.durations import parse_duration
 
 # Shorter shared secrets can be guessed, and could not be told from words in a log line to
 # mask them there. Slack's own tokens are masked by their shape (`xoxb-...`) instead.
@@ -112,6 +115,12 @@ class Settings(BaseSettings):
     linear_webhook_secret: SecretStr | None = Field(
         None, validation_alias="WARROOM_LINEAR_WEBHOOK_SECRET"
     )
+    # Where `/incident postmortem publish` writes the final Markdown (created if missing);
+    # unset: publishing posts the final version in the channel and writes no file.
+    postmortem_dir: str | None = Field(None, validation_alias="WARROOM_POSTMORTEM_DIR")
+    # How long after a postmortem is published its channel is archived, as playbooks write
+    # durations (`7d`, `12h`); `off`: never.
+    archive_after: str = Field("7d", validation_alias="WARROOM_ARCHIVE_AFTER")
 
     @field_validator("database_url")
     @classmethod
@@ -136,6 +145,19 @@ class Settings(BaseSettings):
                 "e.g. from `openssl rand -hex 32`"
             )
         return value
+
+    @field_validator("archive_after")
+    @classmethod
+    def _valid_archive_after(cls, value: str) -> str:
+        if value.strip().lower() == "off":
+            return "off"
+        parse_duration(value)  # its ValueError names the forms it takes
+        return value.strip().lower()
+
+    @property
+    def archive_delay(self) -> timedelta | None:
+        """How long after publishing a channel is archived; None: never."""
+        return None if self.archive_after == "off" else parse_duration(self.archive_after)
 
     @field_validator("timezone")
     @classmethod

@@ -95,6 +95,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         catalog=catalog,
         announce_private=settings.announce_private,
         tracker=settings.tracker,
+        archive_after=settings.archive_delay,
     )
     return Runtime(
         settings,

@@ -16,7 +16,6 @@ UNACKNOWLEDGED = {
     "sev2": timedelta(minutes=10),
     "sev3": timedelta(minutes=30),
 }
-POSTMORTEM_DUE = {"sev1": timedelta(days=3), "sev2": timedelta(days=5)}
 
 
 def configured_or_default(

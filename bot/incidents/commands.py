@@ -43,7 +43,7 @@ USAGE: dict[str, str] = {
     "reopen": "reopen",
     "timeline": "timeline",
     "catchup": "catchup",
-    "postmortem": "postmortem",
+    "postmortem": "postmortem [owner @user | review | publish]",
     "drill": "drill <playbook>",
     "statuspage": "statuspage <investigating|identified|monitoring|resolved> <public text>",
     "public-title": "public-title <text>",
@@ -314,6 +314,30 @@ def _due_date(verb: str, word: str) -> str:
     return word
 
 
+def _postmortem(verb: str, rest: str) -> Command:
+    """`postmortem` (re)drafts; `owner @x`, `review` and `publish` move its life on."""
+    words = rest.split()
+    if not words:
+        return Command(verb)
+    sub = words[0].lower()
+    if sub in ("review", "publish"):
+        if len(words) > 1:
+            raise CommandError(f"`postmortem {sub}` takes no arguments", USAGE[verb])
+        return Command(verb, target=sub)
+    if sub == "owner":
+        if len(words) != 2:
+            raise CommandError("`postmortem owner` needs one person, as @name", USAGE[verb])
+        user = parse_user(words[1])
+        if user is None and _NAME.fullmatch(words[1]):
+            user = f"@{words[1]}"  # a name typed without the @, as for `role`
+        if user is None:
+            raise CommandError(
+                f"`{words[1][:40]}` is not a person: mention them with @", USAGE[verb]
+            )
+        return Command(verb, target="owner", user=user)
+    raise CommandError(f"Unknown postmortem step `{sub[:40]}`", USAGE[verb])
+
+
 def _drill(verb: str, rest: str) -> Command:
     if not re.fullmatch(r"[a-z0-9-]+", rest):
         raise CommandError("`drill` needs a playbook id", USAGE[verb])
@@ -367,7 +391,7 @@ _PARSERS = {
     "reopen": _no_args,
     "timeline": _no_args,
     "catchup": _no_args,
-    "postmortem": _no_args,
+    "postmortem": _postmortem,
     "drill": _drill,
     "statuspage": _status,
     "public-title": _require_text,
@@ -377,9 +401,11 @@ _PARSERS = {
 }
 
 
-def help_text() -> str:
-    """Every command with its form, one per line, and what a follow-up's due date defaults to."""
+def help_text(extra: list[str] | None = None) -> str:
+    """Every command with its form, one per line, what a follow-up's due date defaults to,
+    and any `extra` lines (when a postmortem is due)."""
     lines = [f"`/incident {usage}`" for usage in USAGE.values()]
     dues = ", ".join(f"{days} for {sev}" for sev, days in FOLLOWUP_DUE_DAYS.items())
     lines.append(f"A follow-up with no `due` date is due in business days: {dues}.")
+    lines.extend(extra or [])
     return "\n".join(lines)

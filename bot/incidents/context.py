@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.incidents.clock import Clock
@@ -25,3 +26,6 @@ class Domain:
     announce_private: bool = True
     # The ticket tracker follow-ups are filed in (github, jira, linear); None: none is.
     tracker: str | None = None
+    # How long after its postmortem is published an incident channel is archived; None:
+    # never (WARROOM_ARCHIVE_AFTER=off).
+    archive_after: timedelta | None = timedelta(days=7)

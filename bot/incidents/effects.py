@@ -33,6 +33,8 @@ POST_POSTMORTEM = "postmortem.post"
 SCHEDULE = "schedule.set"
 UNSCHEDULE = "schedule.clear"
 CREATE_TICKET = "tracker.create"
+PUBLISH_POSTMORTEM = "postmortem.publish"
+ARCHIVE_CHANNEL = "channel.archive"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,8 +195,24 @@ class PostPostmortem(Effect):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PublishPostmortem(Effect):
+    """Write the postmortem's final Markdown to the postmortem folder (if one is set) and
+    post the final version in the channel."""
+
+    kind: ClassVar[str] = PUBLISH_POSTMORTEM
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArchiveChannel(Effect):
+    """Say where the postmortem is, then archive the incident channel."""
+
+    kind: ClassVar[str] = ARCHIVE_CHANNEL
+
+
+@dataclass(frozen=True, kw_only=True)
 class Schedule(Effect):
-    """Add or replace a scheduler job (`job`: reminder, ack, timebox, postmortem, maintenance)."""
+    """Add or replace a scheduler job (`job`: reminder, ack, timebox, postmortem, archive,
+    maintenance)."""
 
     kind: ClassVar[str] = SCHEDULE
     job: str
@@ -238,6 +256,8 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
     PublishMaintenance,
     SendWebhook,
     PostPostmortem,
+    PublishPostmortem,
+    ArchiveChannel,
     Schedule,
     Unschedule,
     CreateTicket,

@@ -86,9 +86,22 @@ class Paged(Notice):
 
 @dataclass(frozen=True, kw_only=True)
 class PostmortemDue(Notice):
-    """The postmortem of a resolved incident is due."""
+    """The postmortem of a resolved incident is due: `owner` (a user id) is reminded; `due`
+    (YYYY-MM-DD) is the day it was due, `late_days` how many business days ago."""
 
     name: ClassVar[str] = "postmortem_due"
+    owner: str | None = None
+    due: str | None = None
+    late_days: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChannelArchiving(Notice):
+    """The last word before the channel is archived: where the postmortem is."""
+
+    name: ClassVar[str] = "channel_archiving"
+    path: str | None = None
+    permalink: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,6 +187,7 @@ NOTICE_TYPES: tuple[type[Notice], ...] = (
     Unacknowledged,
     Paged,
     PostmortemDue,
+    ChannelArchiving,
     MaintenanceScheduled,
     MaintenanceDue,
     InviteRefused,

@@ -11,15 +11,10 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from bot.incidents import effects, pages, privacy, stages
-from bot.incidents.cadences import (
-    POSTMORTEM_DUE,
-    STATUS_UPDATE,
-    UNACKNOWLEDGED,
-    configured_or_default,
-)
+from bot.incidents import effects, pages, postmortem_life, privacy, stages
+from bot.incidents.cadences import STATUS_UPDATE, UNACKNOWLEDGED, configured_or_default
 from bot.incidents.context import Domain
-from bot.incidents.notices import PostmortemDue, StatusUpdateDue, Unacknowledged
+from bot.incidents.notices import StatusUpdateDue, Unacknowledged
 from bot.incidents.records import Outcome, Recorder, milestones_of
 from bot.incidents.times import format_duration
 from bot.incidents.views import timeline
@@ -67,14 +62,12 @@ def schedule_on_resolve(rec: Recorder) -> None:
     """Stop every reminder of the incident; remind the team the postmortem is due."""
     assert rec.incident is not None
     rec.effect(effects.Unschedule(job="*"))
-    due = _reminder(rec.incident, "postmortem_due", POSTMORTEM_DUE)
-    if due is not None and not rec.incident.drill:
-        rec.effect(effects.Schedule(job="postmortem", due_at=rec.now + due))
+    postmortem_life.on_resolve(rec)
 
 
 def schedule_on_reopen(rec: Recorder) -> None:
     """Bring the reminders back; the postmortem is not due while the incident is open."""
-    rec.effect(effects.Unschedule(job="postmortem"))
+    postmortem_life.on_reopen(rec)
     schedule_status_reminder(rec)
 
 
@@ -144,12 +137,5 @@ def timebox_due(uow: UnitOfWork, domain: Domain, incident_id: int, stage_id: str
 
 
 def postmortem_due(uow: UnitOfWork, domain: Domain, incident_id: int) -> Outcome | None:
-    """The postmortem review is due."""
-    incident = uow.session.get(Incident, incident_id)
-    if incident is None or incident.status != "resolved":
-        return None
-    rec = Recorder(uow, incident, domain.clock.now(), domain.tz)
-    rec.event("reminder", "postmortem review due", actor=None, source="system")
-    rec.effect(effects.PostNotice(notice=PostmortemDue()))
-    rec.close()
-    return rec.outcome
+    """The postmortem is due: remind its owner (see `postmortem_life`)."""
+    return postmortem_life.remind(uow, domain, incident_id)

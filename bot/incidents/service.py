@@ -15,6 +15,7 @@ from bot.incidents import (
     maintenance,
     notes,
     opening,
+    postmortem_life,
     privacy,
     stages,
 )
@@ -80,7 +81,7 @@ def execute(
     if already_done(uow, key):
         return Outcome(incident, duplicate=True)
     if command.verb == "help":
-        return Outcome(incident, private=help_text())
+        return Outcome(incident, private=help_text(postmortem_life.help_lines()))
     if command.verb == "declare":
         return _declare(uow, domain, command, actor=actor, key=key)
     if command.verb == "drill":
@@ -120,7 +121,10 @@ def execute(
     rec = Recorder(uow, incident, domain.clock.now(), domain.tz, key=key)
     # The echo goes first in the outbox so the channel reads command, then its effects.
     echo = rec.effect(effects.PostMessage(text="", actor=actor))
-    reply = _apply(rec, command, actor, tracker=domain.tracker)
+    if command.verb == "postmortem" and command.target is not None:
+        reply = _postmortem_step(rec, domain, command, actor=actor)
+    else:
+        reply = _apply(rec, command, actor, tracker=domain.tracker)
     # Whatever the command did, the playbook's checklist hears of it (`update` posts the
     # first status update, `cause` records the cause...); closing a follow-up is no
     # `action` task's doing.
@@ -130,6 +134,17 @@ def execute(
     rec.close()
     rec.outcome.reply = reply
     return rec.outcome
+
+
+def _postmortem_step(rec: Recorder, domain: Domain, c: Command, *, actor: str) -> str:
+    match c.target:
+        case "owner":
+            return postmortem_life.set_owner(rec, c.user or "", actor=actor)
+        case "review":
+            return postmortem_life.review(rec, actor=actor)
+        case "publish":
+            return postmortem_life.publish(rec, domain, actor=actor)
+    raise DomainError(f"`postmortem {c.target}` is not supported here")
 
 
 def _catchup(uow: UnitOfWork, domain: Domain, incident: Incident) -> CatchUpShown:

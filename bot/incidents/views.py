@@ -15,6 +15,7 @@ from bot.incidents.effects import WEBHOOK
 from bot.incidents.followups import CHANGE_KINDS as FOLLOWUP_CHANGES
 from bot.incidents.overview import IncidentList
 from bot.incidents.people import known_names, name_of, with_names
+from bot.incidents.postmortem_life import KINDS as POSTMORTEM_KINDS
 from bot.incidents.times import elapsed, format_duration, format_on_day, start_day
 from storage.models import Incident, Milestone, TimelineEvent
 
@@ -32,9 +33,10 @@ def is_bookkeeping(kind: str, data: Mapping[str, Any] | None) -> bool:
     that failed and was retried. Kept in the API's timeline (`source: system`); a
     postmortem reader wants what people and the outside world saw, and the outcome of a
     page or status-page update, which stay. A follow-up's later changes and its ticket
-    are what the action items table shows, so they stay out of the timeline too."""
+    are what the action items table shows, so they stay out of the timeline too, as does
+    the postmortem's own life (owner, review, publish, reminders, the channel's archive)."""
     data = data or {}
-    if kind in FOLLOWUP_CHANGES:
+    if kind in FOLLOWUP_CHANGES or kind in POSTMORTEM_KINDS:
         return True
     if kind == "integration":
         return data.get("integration") in ("webhook", "tracker") or (

@@ -83,6 +83,11 @@ def fire_postmortem(incident_id: int) -> None:
     _run(lambda uow: usecase.fire_reminder(uow, _domain(), Due("postmortem", incident_id)))
 
 
+def fire_archive(incident_id: int) -> None:
+    """The incident channel's time to be archived (its postmortem was published)."""
+    _run(lambda uow: usecase.fire_reminder(uow, _domain(), Due("archive", incident_id)))
+
+
 def fire_maintenance(maintenance_id: int, phase: str) -> None:
     """A maintenance notice."""
     _run(lambda uow: post_maintenance_notice(uow, _domain(), maintenance_id, phase))
@@ -98,9 +103,10 @@ JOBS: dict[str, Callable[..., Any]] = {
     "ack": fire_ack,
     "timebox": fire_timebox,
     "postmortem": fire_postmortem,
+    "archive": fire_archive,
     "maintenance": fire_maintenance,
 }
-INCIDENT_JOBS = ("reminder", "ack", "timebox", "postmortem")
+INCIDENT_JOBS = ("reminder", "ack", "timebox", "postmortem", "archive")
 
 
 def job_id(effect: Schedule | Unschedule) -> str:

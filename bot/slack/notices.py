@@ -10,6 +10,7 @@ from bot.incidents.notices import (
     HELD,
     PAGED,
     REFUSED,
+    ChannelArchiving,
     DeliveryFailed,
     InviteRefused,
     MaintenanceDue,
@@ -79,10 +80,24 @@ def render(notice: Notice, tz: ZoneInfo) -> str:
             return f":rotating_light: Not acknowledged after {_duration(waited)}."
         case Paged() as paged:
             return _paged(paged)
-        case PostmortemDue():
+        case PostmortemDue(owner=owner, due=due, late_days=late):
+            who = f"{mention(owner)}: t" if owner else "T"
+            when = f" (due {due}, {late} business days late)" if late else f" (due {due})"
+            when = when if due else ""
             return (
-                ":memo: The postmortem for this incident is due. Finish the draft and "
-                "schedule the review."
+                f":memo: {who}he postmortem for this incident is due{when}. Finish the draft, "
+                "`/incident postmortem review`, then `/incident postmortem publish`."
+            )
+        case ChannelArchiving(path=path, permalink=permalink):
+            places = []
+            if path:
+                places.append(f"in `{escape(path)}`")
+            if permalink:
+                places.append(link(permalink, "in this channel"))
+            place = " and ".join(places) if places else "in this channel"
+            return (
+                f":file_cabinet: The postmortem is published {place}. "
+                "This channel is being archived."
             )
         case MaintenanceScheduled(maintenance_id=n, title=title, starts_at=start, ends_at=end):
             return (

@@ -55,6 +55,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat.postEphemeral": {"chat:write"},
     "chat.postMessage": {"chat:write"},
     "chat.update": {"chat:write"},
+    "conversations.archive": {"channels:manage", "groups:write"},
     "conversations.create": {"channels:manage", "groups:write"},
     "conversations.history": {"channels:history", "groups:history"},
     "conversations.info": {"channels:read", "groups:read"},

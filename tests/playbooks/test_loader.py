@@ -192,6 +192,16 @@ def test_summary_of_a_fallback_playbook():
     assert summary(playbook) == "default: Incident, sev3 by default, 6 stages, fallback (no match)"
 
 
+def test_postmortem_due_reads_days_and_business_days(tmp_path):
+    write(tmp_path, "a.yaml", GOOD + "postmortem_due: {sev1: 3d, sev2: 5 business days}\n")
+    other = GOOD.replace("id: good", "id: other") + "match: {service: x}\n"
+    write(tmp_path, "b.yaml", other + "postmortem_due: 5BD\n")
+    assert problems_of(tmp_path) == []
+    catalog = load_dir(tmp_path)
+    assert catalog.get("good").postmortem_due == {"sev1": "3d", "sev2": "5bd"}
+    assert catalog.get("other").postmortem_due == "5bd"
+
+
 def test_problem_prints_as_file_line_message():
     assert str(Problem("a.yaml", 7, "unknown key 'x'")) == "a.yaml:7: unknown key 'x'"
 
@@ -313,6 +323,23 @@ def test_problem_prints_as_file_line_message():
             GOOD + "match: {service: 5}\n",
             "6: match.service: expected a string, got a number (5)",
             id="label-not-a-string",
+        ),
+        pytest.param(
+            GOOD + "postmortem_due: soon\n",
+            "6: postmortem_due: bad postmortem due time 'soon': expected days (3d) or business "
+            "days (5bd, 5 business days)",
+            id="bad-postmortem-due",
+        ),
+        pytest.param(
+            GOOD + "postmortem_due: {sev9: 2d}\n",
+            "6: postmortem_due: 'sev9' is not a severity: use sev1, sev2, sev3 or sev4",
+            id="postmortem-due-bad-severity",
+        ),
+        pytest.param(
+            GOOD + "postmortem_due: {sev1: 0d}\n",
+            "6: postmortem_due: bad postmortem due time '0d': expected days (3d) or business "
+            "days (5bd, 5 business days)",
+            id="postmortem-due-zero",
         ),
         pytest.param("- id: x\n", "1: a playbook is a mapping of keys, got a list", id="list"),
         pytest.param("", "1: a playbook is a mapping of keys, got nothing", id="empty"),

@@ -24,6 +24,8 @@ NOTICES: list[notices.Notice] = [
     notices.Paged(outcome=notices.PAGED, key="warroom-7-2", page=2, summary="[SEV1] Down"),
     notices.Paged(outcome=notices.REFUSED, reason="PagerDuty trigger refused (HTTP 400)"),
     notices.PostmortemDue(),
+    notices.PostmortemDue(owner="U0BOB", due="2021-03-17", late_days=2),
+    notices.ChannelArchiving(path="/srv/pm/2021-03-10-spot.md", permalink="https://x.test/p1"),
     notices.MaintenanceScheduled(maintenance_id=3, title="DB upgrade", starts_at=AT, ends_at=UNTIL),
     notices.MaintenanceDue(
         maintenance_id=3, title="DB upgrade", phase="t1h", starts_at=AT, ends_at=UNTIL
@@ -69,6 +71,9 @@ EFFECTS: list[effects.Effect] = [
     effects.SendWebhook(incident_id=7, event="playbook.stage", url="https://hooks.test/x"),
     effects.SendWebhook(incident_id=7, event="incident.severity_changed", severity="sev1"),
     effects.PostPostmortem(incident_id=7),
+    effects.PublishPostmortem(incident_id=7),
+    effects.ArchiveChannel(incident_id=7),
+    effects.Schedule(incident_id=7, job="archive", due_at=UNTIL),
     effects.Schedule(incident_id=7, job="reminder", due_at=AT, every_seconds=900),
     effects.Schedule(job="maintenance", maintenance_id=3, phase="end", due_at=UNTIL),
     effects.Unschedule(incident_id=7, job="timebox", stage="respond"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -67,9 +67,11 @@ def test_reminders_and_escalation_are_notices_with_their_numbers(
     )
     assert no_slack_text(due) and no_slack_text(late)
     run("resolve fixed", incident_id)
+    # Due 5 business days after Wednesday the 10th; reminded from 09:00 that day.
+    clock.set(datetime(2021, 3, 17, 1, 0, tzinfo=UTC))
     with unit_of_work(sessions) as uow:
         postmortem = reminders.postmortem_due(uow, domain, incident_id)
-    assert notices_of(postmortem) == [PostmortemDue()]
+    assert notices_of(postmortem) == [PostmortemDue(owner=None, due="2021-03-17", late_days=0)]
 
 
 def test_a_drill_nobody_acknowledged_is_told_at_once_and_pages_nobody(

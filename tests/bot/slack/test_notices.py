@@ -112,8 +112,19 @@ WHEN = "2024-03-01 02:00–04:30 Europe/Berlin"
         ),
         (
             notices.PostmortemDue(),
-            ":memo: The postmortem for this incident is due. Finish the draft and schedule "
-            "the review.",
+            ":memo: The postmortem for this incident is due. Finish the draft, "
+            "`/incident postmortem review`, then `/incident postmortem publish`.",
+        ),
+        (
+            notices.PostmortemDue(owner="U0BOB", due="2021-03-17", late_days=2),
+            ":memo: <@U0BOB>: the postmortem for this incident is due (due 2021-03-17, 2 "
+            "business days late). Finish the draft, `/incident postmortem review`, then "
+            "`/incident postmortem publish`.",
+        ),
+        (
+            notices.ChannelArchiving(path="/srv/pm/x.md", permalink="https://x.test/p1"),
+            ":file_cabinet: The postmortem is published in `/srv/pm/x.md` and "
+            "<https://x.test/p1|in this channel>. This channel is being archived.",
         ),
         (
             notices.MaintenanceScheduled(
