@@ -72,9 +72,10 @@ def split(text: str) -> list[Section]:
         opened = _FENCE.match(line)
         if fence is not None:
             # A fence closes with the same character, at least as long, and nothing after.
-            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
-                if not line.strip().strip(fence[0]):
-                    fence = None
+            marker = opened.group(1) if opened else ""
+            closes = marker[:1] == fence[0] and len(marker) >= len(fence)
+            if closes and not line.strip().strip(fence[0]):
+                fence = None
             current.append(line)
             continue
         if opened:
@@ -134,9 +135,7 @@ def merge(last: str, edited: str, fresh: str) -> Merged:
                 break
         out.insert(place, section)
         refreshed.append(section.heading)
-    dropped = tuple(
-        s.heading for s in new if s.key in before and s.key not in ours_keys and s.key
-    )
+    dropped = tuple(s.heading for s in new if s.key in before and s.key not in ours_keys and s.key)
     return Merged(_joined(out), tuple(kept), tuple(refreshed), dropped)
 
 

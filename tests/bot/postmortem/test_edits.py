@@ -61,7 +61,12 @@ def test_sections_join_back_to_the_text_and_are_named_by_heading() -> None:
         "Timeline (UTC)",
         "What went well",
     ]
-    assert [s.key for s in sections] == ["#0", "## summary", "## timeline (utc)", "## what went well"]
+    assert [s.key for s in sections] == [
+        "#0",
+        "## summary",
+        "## timeline (utc)",
+        "## what went well",
+    ]
 
 
 def test_a_hash_inside_a_code_fence_is_not_a_heading() -> None:
@@ -101,16 +106,26 @@ def test_an_edited_section_is_kept_and_the_others_refreshed() -> None:
     assert "| 10:05 | note: rolled back |" in merged.text
     assert merged.kept == ("Summary",)
     assert "Timeline (UTC)" in merged.refreshed
-    assert merged.text == FRESH.replace("The API was down.", "The API was down for 12 minutes: bad deploy.")
+    assert merged.text == FRESH.replace(
+        "The API was down.", "The API was down for 12 minutes: bad deploy."
+    )
 
 
 def test_a_section_the_team_added_stays_where_it_was_put() -> None:
-    edited = LAST.replace("## What went well", "## Customer letter\n\nDear customers...\n\n## What went well")
+    edited = LAST.replace(
+        "## What went well", "## Customer letter\n\nDear customers...\n\n## What went well"
+    )
 
     merged = merge(LAST, edited, FRESH)
 
     titles = [s.heading for s in split(merged.text)]
-    assert titles == ["Postmortem: API down", "Summary", "Timeline (UTC)", "Customer letter", "What went well"]
+    assert titles == [
+        "Postmortem: API down",
+        "Summary",
+        "Timeline (UTC)",
+        "Customer letter",
+        "What went well",
+    ]
     assert "Dear customers..." in merged.text
     assert "| 10:05 | note: rolled back |" in merged.text
     assert merged.kept == ("Customer letter",)
@@ -127,13 +142,21 @@ def test_a_section_the_team_deleted_stays_deleted() -> None:
 
 
 def test_a_section_new_in_the_fresh_draft_comes_after_its_predecessor() -> None:
-    fresh = FRESH.replace("## What went well", "## Figure\n\n![timeline](figure.png)\n\n## What went well")
+    fresh = FRESH.replace(
+        "## What went well", "## Figure\n\n![timeline](figure.png)\n\n## What went well"
+    )
     edited = LAST.replace("The API was down.", "Ours.")
 
     merged = merge(LAST, edited, fresh)
 
     titles = [s.heading for s in split(merged.text)]
-    assert titles == ["Postmortem: API down", "Summary", "Timeline (UTC)", "Figure", "What went well"]
+    assert titles == [
+        "Postmortem: API down",
+        "Summary",
+        "Timeline (UTC)",
+        "Figure",
+        "What went well",
+    ]
     assert "Ours." in merged.text
 
 
@@ -179,7 +202,9 @@ _draft = st.tuples(
 
 
 @given(last=_draft, fresh=_draft)
-def test_property_an_unedited_draft_regenerates_to_exactly_the_fresh_text(last: str, fresh: str) -> None:
+def test_property_an_unedited_draft_regenerates_to_exactly_the_fresh_text(
+    last: str, fresh: str
+) -> None:
     assert merge(last, last, fresh).text == fresh
 
 
