@@ -21,6 +21,10 @@ class EditRefused(ValueError):
     """The text cannot be kept as the postmortem (empty, too long, not storable)."""
 
 
+class AlreadySaved(Exception):
+    """This very edit (same delivery key) was kept already."""
+
+
 class NoDraft(Exception):
     """The incident is not resolved, so it has no draft to edit."""
 
@@ -47,12 +51,16 @@ def save_edit(
     tz: ZoneInfo,
     template_dir: Path | None = None,
     name: str | None = None,
+    key: str | None = None,
 ) -> tuple[str, ...]:
     """Keep `text` as the team's postmortem of a resolved incident, note it on the
     timeline, and return the headings of the sections it changed or added.
 
+    `key` identifies the delivery (a Slack file): the same key again raises AlreadySaved.
     Raises LookupError (no such incident), NoDraft (not resolved) or EditRefused.
     """
+    from sqlmodel import col, select
+
     from storage.models import Incident, TimelineEvent
     from storage.postmortem_drafts import draft_of, save_edit
 
@@ -62,6 +70,10 @@ def save_edit(
     if incident.status != "resolved":
         raise NoDraft(f"incident #{incident_id} is not resolved: it has no postmortem draft yet")
     check_text(text)
+    if key is not None:
+        kept = select(col(TimelineEvent.id)).where(col(TimelineEvent.idempotency_key) == key)
+        if session.exec(kept).first() is not None:
+            raise AlreadySaved(key)
     row = draft_of(session=session, incident_id=incident_id)
     if row is None or not incident.postmortem:
         # Resolved, but the draft is not posted yet (its effect waits in the outbox), or
@@ -85,6 +97,7 @@ def save_edit(
             text=f"postmortem edited {where}",
             data={"via": via, "sections": list(changed)},
             source="system" if via == "api" else "command",
+            idempotency_key=key,
         )
     )
     return changed
