@@ -321,7 +321,7 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         "/incidents/{incident_id}/postmortem",
         status_code=200,
         response_model=PostmortemSaved,
-        responses={**not_found, 409: {"model": ErrorBody}, 413: {"model": ErrorBody}},
+        responses={**not_found, **{code: {"model": ErrorBody} for code in (409, 413, 415)}},
         openapi_extra=postmortem_body.OPENAPI,
     )
     async def put_postmortem(incident_id: IncidentId, request: Request) -> PostmortemSaved:
