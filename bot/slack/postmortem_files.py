@@ -42,7 +42,7 @@ DOWNLOAD_TIMEOUT = 2.0  # seconds: Slack waits 3 s for the answer
 
 def draft_name(incident_id: int) -> re.Pattern[str]:
     """File names taken as the incident's edited draft: the posted one, or a copy of it."""
-    return re.compile(rf"postmortem-incident-{incident_id}(?:[ _-]?\(?\d+\)?)?\.md", re.I)
+    return re.compile(rf"postmortem-incident-{incident_id}(?: ?\(\d+\))?\.md", re.I)
 
 
 @dataclass(frozen=True)

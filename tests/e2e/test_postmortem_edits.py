@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from bot.slack.postmortem_files import MAX_BYTES
 from tests.e2e.test_declare_flow import _channel
 from tests.support.commands import run_command
 from tests.support.server import wait_until
@@ -120,3 +121,28 @@ def test_other_files_in_the_channel_are_left_alone(service) -> None:
     assert [m["text"].split(";")[0] for m in saved] == [
         "Postmortem edits saved from postmortem-incident-1.md"
     ]
+
+
+def test_a_file_too_large_is_refused_before_it_is_downloaded(service) -> None:
+    sandbox = service.sandbox
+    channel, _ = _resolved(service)
+    before = httpx.get(f"{service.url}/api/incidents/1/postmortem", headers=service.auth).text
+
+    sandbox.as_user("U0ALICE").web.files_upload_v2(
+        channel=channel, content="#" * (MAX_BYTES + 1), filename="postmortem-incident-1.md"
+    )
+
+    def refused() -> list[dict[str, Any]]:
+        return [
+            m
+            for m in sandbox.messages(channel, ephemeral=True)
+            if m["text"].startswith("Nothing was saved")
+        ]
+
+    (answer,) = wait_until(refused, timeout=10)
+    assert answer["text"] == (
+        f"Nothing was saved: postmortem-incident-1.md is {MAX_BYTES + 1} bytes; a postmortem "
+        f"file can be at most {MAX_BYTES}."
+    )
+    after = httpx.get(f"{service.url}/api/incidents/1/postmortem", headers=service.auth).text
+    assert after == before
