@@ -354,3 +354,21 @@ class Postmortem(SQLModel, table=True):
     published_by: str | None = None
     path: str | None = None  # the Markdown file written at the last publish, if any
     permalink: str | None = None  # the channel message of the last published version
+
+
+class PostmortemDraft(SQLModel, table=True):
+    """An incident's postmortem as warroom last generated it, and as the team edited it.
+
+    `generated` is the base of the next three-way merge (`bot.postmortem.edits`): a section
+    of `edited` equal to its generated version was not touched and is regenerated. Once the
+    team has edited, `edited` holds the current text (its sections and the refreshed ones).
+    """
+
+    __tablename__ = "postmortem_drafts"
+
+    incident_id: int = Field(foreign_key="incidents.id", primary_key=True)
+    generated: str
+    edited: str | None = None
+    edited_by: str | None = None  # a Slack user id, or "api"
+    edited_at: datetime | None = _utc(nullable=True)
+    edited_via: str | None = None  # api | slack_file

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from bot.postmortem.data import Postmortem, build
+from bot.postmortem.edits import merge
 from bot.postmortem.markdown import render
 
 __all__ = ["Postmortem", "build", "current_draft", "draft", "headline", "render", "store_draft"]
@@ -23,11 +24,15 @@ def draft(
 def store_draft(
     session: Session, incident_id: int, *, tz: ZoneInfo, template_dir: Path | None = None
 ) -> tuple[Postmortem, str]:
-    """Draft the postmortem anew and keep it on the incident; return its data and text."""
+    """Draft the postmortem anew, keeping the sections the team edited, and store it;
+    return its data and text."""
     from storage.models import Incident
+    from storage.postmortem_drafts import save_generated
 
     pm = build(session, incident_id, tz=tz)
-    text = render(pm, template_dir=template_dir)
+    fresh = render(pm, template_dir=template_dir)
+    text = _with_edits(session, incident_id, fresh)
+    save_generated(session=session, incident_id=incident_id, generated=fresh, current=text)
     incident = session.get(Incident, incident_id)
     assert incident is not None
     incident.postmortem = text
@@ -37,7 +42,8 @@ def store_draft(
 def current_draft(
     session: Session, incident_id: int, *, tz: ZoneInfo, template_dir: Path | None = None
 ) -> str:
-    """The stored draft of a resolved incident, else a fresh one (raises LookupError)."""
+    """The stored draft of a resolved incident (the team's edits in it), else a fresh one
+    merged with the team's edits (raises LookupError)."""
     from storage.models import Incident
 
     incident = session.get(Incident, incident_id)
@@ -45,7 +51,17 @@ def current_draft(
         raise LookupError(f"No incident #{incident_id}")
     if incident.postmortem and incident.status == "resolved":
         return incident.postmortem
-    return draft(session, incident_id, tz=tz, template_dir=template_dir)
+    fresh = draft(session, incident_id, tz=tz, template_dir=template_dir)
+    return _with_edits(session, incident_id, fresh)
+
+
+def _with_edits(session: Session, incident_id: int, fresh: str) -> str:
+    from storage.postmortem_drafts import draft_of
+
+    row = draft_of(session=session, incident_id=incident_id)
+    if row is None or row.edited is None:
+        return fresh
+    return merge(row.generated, row.edited, fresh).text
 
 
 def headline(pm: Postmortem) -> str:

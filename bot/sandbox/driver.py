@@ -22,7 +22,7 @@ from bot.sandbox.surface import NotFound
 from bot.sandbox.workspace import Sandbox
 
 FORWARDED_EVENTS = frozenset(
-    {"reaction_added", "pin_added", "member_joined_channel", "app_home_opened"}
+    {"reaction_added", "pin_added", "member_joined_channel", "app_home_opened", "file_shared"}
 )
 # Slack's deprecated verification token; Bolt ignores it, payloads still carry one.
 VERIFICATION_TOKEN = "sandboxverificationtoken"

@@ -27,6 +27,7 @@ from bot.slack.app_rate_limited import acknowledge_app_rate_limited
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.intake import Intake
 from bot.slack.listeners import register
+from bot.slack.postmortem_files import register_postmortem_files
 
 COMMAND_LINGER = 0.2  # seconds
 GIVE_WAY_FOR = 2.0  # seconds a command's carry-out may wait while others are being stored
@@ -163,6 +164,7 @@ def build_slack(
     else:
         intake = Intake(runtime, client, linger=COMMAND_LINGER, give_way_for=GIVE_WAY_FOR)
     register(bolt, runtime, intake, later=later)
+    register_postmortem_files(bolt, runtime, later=later)
     return SlackSide(
         client=client,
         bolt=bolt,

@@ -20,6 +20,7 @@ from bot.incidents.stats import METHOD, Figure, ResponseTimes, read_stats
 from bot.incidents.times import format_duration
 from bot.incidents.untrusted import clean_text
 from bot.postmortem import current_draft
+from bot.postmortem.saved import NoDraft, save_edit
 from bot.usecases.queries import (
     IncidentListed,
     IncidentPage,
@@ -29,7 +30,9 @@ from bot.usecases.queries import (
     incidents,
     last_events,
 )
+from bot.web import postmortem_body
 from bot.web.auth import require_auth
+from bot.web.body import read_body
 from bot.web.errors import ErrorBody, JSONErrorRoute, WebError
 from bot.web.incident_query import (
     PARAMETERS,
@@ -57,6 +60,7 @@ from bot.web.models import (
     TaskOut,
     Timeline,
 )
+from bot.web.postmortem_body import PostmortemSaved
 from storage.db import transaction
 
 # Incident ids are INTEGER columns; a larger number can name no incident, and sending it
@@ -338,5 +342,40 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         with transaction(runtime.sessions) as session:
             today = runtime.domain.clock.now().astimezone(runtime.domain.tz).date()
             return stats(session, today=today)
+
+    @router.put(
+        "/incidents/{incident_id}/postmortem",
+        status_code=200,
+        response_model=PostmortemSaved,
+        responses={**not_found, **{code: {"model": ErrorBody} for code in (409, 413, 415)}},
+        openapi_extra=postmortem_body.OPENAPI,
+    )
+    async def put_postmortem(incident_id: IncidentId, request: Request) -> PostmortemSaved:
+        """Keep the team's edited postmortem of a resolved incident: `/incident postmortem`
+        then regenerates only the sections left as generated (see README)."""
+        body = await read_body(request)
+        text = postmortem_body.edited_text(body, request.headers.get("content-type"))
+        now = runtime.domain.clock.now()
+
+        def save() -> tuple[str, ...]:
+            with transaction(runtime.sessions) as session:
+                return save_edit(
+                    session,
+                    incident_id,
+                    text,
+                    by=None,
+                    via="api",
+                    now=now,
+                    tz=runtime.domain.tz,
+                    template_dir=runtime.settings.template_dir,
+                )
+
+        try:
+            changed = await anyio.to_thread.run_sync(save)
+        except LookupError as error:
+            raise WebError(404, f"no incident #{incident_id}") from error
+        except NoDraft as error:
+            raise WebError(409, str(error)) from error
+        return PostmortemSaved(incident_id=incident_id, chars=len(text), edited=list(changed))
 
     return router

@@ -47,6 +47,7 @@ BEYOND_ISSUE = {
     "channels:join": "the bot joins WARROOM_BROADCAST_CHANNEL (conversations.join)",
     "pins:read": "the pin_added event adds pinned messages to the timeline",
     "groups:read": "a retried channel opening reads a private channel's topic (conversations.info)",
+    "files:read": "an edited postmortem shared back is read (file_shared, files.info, download)",
 }
 # Every Web API method warroom calls -> the bot scopes it needs for how warroom calls it
 # (public and private incident channels), from each method's page on api.slack.com.
@@ -66,6 +67,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations.setPurpose": {"channels:manage", "groups:write"},
     "conversations.setTopic": {"channels:manage", "groups:write"},
     "files.completeUploadExternal": {"files:write"},
+    "files.info": {"files:read"},
     "files.getUploadURLExternal": {"files:write"},
     "pins.add": {"pins:write"},
     "usergroups.users.list": {"usergroups:read"},
@@ -78,6 +80,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
 }
 EVENT_SCOPES = {
     "app_home_opened": set(),
+    "file_shared": {"files:read"},
     "member_joined_channel": {"channels:read"},
     "pin_added": {"pins:read"},
     "reaction_added": {"reactions:read"},

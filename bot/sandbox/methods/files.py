@@ -169,6 +169,14 @@ def _share(call: Call, channel: RowMapping, ids: list[str], args: Args) -> None:
         place[channel["id"]] = [*place.get(channel["id"], []), share]
         shares[scope] = place
         call.conn.execute(t.files.update().where(t.files.c.id == file_id).values(shares=shares))
+        # Slack's `file_shared` event: ids only; the app reads the rest with files.info.
+        call.emit(
+            "file_shared",
+            channel_id=channel["id"],
+            file_id=file_id,
+            user_id=call.user_id,
+            file={"id": file_id},
+        )
 
 
 @method("files.info")
