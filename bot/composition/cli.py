@@ -217,9 +217,10 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         runtime.close()
 
 
-def cmd_stats(_args: argparse.Namespace) -> int:
-    """Medians and p90 over stored incidents, drills left out."""
-    from bot.composition.cli_stats import render_stats
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Medians and p90 over stored incidents, drills left out, and the weekly series."""
+    from bot.composition.cli_stats import print_stats
+    from bot.composition.stats_args import weekly_request
     from bot.incidents.stats import read_stats
 
     runtime = _runtime()
@@ -228,12 +229,13 @@ def cmd_stats(_args: argparse.Namespace) -> int:
     gc.freeze()
     try:
         with runtime.sessions() as session:
-            today = runtime.domain.clock.now().astimezone(runtime.domain.tz).date()
-            stats = read_stats(session, today=today)
+            now = runtime.domain.clock.now()
+            today = now.astimezone(runtime.domain.tz).date()
+            weekly = weekly_request(args, now, runtime.domain.tz)
+            stats = read_stats(session, today=today, weekly=weekly)
     finally:
         runtime.close()
-    print(render_stats(stats))
-    return 0
+    return print_stats(args, stats)
 
 
 def cmd_maintenance(args: argparse.Namespace) -> int:
@@ -320,9 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_incidents(sub, cmd_incidents)
 
-    sub.add_parser("stats", help="response-time figures over stored incidents").set_defaults(
-        func=cmd_stats
-    )
+    from bot.composition.stats_args import add_stats_arguments
+
+    stats = sub.add_parser("stats", help="response-time figures over stored incidents")
+    add_stats_arguments(stats)
+    stats.set_defaults(func=cmd_stats)
 
     maintenance = sub.add_parser(
         "maintenance",
