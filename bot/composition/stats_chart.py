@@ -4,6 +4,7 @@ weeks on x, one line per group; matplotlib's Agg canvas, no display."""
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,10 +16,10 @@ from bot.incidents.weekly_stats import WEEKLY_MEASURES, WeekGroup, WeeklyStats
 DPI = 100
 
 
-def _hours(name: str) -> Callable[[WeekGroup], float | None]:
+def _minutes(name: str) -> Callable[[WeekGroup], float | None]:
     def value(row: WeekGroup) -> float | None:
         median = row.figure(name).median
-        return median.total_seconds() / 3600 if median is not None else None
+        return median.total_seconds() / 60 if median is not None else None
 
     return value
 
@@ -32,9 +33,13 @@ def _completion(row: WeekGroup) -> float | None:
 # lifecycle adds its panels here at merge (completion rate, time to publish) from
 # `WeeklyStats.postmortems`.
 PANELS: tuple[tuple[str, str, Callable[[WeekGroup], float | None]], ...] = (
-    *((f"median {name}", "hours", _hours(name)) for name, _ in WEEKLY_MEASURES),
+    *((f"median {name}", "minutes", _minutes(name)) for name, _ in WEEKLY_MEASURES),
     ("follow-ups done", "% of opened", _completion),
 )
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def build_chart(weekly: WeeklyStats) -> Figure:
@@ -42,15 +47,13 @@ def build_chart(weekly: WeeklyStats) -> Figure:
     fig = Figure(figsize=(10, 2.6 * len(PANELS)), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(PANELS), 1, sharex=True, squeeze=False)[:, 0]
-    position = {week: n for n, week in enumerate(weekly.weeks)}
     for ax, (title, unit, value) in zip(axes, PANELS, strict=True):
         for group in weekly.groups:
-            points = [
-                (position[row.week], y)
-                for row in weekly.series
-                if row.group == group and (y := value(row)) is not None
-            ]
-            xs, ys = [x for x, _ in points], [y for _, y in points]
+            # Every week has a place; a week without a value is NaN, a gap in the line
+            # rather than a slope drawn across weeks that had no incident.
+            found = {row.week: value(row) for row in weekly.series if row.group == group}
+            xs = list(range(len(weekly.weeks)))
+            ys = [_or_nan(found.get(week)) for week in weekly.weeks]
             ax.plot(xs, ys, marker="o", label=group)
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(unit)
