@@ -21,7 +21,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-def multi_day(run, ingest, clock, people) -> int:  # noqa: F811
+def multi_day(run, ingest, clock, people) -> int:
     """An incident acknowledged late on 10 March (HKT) and resolved on 11 March; its id."""
     from tests.bot.incidents.conftest import reference_alert
 
