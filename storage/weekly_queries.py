@@ -102,7 +102,9 @@ def incident_rows(
         .where(counted(), started >= _micros(since), started < _micros(until))
         .order_by(started, col(Incident.id))
     )
-    result = session.connection().execution_options(yield_per=chunk).execute(query)
+    # Streamed `chunk` rows at a time (a server-side cursor on PostgreSQL); the option is
+    # given to this statement only, not set on the session's connection.
+    result = session.connection().execute(query, execution_options={"yield_per": chunk})
     for row in result:
         yield WeeklyRow(
             severity=row[0],
