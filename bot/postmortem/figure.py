@@ -9,93 +9,26 @@ pyplot, so no global figure state is shared between threads.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import matplotlib.dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from sqlalchemy import select
-from sqlmodel import Session, col
 
-from bot.incidents.snapshot import snapshot
-from storage.models import TimelineEvent
+from bot.postmortem.figure_data import TimelineData, gather
+
+__all__ = ["TimelineData", "build_timeline_figure", "gather", "timeline_figure"]
 
 # 1000 x 440 pixels: legible in Slack's preview, and still sharp when opened.
 SIZE_INCHES = (10.0, 4.4)
 DPI = 100
-# The milestones marked, in the order they happen in a typical incident.
-MILESTONES = ("started", "declared", "acknowledged", "mitigated", "resolved")
 STAGE_COLOURS = ("#4c72b0", "#55a868", "#8172b2", "#ccb974", "#64b5cd", "#c44e52")
 IMPACT_COLOUR = "#f4a6a6"
 # Heights on the axes' 0-1 scale: stage bands low, milestone marks, update ticks, labels.
 STAGE_Y, STAGE_H = 0.06, 0.22
 UPDATE_Y = (0.62, 0.76)
 LABEL_Y = 0.97
-
-
-@dataclass(frozen=True)
-class Stage:
-    """A stage the incident entered, from entering it until the next one (or the end)."""
-
-    title: str
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True)
-class TimelineData:
-    """What the figure shows, all times aware (UTC); `end` is the right edge."""
-
-    incident_id: int
-    title: str
-    severity: str
-    impact_start: datetime
-    impact_end: datetime | None  # mitigated, else resolved; None while ongoing
-    stages: tuple[Stage, ...]
-    milestones: tuple[tuple[str, datetime], ...]
-    updates: tuple[datetime, ...]
-    end: datetime
-
-
-def gather(session: Session, incident_id: int) -> TimelineData:
-    """Read what the figure needs: the postmortem's snapshot and the status updates' times."""
-    incident = snapshot(session, incident_id)
-    if incident is None:
-        raise LookupError(f"No incident #{incident_id}")
-    updates = tuple(
-        session.execute(
-            select(col(TimelineEvent.occurred_at))
-            .where(
-                col(TimelineEvent.incident_id) == incident_id,
-                col(TimelineEvent.kind) == "update",
-            )
-            .order_by(col(TimelineEvent.occurred_at))
-        ).scalars()
-    )
-    times = incident.milestone_times
-    marks = tuple((name, times[name]) for name in MILESTONES if name in times)
-    entered = sorted(
-        (stage.entered_at, stage.title) for stage in incident.stages if stage.entered_at
-    )
-    moments = [incident.started_at, *times.values(), *updates, *(at for at, _ in entered)]
-    end = times.get("resolved") or max(moments)
-    stages = tuple(
-        Stage(title, at, entered[n + 1][0] if n + 1 < len(entered) else max(end, at))
-        for n, (at, title) in enumerate(entered)
-    )
-    return TimelineData(
-        incident_id=incident_id,
-        title=incident.title,
-        severity=incident.severity,
-        impact_start=incident.started_at,
-        impact_end=times.get("mitigated") or times.get("resolved"),
-        stages=stages,
-        milestones=marks,
-        updates=updates,
-        end=end,
-    )
 
 
 def _spans_days(data: TimelineData, tz: ZoneInfo) -> bool:

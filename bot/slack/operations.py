@@ -31,6 +31,7 @@ from bot.incidents.effects import (
 from bot.outbox.errors import GiveUp
 from bot.outbox.routes import Attempt, Route
 from bot.postmortem import headline, store_draft
+from bot.postmortem.figure_data import TimelineData, gather
 from bot.slack.blocks import card_block_id, card_blocks, card_text
 from bot.slack.cards import card_view
 from bot.slack.channels import ChannelOperations, refused_invitees
@@ -46,6 +47,14 @@ from storage.models import Incident
 log = logging.getLogger(__name__)
 LIST_AGAIN_AFTER = 300.0  # seconds before a missing broadcast channel is looked for again
 USER_ID = re.compile(r"(?<![\w@<])[UW](?=[A-Z]*\d)[A-Z0-9]{4,}(?![\w>])")
+
+
+def _draw_png(data: TimelineData, tz: ZoneInfo) -> bytes:
+    """The timeline figure's PNG; run in a worker thread (matplotlib is imported here, on
+    first use, rather than when the service starts)."""
+    from bot.postmortem.figure import timeline_figure
+
+    return timeline_figure(data, tz)[1]
 
 
 def _message_text(effect: PostMessage) -> str:
@@ -345,13 +354,11 @@ class SlackOperations:
 
         The draft is already posted: a figure that cannot be drawn or uploaded is logged
         and left out, never retried at the cost of the draft."""
-        # Imported here: matplotlib is heavy, and only a resolving incident needs it.
-        from bot.postmortem.figure import gather, timeline_figure
-
         try:
             data = await self.rows.db(lambda s: gather(s, incident_id))
-            # Drawing is CPU-bound: a worker thread, so the event loop never waits on it.
-            _, png = await asyncio.to_thread(timeline_figure, data, self.tz)
+            # Importing matplotlib and drawing are CPU-bound: a worker thread, so the event
+            # loop never waits on them.
+            png = await asyncio.to_thread(_draw_png, data, self.tz)
             response = await answered(
                 self.client,
                 self.client.files_upload_v2(
