@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 from bot.incidents.followup_stats import FollowupStats
 from bot.incidents.stats import METHOD, ResponseTimes, Stats
 from bot.incidents.times import format_duration
+from bot.incidents.weekly_stats import WEEKLY_MEASURES, WeeklyStats
 
 
 def _duration(value: timedelta | None) -> str:
@@ -43,13 +47,60 @@ def followup_lines(section: FollowupStats) -> list[str]:
     return lines
 
 
+def weekly_lines(section: WeeklyStats | None) -> list[str]:
+    """Per ISO week and group: incidents, the median times, follow-ups done of opened."""
+    if section is None:
+        return []
+    lines = [
+        f"per week by {section.by}, {section.since.isoformat()} to {section.until.isoformat()}"
+        f" ({section.timezone}; weeks by impact start)",
+        "",
+    ]
+    heads = [name.removeprefix("time to ") for name, _ in WEEKLY_MEASURES]
+    lines.append(
+        f"{'week':<9} {section.by:<16} {'n':>3} "
+        + " ".join(f"{head:>11}" for head in heads)
+        + f" {'follow-ups':>11}"
+    )
+    for row in section.series:
+        medians = " ".join(f"{_duration(figure.median):>11}" for figure in row.figures)
+        done = f"{row.followups_done}/{row.followups_opened}"
+        lines.append(f"{row.week:<9} {row.group:<16} {row.incidents:>3} {medians} {done:>11}")
+    if not section.series:
+        lines.append("(no incident in the window)")
+    # MERGE SLOT: the postmortem lifecycle's completion rate and time to publish print here
+    # from `section.postmortems`.
+    return lines
+
+
 # Each section's text, in the order printed; a new section of `Stats` adds its renderer.
 SECTIONS: tuple[Callable[[Stats], list[str]], ...] = (
     lambda stats: response_times_lines(stats.response_times),
     lambda stats: followup_lines(stats.followups),
+    lambda stats: weekly_lines(stats.weekly),
 )
 
 
 def render_stats(stats: Stats) -> str:
     """Every section, a blank line between two."""
-    return "\n\n".join("\n".join(render(stats)) for render in SECTIONS)
+    return "\n\n".join(text for render in SECTIONS if (text := "\n".join(render(stats))))
+
+
+def print_stats(args: argparse.Namespace, stats: Stats) -> int:
+    """Print the stats as text or JSON, and write the chart when asked; the exit status."""
+    if getattr(args, "json", False):
+        from bot.web.api import stats_out
+
+        print(stats_out(stats).model_dump_json(indent=2))
+    else:
+        print(render_stats(stats))
+    chart: Path | None = getattr(args, "chart", None)
+    if chart is not None and stats.weekly is not None:
+        from bot.composition.stats_chart import write_chart
+
+        try:
+            write_chart(stats.weekly, chart)
+        except OSError as error:
+            print(f"warroom: cannot write {chart}: {error.strerror or error}", file=sys.stderr)
+            return 1
+    return 0

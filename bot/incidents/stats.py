@@ -20,6 +20,7 @@ from sqlmodel import Session
 from bot.incidents.cadences import STATUS_UPDATE, configured_or_default
 from bot.incidents.followup_stats import FollowupStats, followup_stats
 from bot.incidents.times import elapsed
+from bot.incidents.weekly_stats import WeeklyRequest, WeeklyStats, weekly_stats
 from playbooks import parse_duration
 from storage.stats_queries import Moment, paced_incidents, ranked_gaps
 
@@ -76,6 +77,7 @@ class Stats:
 
     response_times: ResponseTimes
     followups: FollowupStats
+    weekly: WeeklyStats | None = None
 
 
 # How medians and p90 are computed, as the stats and the postmortem say it.
@@ -167,10 +169,13 @@ def response_times(session: Session) -> ResponseTimes:
     )
 
 
-def read_stats(session: Session, *, today: date) -> Stats:
-    """Every section of the stats, read in one session; overdue means due before `today`."""
+def read_stats(session: Session, *, today: date, weekly: WeeklyRequest | None = None) -> Stats:
+    """Every section of the stats, read in one session; overdue means due before `today`;
+    the weekly series when `weekly` asks for it."""
     return Stats(
-        response_times=response_times(session), followups=followup_stats(session, today=today)
+        response_times=response_times(session),
+        followups=followup_stats(session, today=today),
+        weekly=weekly_stats(session, weekly) if weekly is not None else None,
     )
 
 

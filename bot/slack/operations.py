@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 from pathlib import Path
@@ -29,6 +31,7 @@ from bot.incidents.effects import (
 from bot.outbox.errors import GiveUp
 from bot.outbox.routes import Attempt, Route
 from bot.postmortem import headline, store_draft
+from bot.postmortem.figure_data import TimelineData, gather
 from bot.slack.blocks import card_block_id, card_blocks, card_text
 from bot.slack.cards import card_view
 from bot.slack.channels import ChannelOperations, refused_invitees
@@ -41,8 +44,17 @@ from bot.slack.notices import notice_blocks, render
 from bot.slack.once import already_posted, answered, metadata, shares_file
 from storage.models import Incident
 
+log = logging.getLogger(__name__)
 LIST_AGAIN_AFTER = 300.0  # seconds before a missing broadcast channel is looked for again
 USER_ID = re.compile(r"(?<![\w@<])[UW](?=[A-Z]*\d)[A-Z0-9]{4,}(?![\w>])")
+
+
+def _draw_png(data: TimelineData, tz: ZoneInfo) -> bytes:
+    """The timeline figure's PNG; run in a worker thread (matplotlib is imported here, on
+    first use, rather than when the service starts)."""
+    from bot.postmortem.figure import timeline_figure
+
+    return timeline_figure(data, tz)[1]
 
 
 def _message_text(effect: PostMessage) -> str:
@@ -333,4 +345,32 @@ class SlackOperations:
             ),
         )
         file = response.get("file") or (response.get("files") or [{}])[0]
-        return {"file_id": file.get("id"), "chars": len(text)}
+        result: dict[str, Any] = {"file_id": file.get("id"), "chars": len(text)}
+        result["figure_id"] = await self._upload_figure(incident_id, channel_id, pm.title)
+        return result
+
+    async def _upload_figure(self, incident_id: int, channel_id: str, title: str) -> str | None:
+        """Upload the incident's timeline figure (PNG) after its draft; None if it failed.
+
+        The draft is already posted: a figure that cannot be drawn or uploaded is logged
+        and left out, never retried at the cost of the draft."""
+        try:
+            data = await self.rows.db(lambda s: gather(s, incident_id))
+            # Importing matplotlib and drawing are CPU-bound: a worker thread, so the event
+            # loop never waits on them.
+            png = await asyncio.to_thread(_draw_png, data, self.tz)
+            response = await answered(
+                self.client,
+                self.client.files_upload_v2(
+                    channel=channel_id,
+                    content=png,
+                    filename=f"postmortem-incident-{incident_id}-timeline.png",
+                    title=fit_text(f"Timeline: {title}", 250),
+                ),
+            )
+        except Exception:
+            log.exception("postmortem figure of incident #%s not posted", incident_id)
+            return None
+        file = response.get("file") or (response.get("files") or [{}])[0]
+        figure_id: str | None = file.get("id")
+        return figure_id

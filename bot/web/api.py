@@ -16,9 +16,17 @@ from sqlmodel import Session
 from bot.composition.runtime import Runtime
 from bot.incidents.followup_stats import FollowupStats
 from bot.incidents.snapshot import IncidentSnapshot, MilestoneFact, StageFact
-from bot.incidents.stats import METHOD, Figure, ResponseTimes, read_stats
+from bot.incidents.stats import METHOD, Figure, ResponseTimes, Stats, read_stats
 from bot.incidents.times import format_duration
 from bot.incidents.untrusted import clean_text
+from bot.incidents.weekly_window import (
+    BY,
+    DEFAULT_BY,
+    DEFAULT_SINCE,
+    WeeklyRequest,
+    parse_by,
+    parse_since,
+)
 from bot.postmortem import current_draft
 from bot.postmortem.saved import NoDraft, save_edit
 from bot.usecases.queries import (
@@ -61,6 +69,7 @@ from bot.web.models import (
     Timeline,
 )
 from bot.web.postmortem_body import PostmortemSaved
+from bot.web.weekly_out import weekly_out
 from storage.db import transaction
 
 # Incident ids are INTEGER columns; a larger number can name no incident, and sending it
@@ -240,12 +249,19 @@ def _followups(section: FollowupStats) -> FollowupsOut:
     )
 
 
-def stats(session: Session, *, today: date) -> StatsOut:
-    """The figures `warroom stats` prints, section by section."""
-    read = read_stats(session, today=today)
+def stats_out(read: Stats) -> StatsOut:
+    """The figures `warroom stats` prints, section by section, as `GET /api/stats` and
+    `warroom stats --json` answer them."""
     return StatsOut(
-        response_times=_response_times(read.response_times), followups=_followups(read.followups)
+        response_times=_response_times(read.response_times),
+        followups=_followups(read.followups),
+        weekly=weekly_out(read.weekly) if read.weekly is not None else None,
     )
+
+
+def stats(session: Session, *, today: date, weekly: WeeklyRequest | None = None) -> StatsOut:
+    """The figures `warroom stats` prints, section by section."""
+    return stats_out(read_stats(session, today=today, weekly=weekly))
 
 
 def _documented(name: str, description: str) -> Any:
@@ -335,13 +351,22 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         return PlainTextResponse(clean_text(text), media_type="text/markdown; charset=utf-8")
 
     @router.get("/stats", response_model=StatsOut, tags=["stats"])
-    def get_stats() -> StatsOut:
+    def get_stats(
+        since: str = Query(DEFAULT_SINCE, description="the weekly window: 90d, 12w"),
+        by: str = Query(DEFAULT_BY, description="group the weeks by " + ", ".join(BY)),
+    ) -> StatsOut:
         """Response-time and follow-up figures over every incident, drills left out: what
         `warroom stats` prints (medians and p90 by linear interpolation between the closest
-        ranks)."""
+        ranks), and the weekly series over the last `since`, grouped `by`."""
+        try:
+            window, group = parse_since(since), parse_by(by)
+        except ValueError as error:
+            raise WebError(422, str(error)) from error
+        now = runtime.domain.clock.now()
+        weekly = WeeklyRequest(until=now, tz=runtime.domain.tz, since=window, by=group)
         with transaction(runtime.sessions) as session:
-            today = runtime.domain.clock.now().astimezone(runtime.domain.tz).date()
-            return stats(session, today=today)
+            today = now.astimezone(runtime.domain.tz).date()
+            return stats(session, today=today, weekly=weekly)
 
     @router.put(
         "/incidents/{incident_id}/postmortem",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -173,8 +174,47 @@ class FollowupsOut(BaseModel):
     severities: list[SeverityFollowupsOut]
 
 
+class WeekFigureOut(BaseModel):
+    """One measure over a week's incidents of one group, from impact start."""
+
+    name: str = Field(description="'time to acknowledge', 'time to mitigate', 'time to resolve'")
+    count: int = Field(description="incidents of the week and group that reached it")
+    median_seconds: float | None = Field(description="null when none reached it")
+    median: str | None = Field(description="as `warroom stats` prints it ('1h 05m')")
+
+
+class WeekGroupOut(BaseModel):
+    """One group's figures in one ISO week (by when impact started, in the team's zone)."""
+
+    week: str = Field(description="ISO week, '2026-W09'")
+    monday: date
+    group: str = Field(description="the severity, service or playbook, as `by` says")
+    incidents: int
+    figures: list[WeekFigureOut]
+    followups_opened: int = Field(description="follow-ups of these incidents")
+    followups_done: int
+    followup_completion: float | None = Field(description="done / opened; null: none opened")
+
+
+class WeeklyOut(BaseModel):
+    """Week by week, per group: what `warroom stats --since --by` prints and charts."""
+
+    since: date = Field(description="the window's first day (team's time zone)")
+    until: date
+    by: str = Field(description="severity, service or playbook")
+    timezone: str
+    weeks: list[str] = Field(description="every ISO week of the window, empty ones too")
+    groups: list[str]
+    series: list[WeekGroupOut] = Field(description="one entry per week and group with incidents")
+    # MERGE SLOT: the postmortem lifecycle's completion rate and time to publish.
+    postmortems: dict[str, Any] | None = Field(
+        default=None, description="postmortem completion and time to publish"
+    )
+
+
 class StatsOut(BaseModel):
     """`GET /api/stats`: the figures `warroom stats` prints, one field per section."""
 
     response_times: ResponseTimesOut
     followups: FollowupsOut
+    weekly: WeeklyOut | None = Field(default=None, description="the per-week series")

@@ -1,0 +1,67 @@
+"""Resolving posts the postmortem draft and then its timeline figure as a PNG; a figure that
+cannot be drawn leaves the draft posted alone."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from bot.incidents.effects import POST_POSTMORTEM
+from storage.models import OutboxOp
+from tests.support.commands import run_command
+from tests.support.server import wait_until
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _resolve(service) -> str:
+    runtime, sandbox = service.runtime, service.sandbox
+    run_command(runtime, "declare Spot trading errors sev1", user_id="U0ALICE")
+    channel = wait_until(
+        lambda: next((c for c in sandbox.info()["channels"] if c["name"].startswith("inc-")), None),
+        timeout=10,
+    )
+    wait_until(lambda: any(m.get("pinned_to") for m in sandbox.messages(channel["id"])))
+    run_command(runtime, "resolve restored", user_id="U0ALICE", channel_id=channel["id"])
+    return str(channel["id"])
+
+
+def _files(service, channel_id: str) -> list[dict]:
+    return [f for m in service.sandbox.messages(channel_id) for f in m.get("files", [])]
+
+
+def test_resolve_uploads_the_timeline_png_after_the_draft(service) -> None:
+    channel_id = _resolve(service)
+    names = wait_until(
+        lambda: (n := [f["name"] for f in _files(service, channel_id)]) and len(n) == 2 and n,
+        timeout=20,
+    )
+    assert sorted(names) == ["postmortem-incident-1-timeline.png", "postmortem-incident-1.md"]
+    png = next(f for f in _files(service, channel_id) if f["name"].endswith(".png"))
+    assert png["title"] == "Timeline: Spot trading errors"
+    assert httpx.get(png["url_private"]).content.startswith(PNG_SIGNATURE)
+
+
+def test_a_figure_that_fails_to_draw_leaves_the_draft_posted(
+    service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.postmortem.figure
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(bot.postmortem.figure, "timeline_figure", broken)
+    channel_id = _resolve(service)
+
+    def posted() -> OutboxOp | None:
+        with service.runtime.sessions() as session:
+            return session.exec(
+                select(OutboxOp).where(OutboxOp.kind == POST_POSTMORTEM, OutboxOp.state == "done")
+            ).first()
+
+    op = wait_until(posted, timeout=20)
+    # Done at the first attempt, the figure reported missing: nothing retried the draft.
+    assert (op.attempts, op.result["figure_id"]) == (1, None)
+    assert op.result["file_id"]
+    assert [f["name"] for f in _files(service, channel_id)] == ["postmortem-incident-1.md"]
