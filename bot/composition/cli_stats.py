@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.incidents.followup_stats import FollowupStats
+from bot.incidents.postmortem_stats import PostmortemStats
 from bot.incidents.stats import METHOD, ResponseTimes, Stats
 from bot.incidents.times import format_duration
 from bot.incidents.weekly_stats import WEEKLY_MEASURES, WeeklyStats
@@ -68,8 +69,24 @@ def weekly_lines(section: WeeklyStats | None) -> list[str]:
         lines.append(f"{row.week:<9} {row.group:<16} {row.incidents:>3} {medians} {done:>11}")
     if not section.series:
         lines.append("(no incident in the window)")
-    # MERGE SLOT: the postmortem lifecycle's completion rate and time to publish print here
-    # from `section.postmortems`.
+    if section.postmortems is not None:
+        lines += ["", *postmortem_lines(section.postmortems)]
+    return lines
+
+
+def postmortem_lines(stats: PostmortemStats) -> list[str]:
+    """Postmortems of the incidents resolved in the window, by ISO week of resolve."""
+    lines = ["postmortems by week of resolve (UTC)", ""]
+    lines.append(
+        f"{'week':<9} {'resolved':>8} {'due':>4} {'published':>9} {'done':>5} {'to publish':>11}"
+    )
+    rows = [(row.week, row) for row in stats.weeks] + [("all", stats.overall)]
+    for week, row in rows:
+        done = f"{row.completion:.0%}" if row.completion is not None else "—"
+        lines.append(
+            f"{week:<9} {row.resolved:>8} {row.due:>4} {row.published:>9} {done:>5}"
+            f" {_duration(row.median_to_publish):>11}"
+        )
     return lines
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from bot.incidents.postmortem_stats import PostmortemStats, postmortem_stats
 from bot.incidents.weekly_window import WeeklyRequest
 from storage.weekly_queries import EPOCH, incident_rows
 
@@ -75,10 +75,8 @@ class WeeklyStats:
     weeks: tuple[str, ...]
     groups: tuple[str, ...]
     series: tuple[WeekGroup, ...]
-    # MERGE SLOT (postmortem lifecycle): `postmortem_stats(session, since=, until=)` from
-    # bot.incidents.postmortem_stats goes here (completion rate, time to publish), filled
-    # in `weekly_stats` below; the API's `WeeklyOut.postmortems` and the chart read it.
-    postmortems: Any = field(default=None)
+    # Postmortem completion by ISO week of resolve, and over the window: not per group.
+    postmortems: PostmortemStats | None = field(default=None)
 
 
 def iso_week(day: date) -> str:
@@ -166,4 +164,5 @@ def weekly_stats(session: Session, request: WeeklyRequest) -> WeeklyStats:
         weeks=tuple(week for week, _ in weeks),
         groups=tuple(groups),
         series=tuple(series),
+        postmortems=postmortem_stats(session, since=request.start, until=request.until),
     )

@@ -4,6 +4,7 @@ incident channel after it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -19,6 +20,7 @@ from bot.incidents.effects import ArchiveChannel, Effect, PublishPostmortem
 from bot.outbox.errors import GiveUp
 from bot.outbox.routes import Attempt, Route
 from bot.postmortem import current_draft
+from bot.postmortem.figure_data import TimelineData, gather
 from bot.slack.errors import slack_error, translated
 from bot.slack.escape import escape
 from bot.slack.incident_rows import IncidentRows
@@ -27,6 +29,8 @@ from bot.slack.once import already_posted, answered, shares_file
 from playbooks.slugs import slugify
 from storage.models import Incident
 from storage.postmortems import set_published_where
+
+log = logging.getLogger(__name__)
 
 
 def file_name(incident: Incident, tz: ZoneInfo) -> str:
@@ -99,10 +103,9 @@ class PostmortemPublishing:
         name = file_name(incident, self.tz)
         path = None
         if self.postmortem_dir is not None:
-            # FIGURE HOOK (issue 24 point 3): at merge, render the timeline figure here
-            # (`bot.postmortem.figure`, returning (svg_bytes, png_bytes), in a worker thread),
-            # write `<name without .md>.svg` and `.png` beside the Markdown with
-            # `write_atomically`, and embed `![Timeline](<name>.png)` in `text` before writing.
+            figure = await self._write_figure(incident_id, name)
+            if figure is not None:
+                text = with_figure(text, figure)
             path = await _to_thread_write(self.postmortem_dir, name, text)
         where = (
             f"Written to `{escape(str(path))}`."
@@ -136,6 +139,19 @@ class PostmortemPublishing:
         )
         return {"file_id": file.get("id"), "path": shown_path, "chars": len(text)}
 
+    async def _write_figure(self, incident_id: int, name: str) -> str | None:
+        """Draw the incident's timeline figure and write it beside the Markdown; the PNG's
+        file name, or None if it could not be drawn (the postmortem is published without)."""
+        assert self.postmortem_dir is not None
+        folder, stem = self.postmortem_dir, name.removesuffix(".md")
+        try:
+            data = await self.rows.db(lambda session: gather(session, incident_id))
+            # Importing matplotlib, drawing and writing are slow: a worker thread.
+            return await asyncio.to_thread(_draw_and_write, data, self.tz, folder, stem)
+        except Exception:
+            log.exception("timeline figure of incident #%s not published", incident_id)
+            return None
+
     async def archive(self, effect: ArchiveChannel, _attempt: Attempt) -> dict[str, Any]:
         """Archive the incident channel; one archived already (by hand) is left as it is."""
         channel_id = await self.rows.channel(_incident_id(effect))
@@ -146,6 +162,40 @@ class PostmortemPublishing:
                 return {"archived": False, "already": True}
             raise
         return {"archived": True}
+
+
+def with_figure(text: str, image: str) -> str:
+    """The Markdown with the timeline figure embedded under its title (the first line)."""
+    title, newline, rest = text.partition("\n")
+    embed = f"![Timeline of the incident]({image})\n"
+    if title.startswith("# "):
+        return f"{title}{newline}\n{embed}{rest}"
+    return f"{embed}\n{text}"
+
+
+def write_figure(folder: Path, stem: str, svg: bytes, png: bytes) -> str:
+    """Write the figure as `<stem>.svg` and `<stem>.png` beside the Markdown, each through
+    a temporary file renamed over it; return the PNG's name for the Markdown to embed."""
+    for suffix, content in ((".svg", svg), (".png", png)):
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{stem}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(content)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, folder / f"{stem}{suffix}")
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    return f"{stem}.png"
+
+
+def _draw_and_write(data: TimelineData, tz: ZoneInfo, folder: Path, stem: str) -> str:
+    from bot.postmortem.figure import timeline_figure  # matplotlib: imported on first use
+
+    svg, png = timeline_figure(data, tz)
+    return write_figure(folder, stem, svg, png)
 
 
 async def _to_thread_write(folder: Path, name: str, text: str) -> Path:

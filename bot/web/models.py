@@ -206,9 +206,11 @@ class WeeklyOut(BaseModel):
     weeks: list[str] = Field(description="every ISO week of the window, empty ones too")
     groups: list[str]
     series: list[WeekGroupOut] = Field(description="one entry per week and group with incidents")
-    # MERGE SLOT: the postmortem lifecycle's completion rate and time to publish.
     postmortems: dict[str, Any] | None = Field(
-        default=None, description="postmortem completion and time to publish"
+        default=None,
+        description="postmortem completion and time to publish: `overall` and `weeks` (by "
+        "ISO week of resolve, UTC), each `resolved`, `due`, `published`, `completion` "
+        "(published / resolved), `median_to_publish_seconds`, `median_to_publish`",
     )
 
 

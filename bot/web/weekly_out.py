@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+from bot.incidents.postmortem_stats import PostmortemFigures, PostmortemStats
 from bot.incidents.times import format_duration
 from bot.incidents.weekly_stats import WeekGroup, WeeklyStats
 from bot.web.models import WeekFigureOut, WeekGroupOut, WeeklyOut
@@ -33,6 +35,26 @@ def _group(row: WeekGroup) -> WeekGroupOut:
     )
 
 
+def _figures(row: PostmortemFigures) -> dict[str, Any]:
+    delay = row.median_to_publish
+    return {
+        "resolved": row.resolved,
+        "due": row.due,
+        "published": row.published,
+        "completion": row.completion,
+        "median_to_publish_seconds": delay.total_seconds() if delay is not None else None,
+        "median_to_publish": format_duration(delay) if delay is not None else None,
+    }
+
+
+def _postmortems(stats: PostmortemStats | None) -> dict[str, Any] | None:
+    """Postmortem completion over the window and by ISO week of resolve."""
+    if stats is None:
+        return None
+    weeks = [{"week": row.week, **_figures(row)} for row in stats.weeks]
+    return {"overall": _figures(stats.overall), "weeks": weeks}
+
+
 def weekly_out(section: WeeklyStats) -> WeeklyOut:
     """Every week of the window, the groups, and one entry per week and group."""
     return WeeklyOut(
@@ -43,6 +65,5 @@ def weekly_out(section: WeeklyStats) -> WeeklyOut:
         weeks=list(section.weeks),
         groups=list(section.groups),
         series=[_group(row) for row in section.series],
-        # MERGE SLOT: the postmortem lifecycle's figures, once `section.postmortems` is read.
-        postmortems=None,
+        postmortems=_postmortems(section.postmortems),
     )

@@ -118,6 +118,12 @@ def test_owner_review_reminder_publish_and_archive(
         assert file["name"] == "2027-01-06-trading-down.md"
         content = written.read_text(encoding="utf-8")
         assert content.startswith("# ")
+        # The timeline figure lies beside it, as SVG and PNG, and is embedded under the title.
+        assert content.split("\n")[2] == (
+            "![Timeline of the incident](2027-01-06-trading-down.png)"
+        )
+        assert (folder / "2027-01-06-trading-down.png").read_bytes().startswith(b"\x89PNG")
+        assert "<svg" in (folder / "2027-01-06-trading-down.svg").read_text(encoding="utf-8")
         assert httpx.get(file["url_private"]).text == content
         assert not list(folder.glob(".*.tmp"))  # written through a temporary file, renamed
         wait_until(lambda: "archive:1" in _jobs(service) and "postmortem:1" not in _jobs(service))
@@ -128,7 +134,11 @@ def test_owner_review_reminder_publish_and_archive(
         written.write_text("stale", encoding="utf-8")
         alice.command("/incident postmortem publish", channel)
         wait_until(lambda: written.read_text(encoding="utf-8") == content, timeout=10)
-        assert sorted(p.name for p in folder.iterdir()) == ["2027-01-06-trading-down.md"]
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "2027-01-06-trading-down.md",
+            "2027-01-06-trading-down.png",
+            "2027-01-06-trading-down.svg",
+        ]
 
         # A week later the channel is archived, after a last word on where the postmortem is.
         clock.advance(timedelta(days=7))
