@@ -7,6 +7,7 @@ import io
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -29,9 +30,8 @@ def _completion(row: WeekGroup) -> float | None:
     return share * 100 if share is not None else None
 
 
-# (panel title, y label, value of one week and group; None: no point). The postmortem
-# lifecycle adds its panels here at merge (completion rate, time to publish) from
-# `WeeklyStats.postmortems`.
+# (panel title, y label, value of one week and group; None: no point). The postmortems'
+# panel follows them: one line for the whole team, by week of resolve.
 PANELS: tuple[tuple[str, str, Callable[[WeekGroup], float | None]], ...] = (
     *((f"median {name}", "minutes", _minutes(name)) for name, _ in WEEKLY_MEASURES),
     ("follow-ups done", "% of opened", _completion),
@@ -44,10 +44,13 @@ def _or_nan(value: float | None) -> float:
 
 def build_chart(weekly: WeeklyStats) -> Figure:
     """One panel per measure, ISO weeks on x (every week of the window), a line per group."""
-    fig = Figure(figsize=(10, 2.6 * len(PANELS)), dpi=DPI, layout="constrained")
+    count = len(PANELS) + (weekly.postmortems is not None)
+    fig = Figure(figsize=(10, 2.6 * count), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(len(PANELS), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, (title, unit, value) in zip(axes, PANELS, strict=True):
+    axes = fig.subplots(count, 1, sharex=True, squeeze=False)[:, 0]
+    if weekly.postmortems is not None:
+        _postmortem_panel(axes[-1], weekly)
+    for ax, (title, unit, value) in zip(axes, PANELS, strict=False):
         for group in weekly.groups:
             # Every week has a place; a week without a value is NaN, a gap in the line
             # rather than a slope drawn across weeks that had no incident.
@@ -65,6 +68,21 @@ def build_chart(weekly: WeeklyStats) -> Figure:
     axes[-1].tick_params(axis="x", labelrotation=45, labelsize=8)
     fig.suptitle(f"warroom stats by {weekly.by}, per week")
     return fig
+
+
+def _postmortem_panel(ax: Any, weekly: WeeklyStats) -> None:
+    """Postmortems published, as a share of the incidents resolved that week."""
+    assert weekly.postmortems is not None
+    found = {
+        row.week: row.completion * 100 if row.completion is not None else None
+        for row in weekly.postmortems.weeks
+    }
+    ys = [_or_nan(found.get(week)) for week in weekly.weeks]
+    ax.plot(range(len(weekly.weeks)), ys, marker="o", color="black", label="all")
+    ax.set_title("postmortems published (by week of resolve, UTC)", fontsize=10)
+    ax.set_ylabel("% of resolved")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
 
 
 def write_chart(weekly: WeeklyStats, path: Path) -> None:

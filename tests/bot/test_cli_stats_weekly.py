@@ -98,9 +98,12 @@ def test_chart_has_a_panel_per_measure_a_line_per_group_and_every_week(engine, s
         "median time to mitigate",
         "median time to resolve",
         "follow-ups done",
+        "postmortems published (by week of resolve, UTC)",
     ]
-    assert len(fig.axes) == len(PANELS)
-    for ax in fig.axes:
+    assert len(fig.axes) == len(PANELS) + 1
+    [postmortems] = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    assert postmortems == "all"  # the whole team's, not per group
+    for ax in fig.axes[:-1]:
         legend = [text.get_text() for text in ax.get_legend().get_texts()]
         assert legend == ["(no service)", "api", "orders-db"]
     assert [label.get_text() for label in fig.axes[-1].get_xticklabels()] == ["W08", "W09", "W10"]
