@@ -106,7 +106,7 @@ def render_stats(stats: Stats) -> str:
 def print_stats(args: argparse.Namespace, stats: Stats) -> int:
     """Print the stats as text or JSON, and write the chart when asked; the exit status."""
     if getattr(args, "json", False):
-        from bot.web.api import stats_out
+        from bot.web.stats_out import stats_out
 
         print(stats_out(stats).model_dump_json(indent=2))
     else:

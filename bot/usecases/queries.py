@@ -15,7 +15,6 @@ from bot.incidents.snapshot import (
     roles_by_incident,
     senders_by_incident,
     snapshot,
-    snapshots,
 )
 from storage.models import (
     OPEN_STATUSES,
@@ -34,14 +33,6 @@ class IncidentRecord:
     incident: IncidentSnapshot
     alerts: list[Alert]
     action_items: list[Followup]
-
-
-def open_incidents(session: Session) -> list[IncidentSnapshot]:
-    """Every open incident, newest first, in a fixed number of queries."""
-    rows = session.scalars(
-        select(Incident).where(col(Incident.status) != "resolved").order_by(col(Incident.id).desc())
-    )
-    return snapshots(session, list(rows))
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
-"""`/api/incidents...` and `/api/stats`: a read-only JSON view of incidents for dashboards
-and scripts."""
+"""`/api/incidents...` and `/api/stats`: a JSON view of incidents for dashboards and
+scripts, read-only but for the team's edited postmortem (`PUT .../postmortem`)."""
 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 import anyio
@@ -14,10 +14,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlmodel import Session
 
 from bot.composition.runtime import Runtime
-from bot.incidents.followup_stats import FollowupStats
 from bot.incidents.snapshot import IncidentSnapshot, MilestoneFact, StageFact
-from bot.incidents.stats import METHOD, Figure, ResponseTimes, Stats, read_stats
-from bot.incidents.times import format_duration
 from bot.incidents.untrusted import clean_text
 from bot.incidents.weekly_window import (
     BY,
@@ -54,22 +51,18 @@ from bot.web.incident_query import (
 from bot.web.models import (
     ActionItemOut,
     AlertOut,
-    FigureOut,
-    FollowupsOut,
     IncidentDetail,
     IncidentList,
     IncidentSummary,
     MilestoneEdit,
     MilestoneOut,
-    ResponseTimesOut,
-    SeverityFollowupsOut,
     StageOut,
     StatsOut,
     TaskOut,
     Timeline,
 )
 from bot.web.postmortem_body import PostmortemSaved
-from bot.web.weekly_out import weekly_out
+from bot.web.stats_out import stats
 from storage.db import transaction
 
 # Incident ids are INTEGER columns; a larger number can name no incident, and sending it
@@ -202,68 +195,6 @@ def rendered(answer: IncidentList) -> StoredTextResponse:
     return StoredTextResponse(answer.model_dump(mode="json"))
 
 
-def _figure(figure: Figure) -> FigureOut:
-    def seconds(value: timedelta | None) -> float | None:
-        return value.total_seconds() if value is not None else None
-
-    def shown(value: timedelta | None) -> str | None:
-        return format_duration(value) if value is not None else None
-
-    return FigureOut(
-        name=figure.name,
-        count=figure.count,
-        median_seconds=seconds(figure.median),
-        p90_seconds=seconds(figure.p90),
-        median=shown(figure.median),
-        p90=shown(figure.p90),
-    )
-
-
-def _response_times(section: ResponseTimes) -> ResponseTimesOut:
-    return ResponseTimesOut(
-        incidents=section.incidents,
-        figures=[_figure(figure) for figure in section.figures],
-        on_cadence=section.on_cadence,
-        method=METHOD,
-    )
-
-
-def _followups(section: FollowupStats) -> FollowupsOut:
-    return FollowupsOut(
-        today=section.today,
-        severities=[
-            SeverityFollowupsOut(
-                severity=row.severity,
-                opened=row.opened,
-                done=row.done,
-                overdue=row.overdue,
-                median_to_close_seconds=(
-                    row.median_to_close.total_seconds() if row.median_to_close else None
-                ),
-                median_to_close=(
-                    format_duration(row.median_to_close) if row.median_to_close else None
-                ),
-            )
-            for row in section.severities
-        ],
-    )
-
-
-def stats_out(read: Stats) -> StatsOut:
-    """The figures `warroom stats` prints, section by section, as `GET /api/stats` and
-    `warroom stats --json` answer them."""
-    return StatsOut(
-        response_times=_response_times(read.response_times),
-        followups=_followups(read.followups),
-        weekly=weekly_out(read.weekly) if read.weekly is not None else None,
-    )
-
-
-def stats(session: Session, *, today: date, weekly: WeeklyRequest | None = None) -> StatsOut:
-    """The figures `warroom stats` prints, section by section."""
-    return stats_out(read_stats(session, today=today, weekly=weekly))
-
-
 def _documented(name: str, description: str) -> Any:
     """A dependency that only puts query parameter `name` into the OpenAPI schema."""
 
@@ -274,7 +205,8 @@ def _documented(name: str, description: str) -> Any:
 
 
 def build_api_router(runtime: Runtime) -> APIRouter:
-    """The read-only incident API, behind the same authentication as the alert routes."""
+    """The incident API (reads, and the postmortem's edit), behind the same authentication
+    as the alert routes."""
     router = APIRouter(
         prefix="/api",
         tags=["incidents"],
