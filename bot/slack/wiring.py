@@ -141,7 +141,9 @@ def build_slack(
     bolt = AsyncApp(
         # A name given: Bolt otherwise takes its caller's file name from inspect.stack(),
         # which reads the source of every frame and costs a quarter of a second at start.
-        name="warroom",
+        # Not "warroom": Bolt names a logger after its app and pins that logger's level to
+        # the root's at that moment, and "warroom" is the parent of our access log.
+        name="warroom.bolt",
         signing_secret=credentials.signing_secret,
         client=client,
         process_before_response=True,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +18,8 @@ from sqlalchemy import Engine
 from bot.integrations.calls import attempt
 from bot.integrations.http import make_client
 from bot.observability.logs import AccessLog, RedactFilter, Redactor, configure_logging
+from bot.replay.runner import replay
+from bot.replay.scenario import load_scenario
 from tests.e2e.conftest import ALERT_TOKEN, make_settings, serving
 from tests.support.server import wait_until
 
@@ -162,6 +166,17 @@ def test_the_filter_masks_arguments_extras_and_tracebacks(restore_logging: None)
     assert "hunter2" not in written
 
 
+async def _no_content(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _get_through_the_access_log(path: str) -> int:
+    transport = httpx.ASGITransport(app=AccessLog(_no_content))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return (await client.get(path)).status_code
+
+
 async def test_json_lines_carry_the_request_fields_but_not_the_query(
     restore_logging: None, tmp_path: Path
 ) -> None:
@@ -169,11 +184,7 @@ async def test_json_lines_carry_the_request_fields_but_not_the_query(
     settings = make_settings(f"sqlite:///{tmp_path / 'w.db'}", WARROOM_LOG_FORMAT="json")
     configure_logging(settings, stream=stream)
 
-    async def app(scope, receive, send) -> None:
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    transport = httpx.ASGITransport(app=AccessLog(app))
+    transport = httpx.ASGITransport(app=AccessLog(_no_content))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         assert (await client.get("/api/incidents?token=xoxb-1-2-3&x=1")).status_code == 204
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
@@ -183,6 +194,30 @@ async def test_json_lines_carry_the_request_fields_but_not_the_query(
     assert (line["method"], line["path"], line["status"]) == ("GET", "/api/incidents", 204)
     assert line["duration_ms"] >= 0 and line["level"] == "info" and "time" in line
     assert "token" not in json.dumps(line)
+
+
+def test_the_access_log_survives_slack_requests_served_before_logging_was_configured(
+    restore_logging: None, tmp_path: Path
+) -> None:
+    # Bolt sets the level of a logger named after its app to the root's on every request;
+    # a replay serves Slack requests while the root is still at WARNING. Our access log
+    # must not inherit that level (nor a cached answer from it) once logging is configured.
+    logging.getLogger().setLevel(logging.WARNING)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "title: t\ntimezone: UTC\ndate: 2024-01-01\nsteps:\n"
+        "  - {at: '10:00', as: carol, command: maintenance 2024-01-02 12:00 1h upgrade}\n"
+    )
+    assert replay(load_scenario(scenario)).messages
+    stream = io.StringIO()
+    configure_logging(
+        make_settings(f"sqlite:///{tmp_path / 'w.db'}", WARROOM_LOG_FORMAT="json"), stream=stream
+    )
+    assert asyncio.run(_get_through_the_access_log("/healthz")) == 204
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(x["method"], x["path"]) for x in lines if x["logger"] == "warroom.access"] == [
+        ("GET", "/healthz")
+    ]
 
 
 def test_text_format_is_one_readable_line(restore_logging: None, tmp_path: Path) -> None:

@@ -150,7 +150,12 @@ def test_the_reference_incident_from_the_page(service, browser_page) -> None:
     # the sandbox enforces: longer than Playwright's 5 s default on a loaded machine.
     drafted = page.locator("#messages")
     expect(drafted).to_contain_text("Postmortem draft for incident #1", timeout=30_000)
-    expect(page.locator("#messages a.file")).to_contain_text("Postmortem draft", timeout=30_000)
+    # The draft comes as a file, and beside it the incident's timeline figure.
+    files = page.locator("#messages a.file")
+    expect(files.filter(has_text="Postmortem draft")).to_have_count(1, timeout=30_000)
+    expect(files.filter(has_text="Timeline:")).to_have_attribute(
+        "href", re.compile(r"timeline\.png$"), timeout=30_000
+    )
 
     timeline = httpx.get(f"{service.url}/api/incidents/1/timeline", headers=service.auth)
     kinds = [event["kind"] for event in timeline.json()["events"]]
