@@ -13,9 +13,7 @@ from bot.slack.limits import (
     FIELD_MAX,
     HEADER_MAX,
     TEXT_OBJECT_MAX,
-    VIEW_BLOCKS_MAX,
     VIEW_TITLE_MAX,
-    fit_blocks,
 )
 from bot.slack.modal_origin import ModalOrigin
 
@@ -32,7 +30,6 @@ STATUS_EMOJI = {
     "resolved": ":white_check_mark:",
 }
 ALERT_LINKS = 5
-HOME_INCIDENTS = 40  # sections in the App Home; the rest are counted, not listed
 HOME_TITLE_MAX = 300  # a Home entry is a line to click through, not the whole title
 NAME_MAX = 150  # a stage's title or a person's name as shown in a line
 
@@ -220,7 +217,6 @@ def declare_modal(origin: ModalOrigin) -> dict[str, Any]:
     }
 
 
-PRIVATE_TITLE = "Private incident"
 # A private incident: its own private channel, nothing of it on any public surface.
 PRIVATE_OPTION = {
     "text": {"type": "plain_text", "text": "Private incident"},
@@ -259,26 +255,3 @@ def note_modal(origin: ModalOrigin) -> dict[str, Any]:
     }
 
 
-def home_view(open_incidents: list[IncidentSnapshot], tz: ZoneInfo) -> dict[str, Any]:
-    """App Home: the open incidents, each a section Slack takes whatever its title."""
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "Open incidents"}}
-    ]
-    if not open_incidents:
-        blocks.append(_section("No open incidents. :sunny:"))
-    for card in open_incidents[:HOME_INCIDENTS]:
-        # App Home shows anyone in the workspace: a private incident's title stays in its channel.
-        title = truncate(escape(PRIVATE_TITLE if card.private else card.title), HOME_TITLE_MAX)
-        stage = truncate(escape(_stage_title(card)), NAME_MAX)
-        commander = truncate(mention(card.commander), NAME_MAX)
-        text = (
-            f"{SEVERITY_EMOJI.get(card.severity, '')} *#{card.id} {title}*\n"
-            f"{card.status} · stage {stage} · commander {commander} · "
-            f"since {_when(card.started_at, tz)}"
-        )
-        blocks.append(_section(truncate(text, TEXT_OBJECT_MAX)))
-    more = len(open_incidents) - HOME_INCIDENTS
-    if more > 0:
-        note = f"…and {more} more open incidents: `/incident list` shows them all."
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
-    return {"type": "home", "blocks": fit_blocks(blocks, most=VIEW_BLOCKS_MAX)}

@@ -7,16 +7,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from bot.incidents.commands import parse_command
 from bot.incidents.context import Domain
 from bot.incidents.service import execute
-from bot.incidents.snapshot import IncidentSnapshot, snapshots
+from bot.incidents.snapshot import IncidentSnapshot
 from bot.sandbox.methods.block_kit import block_errors, view_errors
-from bot.slack.blocks import card_blocks, declare_modal, home_view, note_modal
+from bot.slack.blocks import card_blocks, declare_modal, note_modal
 from bot.slack.cards import card_view
 from bot.slack.modal_origin import ModalOrigin
 from storage.models import Incident
@@ -112,27 +111,6 @@ def test_a_resolved_card_shows_the_corrected_resolution_time(run, sessions, cloc
     assert not any(text.startswith("*Checklist*") for text in shown)
 
 
-def test_app_home_lists_open_incidents_from_their_snapshots(run, sessions, clock) -> None:
-    first = run("declare Orders slow sev3")
-    clock.advance(timedelta(minutes=2))
-    second = run("declare Spot trading errors sev2", actor="U0BOB")
-    run("ack", second, actor="U0BOB")
-    closed = run("declare Disk full sev4")
-    run("resolve", closed)
-
-    with sessions() as session:
-        rows = session.scalars(
-            select(Incident).where(Incident.status != "resolved").order_by(Incident.id.desc())
-        )
-        view = home_view(snapshots(session, list(rows)), HKT)
-    assert [block["text"]["text"] for block in view["blocks"][1:]] == [
-        f":large_orange_circle: *#{second} Spot trading errors*\n"
-        "investigating · stage Respond · commander <@U0BOB> · since 2021-03-10 17:58 HKT",
-        f":large_yellow_circle: *#{first} Orders slow*\n"
-        "investigating · stage Detect · commander _unassigned_ · since 2021-03-10 17:56 HKT",
-    ]
-
-
 def snapshot(n: int = 1, title: str = "Disk full", **extra: Any) -> IncidentSnapshot:
     at = datetime(2021, 3, 10, 9, 56, tzinfo=UTC)
     return IncidentSnapshot(
@@ -161,19 +139,6 @@ def test_an_alert_link_too_long_to_link_is_shown_cut_and_the_rest_stay_links() -
     assert second.startswith("alert 2: `https://grafana.example.com/d/1?q=uuu")
     assert second.endswith("u…`") and len(second) == 3000
     assert block_errors(blocks) == []
-
-
-def test_app_home_lists_forty_incidents_and_counts_the_rest() -> None:
-    # Slack: a Home tab holds at most 100 blocks, a section's text 3,000 characters.
-    cards = [snapshot(n, "t" * 5000, roles={"commander": "@" + "b" * 5000}) for n in range(1, 121)]
-    view = home_view(cards, HKT)
-    assert view_errors(view, "home") == []
-    sections = [b for b in view["blocks"] if b["type"] == "section"]
-    assert len(sections) == 40
-    assert sections[0]["text"]["text"].startswith(":large_orange_circle: *#1 " + "t" * 299 + "…*")
-    assert view["blocks"][-1]["elements"][0]["text"] == (
-        "…and 80 more open incidents: `/incident list` shows them all."
-    )
 
 
 def test_modals_are_valid_block_kit() -> None:
