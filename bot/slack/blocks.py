@@ -253,5 +253,3 @@ def note_modal(origin: ModalOrigin) -> dict[str, Any]:
             }
         ],
     }
-
-
