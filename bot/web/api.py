@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlmodel import Session
 
 from bot.composition.runtime import Runtime
@@ -63,7 +63,9 @@ from bot.web.models import (
 )
 from bot.web.postmortem_body import PostmortemSaved
 from bot.web.stats_out import stats
+from bot.web.timeline_out import rendered_timeline
 from storage.db import transaction
+from storage.reads import NotRendered, read_connection
 
 # Incident ids are INTEGER columns; a larger number can name no incident, and sending it
 # to the database fails (SQLite: overflow, PostgreSQL: out of range) instead of finding none.
@@ -247,7 +249,7 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         responses=not_found,
         dependencies=timeline_documented,
     )
-    async def get_timeline(incident_id: IncidentId, request: Request) -> StoredTextResponse:
+    async def get_timeline(incident_id: IncidentId, request: Request) -> Response:
         """The incident's timeline in the order things happened, a page at a time."""
         query = read_timeline_query(request.query_params.multi_items())
         # One page read and rendered at a time (a worker thread each, off the event
@@ -257,7 +259,14 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         async with page_reads:
             return await anyio.to_thread.run_sync(timeline_response, incident_id, query)
 
-    def timeline_response(incident_id: int, query: TimelineQuery) -> StoredTextResponse:
+    def timeline_response(incident_id: int, query: TimelineQuery) -> Response:
+        # On a connection of its own that waits for no writer (PostgreSQL: the statement
+        # engine's, which skips the pool's ping), the page rendered by the database.
+        try:
+            with read_connection(runtime.statement_engine or runtime.engine) as connection:
+                return rendered_timeline(connection, incident_id, query)
+        except NotRendered:
+            pass
         with transaction(runtime.sessions) as session:
             page = incident_timeline(session, incident_id, query)
         # Answered past the transaction, which on SQLite holds the writers' lock.
