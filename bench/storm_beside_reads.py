@@ -6,12 +6,13 @@ alert and gives it 50,000 timeline entries (quick: 10,000) through the domain's 
 (`bot.incidents.records.Recorder` in units of work of 1,000), opens the storm's 20 incidents
 with a warm-up storm, then runs the same storm (bench/alert_storm.py's notifications, 50
 connections, 2,000 a turn; quick: 500) in turns: alone, beside reads, beside reads, alone,
-twice (quick: once). Beside reads, two reader processes page through that incident's whole
-timeline over and over while the storm runs: one at the default page (500), one at the
-largest (`?limit=1000`, the old whole-timeline read's worst case now). Prints a table, then
-as its last line one JSON object: p99_alone_ms, p99_beside_ms, ratio (beside over alone,
-bar <= 1.5), the readers' pages and their p99, errors (SQLite at the top level, PostgreSQL
-under "postgresql" with --postgres).
+twice (quick: once), each turn started once the service is idle. Beside reads, two reader
+processes page through that incident's whole timeline over and over while the storm runs:
+one at the default page (500), one at the largest (`?limit=1000`, the old whole-timeline
+read's worst case now). Prints a table, then as its last line one JSON object:
+p99_alone_ms, p99_beside_ms, ratio (beside over alone, bar <= 1.5) and each round's own,
+the load average, the readers' pages (all, and those asked for while the storm ran) and
+their p99, errors (SQLite at the top level, PostgreSQL under "postgresql" with --postgres).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 import sys
 import tempfile
 import time
@@ -46,7 +48,7 @@ from _common import (
     temp_database,
     verdict,
 )
-from alert_storm import notification, storm
+from alert_storm import idle, notification, storm
 
 FULL_ENTRIES, QUICK_ENTRIES = 50_000, 10_000
 FULL_TURN, QUICK_TURN = 2_000, 500
@@ -115,19 +117,30 @@ def seed(url: str, incident_id: int, entries: int) -> float:
 
 
 def read_pages(
-    url: str, incident_id: int, params: dict[str, str], stop: Event, ready: Event, out: Any
+    url: str,
+    incident_id: int,
+    params: dict[str, str],
+    stop: Event,
+    ready: Event,
+    storming: Event,
+    out: Any,
 ) -> None:
     """A reader process: page through the incident's whole timeline, again and again, until
-    `stop`; send back (pages, entries, each page's seconds, non-200 answers)."""
+    `stop`; send back (pages, entries, each page's seconds, non-200 answers, the seconds of
+    the pages asked for while the storm ran)."""
     path = f"{url}/api/incidents/{incident_id}/timeline"
     pages = entries = errors = 0
     seconds: list[float] = []
+    in_storm: list[float] = []
     with httpx.Client(headers=AUTH, timeout=120) as client:
         cursor: str | None = None
         while not stop.is_set():
+            during = storming.is_set()
             began = time.perf_counter()
             answer = client.get(path, params={**params, **({"cursor": cursor} if cursor else {})})
             seconds.append(time.perf_counter() - began)
+            if during:
+                in_storm.append(seconds[-1])
             if answer.status_code != 200:
                 errors += 1
                 cursor = None
@@ -135,7 +148,7 @@ def read_pages(
             pages += 1
             entries, cursor = entries + answer.content.count(b'"kind":'), next_cursor(answer)
             ready.set()
-    out.send((pages, entries, seconds, errors))
+    out.send((pages, entries, seconds, errors, in_storm))
     out.close()
 
 
@@ -147,15 +160,16 @@ def next_cursor(answer: httpx.Response) -> str | None:
 
 
 @contextmanager
-def readers(server: Server, incident_id: int) -> Iterator[list[Any]]:
-    """The reader processes, running until the block ends; yields where their tallies come."""
+def readers(server: Server, incident_id: int, storming: Event) -> Iterator[list[Any]]:
+    """The reader processes, running until the block ends; yields where their tallies come.
+    `storming` is set while the storm runs (the readers tell its pages apart)."""
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     started = []
     for params in READERS.values():
         ready = context.Event()
         mine, theirs = context.Pipe(duplex=False)
-        args = (server.url, incident_id, params, stop, ready, theirs)
+        args = (server.url, incident_id, params, stop, ready, storming, theirs)
         process = context.Process(target=read_pages, args=args, daemon=True)
         process.start()
         started.append((process, ready, mine))
@@ -168,7 +182,7 @@ def readers(server: Server, incident_id: int) -> Iterator[list[Any]]:
     finally:
         stop.set()
         for process, _, mine in started:
-            tallies.append(mine.recv() if mine.poll(120) else (0, 0, [], 1))
+            tallies.append(mine.recv() if mine.poll(120) else (0, 0, [], 1, []))
             process.join(30)
 
 
@@ -197,6 +211,8 @@ def run_backend(backend: Backend, entries: int, size: int, rounds: int) -> dict[
     alone: list[Load] = []
     beside: list[Load] = []
     reads: dict[str, list[Any]] = {name: [] for name in READERS}
+    storming = multiprocessing.get_context("spawn").Event()
+    load_average = [round(os.getloadavg()[0], 1)]
     with service(backend) as (server, url):
         incident_id = open_incident(server)
         seeded_s = seed(url, incident_id, entries)
@@ -207,14 +223,28 @@ def run_backend(backend: Backend, entries: int, size: int, rounds: int) -> dict[
             for with_readers in (False, True, True, False):
                 bodies = turn_bodies(turn, size)
                 turn += 1
+                # Each turn starts on a quiet service: what a turn leaves behind (the
+                # outbox's Slack work, the readers' last pages) is not the next turn's.
+                idle(server.process.pid)
                 if not with_readers:
                     alone.append(asyncio.run(storm(server.url, bodies)))
                     continue
-                with readers(server, incident_id) as tallies:
-                    beside.append(asyncio.run(storm(server.url, bodies)))
+                with readers(server, incident_id, storming) as tallies:
+                    storming.set()
+                    try:
+                        beside.append(asyncio.run(storm(server.url, bodies)))
+                    finally:
+                        storming.clear()
                 for name, tally in zip(READERS, tallies, strict=True):
                     reads[name].append(tally)
+    load_average.append(round(os.getloadavg()[0], 1))
     storm_alone, storm_beside = Load.pooled(alone), Load.pooled(beside)
+    # Each round's own ratio (its two turns beside over its two alone): the spread within
+    # a run, on a machine whose load moves between rounds.
+    by_round = [
+        Load.pooled(beside[2 * r : 2 * r + 2]).ms(99) / Load.pooled(alone[2 * r : 2 * r + 2]).ms(99)
+        for r in range(rounds)
+    ]
     result: dict[str, Any] = {
         "entries": entries,
         "read_entries": read_entries,
@@ -229,16 +259,21 @@ def run_backend(backend: Backend, entries: int, size: int, rounds: int) -> dict[
         "throughput_alone": round(storm_alone.throughput, 1),
         "throughput_beside": round(storm_beside.throughput, 1),
         "ratio": round(storm_beside.ms(99) / storm_alone.ms(99), 3),
+        "ratio_by_round": [round(ratio, 3) for ratio in by_round],
         "errors": storm_alone.errors + storm_beside.errors,
+        "load_average": load_average,
         "readers": {},
     }
     for name, tallies in reads.items():
         seconds = [s for tally in tallies for s in tally[2]]
+        in_storm = [s for tally in tallies for s in tally[4]]
         result["readers"][name] = {
             "pages": sum(tally[0] for tally in tallies),
             "entries": sum(tally[1] for tally in tallies),
             "page_p50_ms": round(percentile(seconds, 50) * 1000, 1),
             "page_p99_ms": round(percentile(seconds, 99) * 1000, 1),
+            "pages_in_storm": len(in_storm),
+            "page_in_storm_p50_ms": round(percentile(in_storm, 50) * 1000, 1) if in_storm else None,
             "errors": sum(tally[3] for tally in tallies),
         }
         result["errors"] += result["readers"][name]["errors"]
@@ -253,6 +288,10 @@ def run_backend(backend: Backend, entries: int, size: int, rounds: int) -> dict[
         )
     for name, figures in result["readers"].items():
         print(f"{backend.name:<11} reader {name}: {json.dumps(figures)}")
+    print(
+        f"{backend.name:<11} ratio by round: {result['ratio_by_round']}; load average "
+        f"(1 min) at start and end: {load_average}"
+    )
     return result
 
 
