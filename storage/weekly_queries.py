@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, func, select, union
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from storage.models import Alert, Followup, Incident, Milestone
@@ -45,62 +46,65 @@ def _micros(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(microseconds=1)
 
 
+def _candidates(since: datetime, until: datetime) -> Any:
+    """A superset of the incidents whose impact started in [since, until), found by index:
+    the impact start is one of these three times, compared as stored (no conversion)."""
+    name, at = col(Milestone.name), col(Milestone.at)
+    opened = col(Incident.created_at)
+    return union(
+        select(col(Milestone.incident_id)).where(name == "started", at >= since, at < until),
+        select(col(Milestone.incident_id)).where(name == "declared", at >= since, at < until),
+        select(col(Incident.id)).where(opened >= since, opened < until),
+    )
+
+
 def incident_rows(
     session: Session, *, since: datetime, until: datetime, chunk: int = CHUNK
 ) -> Iterator[WeeklyRow]:
     """Counted incidents whose impact started in [since, until), oldest first, read
     `chunk` rows at a time."""
-    name, at = col(Milestone.name), col(Milestone.at)
-    wanted = ("started", "declared", *RESPONSE)
-    times = (
-        select(
-            col(Milestone.incident_id).label("incident_id"),
-            *(func.max(case((name == n, at))).label(n) for n in wanted),
-        )
-        .where(name.in_(wanted))
-        .group_by(col(Milestone.incident_id))
-        .subquery("times")
-    )
+    incident = col(Incident.id)
+
+    # Each time, service and count is a seek by incident, for the window's incidents only:
+    # aggregating whole tables first would cost as much with an empty window as a full one.
+    reached = {name: aliased(Milestone) for name in ("started", "declared", *RESPONSE)}
     labels: Any = col(Alert.labels)
     service = (
-        select(
-            col(Alert.incident_id).label("incident_id"),
-            func.min(func.coalesce(*(labels[k].as_string() for k in SERVICE_LABELS))).label(
-                "service"
-            ),
-        )
-        .group_by(col(Alert.incident_id))
-        .subquery("services")
+        select(func.min(func.coalesce(*(labels[k].as_string() for k in SERVICE_LABELS))))
+        .where(col(Alert.incident_id) == incident)
+        .scalar_subquery()
     )
-    status = col(Followup.status)
-    followups = (
-        select(
-            col(Followup.incident_id).label("incident_id"),
-            func.count().label("opened"),
-            func.sum(case((status == "done", 1), else_=0)).label("done"),
-        )
-        .group_by(col(Followup.incident_id))
-        .subquery("followups")
-    )
+    theirs = col(Followup.incident_id) == incident
+    followups = select(func.count()).where(theirs).scalar_subquery()
+    done = select(func.count()).where(theirs, col(Followup.status) == "done").scalar_subquery()
     snapshot: Any = col(Incident.playbook_snapshot)
     # Impact start: the `started` milestone, else the declaration, as the snapshot has it.
-    started = epoch_us(func.coalesce(times.c.started, times.c.declared, col(Incident.created_at)))
-    query = (
+    started = func.coalesce(
+        col(reached["started"].at), col(reached["declared"].at), col(Incident.created_at)
+    )
+    rows: Any = (
         select(
-            col(Incident.severity),
-            col(Incident.playbook_id),
-            func.coalesce(service.c.service, snapshot["match"]["service"].as_string()),
-            started.label("started"),
-            *(epoch_us(times.c[n]) for n in RESPONSE),
-            func.coalesce(followups.c.opened, 0),
-            func.coalesce(followups.c.done, 0),
+            incident.label("id"),
+            col(Incident.severity).label("severity"),
+            col(Incident.playbook_id).label("playbook"),
+            func.coalesce(service, snapshot["match"]["service"].as_string()).label("service"),
+            epoch_us(started).label("started"),
+            *(epoch_us(col(reached[name].at)).label(name) for name in RESPONSE),
+            followups.label("followups"),
+            done.label("done"),
         )
         .select_from(Incident)
-        .join(times, times.c.incident_id == col(Incident.id), isouter=True)
-        .join(service, service.c.incident_id == col(Incident.id), isouter=True)
-        .join(followups, followups.c.incident_id == col(Incident.id), isouter=True)
-        .where(counted(), started >= _micros(since), started < _micros(until))
-        .order_by(started, col(Incident.id))
+        .where(incident.in_(_candidates(since, until)), counted())
+    )
+    for name, milestone in reached.items():
+        reaches = and_(col(milestone.incident_id) == incident, col(milestone.name) == name)
+        rows = rows.outerjoin(milestone, reaches)
+    window = rows.subquery("rows")
+    shown = ("severity", "playbook", "service", "started", *RESPONSE, "followups", "done")
+    query = (
+        select(*(window.c[name] for name in shown))
+        .where(window.c.started >= _micros(since), window.c.started < _micros(until))
+        .order_by(window.c.started, window.c.id)
     )
     # Streamed `chunk` rows at a time (a server-side cursor on PostgreSQL); the option is
     # given to this statement only, not set on the session's connection.
