@@ -51,7 +51,8 @@ _MONDAY_OFFSET_US = 3 * 86_400 * 1_000_000
 
 
 def _week(column: Any) -> Any:
-    return (epoch_us(column) + _MONDAY_OFFSET_US) / _WEEK_US
+    # Integer division: SQLAlchemy's `/` is true division, a fraction of a week per incident.
+    return (epoch_us(column) + _MONDAY_OFFSET_US) // _WEEK_US
 
 
 def weekly_counts(

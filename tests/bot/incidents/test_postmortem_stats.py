@@ -75,3 +75,14 @@ def test_the_window_is_half_open(run, sessions, clock) -> None:
         from_it = postmortem_stats(session, since=resolved_at, until=resolved_at + timedelta(1))
     assert before.overall.resolved == 0
     assert from_it.overall.resolved == 1
+
+
+def test_incidents_resolved_at_different_times_of_one_week_share_its_row(
+    run, sessions, clock
+) -> None:
+    for title in ("Matching engine down sev1", "Margin calls late sev2"):
+        run("resolve", _declare(run, title))
+        clock.advance(timedelta(hours=1, microseconds=1))
+    with sessions() as session:
+        stats = postmortem_stats(session, since=SINCE, until=datetime(2021, 3, 19, tzinfo=UTC))
+    assert [(w.week, w.resolved) for w in stats.weeks] == [("2021-W10", 2)]
