@@ -1,22 +1,24 @@
 """The SQL behind `warroom stats`, so that what Python holds never grows with the number of
 incidents: percentiles are ordered and picked in the database (only the rows at the wanted
-ranks come back), and what the update cadence needs is streamed as narrow rows.
+ranks come back), and the update intervals kept on cadence are counted by one aggregate
+(only the few distinct cadence settings come back first, for the caller to read).
 
 No statement here lists incident ids (PostgreSQL takes at most 65,535 parameters): every
-read is a join or an aggregate over the tables themselves. What the figures mean (which
+read is a join or an aggregate over the tables themselves (the cadences are bound per
+setting, a handful whatever the count). What the figures mean (which
 moments a measure runs between, how a percentile is interpolated, what cadence an incident
 keeps) is decided by the caller, `bot.incidents.stats`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import BigInteger, Result, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import BigInteger, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, FromClause
@@ -200,67 +202,102 @@ def _configured_cadence() -> ColumnElement[str]:
     return Incident.playbook_snapshot["reminders"]["status_update"].as_string()
 
 
-@dataclass(frozen=True)
-class Paced:
-    """A counted incident as its update cadence needs it: severity, the cadence its
-    playbook writes (None: none), and in epoch microseconds when it opened and closed
-    (None: not reached) and its updates in time order."""
-
-    severity: str
-    written: str | None
-    opened: int | None
-    closed: int | None
-    updates: list[int]
+def cadence_settings(session: Session) -> list[tuple[str, str | None]]:
+    """Each (severity, cadence its playbook writes: None for none) some counted incident has:
+    a handful, whatever the count, which the caller turns into cadences."""
+    query = select(col(Incident.severity), _configured_cadence()).where(counted()).distinct()
+    return [(severity, written) for severity, written in session.connection().execute(query)]
 
 
-def paced_incidents(
-    session: Session, *, opening: str, closing: str, update: str, chunk: int = 5_000
-) -> Iterator[Paced]:
-    """Every counted incident in number order, with milestones `opening` and `closing` and
-    its `update` entries: two statements read side by side, `chunk` rows at a time (so
-    memory holds a chunk, and no statement lists ids), merged by incident number.
+def counted_incidents(session: Session) -> int:
+    """How many incidents the figures count."""
+    return int(session.connection().scalar(select(func.count()).where(counted())) or 0)
 
-    Times come back as integers: converting 100,000s of them to datetimes in Python would
-    cost more than everything else here."""
-    opened, closed = aliased(Milestone), aliased(Milestone)
+
+def _cadence_of(cadences: Mapping[tuple[str, str | None], int | None]) -> ColumnElement[Any]:
+    """Each incident's cadence in microseconds (NULL: none), as `cadences` gives it per
+    (severity, written cadence): by severity alone where its incidents all keep one cadence
+    (reading the snapshot costs more than the rest), by the written one where they differ."""
+    severity, written = col(Incident.severity), _configured_cadence()
+    per_severity: dict[str, set[int | None]] = {}
+    for (level, _), every in cadences.items():
+        per_severity.setdefault(level, set()).add(every)
+    whens: list[tuple[ColumnElement[bool], int]] = []
+    for (level, text), every in sorted(cadences.items(), key=repr):
+        if every is None:
+            continue
+        if len(per_severity[level]) == 1:
+            whens.append((severity == level, every))
+        elif text is None:
+            whens.append((and_(severity == level, written.is_(None)), every))
+        else:
+            whens.append((and_(severity == level, written == text), every))
+    return case(*whens, else_=None) if whens else literal(None, BigInteger)
+
+
+def updates_on_cadence(
+    session: Session,
+    *,
+    opening: str,
+    closing: str,
+    update: str,
+    cadences: Mapping[tuple[str, str | None], int | None],
+) -> tuple[int, int]:
+    """(intervals, kept): over the counted incidents with milestone `opening` and a cadence
+    (microseconds, from `cadences` by severity and written cadence), the intervals from
+    `opening` through each `update` entry in time order to milestone `closing` (when
+    reached), and how many were at most the cadence. One aggregate statement: each entry's
+    previous one by a window over the entries in index order, each incident's times by
+    seeks; nothing comes back but the two counts."""
     number = col(Incident.id)
-    incidents = (
-        select(
-            number,
-            col(Incident.severity),
-            _configured_cadence(),
-            epoch_us(col(opened.at)),
-            epoch_us(col(closed.at)),
-        )
-        .outerjoin(opened, and_(col(opened.incident_id) == number, col(opened.name) == opening))
-        .outerjoin(closed, and_(col(closed.incident_id) == number, col(closed.name) == closing))
-        .where(counted())
-        .order_by(number)
-    )
-    owner = col(TimelineEvent.incident_id)
+    opened, closed = aliased(Milestone), aliased(Milestone)
+    cadence = _cadence_of(cadences).label("cadence")
+    owner, posted = col(TimelineEvent.incident_id), col(TimelineEvent.occurred_at)
     entries = (
-        select(owner, epoch_us(col(TimelineEvent.occurred_at)))
+        select(
+            owner.label("incident_id"),
+            epoch_us(posted).label("at"),
+            func.lag(epoch_us(posted))
+            # Entries at the same time in either order give the same intervals.
+            .over(partition_by=owner, order_by=posted)
+            .label("before"),
+        )
         .where(col(TimelineEvent.kind) == update)
-        .order_by(owner, col(TimelineEvent.occurred_at))
+        .subquery("entries")
     )
-    # Core rows, not the ORM's (nothing here is an entity), streamed: a server-side cursor
-    # on PostgreSQL, SQLite's own stepping on SQLite.
-    connection = session.connection().execution_options(yield_per=chunk)
-    updates = _rows(connection.execute(entries), chunk)
-    pending: Any = next(updates, None)
-    for incident_id, severity, written, began, ended in _rows(connection.execute(incidents), chunk):
-        # Entries of incidents not counted (drills) sort before and are passed over.
-        while pending is not None and pending[0] < incident_id:
-            pending = next(updates, None)
-        posted: list[int] = []
-        while pending is not None and pending[0] == incident_id:
-            posted.append(pending[1])
-            pending = next(updates, None)
-        yield Paced(severity, written, began, ended, posted)
-
-
-def _rows(result: Result[Any], chunk: int) -> Iterator[Any]:
-    """A result's rows fetched `chunk` at a time: iterating the result itself fetches each
-    row by its own call, which costs more than the rows' use here."""
-    for part in result.partitions(chunk):
-        yield from part
+    began = epoch_us(col(opened.at))
+    # An update's interval runs from the update before it, the first one's from `opening`.
+    after_updates = (
+        select(cadence, (entries.c.at - func.coalesce(entries.c.before, began)).label("gap"))
+        .select_from(entries)
+        .join(Incident, number == entries.c.incident_id)
+        .join(opened, and_(col(opened.incident_id) == number, col(opened.name) == opening))
+        .where(counted())
+    )
+    # Converted inside: epoch_us names its argument twice on SQLite, a subquery run twice.
+    last = (
+        select(epoch_us(posted))
+        .where(col(TimelineEvent.kind) == update, owner == number)
+        .order_by(posted.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    # The closing interval runs from the last update, or from `opening` when none was posted.
+    to_close = (
+        select(
+            cadence,
+            (epoch_us(col(closed.at)) - func.coalesce(last, began)).label("gap"),
+        )
+        .select_from(Incident)
+        .join(opened, and_(col(opened.incident_id) == number, col(opened.name) == opening))
+        .join(closed, and_(col(closed.incident_id) == number, col(closed.name) == closing))
+        .where(counted())
+    )
+    gaps = union_all(after_updates, to_close).subquery("gaps")
+    timed = gaps.c.cadence.is_not(None)
+    query = select(
+        func.count(case((timed, 1))),
+        func.coalesce(func.sum(case((and_(timed, gaps.c.gap <= gaps.c.cadence), 1), else_=0)), 0),
+    )
+    intervals, kept = session.connection().execute(query).one()
+    return int(intervals), int(kept)

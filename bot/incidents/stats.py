@@ -2,13 +2,13 @@
 
 The rules live here (which moments each measure runs between, how percentiles are
 interpolated, which cadence an incident keeps); the reads are in `storage.stats_queries`:
-the database orders the measures and hands back only the rows at the wanted ranks, and the
-cadence is counted over a stream of narrow rows, so memory does not grow with the count.
+the database orders the measures and hands back only the rows at the wanted ranks, and
+counts the update intervals kept against the cadences worked out here per (severity,
+written cadence), so memory does not grow with the count.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +22,13 @@ from bot.incidents.followup_stats import FollowupStats, followup_stats
 from bot.incidents.times import elapsed
 from bot.incidents.weekly_stats import WeeklyRequest, WeeklyStats, weekly_stats
 from playbooks import parse_duration
-from storage.stats_queries import Moment, paced_incidents, ranked_gaps
+from storage.stats_queries import (
+    Moment,
+    cadence_settings,
+    counted_incidents,
+    ranked_gaps,
+    updates_on_cadence,
+)
 
 
 @dataclass(frozen=True)
@@ -127,8 +133,8 @@ def _figures(session: Session) -> list[Figure]:
     return result
 
 
-def _cadence(severity: str, written: str | None) -> timedelta | None:
-    """An incident's update cadence from its severity and its playbook's setting."""
+def update_cadence(severity: str, written: str | None) -> timedelta | None:
+    """An incident's update cadence from its severity and the cadence its playbook writes."""
     try:
         configured = parse_duration(written) if written is not None else None
     except ValueError:
@@ -136,34 +142,29 @@ def _cadence(severity: str, written: str | None) -> timedelta | None:
     return configured_or_default(configured, severity, STATUS_UPDATE)
 
 
-def _updates_on_cadence(session: Session) -> tuple[int, int, int]:
-    """(incidents, kept, intervals): the intervals between declaration, each update and
-    resolution, per incident with a cadence, and how many were at most that cadence."""
-    cadences: dict[tuple[str, str | None], int | None] = {}  # microseconds
-    incidents = kept = intervals = 0
-    for row in paced_incidents(
-        session, opening=CADENCE_FROM, closing=CADENCE_TO, update=CADENCE_UPDATE
-    ):
-        incidents += 1
-        group = (row.severity, row.written)
-        if group not in cadences:
-            every = _cadence(*group)
-            cadences[group] = every // MICROSECOND if every is not None else None
-        cadence = cadences[group]
-        if cadence is None or row.opened is None:
-            continue
-        times = [row.opened, *row.updates] + ([row.closed] if row.closed is not None else [])
-        for before, after in itertools.pairwise(times):
-            intervals += 1
-            kept += after - before <= cadence
-    return incidents, kept, intervals
+def _updates_on_cadence(session: Session) -> tuple[int, int]:
+    """(kept, intervals): the intervals between declaration, each update and resolution,
+    per incident with a cadence, and how many were at most that cadence. The cadences are
+    worked out here once per (severity, written cadence); the database counts."""
+    cadences = {}
+    for severity, written in cadence_settings(session):
+        every = update_cadence(severity, written)
+        cadences[(severity, written)] = every // MICROSECOND if every is not None else None
+    intervals, kept = updates_on_cadence(
+        session,
+        opening=CADENCE_FROM,
+        closing=CADENCE_TO,
+        update=CADENCE_UPDATE,
+        cadences=cadences,
+    )
+    return kept, intervals
 
 
 def response_times(session: Session) -> ResponseTimes:
     """Incidents counted, their figures, and the share of update intervals kept on cadence."""
-    incidents, kept, intervals = _updates_on_cadence(session)
+    kept, intervals = _updates_on_cadence(session)
     return ResponseTimes(
-        incidents=incidents,
+        incidents=counted_incidents(session),
         figures=_figures(session),
         on_cadence=kept / intervals if intervals else None,
     )
