@@ -36,7 +36,7 @@ from bot.incidents.records import Outcome, Recorder
 from playbooks import Playbook
 from storage.models import Alert, Incident, TimelineEvent
 from storage.types import JSONType, UTCDateTime
-from storage.unit_of_work import UnitOfWork
+from storage.unit_of_work import Prepared, UnitOfWork
 
 
 @dataclass
@@ -65,9 +65,11 @@ _OPEN_COLUMNS = (_INCIDENTS.c.id, _INCIDENTS.c.channel_id, _INCIDENTS.c.channel_
 _FIND_OPEN = select(*_OPEN_COLUMNS).where(
     _INCIDENTS.c.grouping_key == bindparam("p_key"), _INCIDENTS.c.status != "resolved"
 )
-_FIND_OPEN_MANY = select(*_OPEN_COLUMNS, _INCIDENTS.c.grouping_key).where(
-    _INCIDENTS.c.grouping_key.in_(bindparam("p_keys", expanding=True)),
-    _INCIDENTS.c.status != "resolved",
+_FIND_OPEN_MANY = Prepared(
+    select(*_OPEN_COLUMNS, _INCIDENTS.c.grouping_key).where(
+        _INCIDENTS.c.grouping_key.in_(bindparam("p_keys", expanding=True)),
+        _INCIDENTS.c.status != "resolved",
+    )
 )
 
 
@@ -102,17 +104,22 @@ def _upsert_alert(insert: Any) -> Any:
     )
 
 
-_UPSERT = {"sqlite": _upsert_alert(sqlite_insert), "postgresql": _upsert_alert(pg_insert)}
+_UPSERT = {
+    "sqlite": Prepared(_upsert_alert(sqlite_insert)),
+    "postgresql": Prepared(_upsert_alert(pg_insert)),
+}
 
-_ALERT_EVENT = insert(_EVENTS).values(
-    incident_id=bindparam("p_incident_id"),
-    occurred_at=bindparam("p_at", type_=UTCDateTime),
-    recorded_at=bindparam("p_now", type_=UTCDateTime),
-    kind="alert",
-    actor=None,
-    text=bindparam("p_text"),
-    data=bindparam("p_data", type_=JSONType),
-    source="alert",
+_ALERT_EVENT = Prepared(
+    insert(_EVENTS).values(
+        incident_id=bindparam("p_incident_id"),
+        occurred_at=bindparam("p_at", type_=UTCDateTime),
+        recorded_at=bindparam("p_now", type_=UTCDateTime),
+        kind="alert",
+        actor=None,
+        text=bindparam("p_text"),
+        data=bindparam("p_data", type_=JSONType),
+        source="alert",
+    )
 )
 
 
@@ -129,8 +136,10 @@ def ingest_alerts(
     formers = [former_grouping_key(alert) for alert in alerts]
     wanted = sorted(set(keys).union(former for former in formers if former))
     open_by_key = {
-        row.grouping_key: _Open(row.id, row.channel_id, row.channel_name)
-        for row in connection.execute(_FIND_OPEN_MANY, {"p_keys": wanted})
+        key: _Open(incident_id, channel_id, channel_name)
+        for incident_id, channel_id, channel_name, key in _FIND_OPEN_MANY.run(
+            connection, {"p_keys": wanted}
+        )
     }
     found: dict[str, _Open] = {}
     for key, former in zip(keys, formers, strict=True):
@@ -221,12 +230,11 @@ def _join_all(
     now = domain.clock.now()
     entries: list[dict[str, Any]] = []  # timeline entries of new alerts, inserted together
     for batch in _rounds(alerts, joining):
-        rows = connection.execute(
-            _UPSERT[connection.dialect.name],
-            [_alert_params(incident.id, alerts[n], now) for n, incident in batch],
+        rows = _UPSERT[connection.dialect.name].run(
+            connection, [_alert_params(incident.id, alerts[n], now) for n, incident in batch]
         )
         # Rows come back in no promised order: match them by the alert's identity.
-        seen_counts = {(row.incident_id, row.source, row.fingerprint): row[3] for row in rows}
+        seen_counts = {(row[0], row[1], row[2]): row[3] for row in rows}
         for n, incident in batch:
             alert = alerts[n]
             seen = seen_counts.get((incident.id, alert.source, alert.fingerprint))
@@ -302,7 +310,7 @@ def _id(rec: Recorder) -> int:
 def _store(session: Session, now: datetime, incident_id: int, alert: NormalizedAlert) -> None:
     """Store the alert that opened the incident, and its timeline entry."""
     connection = session.connection()
-    connection.execute(_UPSERT[connection.dialect.name], [_alert_params(incident_id, alert, now)])
+    _UPSERT[connection.dialect.name].run(connection, [_alert_params(incident_id, alert, now)])
     _insert_entries(connection, [_entry(incident_id, alert, now)])
 
 
@@ -336,7 +344,7 @@ def _entry(incident_id: int, alert: NormalizedAlert, now: datetime) -> dict[str,
 
 def _insert_entries(connection: Connection, entries: list[dict[str, Any]]) -> None:
     if entries:
-        connection.execute(_ALERT_EVENT, entries)  # one executemany for all of them
+        _ALERT_EVENT.run(connection, entries)  # one executemany for all of them
 
 
 def _status_changed(rec: Recorder, alert: NormalizedAlert) -> bool:
