@@ -3,8 +3,31 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import date
+
+from bot.incidents.command_types import (
+    READ_ONLY,
+    Command,
+    CommandError,
+    parse_person,
+    parse_user,
+)
+from bot.incidents.commands_followups import (
+    ACTION_USAGE,
+    POSTMORTEM_USAGE,
+    parse_action,
+    parse_postmortem,
+)
+
+__all__ = [
+    "JOINED",
+    "READ_ONLY",
+    "USAGE",
+    "Command",
+    "CommandError",
+    "help_text",
+    "parse_command",
+    "parse_user",
+]
 
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
 STATUSES = ("investigating", "identified", "monitoring", "resolved")
@@ -37,13 +60,13 @@ USAGE: dict[str, str] = {
     "task": "task done <n>",
     "impact": "impact <text>",
     "cause": "cause <text>",
-    "action": "action <text> [@owner] [due YYYY-MM-DD] | list | done <n> | drop <n> <why>",
+    "action": ACTION_USAGE,
     "mitigate": "mitigate [text]",
     "resolve": "resolve [text]",
     "reopen": "reopen",
     "timeline": "timeline",
     "catchup": "catchup",
-    "postmortem": "postmortem [owner @user | review | publish]",
+    "postmortem": POSTMORTEM_USAGE,
     "drill": "drill <playbook>",
     "statuspage": "statuspage <investigating|identified|monitoring|resolved> <public text>",
     "public-title": "public-title <text>",
@@ -56,69 +79,14 @@ USAGE: dict[str, str] = {
 # Slack's join event, never typed (the typed form takes no arguments).
 JOINED = "joined"
 
-# Verbs that only read, so they change nothing and record nothing.
-READ_ONLY = frozenset({"tasks", "timeline", "catchup", "help", "list"})
-
 _CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
 _DATE = r"\d{4}-\d{2}-\d{2}"
-_USER = re.compile(r"^(?:<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>|@(?P<name>[\w.\-]+))$")
-_NAME = re.compile(r"[\w.\-]+")
 # A word that means to be a severity: `sev9`, `SEV0`, `sev-2`. A title may still end in a
 # plain word like "sev" or "severity".
 _SEVERITY_LIKE = re.compile(r"sev[-_]?\d+", re.I)
 # What a responder types as a time of day, valid or not: `25:99`, `7:5`, `18:05:61`.
 _CLOCK_LIKE = re.compile(r"\d{1,2}:\d{1,2}(?::\d{1,2})?")
 _DURATION = re.compile(r"^\d+[smhd]$")
-
-
-class CommandError(ValueError):
-    """Malformed command text; `usage` is the right form to show the responder."""
-
-    def __init__(self, message: str, usage: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.usage = usage
-
-    def __str__(self) -> str:
-        if self.usage:
-            return f"{self.message}. Usage: `/incident {self.usage}`"
-        return self.message
-
-
-@dataclass(frozen=True)
-class Command:
-    """One parsed `/incident` command; fields beyond `verb` are set per verb."""
-
-    verb: str
-    text: str | None = None
-    severity: str | None = None
-    status: str | None = None
-    clock: str | None = None  # "HH:MM[:SS]" or "YYYY-MM-DD HH:MM[:SS]", resolved by the domain
-    milestone: str | None = None
-    role: str | None = None
-    user: str | None = None
-    target: str | None = None
-    number: int | None = None
-    duration: str | None = None
-    private: bool = False  # declare: a private incident, off every public surface
-    due: str | None = None  # action: "YYYY-MM-DD", a real date; the domain refuses a past one
-
-    @property
-    def read_only(self) -> bool:
-        """True for commands that change nothing."""
-        if self.verb == "stage":
-            return self.target is None
-        if self.verb in ("maintenance", "action"):
-            return self.target == "list"
-        return self.verb in READ_ONLY
-
-
-def parse_user(token: str) -> str | None:
-    """A Slack mention (`<@U123|name>`, `<@U123>`) or `@name`: the user id or `@name`."""
-    match = _USER.match(token)
-    if not match:
-        return None
-    return match.group("id") or f"@{match.group('name')}"
 
 
 def parse_command(text: str) -> Command:
@@ -238,12 +206,7 @@ def _role(verb: str, rest: str) -> Command:
         )
     if len(words) != 2:
         raise CommandError(f"`role {words[0].lower()}` needs one person, as @name", USAGE[verb])
-    user = parse_user(words[1])
-    if user is None and _NAME.fullmatch(words[1]):
-        user = f"@{words[1]}"  # a name typed without the @: looked up like one with it
-    if user is None:
-        raise CommandError(f"`{words[1][:40]}` is not a person: mention them with @", USAGE[verb])
-    return Command(verb, role=words[0].lower(), user=user)
+    return Command(verb, role=words[0].lower(), user=parse_person(words[1], USAGE[verb]))
 
 
 def _stage(verb: str, rest: str) -> Command:
@@ -259,83 +222,6 @@ def _task(verb: str, rest: str) -> Command:
     if not match or int(match.group(1)) < 1:
         raise CommandError("`task` needs `done` and a task number", USAGE[verb])
     return Command(verb, number=int(match.group(1)))
-
-
-def _action(verb: str, rest: str) -> Command:
-    if not rest:
-        raise CommandError("`action` needs some text", USAGE[verb])
-    words = rest.split()
-    first = words[0].lower()
-    if first == "list" and len(words) == 1:
-        return Command(verb, target="list")
-    # `done`/`drop` then a number is the form; a text that merely starts with the word
-    # ("drop the legacy API") is a follow-up like any other.
-    if first in ("done", "drop") and (len(words) == 1 or words[1].isdigit()):
-        return _action_change(verb, first, words[1:])
-    return _action_add(verb, words)
-
-
-def _action_change(verb: str, change: str, words: list[str]) -> Command:
-    if not words or not words[0].isdigit() or int(words[0]) < 1:
-        raise CommandError(f"`action {change}` needs a follow-up number", USAGE[verb])
-    number = int(words[0])
-    if change == "done":
-        if len(words) > 1:
-            raise CommandError("`action done` takes only the follow-up number", USAGE[verb])
-        return Command(verb, target="done", number=number)
-    why = " ".join(words[1:])
-    if not why:
-        raise CommandError("`action drop` needs the reason it is dropped", USAGE[verb])
-    return Command(verb, target="drop", number=number, text=why)
-
-
-def _action_add(verb: str, words: list[str]) -> Command:
-    owner = due = None
-    # Optional trailing parts in either order: the owner and `due YYYY-MM-DD`.
-    for _ in range(2):
-        if len(words) > 2 and words[-2].lower() == "due" and due is None:
-            due = _due_date(verb, words[-1])
-            words = words[:-2]
-        elif len(words) > 1 and owner is None and parse_user(words[-1]) is not None:
-            owner = parse_user(words.pop())
-    if not words:
-        raise CommandError("`action` needs some text", USAGE[verb])
-    return Command(verb, text=" ".join(words), user=owner, due=due)
-
-
-def _due_date(verb: str, word: str) -> str:
-    """A due date as typed: a real YYYY-MM-DD date, or an error saying what was wrong."""
-    if not re.fullmatch(_DATE, word):
-        raise CommandError(f"`{word[:40]}` is not a due date (YYYY-MM-DD)", USAGE[verb])
-    try:
-        date.fromisoformat(word)
-    except ValueError:
-        raise CommandError(f"`{word}` is not a date in the calendar", USAGE[verb]) from None
-    return word
-
-
-def _postmortem(verb: str, rest: str) -> Command:
-    """`postmortem` (re)drafts; `owner @x`, `review` and `publish` move its life on."""
-    words = rest.split()
-    if not words:
-        return Command(verb)
-    sub = words[0].lower()
-    if sub in ("review", "publish"):
-        if len(words) > 1:
-            raise CommandError(f"`postmortem {sub}` takes no arguments", USAGE[verb])
-        return Command(verb, target=sub)
-    if sub == "owner":
-        if len(words) != 2:
-            raise CommandError("`postmortem owner` needs one person, as @name", USAGE[verb])
-        user = parse_user(words[1])
-        if user is None and _NAME.fullmatch(words[1]):
-            user = f"@{words[1]}"  # a name typed without the @, as for `role`
-        if user is None:
-            raise CommandError(
-                f"`{words[1][:40]}` is not a person: mention them with @", USAGE[verb]
-            )
-        return Command(verb, target="owner", user=user)
-    raise CommandError(f"Unknown postmortem step `{sub[:40]}`", USAGE[verb])
 
 
 def _drill(verb: str, rest: str) -> Command:
@@ -385,13 +271,13 @@ _PARSERS = {
     "task": _task,
     "impact": _require_text,
     "cause": _require_text,
-    "action": _action,
+    "action": parse_action,
     "mitigate": _optional_text,
     "resolve": _optional_text,
     "reopen": _no_args,
     "timeline": _no_args,
     "catchup": _no_args,
-    "postmortem": _postmortem,
+    "postmortem": parse_postmortem,
     "drill": _drill,
     "statuspage": _status,
     "public-title": _require_text,
