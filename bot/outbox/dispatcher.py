@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import socket
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -23,6 +21,7 @@ from bot.incidents.notices import DeliveryFailed, Notice
 from bot.outbox.batching import GroupCommit
 from bot.outbox.errors import GiveUp, RetryLater
 from bot.outbox.outcomes import storable, tell
+from bot.outbox.retries import UNREADABLE, Fail, Retry, judge, worn_out
 from bot.outbox.routes import Attempt, Remark, Route, Routes, Superseded, Together
 from storage import outbox
 from storage.db import transaction
@@ -30,25 +29,8 @@ from storage.models import OutboxOp
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF = 300.0
-# A try that fails in our own code (a bug, a row that cannot be encoded) or never reports
-# back is retried, as a deploy or a restart may cure it; but eight such tries, about two
-# minutes of backoff, are enough to know it will not: the operation is failed, so it never
-# holds up the operations of its incident behind it for good.
-MAX_FAULTS = 8
-
-# Why an operation failed for good, as /metrics counts it: the far side refused it, this
-# code cannot read it, or it failed in our own code MAX_FAULTS times.
-REFUSED, UNREADABLE, FAULT = "refused", "unreadable", "fault"
-
 # A finished operation: id, incident, kind, what the far side answered, what to tell.
 Finished = tuple[int, int | None, str, dict[str, Any], tuple[Remark, ...]]
-
-
-def backoff(attempts: int) -> float:
-    """Seconds before the next try: exponential with jitter, capped at five minutes."""
-    base = min(MAX_BACKOFF, 0.5 * 2 ** min(attempts, 12))
-    return base * random.uniform(0.8, 1.2)
 
 
 class Dispatcher:
@@ -214,10 +196,9 @@ class Dispatcher:
             # The far side may still be carrying the batch out: each operation waits, then
             # runs alone, as resumed, and finds what the batch did.
             for op in ops:
-                delay = error.delay_seconds
-                await self._retry(
-                    op, error.reason, backoff(op.attempts) if delay is None else delay
-                )
+                verdict = judge(op, error)
+                assert isinstance(verdict, Retry)
+                await self._retry(op, verdict)
             return False
         except Exception:
             # Whatever went wrong, the first one's own run sorts it out (retry, backoff,
@@ -243,52 +224,28 @@ class Dispatcher:
     ) -> bool:
         """Carry out one operation; False when it must be retried (its chain waits)."""
         if isinstance(effect, UnknownEffect):
-            await self._fail(op, str(effect), UNREADABLE)
+            await self._fail(op, Fail(str(effect), UNREADABLE))
             return True
         route = self.routes.get(type(effect))
         if route is None:
-            await self._fail(op, f"no handler for {op.kind}", UNREADABLE)
+            await self._fail(op, Fail(f"no handler for {op.kind}", UNREADABLE))
             return True
-        if op.faults >= MAX_FAULTS:  # its last tries never reported back
-            reason = f"it never finished in {op.faults} tries"
-            await self._fail(op, f"{reason}: {op.last_error}", FAULT, told=reason)
+        worn = worn_out(op)  # its last tries never reported back
+        if worn is not None:
+            await self._fail(op, worn)
             return True
         try:
             result = await route.run(effect, _attempt(op, resumed=resumed))
-        except RetryLater as error:
-            # The far side said when to come back (Retry-After); else the usual backoff.
-            delay = error.delay_seconds
-            await self._retry(op, error.reason, backoff(op.attempts) if delay is None else delay)
-            return False
-        except GiveUp as error:
-            notice = self._refusal(route, effect, error.reason)
-            await self._fail(op, error.reason, REFUSED, notice=notice)
+        except Exception as error:
+            verdict = judge(op, error)
+            if isinstance(verdict, Retry):
+                await self._retry(op, verdict)
+                return False
+            refused = isinstance(error, GiveUp)
+            notice = self._refusal(route, effect, verdict.error) if refused else None
+            await self._fail(op, verdict, notice=notice)
             return True
-        except OperationalError as error:  # the database, not the operation: no fault
-            await self._retry(op, f"database: {error}", backoff(op.attempts))
-            return False
-        except Exception as error:  # a bug, or a failure nobody classified
-            return await self._fault(op, error)
         await self._finish(op, result or {}, self._remarks(route, effect, result or {}))
-        return True
-
-    async def _fault(self, op: OutboxOp, error: Exception) -> bool:
-        """A try that failed in our own code: retried with backoff, failed at MAX_FAULTS."""
-        faults = op.faults + 1
-        detail = f"{type(error).__name__}: {error}"
-        log.warning(
-            "outbox op %s (%s) failed in warroom (%d of %d tries)",
-            op.id,
-            op.kind,
-            faults,
-            MAX_FAULTS,
-            exc_info=error,
-        )
-        if faults < MAX_FAULTS:
-            await self._retry(op, detail, backoff(op.attempts), fault=True)
-            return False
-        told = f"it failed in warroom {faults} times ({type(error).__name__})"
-        await self._fail(op, f"{told}: {detail}", FAULT, told=told, fault=True)
         return True
 
     def _remarks(self, route: Route[Any], effect: Effect, result: dict[str, Any]) -> list[Remark]:
@@ -327,7 +284,8 @@ class Dispatcher:
                     tell(session, incident_id, op_id, kind, entry, remark.text, remark.notice, now)
         return [None] * len(done)
 
-    async def _retry(self, op: OutboxOp, error: str, delay: float, *, fault: bool = False) -> None:
+    async def _retry(self, op: OutboxOp, retry: Retry) -> None:
+        error, delay, fault = retry.error, retry.delay, retry.fault
         if not fault:
             log.warning(
                 "outbox op %s (%s) failed, retrying in %.1fs: %s", op.id, op.kind, delay, error
@@ -349,19 +307,11 @@ class Dispatcher:
 
         await asyncio.to_thread(work)
 
-    async def _fail(
-        self,
-        op: OutboxOp,
-        error: str,
-        cause: str,
-        *,
-        told: str | None = None,
-        fault: bool = False,
-        notice: Notice | None = None,
-    ) -> None:
+    async def _fail(self, op: OutboxOp, fail: Fail, *, notice: Notice | None = None) -> None:
         """Fail an operation for good: its timeline entry, and a notice in the incident's
-        channel (`notice`, else one saying `told` or `error`), written with it; the chain
+        channel (`notice`, else one saying what `fail` tells), written with it; the chain
         goes on."""
+        error, cause, told, fault = fail.error, fail.cause, fail.told, fail.fault
         log.error("outbox op %s (%s) failed for good: %s", op.id, op.kind, error)
         now = self.clock.now()
         op_id = op.id

@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from bot.outbox.dispatcher import backoff
 from bot.outbox.errors import GiveUp, RetryLater
+from bot.outbox.retries import backoff
 from bot.outbox.routes import Attempt
 
 

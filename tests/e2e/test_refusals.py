@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select, text, update
 
-from bot.outbox.dispatcher import MAX_FAULTS
+from bot.outbox.retries import MAX_FAULTS
 from playbooks import bundled_dir
 from storage.models import OutboxOp, TimelineEvent
 from tests.e2e.conftest import Service, serving

@@ -20,8 +20,9 @@ from bot.incidents.effect_codec import decode, encode
 from bot.incidents.effects import Effect, Invite, Page, PostMessage, PostNotice, UpdateCard
 from bot.incidents.notices import DeliveryFailed, InviteRefused, Notice
 from bot.incidents.service import execute
-from bot.outbox.dispatcher import MAX_BACKOFF, MAX_FAULTS, Dispatcher
+from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.errors import GiveUp, RetryLater
+from bot.outbox.retries import MAX_BACKOFF, MAX_FAULTS
 from bot.outbox.routes import Attempt, Remark, Route, Superseded, Together
 from storage import outbox
 from storage.db import transaction
