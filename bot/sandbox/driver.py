@@ -7,13 +7,12 @@ shows up in the workspace as Slack would show it. Works from Python and behind H
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from bot.sandbox import surface
+from bot.sandbox import payloads, surface
 from bot.sandbox.composer import typed_command_text
 from bot.sandbox.delivery import RETRY_DELAYS, AppAnswer, EventQueue, post_to_app
 from bot.sandbox.responses import DriverError, ResponseUrls
@@ -24,9 +23,6 @@ from bot.sandbox.workspace import Sandbox
 FORWARDED_EVENTS = frozenset(
     {"reaction_added", "pin_added", "member_joined_channel", "app_home_opened", "file_shared"}
 )
-# Slack's deprecated verification token; Bolt ignores it, payloads still carry one.
-VERIFICATION_TOKEN = "sandboxverificationtoken"
-TEAM_DOMAIN = "warroom-sandbox"
 FORM = "application/x-www-form-urlencoded"
 # The slash commands the app's manifest registers (slack-app-manifest.yaml); Slack's client
 # refuses any other itself, and the app never hears of it.
@@ -60,13 +56,15 @@ class Driver:
         self._http = httpx.Client()
         self.responses = ResponseUrls(sandbox)
         info = sandbox.info()
-        self._team_id = info["team"]["id"]
-        self._app_id = info["bot"]["app_id"]
-        self._bot_user = info["bot"]["user_id"]
+        self._app = payloads.AppIdentity(
+            team_id=info["team"]["id"],
+            app_id=info["bot"]["app_id"],
+            bot_user=info["bot"]["user_id"],
+        )
         self._bot_token = info["bot_token"]
         self._secret = info["signing_secret"]
         # Socket Mode: while the app holds a connection, everything goes over it instead.
-        self.sockets = SocketHub(self._app_id)
+        self.sockets = SocketHub(self._app.app_id)
         self.events = EventQueue(self._send_event, retry_delays=retry_delays)
         self._unsubscribe = sandbox.subscribe(self._on_event)
 
@@ -109,21 +107,10 @@ class Driver:
             raise DriverError("invalid_command", message=message)
         trigger_id = self.sandbox.issue_trigger(u["id"])
         response_url = self._response_url(sandbox_url, c["id"], u["id"], None)
-        form = {
-            "token": VERIFICATION_TOKEN,
-            "team_id": self._team_id,
-            "team_domain": TEAM_DOMAIN,
-            "channel_id": c["id"],
-            "channel_name": _channel_name(c),
-            "user_id": u["id"],
-            "user_name": u["name"],
-            "command": command,
-            "text": self._typed(u["id"], rest.strip()),
-            "api_app_id": self._app_id,
-            "is_enterprise_install": "false",
-            "response_url": response_url,
-            "trigger_id": trigger_id,
-        }
+        typed = self._typed(u["id"], rest.strip())
+        form = payloads.slash_command(
+            self._app, u, c, command, typed, response_url=response_url, trigger_id=trigger_id
+        )
         answer = self._post("slash_commands", form)
         if not answer.ok:
             timeout = answer.failure in ("http_timeout", "socket_timeout")
@@ -166,38 +153,25 @@ class Driver:
         ephemeral = bool(message.pop("is_ephemeral", False))
         trigger_id = self.sandbox.issue_trigger(u["id"])
         response_url = self._response_url(sandbox_url, c["id"], u["id"], message["ts"])
-        action = {
-            "action_id": action_id,
-            "block_id": block.get("block_id", ""),
-            "text": button.get("text"),
-            "type": "button",
-            "action_ts": f"{self.sandbox.clock.now().timestamp():.6f}",
+        action = payloads.button_action(action_id, block, button, self.sandbox.clock.now())
+        container = {
+            "type": "message",
+            "message_ts": message["ts"],
+            "channel_id": c["id"],
+            "is_ephemeral": ephemeral,
         }
-        for key in ("value", "style"):
-            if key in button:
-                action[key] = button[key]
-        payload: dict[str, Any] = {
-            "type": "block_actions",
-            "user": self._user_object(u),
-            "api_app_id": self._app_id,
-            "token": VERIFICATION_TOKEN,
-            "container": {
-                "type": "message",
-                "message_ts": message["ts"],
-                "channel_id": c["id"],
-                "is_ephemeral": ephemeral,
-            },
-            "trigger_id": trigger_id,
-            "team": {"id": self._team_id, "domain": TEAM_DOMAIN},
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "channel": {"id": c["id"], "name": _channel_name(c)},
-            "state": {"values": {}},
-            "response_url": response_url,
-            "actions": [action],
-        }
-        if not ephemeral:
-            payload["message"] = message
+        shown = {} if ephemeral else {"message": message}
+        payload = payloads.block_actions(
+            self._app,
+            u,
+            container,
+            action,
+            trigger_id=trigger_id,
+            channel={"id": c["id"], "name": payloads.channel_name(c)},
+            state={"values": {}},
+            response_url=response_url,
+            **shown,
+        )
         answer = self._post("interactive", payload)
         if not answer.ok:
             raise DriverError("dispatch_failed", app_status=answer.status)
@@ -223,18 +197,8 @@ class Driver:
         if errors:
             # Slack's client checks required inputs itself; the app never hears of it.
             return {**result, "response_action": "errors", "errors": errors}
-        payload = {
-            "type": "view_submission",
-            "team": {"id": self._team_id, "domain": TEAM_DOMAIN},
-            "user": self._user_object(u),
-            "api_app_id": self._app_id,
-            "token": VERIFICATION_TOKEN,
-            "trigger_id": self.sandbox.issue_trigger(u["id"]),
-            "view": {**view, "state": {"values": state}},
-            "response_urls": [],
-            "is_enterprise_install": False,
-            "enterprise": None,
-        }
+        trigger_id = self.sandbox.issue_trigger(u["id"])
+        payload = payloads.view_submission(self._app, u, view, state, trigger_id=trigger_id)
         answer = self._post("interactive", payload)
         if not answer.ok:
             raise DriverError("dispatch_failed", app_status=answer.status)
@@ -296,27 +260,11 @@ class Driver:
             raise NotFound("action_not_found")
         block, button = found[0]
         trigger_id = self.sandbox.issue_trigger(u["id"])
-        action: dict[str, Any] = {
-            "action_id": action_id,
-            "block_id": block.get("block_id", ""),
-            "text": button.get("text"),
-            "type": "button",
-            "action_ts": f"{self.sandbox.clock.now().timestamp():.6f}",
-            **{key: button[key] for key in ("value", "style") if key in button},
-        }
-        payload: dict[str, Any] = {
-            "type": "block_actions",
-            "user": self._user_object(u),
-            "api_app_id": self._app_id,
-            "token": VERIFICATION_TOKEN,
-            "container": {"type": "view", "view_id": home["id"]},
-            "trigger_id": trigger_id,
-            "team": {"id": self._team_id, "domain": TEAM_DOMAIN},
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "view": home,
-            "actions": [action],
-        }
+        action = payloads.button_action(action_id, block, button, self.sandbox.clock.now())
+        container = {"type": "view", "view_id": home["id"]}
+        payload = payloads.block_actions(
+            self._app, u, container, action, trigger_id=trigger_id, view=home
+        )
         answer = self._post("interactive", payload)
         if not answer.ok:
             raise DriverError("dispatch_failed", app_status=answer.status)
@@ -351,28 +299,8 @@ class Driver:
     def _forward(self, event: dict[str, Any]) -> None:
         if not self.events_url:
             return
-        event_id = "Ev" + secrets.token_hex(5).upper()
-        envelope = {
-            "token": VERIFICATION_TOKEN,
-            "team_id": self._team_id,
-            "api_app_id": self._app_id,
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": int(self.sandbox.clock.now().timestamp()),
-            "authorizations": [
-                {
-                    "enterprise_id": None,
-                    "team_id": self._team_id,
-                    "user_id": self._bot_user,
-                    "is_bot": True,
-                    "is_enterprise_install": False,
-                }
-            ],
-            "is_ext_shared_channel": False,
-            "event_context": "4-" + secrets.token_urlsafe(24),
-        }
-        self.events.put(json.dumps(envelope).encode(), event_id, event["type"])
+        body, event_id = payloads.event_callback(self._app, event, self.sandbox.clock.now())
+        self.events.put(body, event_id, event["type"])
 
     def _send_event(self, body: bytes, headers: dict[str, str]) -> AppAnswer:
         if self.sockets.connected:
@@ -423,7 +351,7 @@ class Driver:
         """
         self._may_see(u, c)
         if u["id"] not in self._members(c):
-            name = _channel_name(c)
+            name = payloads.channel_name(c)
             message = f"You are viewing #{name}. Join the channel to run commands in it."
             raise DriverError("not_in_channel", message=message)
         if c["is_archived"]:
@@ -436,15 +364,6 @@ class Driver:
     def _typed(self, user_id: str, text: str) -> str:
         with self.sandbox.as_app() as call:
             return typed_command_text(call, text, user_id=user_id, should_escape=self.should_escape)
-
-    def _user_object(self, u: Any) -> dict[str, str]:
-        return {"id": u["id"], "username": u["name"], "name": u["name"], "team_id": self._team_id}
-
-
-def _channel_name(channel: Any) -> str:
-    if channel["is_im"]:
-        return "directmessage"
-    return "privategroup" if channel["is_private"] else channel["name"]
 
 
 def driver_for(sandbox: Sandbox) -> Driver:
