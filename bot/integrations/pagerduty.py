@@ -9,6 +9,7 @@ import httpx
 
 from bot.incidents.effects import Page
 from bot.incidents.paging import page_key
+from bot.incidents.privacy import DEFAULT_PUBLIC_TITLE
 from bot.integrations.calls import call
 from bot.integrations.journal import IncidentView, Journal
 from bot.outbox.errors import GiveUp
@@ -28,9 +29,14 @@ def dedup_key(incident_id: int, page: int = 1) -> str:
 
 
 def summary_of(incident: IncidentView, *, escalation: bool = False) -> str:
-    """The one line PagerDuty's alert shows."""
+    """The one line PagerDuty's alert shows; a private incident goes by its public title,
+    since everyone with PagerDuty access reads the alert, not only its channel's members."""
     prefix = "[ESCALATED] " if escalation else ""
-    summary = f"{prefix}[{incident.severity.upper()}] Incident #{incident.id}: {incident.title}"
+    name = f"Incident #{incident.id}"
+    title = incident.title
+    if incident.private:
+        name, title = f"{name} (private)", incident.public_title or DEFAULT_PUBLIC_TITLE
+    summary = f"{prefix}[{incident.severity.upper()}] {name}: {title}"
     return summary[:SUMMARY_LIMIT]
 
 
@@ -57,8 +63,11 @@ def event_body(
         "playbook": incident.playbook_id,
         "started_at": incident.started_at.isoformat(),
     }
-    if incident.channel_name:
+    # A private channel's name tells what the incident is about: left out, like its title.
+    if incident.channel_name and not incident.private:
         details["channel"] = f"#{incident.channel_name}"
+    if incident.private:
+        details["private"] = True
     if escalation:
         details["escalation"] = True
     if page > 1:
@@ -70,7 +79,8 @@ def event_body(
         "custom_details": details,
     }
     if incident.channel_url:
-        name = f"#{incident.channel_name}" if incident.channel_name else "incident channel"
+        named = incident.channel_name and not incident.private
+        name = f"#{incident.channel_name}" if named else "incident channel"
         body["links"] = [{"href": incident.channel_url, "text": f"Slack {name}"}]
     return body
 

@@ -95,6 +95,42 @@ async def test_trigger_on_declare_sends_the_full_event(harness: Build) -> None:
     ]
 
 
+async def test_a_private_incident_pages_under_its_public_title_without_its_channel(
+    harness: Build,
+) -> None:
+    h = harness(**EVERYTHING)
+    first = h.declare("declare Insider trading probe on desk 4 sev1 --private")
+    second = h.declare("declare Leaked keys in the trading repo sev2 --private")
+    h.run("public-title Trading desk tooling unavailable", second)
+    with respx.mock(assert_all_mocked=True) as mock:
+        route = mock.post(PD_URL).respond(202, json={"status": "success"})
+        await h.dispatcher.drain()
+
+    sent = {_body(c.request)["dedup_key"]: c.request.content.decode() for c in route.calls}
+    assert set(sent) == {f"warroom-{first}", f"warroom-{second}"}
+    body = json.loads(sent[f"warroom-{first}"])
+    summary = f"[SEV1] Incident #{first} (private): Service disruption"
+    assert body["payload"]["summary"] == summary
+    assert body["payload"]["custom_details"]["private"] is True
+    assert "channel" not in body["payload"]["custom_details"]
+    assert body["links"] == [
+        {
+            "href": f"https://slack.com/app_redirect?channel={CHANNEL_ID}",
+            "text": "Slack incident channel",
+        }
+    ]
+    second_summary = json.loads(sent[f"warroom-{second}"])["payload"]["summary"]
+    assert (
+        second_summary == f"[SEV2] Incident #{second} (private): Trading desk tooling unavailable"
+    )
+    for incident_id, text in ((first, "Insider"), (second, "Leaked")):
+        assert text not in sent[f"warroom-{incident_id}"]
+        assert h.incident(incident_id).channel_name not in sent[f"warroom-{incident_id}"]
+    # The responders' own timeline says what was sent, as for any page.
+    [paged] = h.timeline(first, "paging")
+    assert paged.text == f"PagerDuty paged: {summary} (warroom-{first})"
+
+
 async def test_acknowledge_and_resolve_send_only_the_key(harness: Build) -> None:
     h = harness(**EVERYTHING)
     incident_id = h.declare()
