@@ -86,6 +86,9 @@ class CommandDone:
     at: datetime
     actor: str | None = None
     argument: str | None = None
+    # The verb typed, where a command did what `verb` does (an ack taking command does
+    # what `role commander` would): the task's credit names it.
+    typed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,8 +210,8 @@ def apply(
             credit = Credit(at=at, actor=actor, on=name)
             state, ticked = _credit(playbook, state, lambda t: t.done_on == name, credit)
             return state, effects + ticked
-        case CommandDone(verb=verb, at=at, actor=actor, argument=argument):
-            credit = Credit(at=at, actor=actor, by=verb)
+        case CommandDone(verb=verb, at=at, actor=actor, argument=argument, typed=typed):
+            credit = Credit(at=at, actor=actor, by=typed or verb)
             return _credit(
                 playbook, state, lambda t: t.completed_by(verb, argument), credit, first=True
             )

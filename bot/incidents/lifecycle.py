@@ -48,12 +48,19 @@ def ack(rec: Recorder, *, actor: str, origin: Origin = COMMAND) -> str:
     where = f" in {origin.pager}" if origin.pager else ""
     rec.milestone("acknowledged", at, source=origin.source, actor=actor)
     rec.event("ack", f"acknowledged{where}", actor=actor, source=origin.source, at=at)
+    takes_command = origin.pager is None and "commander" not in current_roles(
+        rec.session, _id(incident)
+    )
+    if takes_command:
+        assign_role(rec, "commander", actor, actor=actor)
     if origin.pager is None:
-        if "commander" not in current_roles(rec.session, _id(incident)):
-            assign_role(rec, "commander", actor, actor=actor)
         pages.acknowledge(rec)
     rec.effect(effects.Unschedule(job="ack"))
     stages.milestone_reached(rec, "acknowledged", page=origin.pager is None, actor=actor)
+    if takes_command:
+        # Command taken by the ack is what `role commander` would have done: its task
+        # (in the stage the ack has just entered) is ticked off too.
+        stages.command_done(rec, "role", "commander", actor=actor, typed="ack")
     rec.effect(effects.UpdateCard())
     rec.touch()
     return f"acknowledged the incident{where}"

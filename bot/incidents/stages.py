@@ -69,10 +69,13 @@ def milestone_reached(
     _run(rec, MilestoneReached(name, rec.now, actor), actor=actor, page=page)
 
 
-def command_done(rec: Recorder, verb: str, argument: str | None, *, actor: str) -> None:
-    """Tell the playbook a command was recorded: the first open task it does is ticked off."""
+def command_done(
+    rec: Recorder, verb: str, argument: str | None, *, actor: str, typed: str | None = None
+) -> None:
+    """Tell the playbook a command was recorded: the first open task it does is ticked off
+    (credited to `typed` where another command did what `verb` does)."""
     if verb in COMMAND_VERBS:
-        _run(rec, CommandDone(verb, rec.now, actor, argument), actor=actor)
+        _run(rec, CommandDone(verb, rec.now, actor, argument, typed), actor=actor)
 
 
 def advance(rec: Recorder, target: str | None, *, actor: str) -> str:

@@ -81,6 +81,28 @@ def test_ack_sets_the_milestone_makes_a_commander_and_is_not_repeatable(
     assert len(store.events(incident_id)) == before
 
 
+def test_the_commander_an_ack_makes_ticks_off_the_assign_a_commander_task(
+    run, store, incident_id
+) -> None:
+    run("ack", incident_id, actor="U0BOB")
+    respond = run("tasks", incident_id).shown
+    assert respond.tasks[0] == (1, "Assign a commander with /incident role commander", True)
+    assert "task 1 done: Assign a commander with /incident role commander (by /incident ack)" in [
+        e.text for e in store.events(incident_id)
+    ]
+    assert not any(done for _, _, done in respond.tasks[1:])
+
+
+def test_an_ack_after_a_commander_was_named_takes_no_command_and_no_credit(
+    run, store, incident_id
+) -> None:
+    run("role commander @carol", incident_id)
+    run("ack", incident_id, actor="U0BOB")
+    texts = [e.text for e in store.events(incident_id)]
+    assert [t for t in texts if t.startswith("commander is now")] == ["commander is now @carol"]
+    assert not any("(by /incident ack)" in t for t in texts)
+
+
 def test_sev_changes_severity_and_pages_when_raised(run, store, incident_id) -> None:
     outcome = run("sev 1", incident_id)
     assert store.incident(incident_id).severity == "sev1"
