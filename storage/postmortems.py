@@ -45,23 +45,24 @@ def set_published_where(
         row.permalink = permalink
 
 
-# ISO weeks start on Monday; 1970-01-01 was a Thursday, so Monday 1969-12-29 starts week 0.
-_WEEK_US = 7 * 86_400 * 1_000_000
-_MONDAY_OFFSET_US = 3 * 86_400 * 1_000_000
+# Rows are grouped by quarter hour since the epoch: every time zone's offset, and every
+# change of it, falls on a quarter hour, so each slot lies in one local day of any zone and
+# the caller puts it in its week there; at most one row per slot whatever the count.
+SLOT_US = 15 * 60 * 1_000_000
 
 
-def _week(column: Any) -> Any:
-    # Integer division: SQLAlchemy's `/` is true division, a fraction of a week per incident.
-    return (epoch_us(column) + _MONDAY_OFFSET_US) // _WEEK_US
+def _slot(column: Any) -> Any:
+    # Integer division: SQLAlchemy's `/` is true division, a fraction of a slot per incident.
+    return epoch_us(column) // SLOT_US
 
 
 def weekly_counts(
     *, session: Session, since: datetime, until: datetime, due_by: date
 ) -> list[tuple[int, int, int, int]]:
-    """Per week of resolve (weeks numbered from Monday 1969-12-29, UTC) of the incidents
-    (drills left out) resolved in [since, until): (week, resolved, postmortems due by
+    """Per quarter hour of resolve (`SLOT_US`, counted from the epoch) of the incidents
+    (drills left out) resolved in [since, until): (slot, resolved, postmortems due by
     `due_by`, published), aggregated in the database."""
-    week = _week(col(Incident.resolved_at)).label("week")
+    week = _slot(col(Incident.resolved_at)).label("slot")
     published = case((col(Postmortem.status) == "published", 1), else_=0)
     due = case((col(Postmortem.due) <= due_by, 1), else_=0)
     query = (
@@ -81,9 +82,9 @@ def weekly_counts(
 
 
 def publish_delays(*, session: Session, since: datetime, until: datetime) -> list[tuple[int, int]]:
-    """(week of resolve, microseconds from resolve to publish) of each published postmortem
-    of an incident resolved in [since, until): two integers a row, computed in SQL."""
-    week = _week(col(Incident.resolved_at))
+    """(quarter hour of resolve, microseconds from resolve to publish) of each published
+    postmortem of an incident resolved in [since, until): two integers a row, in SQL."""
+    week = _slot(col(Incident.resolved_at))
     delay = epoch_us(col(Postmortem.published_at)) - epoch_us(col(Incident.resolved_at))
     query = (
         select(week, delay)

@@ -164,5 +164,5 @@ def weekly_stats(session: Session, request: WeeklyRequest) -> WeeklyStats:
         weeks=tuple(week for week, _ in weeks),
         groups=tuple(groups),
         series=tuple(series),
-        postmortems=postmortem_stats(session, since=request.start, until=request.until),
+        postmortems=postmortem_stats(session, since=request.start, until=request.until, tz=tz),
     )

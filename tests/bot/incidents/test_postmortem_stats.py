@@ -4,11 +4,13 @@ median time from resolve to publish."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.incidents.postmortem_stats import postmortem_stats
 
 # The reference clock: Wednesday 2021-03-10, 17:56 in Hong Kong (ISO week 2021-W10).
 SINCE = datetime(2021, 3, 1, tzinfo=UTC)
+HONG_KONG = ZoneInfo("Asia/Hong_Kong")
 
 
 def _declare(run, text: str) -> int:
@@ -86,3 +88,28 @@ def test_incidents_resolved_at_different_times_of_one_week_share_its_row(
     with sessions() as session:
         stats = postmortem_stats(session, since=SINCE, until=datetime(2021, 3, 19, tzinfo=UTC))
     assert [(w.week, w.resolved) for w in stats.weeks] == [("2021-W10", 2)]
+
+
+def test_weeks_are_the_teams_weeks_as_the_weekly_series_are(run, sessions, clock) -> None:
+    # Sunday 14th 20:00 UTC is Monday 15th 04:00 in Hong Kong: week 11 there, week 10 in UTC.
+    clock.set(datetime(2021, 3, 14, 20, 0, tzinfo=UTC))
+    run("resolve", _declare(run, "Matching engine down sev1"))
+    until = datetime(2021, 3, 19, tzinfo=UTC)
+    with sessions() as session:
+        local = postmortem_stats(session, since=SINCE, until=until, tz=HONG_KONG)
+        utc = postmortem_stats(session, since=SINCE, until=until)
+    assert [(w.week, w.monday, w.resolved) for w in local.weeks] == [
+        ("2021-W11", date(2021, 3, 15), 1)
+    ]
+    assert [(w.week, w.resolved) for w in utc.weeks] == [("2021-W10", 1)]
+
+
+def test_a_postmortem_is_due_by_the_teams_last_day_of_the_window(run, sessions, clock) -> None:
+    # sev1: due 3 days after its resolve on Wednesday 10th (Hong Kong), the 13th.
+    run("resolve", _declare(run, "Matching engine down sev1"))
+    # 17:00 UTC on the 12th is already the 13th in Hong Kong: due there, not yet in UTC.
+    until = datetime(2021, 3, 12, 17, 0, tzinfo=UTC)
+    with sessions() as session:
+        local = postmortem_stats(session, since=SINCE, until=until, tz=HONG_KONG)
+        utc = postmortem_stats(session, since=SINCE, until=until)
+    assert (local.overall.due, utc.overall.due) == (1, 0)
