@@ -57,6 +57,15 @@ def _draw_png(data: TimelineData, tz: ZoneInfo) -> bytes:
     return timeline_figure(data, tz)[1]
 
 
+def _figure_name(incident_id: int) -> str:
+    return f"postmortem-incident-{incident_id}-timeline.png"
+
+
+def _file_id(message: dict[str, Any], name: str) -> str | None:
+    """The id of the file called `name` a message from the history shares."""
+    return next((f.get("id") for f in message.get("files") or [] if f.get("name") == name), None)
+
+
 def _message_text(effect: PostMessage) -> str:
     text = effect.text or ""
     if not effect.trusted:
@@ -328,8 +337,17 @@ class SlackOperations:
         filename = f"postmortem-incident-{incident_id}.md"
         found = await already_posted(self.client, channel_id, attempt, shares_file(filename))
         if found is not None:
-            ids = [f.get("id") for f in found["files"] if f.get("name") == filename]
-            return {"file_id": ids[0], "found": True}
+            # The draft went out before the last attempt stopped; its figure, uploaded
+            # after it, may not have.
+            figure = await already_posted(
+                self.client, channel_id, attempt, shares_file(_figure_name(incident_id))
+            )
+            if figure is not None:
+                figure_id = _file_id(figure, _figure_name(incident_id))
+            else:
+                title = await self.rows.db(lambda s: _row(s, incident_id).title)
+                figure_id = await self._upload_figure(incident_id, channel_id, title)
+            return {"file_id": _file_id(found, filename), "found": True, "figure_id": figure_id}
         pm, text = await self.rows.db(
             lambda s: store_draft(s, incident_id, tz=self.tz, template_dir=self.template_dir)
         )
@@ -364,7 +382,7 @@ class SlackOperations:
                 self.client.files_upload_v2(
                     channel=channel_id,
                     content=png,
-                    filename=f"postmortem-incident-{incident_id}-timeline.png",
+                    filename=_figure_name(incident_id),
                     title=fit_text(f"Timeline: {title}", 250),
                 ),
             )

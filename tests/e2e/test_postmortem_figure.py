@@ -65,3 +65,37 @@ def test_a_figure_that_fails_to_draw_leaves_the_draft_posted(
     assert (op.attempts, op.result["figure_id"]) == (1, None)
     assert op.result["file_id"]
     assert [f["name"] for f in _files(service, channel_id)] == ["postmortem-incident-1.md"]
+
+
+def test_a_draft_whose_figure_never_went_out_gets_it_when_its_operation_resumes(
+    service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.slack.operations import SlackOperations
+
+    upload_figure = SlackOperations._upload_figure
+    stopped = []
+
+    async def stop_after_the_draft(self, *args, **kwargs):
+        # The first attempt stops between the draft and the figure, as a process killed
+        # there would; the operation is tried again as resumed (as after a lease expiry).
+        if not stopped:
+            stopped.append(True)
+            raise RuntimeError("worker stopped after the draft")
+        return await upload_figure(self, *args, **kwargs)
+
+    monkeypatch.setattr(SlackOperations, "_upload_figure", stop_after_the_draft)
+    channel_id = _resolve(service)
+
+    def done() -> OutboxOp | None:
+        with service.runtime.sessions() as session:
+            return session.exec(
+                select(OutboxOp).where(OutboxOp.kind == POST_POSTMORTEM, OutboxOp.state == "done")
+            ).first()
+
+    op = wait_until(done, timeout=30)
+    names = sorted(f["name"] for f in _files(service, channel_id))
+    # The draft once (found, not uploaded again), and its figure after all.
+    assert names == ["postmortem-incident-1-timeline.png", "postmortem-incident-1.md"]
+    assert op.attempts == 2 and op.result["found"] is True
+    figure = next(f for f in _files(service, channel_id) if f["name"].endswith(".png"))
+    assert op.result["figure_id"] == figure["id"]
