@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from storage.models import Followup
+from storage.models import Followup, Incident
 
 
 def add_followup(
@@ -22,10 +22,14 @@ def add_followup(
 ) -> Followup:
     """Store a new open follow-up under the incident's next number.
 
-    Two follow-ups numbered at once for one incident by two transactions collide on the
-    unique (incident, number) constraint: the later flush fails and records nothing.
+    Transactions numbering follow-ups of one incident take turns on its row's lock
+    (PostgreSQL; SQLite's writers already take turns), so each reads the number the one
+    before it wrote; the unique (incident, number) constraint stays as the last guard.
     """
     session.flush()  # an earlier follow-up of this transaction counts
+    session.execute(
+        select(col(Incident.id)).where(col(Incident.id) == incident_id).with_for_update()
+    )
     last = session.scalar(
         select(func.max(col(Followup.number))).where(col(Followup.incident_id) == incident_id)
     )
