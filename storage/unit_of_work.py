@@ -104,14 +104,17 @@ class UnitOfWork:
             self.flush()
 
     def incident(self, incident_id: int) -> Incident | None:
-        """The incident by id, kept loaded until the transaction ends.
+        """The incident by id, locked and kept loaded until the transaction ends.
 
         The session's identity map holds rows weakly: without this reference the row (and
         its large playbook snapshot) would be loaded again by every operation of a batch.
+        The row's lock (PostgreSQL; SQLite's writers take turns already) makes the changes
+        to one incident take turns: a check such as "already acknowledged?" reads what the
+        change before it wrote, rather than both passing it at once.
         """
         incident = self.incidents.get(incident_id)
         if incident is None:
-            incident = self.session.get(Incident, incident_id)
+            incident = self.session.get(Incident, incident_id, with_for_update=True)
             if incident is not None:
                 self.incidents[incident_id] = incident
         return incident

@@ -1,6 +1,7 @@
-"""Follow-ups recorded at the same moment by many responders of one incident are all kept,
-numbered one after the other (on PostgreSQL two transactions could read the same highest
-number, and the later one was dropped as if it were a duplicate delivery)."""
+"""Commands sent at the same moment by many responders of one incident take turns: every
+follow-up kept and numbered one after the other, one acknowledgement and a clear refusal for
+the rest. (On PostgreSQL two transactions read the same state at once: the later follow-up
+was dropped as if it were a duplicate delivery, and two acks could both be recorded.)"""
 
 from __future__ import annotations
 
@@ -42,3 +43,32 @@ def test_twenty_follow_ups_recorded_at_once_are_all_kept_in_order(sessions, doma
     assert {n: text.split(",")[0] for n, text in entries.items()} == {
         r.number: r.text for r in rows
     }
+
+
+def test_ten_acks_at_once_make_one_acknowledgement_and_nine_clear_refusals(
+    sessions, domain
+) -> None:
+    run_command(sessions, domain, CommandRequest("declare Matching engine down sev1", "U0ALICE"))
+    with sessions() as session:
+        incident_id = session.scalar(select(Incident.id))
+
+    def ack(n: int) -> str | None:
+        request = CommandRequest("ack", f"U0USER{n:02d}", incident_id=incident_id)
+        return run_command(sessions, domain, request).private
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        replies = list(pool.map(ack, range(10)))
+
+    with sessions() as session:
+        acks = list(
+            session.scalars(
+                select(TimelineEvent).where(
+                    TimelineEvent.incident_id == incident_id, TimelineEvent.kind == "ack"
+                )
+            )
+        )
+    assert len(acks) == 1
+    # Everyone else is told who got there first, not left without an answer.
+    refusals = [r for r in replies if r is not None and r.startswith("Already acknowledged by")]
+    assert len(refusals) == 9, replies
+    assert all(r == f"Already acknowledged by {acks[0].actor}" for r in refusals)
