@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from bot.sandbox.downloads import add_download_routes
 from bot.sandbox.driver import Driver
 from bot.sandbox.driver_routes import build_driver_router
 from bot.sandbox.faults import parse_fault
@@ -211,14 +212,5 @@ def build_sandbox_router(
             return PlainTextResponse("not found", status_code=404)
         return PlainTextResponse(f"OK - {len(data)}")
 
-    @router.get("/files/{file_id}/{name}")
-    def download(file_id: str, name: str, download: bool = False) -> Response:
-        found = sandbox.file_content(file_id)
-        if found is None:
-            return PlainTextResponse("not found", status_code=404)
-        filename, mimetype, data = found
-        disposition = "attachment" if download else "inline"
-        headers = {"Content-Disposition": f'{disposition}; filename="{filename}"'}
-        return Response(data, media_type=mimetype, headers=headers)
-
+    add_download_routes(router, sandbox)
     return router

@@ -263,6 +263,13 @@ class Sandbox:
         with self.transaction() as conn:
             return files.file_content(conn, file_id)
 
+    def token_is_known(self, token: str) -> bool:
+        """Whether a token is the bot's or a user's of this workspace (a file's private
+        URL answers only a request carrying one)."""
+        with self.transaction() as conn:
+            query = select(t.users.c.id).where(t.users.c.token == token)
+            return conn.execute(query).first() is not None
+
     @contextmanager
     def as_app(self) -> Iterator[Call]:
         """Act as the bot where Slack itself acts for the app (response_url, command acks).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.support.commands import run_command
-from tests.support.server import wait_until
+from tests.support.server import fetch_file, wait_until
 
 
 def test_declare_opens_a_channel_with_a_pinned_card(service) -> None:
@@ -60,7 +60,7 @@ def test_resolve_posts_the_postmortem_file_and_summary(service) -> None:
     assert message["text"].startswith("Postmortem draft for incident #1 (Spot trading errors)")
     file = message["files"][0]
     assert file["name"] == "postmortem-incident-1.md"
-    content = httpx.get(file["url_private"]).text
+    content = fetch_file(sandbox, file["url_private"]).text
     assert content.startswith("# ")
     assert "API users got error 30030" in content
     served = httpx.get(f"{service.url}/api/incidents/1/postmortem", headers=service.auth)

@@ -10,7 +10,7 @@ import httpx
 from bot.slack.postmortem_files import MAX_BYTES
 from tests.e2e.test_declare_flow import _channel
 from tests.support.commands import run_command
-from tests.support.server import wait_until
+from tests.support.server import fetch_file, wait_until
 
 OURS = "- **Root cause:** the matching engine's dependency ran out of file handles"
 
@@ -37,7 +37,7 @@ def _resolved(service: Any) -> tuple[str, dict[str, Any]]:
 def test_an_edited_draft_shared_in_its_thread_survives_regeneration(service) -> None:
     sandbox = service.sandbox
     channel, posted = _resolved(service)
-    draft = httpx.get(posted["files"][0]["url_private"]).text
+    draft = fetch_file(sandbox, posted["files"][0]["url_private"]).text
     assert "- **Root cause:** dependency failed" in draft
     edited = draft.replace("- **Root cause:** dependency failed", OURS)
     alice = sandbox.as_user("U0ALICE")
@@ -69,7 +69,7 @@ def test_an_edited_draft_shared_in_its_thread_survives_regeneration(service) -> 
     run_command(service.runtime, "postmortem", user_id="U0ALICE", channel_id=channel)
 
     second = wait_until(lambda: _drafts(sandbox, channel)[1:], timeout=10)[0]
-    regenerated = httpx.get(second["files"][0]["url_private"]).text
+    regenerated = fetch_file(sandbox, second["files"][0]["url_private"]).text
     assert OURS in regenerated
     assert "- **Root cause:** dependency failed" not in regenerated
     timeline = regenerated.split("## Timeline")[1].split("\n## ")[0]

@@ -3,14 +3,13 @@ cannot be drawn leaves the draft posted alone."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from sqlmodel import select
 
 from bot.incidents.effects import POST_POSTMORTEM
 from storage.models import OutboxOp
 from tests.support.commands import run_command
-from tests.support.server import wait_until
+from tests.support.server import fetch_file, wait_until
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -40,7 +39,7 @@ def test_resolve_uploads_the_timeline_png_after_the_draft(service) -> None:
     assert sorted(names) == ["postmortem-incident-1-timeline.png", "postmortem-incident-1.md"]
     png = next(f for f in _files(service, channel_id) if f["name"].endswith(".png"))
     assert png["title"] == "Timeline: Spot trading errors"
-    assert httpx.get(png["url_private"]).content.startswith(PNG_SIGNATURE)
+    assert fetch_file(service.sandbox, png["url_private"]).content.startswith(PNG_SIGNATURE)
 
 
 def test_a_figure_that_fails_to_draw_leaves_the_draft_posted(

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 from sqlalchemy import Engine, text
 
 from bot.incidents.clock import SimulatedClock
@@ -16,7 +15,7 @@ from storage.models import Postmortem
 from storage.postmortems import postmortem_of
 from tests.e2e.conftest import Service, serving
 from tests.e2e.test_slack_flow import _incident
-from tests.support.server import wait_until
+from tests.support.server import fetch_file, wait_until
 
 # Wednesday 2027-01-06 17:56 in Hong Kong: later than the real clock, so APScheduler's own
 # thread never fires these jobs by itself; the test fires them as their time comes.
@@ -124,7 +123,7 @@ def test_owner_review_reminder_publish_and_archive(
         )
         assert (folder / "2027-01-06-trading-down.png").read_bytes().startswith(b"\x89PNG")
         assert "<svg" in (folder / "2027-01-06-trading-down.svg").read_text(encoding="utf-8")
-        assert httpx.get(file["url_private"]).text == content
+        assert fetch_file(service.sandbox, file["url_private"]).text == content
         assert not list(folder.glob(".*.tmp"))  # written through a temporary file, renamed
         wait_until(lambda: "archive:1" in _jobs(service) and "postmortem:1" not in _jobs(service))
         record = wait_until(lambda: (r := _record(service)) and r.path and r)

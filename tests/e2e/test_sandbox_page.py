@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 
@@ -153,9 +154,11 @@ def test_the_reference_incident_from_the_page(service, browser_page) -> None:
     # The draft comes as a file, and beside it the incident's timeline figure.
     files = page.locator("#messages a.file")
     expect(files.filter(has_text="Postmortem draft")).to_have_count(1, timeout=30_000)
-    expect(files.filter(has_text="Timeline:")).to_have_attribute(
-        "href", re.compile(r"timeline\.png$"), timeout=30_000
-    )
+    figure = files.filter(has_text="Timeline:")
+    expect(figure).to_have_attribute("href", re.compile(r"timeline\.png$"), timeout=30_000)
+    # The link opens the figure for the page's user (its url_private wants a token).
+    shown = page.request.get(urljoin(page.url, figure.get_attribute("href") or ""))
+    assert shown.body().startswith(b"\x89PNG\r\n\x1a\n")
 
     timeline = httpx.get(f"{service.url}/api/incidents/1/timeline", headers=service.auth)
     kinds = [event["kind"] for event in timeline.json()["events"]]

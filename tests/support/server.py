@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -48,3 +49,10 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 5, interval: float
         if time.monotonic() >= deadline:
             raise AssertionError(f"condition not met within {timeout}s: {predicate}")
         time.sleep(interval)
+
+
+def fetch_file(sandbox: Any, url: str) -> httpx.Response:
+    """GET a file's private URL as the app does: with the bot's token (Slack answers its
+    sign-in page without one)."""
+    token = sandbox.info()["bot_token"]
+    return httpx.get(url, headers={"Authorization": f"Bearer {token}"})

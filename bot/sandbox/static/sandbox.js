@@ -167,8 +167,11 @@
     }
     for (const f of m.files || []) {
       const file = body.appendChild(el("a", "file", "📄 " + (f.title || f.name)));
-      // Only our own download URLs: a file link never points anywhere else.
-      if (/^https?:\/\//.test(f.url_private || "")) file.href = f.url_private;
+      // The file as the page's user sees it (its url_private wants the app's token, as on
+      // Slack); built from the id and name, a link never points anywhere else.
+      if (/^F[A-Z0-9]+$/.test(f.id || "") && f.name) {
+        file.href = "ui/files/" + encodeURIComponent(S.state.me.id) + "/" + f.id + "/" + encodeURIComponent(f.name);
+      }
       file.target = "_blank";
       file.rel = "noopener";
     }

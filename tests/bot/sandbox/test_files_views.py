@@ -41,10 +41,22 @@ def test_files_upload_v2_shares_and_serves_the_content(
     message = sandbox.messages("incidents")[-1]
     assert message["text"] == "Postmortem draft attached"
     assert [f["id"] for f in message["files"]] == [file["id"]]
-    served = httpx.get(message["files"][0]["url_private"])
+    url = message["files"][0]["url_private"]
+    served = httpx.get(url, headers={"Authorization": f"Bearer {bot.token}"})
     assert served.status_code == 200
     assert served.text == POSTMORTEM
     assert served.headers["content-type"].startswith("text/markdown")
+    # As on Slack: without a token of the workspace, the sign-in page (200, HTML), no file.
+    for headers in ({}, {"Authorization": "Bearer xoxb-not-a-token"}, {"Authorization": "x"}):
+        refused = httpx.get(url, headers=headers)
+        assert refused.status_code == 200
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "Sign in" in refused.text and POSTMORTEM not in refused.text
+    # The sandbox page shows it to its user, as Slack's client does with its session.
+    base = url.split("/files/")[0]
+    page_url = f"{base}/ui/files/U0ALICE/{file['id']}/postmortem.md"
+    assert httpx.get(page_url).text == POSTMORTEM
+    assert "Sign in" in httpx.get(f"{base}/ui/files/U0NOBODY/{file['id']}/postmortem.md").text
     info = bot.files_info(file=file["id"])["file"]
     assert info["channels"] == ["C0INCIDENTS"]
     assert info["shares"]["public"]["C0INCIDENTS"][0]["ts"] == message["ts"]
@@ -56,7 +68,7 @@ async def test_async_files_upload_v2(sandbox: SandboxClient) -> None:
         channel="C0GENERAL", content=b"\x00\x01binary", filename="dump.bin"
     )
     url = uploaded["file"]["url_private_download"]
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {client.token}"}) as http:
         assert (await http.get(url)).content == b"\x00\x01binary"
 
 
