@@ -142,6 +142,9 @@ def resolve(rec: Recorder, text: str | None, *, actor: str) -> str:
     incident = _incident(rec)
     _require_open(incident, "resolve")
     old, incident.status, incident.resolved_at = incident.status, "resolved", rec.now
+    # A draft stored while the incident was open (an earlier resolve's, carried out after
+    # a reopen) tells an older ending: readers get a fresh one until this resolve's is stored.
+    incident.postmortem = None
     rec.milestone("mitigated", rec.now, source="command", actor=actor)
     rec.milestone("resolved", rec.now, source="command", actor=actor, overwrite=True)
     rec.event(

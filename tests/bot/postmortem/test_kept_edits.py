@@ -60,3 +60,21 @@ def test_without_edits_the_stored_draft_is_the_generated_one(
         row = session.get(PostmortemDraft, reference)
         assert row is not None and row.generated == text and row.edited is None
         assert current_draft(session, reference, tz=HKT) == text
+
+
+def test_a_draft_stored_while_reopened_is_not_served_after_the_next_resolve(
+    reference: int, run, sessions: sessionmaker[Session], clock: SimulatedClock
+) -> None:
+    # The first resolve's draft is carried out only after the reopen (a busy outbox): it is
+    # stored while the incident is open again, and tells the first resolve's ending.
+    at_hkt(clock, "18:30")
+    run("reopen", reference)
+    with transaction(sessions) as session:
+        _, stale = store_draft(session, reference, tz=HKT)
+    assert "service restored" in _summary(stale)
+    at_hkt(clock, "18:40")
+    run("resolve rolled back deploy 4512", reference)
+    # Before the second resolve's draft is stored, readers get the new ending.
+    with sessions() as session:
+        shown = current_draft(session, reference, tz=HKT)
+    assert "rolled back deploy 4512" in _summary(shown)
