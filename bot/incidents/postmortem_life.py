@@ -183,6 +183,7 @@ def publish(rec: Recorder, domain: Domain, *, actor: str) -> str:
     rec.event(PUBLISHED, "postmortem published" + (" again" if again else ""), actor=actor)
     rec.effect(effects.Unschedule(job="postmortem"))
     rec.effect(effects.PublishPostmortem())
+    rec.effect(effects.SendWebhook(event="postmortem.published"))
     archive = ""
     if domain.archive_after is not None:
         rec.effect(effects.Schedule(job="archive", due_at=rec.now + domain.archive_after))

@@ -127,8 +127,9 @@ def test_every_event_is_sent_complete_and_matches_its_schema(
             alice.join(drill_channel)
             assert alice.command("/incident ack", drill_channel)["ok"]
             assert alice.command("/incident resolve drill over", drill_channel)["ok"]
+            assert alice.command("/incident postmortem publish", drill_channel)["ok"]
             wait_until(
-                lambda: "postmortem.ready" in _of(receiver.events("all"), drill["id"]),
+                lambda: "postmortem.published" in _of(receiver.events("all"), drill["id"]),
                 timeout=20,
             )
             # The API's timeline keeps each delivery, as the system's; the postmortem does not.
@@ -172,12 +173,14 @@ def test_every_event_is_sent_complete_and_matches_its_schema(
         "investigating",
         None,
     )
-    # A drill: opened and resolved (and its draft), flagged; its stage step is not taken.
+    # A drill: opened, resolved (and its draft), its postmortem published, flagged; its
+    # stage step is not taken.
     drilled = [e for e in events if e["incident"]["id"] == drill["id"]]
     assert [e["event"] for e in drilled] == [
         "incident.opened",
         "incident.resolved",
         "postmortem.ready",
+        "postmortem.published",
     ]
     assert all(e["incident"]["drill"] is True for e in drilled)
     assert drilled[0]["incident"]["channel_id"] == drill_channel
