@@ -1,0 +1,36 @@
+"""stats indexes
+
+What `warroom stats` reads of every incident, in indexes, so its passes skip the table: an
+incident row is about 4 KiB (its playbook snapshot), and `drill`, stored after the snapshot,
+made each pass read every row. `ix_incidents_counted` holds (drill, id, severity): the count,
+the follow-ups, the percentiles' and the update cadence's joins. `ix_incidents_resolved`
+holds (resolved_at, drill, status): the postmortem figures of a window's resolved incidents.
+
+Revision ID: 0021
+Revises: 0020
+Create Date: 2026-12-06 21:00:00
+"""
+
+from alembic import op
+
+
+revision = "0021"
+down_revision = "0020"
+branch_labels = None
+depends_on = None
+
+# name -> (table, columns); the same as storage/models.py declares.
+INDEXES = {
+    "ix_incidents_counted": ("incidents", ["drill", "id", "severity"]),
+    "ix_incidents_resolved": ("incidents", ["resolved_at", "drill", "status"]),
+}
+
+
+def upgrade() -> None:
+    for name, (table, columns) in INDEXES.items():
+        op.create_index(name, table, columns, unique=False)
+
+
+def downgrade() -> None:
+    for name, (table, _) in reversed(INDEXES.items()):
+        op.drop_index(name, table_name=table)
