@@ -44,7 +44,7 @@ class Incident(SQLModel, table=True):
         # What the stats read of every incident, so their passes skip the 4 KiB rows (0021):
         # which count (drill) with their severity, and the window's resolved ones.
         Index("ix_incidents_counted", "drill", "id", "severity"),
-        Index("ix_incidents_resolved", "resolved_at", "drill", "status"),
+        Index("ix_incidents_resolved", "drill", "resolved_at", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -12,7 +12,7 @@ from tests.bot.incidents.test_stats_cadence import EDGES, MINUTE, _incident, _re
 
 STATS_INDEXES = {
     "ix_incidents_counted": ["drill", "id", "severity"],
-    "ix_incidents_resolved": ["resolved_at", "drill", "status"],
+    "ix_incidents_resolved": ["drill", "resolved_at", "status"],
 }
 
 

@@ -4,7 +4,7 @@ What `warroom stats` reads of every incident, in indexes, so its passes skip the
 incident row is about 4 KiB (its playbook snapshot), and `drill`, stored after the snapshot,
 made each pass read every row. `ix_incidents_counted` holds (drill, id, severity): the count,
 the follow-ups, the percentiles' and the update cadence's joins. `ix_incidents_resolved`
-holds (resolved_at, drill, status): the postmortem figures of a window's resolved incidents.
+holds (drill, resolved_at, status): the postmortem figures of a window's resolved incidents.
 
 Revision ID: 0021
 Revises: 0020
@@ -22,7 +22,7 @@ depends_on = None
 # name -> (table, columns); the same as storage/models.py declares.
 INDEXES = {
     "ix_incidents_counted": ("incidents", ["drill", "id", "severity"]),
-    "ix_incidents_resolved": ("incidents", ["resolved_at", "drill", "status"]),
+    "ix_incidents_resolved": ("incidents", ["drill", "resolved_at", "status"]),
 }
 
 
