@@ -27,7 +27,7 @@ from sqlalchemy.sql.selectable import Alias
 from sqlmodel import Session, col
 
 from storage.models import Incident, Milestone, TimelineEvent
-from storage.types import UTCDateTime
+from storage.types import UTCDateTime, written_cadence
 
 
 class epoch_us(FunctionElement[int]):
@@ -241,17 +241,40 @@ def _from_epoch(micros: int) -> datetime:
 
 def _configured_cadence(incidents: FromClause | None = None) -> ColumnElement[str]:
     # The snapshot keeps the playbook as its YAML has it, durations as text ("20m").
-    snapshot: Any = (
+    snapshot = (
         col(Incident.playbook_snapshot) if incidents is None else incidents.c.playbook_snapshot
     )
-    return snapshot["reminders"]["status_update"].as_string()
+    return written_cadence(snapshot)
 
 
 def cadence_settings(session: Session) -> list[tuple[str, str | None]]:
     """Each (severity, cadence its playbook writes: None for none) some counted incident has:
-    a handful, whatever the count, which the caller turns into cadences."""
-    query = select(col(Incident.severity), _configured_cadence()).where(counted()).distinct()
-    return [(severity, written) for severity, written in session.connection().execute(query)]
+    a handful, whatever the count, which the caller turns into cadences. Found one by one
+    in `ix_incidents_cadence` (each the next one after the last), never reading every
+    snapshot: a seek per setting and severity."""
+    connection = session.connection()
+    severity, written = col(Incident.severity), _configured_cadence()
+    found: list[tuple[str, str | None]] = []
+    level: str | None = None
+    while True:
+        after = severity > level if level is not None else severity.is_not(None)
+        level = connection.scalar(select(func.min(severity)).where(counted(), after))
+        if level is None:
+            return found
+        theirs = and_(counted(), severity == level)
+        if connection.scalar(select(literal(1)).where(theirs, written.is_(None)).limit(1)):
+            found.append((level, None))
+        text: str | None = None
+        while True:
+            # The first from the empty text on: a range the index seeks (`IS NOT NULL` made
+            # SQLite walk the NULLs, which its indexes order first).
+            beyond = written > text if text is not None else written >= ""
+            text = connection.scalar(
+                select(written).where(theirs, beyond).order_by(written).limit(1)
+            )
+            if text is None:
+                break
+            found.append((level, text))
 
 
 def counted_incidents(session: Session) -> int:
