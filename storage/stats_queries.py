@@ -222,12 +222,15 @@ def ranked_gaps(
     for k, (start, end) in enumerate(spans):
         began, ended = column[start], column[end]
         gap = ended - began
+        # The count by an aggregate (once), not `count(*) OVER ()`: a second window over the
+        # whole partition, which SQLite buffers row by row (an eighth of the statement).
+        having = select(func.count()).select_from(times).where(gap.is_not(None))
         measures.append(
             select(
                 literal(k).label("k"),
                 began.label("s"),
                 ended.label("e"),
-                func.count().over().label("n"),
+                having.scalar_subquery().label("n"),
                 (func.row_number().over(order_by=(gap, times.c.id)) - 1).label("r"),
             ).where(gap.is_not(None))
         )
