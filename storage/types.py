@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, String
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 
@@ -37,3 +39,30 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class written_cadence(FunctionElement[str]):
+    """The status-update cadence a playbook snapshot writes, as text (NULL: none), with its
+    JSON path spelled inline: a bound path (SQLAlchemy's `["a"]["b"].as_string()`) is not
+    matched to the expression index `ix_incidents_cadence` by either database."""
+
+    type = String()
+    inherit_cache = True
+
+
+# Where the snapshot keeps the cadence (the playbook's YAML as written, "20m"), per database;
+# migration 0021 spells its index's expression the same (each database matches the shape).
+WRITTEN_PATH_SQLITE = "'$.reminders.status_update'"
+WRITTEN_PATH_POSTGRESQL = "-> 'reminders' ->> 'status_update'"
+
+
+@compiles(written_cadence, "sqlite")
+def _written_cadence_sqlite(element: written_cadence, compiler: Any, **kw: Any) -> str:
+    (snapshot,) = element.clauses
+    return f"CAST(json_extract({compiler.process(snapshot, **kw)}, {WRITTEN_PATH_SQLITE}) AS TEXT)"
+
+
+@compiles(written_cadence, "postgresql")
+def _written_cadence_postgresql(element: written_cadence, compiler: Any, **kw: Any) -> str:
+    (snapshot,) = element.clauses
+    return f"({compiler.process(snapshot, **kw)} {WRITTEN_PATH_POSTGRESQL})"

@@ -26,6 +26,7 @@ from storage.stats_queries import (
     Moment,
     cadence_settings,
     counted_incidents,
+    for_stats,
     ranked_gaps,
     updates_on_cadence,
 )
@@ -173,6 +174,7 @@ def response_times(session: Session) -> ResponseTimes:
 def read_stats(session: Session, *, today: date, weekly: WeeklyRequest | None = None) -> Stats:
     """Every section of the stats, read in one session; overdue means due before `today`;
     the weekly series when `weekly` asks for it."""
+    for_stats(session)
     return Stats(
         response_times=response_times(session),
         followups=followup_stats(session, today=today),
