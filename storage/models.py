@@ -174,21 +174,6 @@ class RoleAssignment(SQLModel, table=True):
     assigned_at: datetime = _utc()
 
 
-class ActionItem(SQLModel, table=True):
-    """A follow-up the team commits to."""
-
-    __tablename__ = "action_items"
-
-    id: int | None = Field(default=None, primary_key=True)
-    incident_id: int = Field(foreign_key="incidents.id", index=True)
-    text: str
-    owner: str | None = None
-    due: date | None = None
-    status: str = "open"
-    created_by: str | None = None
-    created_at: datetime = _utc()
-
-
 class OutboxOp(SQLModel, table=True):
     """An external operation committed with the state change that caused it."""
 
@@ -319,7 +304,7 @@ class Followup(SQLModel, table=True):
 
     Numbered within its incident (`action done 2`); its ticket, once a tracker filed it,
     is found again by (`tracker`, `ticket_key`) when the tracker's webhook reports on it.
-    Supersedes `action_items` (whose rows migration 0018 copied here).
+    Superseded `action_items` (whose rows migration 0018 copied here; 0022 dropped it).
     """
 
     __tablename__ = "followups"

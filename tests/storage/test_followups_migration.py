@@ -1,12 +1,14 @@
 """Migration 0018: follow-ups get a table of their own, and the action items kept before it
-come along, numbered within their incident in the order they were added."""
+come along, numbered within their incident in the order they were added; 0022 drops the
+old table, and a downgrade past both keeps every item."""
 
 from __future__ import annotations
 
+from alembic import command
 from sqlalchemy import inspect, text
 
 from storage.db import make_engine
-from storage.migrate import upgrade
+from storage.migrate import alembic_config, upgrade
 
 
 def test_action_items_stored_before_0018_become_numbered_follow_ups(tmp_path) -> None:
@@ -46,6 +48,7 @@ def test_action_items_stored_before_0018_become_numbered_follow_ups(tmp_path) ->
             )
     upgrade(engine)
     assert "followups" in inspect(engine).get_table_names()
+    assert "action_items" not in inspect(engine).get_table_names()
     with engine.connect() as connection:
         copied = connection.execute(
             text(
@@ -59,4 +62,20 @@ def test_action_items_stored_before_0018_become_numbered_follow_ups(tmp_path) ->
         (1, 3, "Review customers", None, None, "done", "U0ALICE", None),
         (2, 1, "Other incident's", None, None, "open", "U0ALICE", None),
     ]
+
+    # Down past 0022 and 0018: the items are in action_items again, the follow-ups gone.
+    command.downgrade(alembic_config(engine), "0017")
+    assert "followups" not in inspect(engine).get_table_names()
+    with engine.connect() as connection:
+        back = connection.execute(
+            text("SELECT incident_id, text, status FROM action_items ORDER BY incident_id, id")
+        ).all()
+    assert [tuple(row) for row in back] == [
+        (1, "Test upgrades", "open"),
+        (1, "Add redundancy", "open"),
+        (1, "Review customers", "done"),
+        (2, "Other incident's", "open"),
+    ]
+    upgrade(engine)
+    assert "action_items" not in inspect(engine).get_table_names()
     engine.dispose()

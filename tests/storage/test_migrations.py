@@ -17,7 +17,7 @@ TABLES = {
     "timeline_events",
     "alerts",
     "role_assignments",
-    "action_items",
+    "followups",
     "outbox",
     "deliveries",
     "people",
