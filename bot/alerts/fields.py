@@ -16,6 +16,13 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 def parse_timestamp(value: str) -> datetime:
     """Parse an ISO 8601 / RFC 3339 timestamp, truncating sub-microsecond digits."""
+    if "." not in value and value[:1].isdigit() and value[-1:].isalnum():
+        # No fraction to cut and no space to strip (Go's zero time, whole seconds): the
+        # regex below would leave the text as it is, at several times the parse's cost.
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass  # refused below, with the same message
     text = _FRACTION.sub(r"\1", value.strip(), count=1)
     try:
         return datetime.fromisoformat(text)
