@@ -120,9 +120,18 @@ def test_a_postmortem_upload_answered_too_late_is_shared_once(impatient: Service
             return op if op is not None and op.state == "done" else None
 
     done = wait_until(postmortem_done, timeout=30)
-    shared = [m for m in bot_messages(service, channel) if m.get("files")]
-    assert [f["name"] for m in shared for f in m["files"]] == [f"postmortem-incident-{incident}.md"]
-    assert done.result == {"file_id": shared[0]["files"][0]["id"], "found": True}
+    shared = {
+        f["name"]: f["id"] for m in bot_messages(service, channel) for f in m.get("files") or []
+    }
+    files = [f["name"] for m in bot_messages(service, channel) for f in m.get("files") or []]
+    # The draft once (found by the retry, not shared again), and its timeline figure, which
+    # the first attempt never reached: uploaded by the retry.
+    draft, figure = (
+        f"postmortem-incident-{incident}.md",
+        f"postmortem-incident-{incident}-timeline.png",
+    )
+    assert sorted(files) == sorted([draft, figure])
+    assert done.result == {"file_id": shared[draft], "found": True, "figure_id": shared[figure]}
 
 
 TOKEN = "once-alert-token"
