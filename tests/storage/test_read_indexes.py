@@ -38,7 +38,11 @@ def named_indexes(engine: Engine, table: str) -> set[str]:
     if engine.dialect.name == "sqlite":
         query = text("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :t")
     else:
-        query = text("SELECT indexname FROM pg_indexes WHERE tablename = :t")
+        # This test's own schema only: tests running beside it have tables of the same name.
+        query = text(
+            "SELECT indexname FROM pg_indexes WHERE tablename = :t"
+            " AND schemaname = current_schema()"
+        )
     with engine.connect() as connection:
         return set(connection.scalars(query, {"t": table}))
 
