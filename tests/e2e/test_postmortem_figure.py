@@ -30,6 +30,14 @@ def _files(service, channel_id: str) -> list[dict]:
     return [f for m in service.sandbox.messages(channel_id) for f in m.get("files", [])]
 
 
+def _postmortem_done(service) -> OutboxOp | None:
+    """The postmortem operation, once it is done."""
+    with service.runtime.sessions() as session:
+        return session.exec(
+            select(OutboxOp).where(OutboxOp.kind == POST_POSTMORTEM, OutboxOp.state == "done")
+        ).first()
+
+
 def test_resolve_uploads_the_timeline_png_after_the_draft(service) -> None:
     channel_id = _resolve(service)
     names = wait_until(
@@ -53,13 +61,7 @@ def test_a_figure_that_fails_to_draw_leaves_the_draft_posted(
     monkeypatch.setattr(bot.postmortem.figure, "timeline_figure", broken)
     channel_id = _resolve(service)
 
-    def posted() -> OutboxOp | None:
-        with service.runtime.sessions() as session:
-            return session.exec(
-                select(OutboxOp).where(OutboxOp.kind == POST_POSTMORTEM, OutboxOp.state == "done")
-            ).first()
-
-    op = wait_until(posted, timeout=20)
+    op = wait_until(lambda: _postmortem_done(service), timeout=20)
     # Done at the first attempt, the figure reported missing: nothing retried the draft.
     assert (op.attempts, op.result["figure_id"]) == (1, None)
     assert op.result["file_id"]
@@ -85,13 +87,7 @@ def test_a_draft_whose_figure_never_went_out_gets_it_when_its_operation_resumes(
     monkeypatch.setattr(SlackOperations, "_upload_figure", stop_after_the_draft)
     channel_id = _resolve(service)
 
-    def done() -> OutboxOp | None:
-        with service.runtime.sessions() as session:
-            return session.exec(
-                select(OutboxOp).where(OutboxOp.kind == POST_POSTMORTEM, OutboxOp.state == "done")
-            ).first()
-
-    op = wait_until(done, timeout=30)
+    op = wait_until(lambda: _postmortem_done(service), timeout=30)
     names = sorted(f["name"] for f in _files(service, channel_id))
     # The draft once (found, not uploaded again), and its figure after all.
     assert names == ["postmortem-incident-1-timeline.png", "postmortem-incident-1.md"]
