@@ -11,6 +11,8 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,6 +35,7 @@ from bot.slack.publishing import PostmortemPublishing
 from bot.slack.signatures import SlackSignatures
 from bot.slack.socket_mode import SocketMode
 from bot.slack.wiring import SlackCredentials, build_slack, share_connections
+from bot.web.alert_lane import AlertLane
 from bot.web.alerts import build_alerts_router
 from bot.web.api import build_api_router
 from bot.web.body import MIB, BodyCap
@@ -173,7 +176,10 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
             await http_client.aclose()
             await web_api.close()
 
-    app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan)
+    # FastAPI's own OpenTelemetry looks up the global providers on every request; warroom
+    # exports Prometheus metrics and logs of its own, and an alert storm is many requests.
+    no_telemetry: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+    app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan, telemetry=no_telemetry)
     # Any route whose database goes away answers 503 JSON, never a stack trace.
     app.add_exception_handler(SQLAlchemyError, database_unavailable)
     # FastAPI's defaults answer {"detail": ...}; every answer of ours is {"error": ...}.
@@ -184,6 +190,12 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
     metrics.watch_outbox(runtime.sessions)
     metrics.watch_incidents(runtime.sessions)
     app.state.metrics = metrics
+    http_client = make_client()
+    alert_routes = build_alerts_router(runtime, http_client).routes
+    assert isinstance(alert_routes[0], APIRoute)
+    # Innermost: alerts pass the observer and the body caps like any request, then skip
+    # the router's layers (see bot/web/alert_lane.py).
+    app.add_middleware(AlertLane, route=alert_routes[0])
     # Inside the observer, so refusals are logged and counted like any answer.
     larger = {SANDBOX_UPLOADS: 32 * MIB, ALERTS_PREFIX: runtime.settings.max_alert_body}
     app.add_middleware(BodyCap, larger=larger, on_refused=log_refused)
@@ -192,11 +204,10 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
 
         app.add_middleware(SandboxGuard, prefix="/sandbox")
     app.add_middleware(ObservedRequests, observers=[request_observer(metrics), log_request])
-    http_client = make_client()
     # The alert route goes first on the app's own router: it is matched before every other
     # route, once per request (an included router is matched once to be chosen and again
-    # inside), and a storm is thousands of requests.
-    app.router.routes[:0] = build_alerts_router(runtime, http_client).routes
+    # inside), for what the lane does not take (another method, a path below it).
+    app.router.routes[:0] = alert_routes
     app.include_router(build_api_router(runtime))
     app.include_router(build_tracker_webhooks_router(runtime, webhook_readers(runtime.settings)))
     credentials = _credentials(runtime, public_url, app)

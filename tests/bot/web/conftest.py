@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -18,6 +19,7 @@ from sqlmodel import Session
 from bot.composition.config import Settings
 from bot.composition.runtime import Runtime
 from bot.incidents.context import Domain
+from bot.web.alert_lane import AlertLane
 from bot.web.alerts import build_alerts_router
 from bot.web.api import build_api_router
 from storage.models import Alert, Delivery, Incident, OutboxOp, TimelineEvent
@@ -67,9 +69,14 @@ def make_settings(
 
 
 def web_app(runtime: Runtime) -> FastAPI:
-    """Just the web adapters on a bare app: no Slack, no outbox dispatcher replacing the wake."""
+    """Just the web adapters on a bare app: no Slack, no outbox dispatcher replacing the wake.
+    Alerts come in through their lane, as in the service."""
     app = FastAPI()
-    app.include_router(build_alerts_router(runtime))
+    alerts = build_alerts_router(runtime)
+    app.include_router(alerts)
+    route = alerts.routes[0]
+    assert isinstance(route, APIRoute)
+    app.add_middleware(AlertLane, route=route)
     app.include_router(build_api_router(runtime))
     return app
 
