@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal, get_args
 
@@ -341,7 +342,7 @@ class Playbook(_Model):
     def stage(self, stage_id: str) -> Stage:
         return self.stages[self.stage_index(stage_id)]
 
-    def matches(self, labels: dict[str, str]) -> bool:
+    def matches(self, labels: Mapping[str, str]) -> bool:
         """Tell whether every `match` label equals the alert's (an empty match matches all)."""
         return all(labels.get(key) == value for key, value in self.match.items())
 

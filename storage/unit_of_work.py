@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, exc, insert, select
@@ -186,13 +187,27 @@ class _Compiled:
 
 
 def _bound(
-    binds: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...], given: dict[str, Any]
+    binds: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...],
+    given: dict[str, Any],
+    times: dict[tuple[Any, datetime, Any], Any],
 ) -> tuple[Any, ...]:
     # A plain loop: per row of a storm's batch, a generator costs twice as much.
     values = []
     for name, default, processor in binds:
         value = given[name] if default is _NO_DEFAULT else given.get(name, default)
-        values.append(value if processor is None else processor(value))
+        if processor is None:
+            values.append(value)
+        elif value.__class__ is datetime:
+            # A batch's rows share their times (the batch's "now", a group's startsAt):
+            # each is converted once. Equal instants at other offsets are told apart (a
+            # plain DateTime keeps the wall time).
+            key = (processor, value, value.utcoffset())
+            done = times.get(key, _NO_DEFAULT)
+            if done is _NO_DEFAULT:
+                done = times[key] = processor(value)
+            values.append(done)
+        else:
+            values.append(processor(value))
     return tuple(values)
 
 
@@ -221,7 +236,8 @@ class Prepared:
             result = connection.execute(self.statement, params)
             return [tuple(row) for row in result] if result.returns_rows else []
         compiled = self._compiled or self._compile(connection)
-        rows = [_bound(compiled.binds, set_) for set_ in many]
+        times: dict[tuple[Any, datetime, Any], Any] = {}
+        rows = [_bound(compiled.binds, set_, times) for set_ in many]
         driver = connection.connection.driver_connection
         assert driver is not None
         sql = compiled.sql
