@@ -101,7 +101,10 @@ def _coerce_text_map(value: Any) -> Any:
     if value is None:
         return {}
     if isinstance(value, dict):
-        return {str(k): to_text(v) for k, v in value.items()}
+        for key, item in value.items():
+            if key.__class__ is not str or item.__class__ is not str:
+                return {str(k): to_text(v) for k, v in value.items()}
+        return value  # text already, as most labels are: nothing to copy
     return value  # let pydantic report "Input should be a valid dictionary"
 
 

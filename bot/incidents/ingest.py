@@ -187,7 +187,7 @@ def ingest_alerts(
                 continue
             incident = found[key] = opened
         joining.append((n, incident))
-    _join_all(uow, domain, alerts, joining, results)
+    _join_all(uow, connection, domain, alerts, joining, results)
     for n, notice in told.items():
         result = results[n]
         if result is not None and result.outcome is None:
@@ -220,13 +220,14 @@ def _rounds(
 
 def _join_all(
     uow: UnitOfWork,
+    connection: Connection,
     domain: Domain,
     alerts: list[NormalizedAlert],
     joining: list[tuple[int, _Open]],
     results: list[IngestResult | None],
 ) -> None:
-    """Store the alerts that join open incidents: one upsert statement per round."""
-    connection = uow.session.connection()
+    """Store the alerts that join open incidents (on the session's `connection`, asked for
+    once: each asking costs the session's bookkeeping): one upsert statement per round."""
     now = domain.clock.now()
     entries: list[dict[str, Any]] = []  # timeline entries of new alerts, inserted together
     for batch in _rounds(alerts, joining):
