@@ -186,6 +186,11 @@ class _Compiled:
     returns: bool
 
 
+# psycopg's text (named "%(p)s" parameters), every parameter with its default, the column
+# types' bind processors by parameter, and whether it returns rows.
+_PsycopgCompiled = tuple[str, dict[str, Any], dict[str, Callable[[Any], Any]], bool]
+
+
 def _bound(
     binds: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...],
     given: dict[str, Any],
@@ -217,22 +222,27 @@ class Prepared:
 
     SQLAlchemy's execute path costs 30-150 us a statement in Python (execution context,
     events, result wrapping) against a few us for sqlite3's; an alert batch's statements
-    are most of its writer's time. On other databases (PostgreSQL: the cost there is the
-    round trip) it is `connection.execute`. Rows come back as plain tuples, unprocessed:
-    meant for statements returning plain integer and text columns.
+    are most of its writer's time. On PostgreSQL several rows go through psycopg's own
+    `executemany` (see `_run_psycopg`), one row through `connection.execute` (the cost
+    there is the round trip). Rows come back as plain tuples, unprocessed: meant for
+    statements returning plain integer and text columns.
     """
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
         self._compiled: _Compiled | None = None
         self._many: dict[int, str] = {}
+        self._psycopg: _PsycopgCompiled | None = None
 
     def run(
         self, connection: Connection, params: list[dict[str, Any]] | dict[str, Any]
     ) -> list[tuple[Any, ...]]:
         """Execute with one parameter set, or several (INSERT); return the rows, if any."""
         many = params if isinstance(params, list) else [params]
-        if connection.dialect.name != "sqlite" or not many:
+        dialect = connection.dialect.name
+        if dialect == "postgresql" and len(many) > 1:
+            return self._run_psycopg(connection, many)
+        if dialect != "sqlite" or not many:
             result = connection.execute(self.statement, params)
             return [tuple(row) for row in result] if result.returns_rows else []
         compiled = self._compiled or self._compile(connection)
@@ -268,6 +278,68 @@ class Prepared:
             raise exc.DBAPIError.instance(
                 sql, rows, error, connection.dialect.loaded_dbapi.Error, dialect=connection.dialect
             ) from error
+
+    def _run_psycopg(
+        self, connection: Connection, many: list[dict[str, Any]]
+    ) -> list[tuple[Any, ...]]:
+        """Several rows on psycopg's own cursor: one statement text, run once per row in
+        one pipeline (`executemany`), each row's RETURNING rows gathered in order.
+
+        SQLAlchemy sends several rows as one statement with a VALUES group per row: a new
+        text for every batch size, with more parameters than psycopg caches (50), so the
+        driver parses it anew each time and PostgreSQL never prepares it. Rows in the
+        caller's order; values through the column types' own bind processing.
+        """
+        compiled = self._psycopg or self._compile_psycopg(connection)
+        sql, defaults, processors, returns = compiled
+        times: dict[tuple[Any, datetime, Any], Any] = {}
+        rows = []
+        for given in many:
+            row = dict(defaults)
+            for name, value in given.items():
+                processor = processors.get(name)
+                if processor is None:
+                    row[name] = value
+                elif value.__class__ is datetime:
+                    key = (processor, value, value.utcoffset())
+                    done = times.get(key, _NO_DEFAULT)
+                    if done is _NO_DEFAULT:
+                        done = times[key] = processor(value)
+                    row[name] = done
+                else:
+                    row[name] = processor(value)
+            rows.append(row)
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        dbapi_error = connection.dialect.loaded_dbapi.Error
+        try:
+            with driver.cursor() as cursor:
+                cursor.executemany(sql, rows, returning=returns)
+                found: list[tuple[Any, ...]] = []
+                if returns:
+                    found += cursor.fetchall()
+                    while cursor.nextset():
+                        found += cursor.fetchall()
+                return found
+        except dbapi_error as error:
+            raise exc.DBAPIError.instance(
+                sql, rows, error, dbapi_error, dialect=connection.dialect
+            ) from error
+
+    def _compile_psycopg(self, connection: Connection) -> _PsycopgCompiled:
+        statement: Any = self.statement
+        compiled: Any = statement.compile(dialect=connection.dialect, for_executemany=True)
+        if compiled.escaped_bind_names:
+            raise ValueError("bind names that need escaping are not supported")
+        # Every parameter the text names, with the value the statement carries (literals).
+        defaults = compiled.construct_params(_check=False)
+        self._psycopg = (
+            compiled.string,
+            defaults,
+            dict(compiled._bind_processors),
+            bool(compiled.returning),
+        )
+        return self._psycopg
 
     def _compile(self, connection: Connection) -> _Compiled:
         # As for an executemany: SQLite's compiler then says which part of an INSERT's

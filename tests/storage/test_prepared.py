@@ -1,48 +1,102 @@
-"""Prepared statements on SQLite's own cursor: each row stored with its own values, even
-where a batch's rows share their times."""
+"""Prepared statements on the driver's own cursor: each row stored with its own values
+(even where a batch's rows share their times), rows returned, errors as SQLAlchemy's."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, Table, insert, select
+import pytest
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
-from storage.db import make_engine
 from storage.types import UTCDateTime
 from storage.unit_of_work import Prepared
 
 HONG_KONG = timezone(timedelta(hours=8))
+NOW = datetime(2021, 3, 10, 9, 56, tzinfo=UTC)
 metadata = MetaData()
 stamps = Table(
     "stamps",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("at", UTCDateTime),
-    Column("wall", DateTime),  # keeps the wall time it is given, as SQLite's DATETIME does
+    Column("wall", DateTime),  # SQLite's DATETIME keeps the wall time it is given
+)
+counters = Table(
+    "counters",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("seen", Integer, nullable=False),
 )
 
 
-def test_rows_sharing_a_time_and_equal_instants_at_other_offsets_keep_their_own(
-    tmp_path: Path,
-) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'stamps.db'}")
+@pytest.fixture
+def tables(engine: Engine) -> Engine:
     metadata.create_all(engine)
-    now = datetime(2021, 3, 10, 9, 56, tzinfo=UTC)
-    same_in_hong_kong = now.astimezone(HONG_KONG)  # == now, another wall time
-    later = now + timedelta(minutes=5)
+    return engine
+
+
+def _upsert(dialect: str) -> Prepared:
+    statement: Any = (pg_insert if dialect == "postgresql" else sqlite_insert)(counters)
+    statement = statement.values(key=bindparam("p_key"), seen=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=["key"], set_={"seen": counters.c.seen + 1}
+    ).returning(counters.c.key, counters.c.seen)
+    return Prepared(statement)
+
+
+def test_rows_sharing_a_time_and_equal_instants_at_other_offsets_keep_their_own(
+    tables: Engine,
+) -> None:
+    same_in_hong_kong = NOW.astimezone(HONG_KONG)  # == NOW, another wall time
+    later = NOW + timedelta(minutes=5)
     rows = [
-        {"id": 1, "at": now, "wall": now},
-        {"id": 2, "at": now, "wall": same_in_hong_kong},
+        {"id": 1, "at": NOW, "wall": NOW},
+        {"id": 2, "at": NOW, "wall": same_in_hong_kong},
         {"id": 3, "at": same_in_hong_kong, "wall": later},
-        {"id": 4, "at": later, "wall": now},
+        {"id": 4, "at": later, "wall": NOW},
     ]
-    statement = Prepared(insert(stamps))
-    with engine.begin() as connection:
-        statement.run(connection, rows)
-    with engine.connect() as connection:
+    with tables.begin() as connection:
+        Prepared(insert(stamps)).run(connection, rows)
+    with tables.connect() as connection:
         stored = connection.execute(select(stamps).order_by(stamps.c.id)).all()
-    assert [row.at for row in stored] == [now, now, now, later]
-    wall = [row.wall.strftime("%H:%M") for row in stored]
-    assert wall == ["09:56", "17:56", "10:01", "09:56"]
-    engine.dispose()
+    assert [row.at for row in stored] == [NOW, NOW, NOW, later]
+    if tables.dialect.name == "sqlite":
+        wall = [row.wall.strftime("%H:%M") for row in stored]
+        assert wall == ["09:56", "17:56", "10:01", "09:56"]
+
+
+def test_an_upsert_of_several_rows_returns_each_rows_outcome(tables: Engine) -> None:
+    upsert = _upsert(tables.dialect.name)
+    with tables.begin() as connection:
+        assert upsert.run(connection, [{"p_key": "a"}]) == [("a", 1)]
+        returned = upsert.run(connection, [{"p_key": "a"}, {"p_key": "b"}, {"p_key": "c"}])
+    assert sorted(returned) == [("a", 2), ("b", 1), ("c", 1)]
+    with tables.connect() as connection:
+        assert (
+            connection.execute(select(counters.c.seen).where(counters.c.key == "a")).scalar() == 2
+        )
+
+
+def test_a_taken_key_among_several_rows_raises_sqlalchemys_error_and_stores_nothing(
+    tables: Engine,
+) -> None:
+    rows = [{"id": 7, "at": NOW, "wall": NOW}, {"id": 7, "at": NOW, "wall": NOW}]
+    with pytest.raises(IntegrityError), tables.begin() as connection:
+        Prepared(insert(stamps)).run(connection, rows)
+    with tables.connect() as connection:
+        assert connection.execute(select(stamps)).all() == []
