@@ -217,15 +217,15 @@ def _bound(
 
 
 class Prepared:
-    """A Core statement run on SQLite's own cursor: compiled by SQLAlchemy once, then each
-    execution only binds its parameters (with the column types' own bind processing).
+    """A Core statement run on the driver's own cursor: compiled by SQLAlchemy once, then
+    each execution only binds its parameters (with the column types' own bind processing).
 
     SQLAlchemy's execute path costs 30-150 us a statement in Python (execution context,
     events, result wrapping) against a few us for sqlite3's; an alert batch's statements
-    are most of its writer's time. On PostgreSQL several rows go through psycopg's own
-    `executemany` (see `_run_psycopg`), one row through `connection.execute` (the cost
-    there is the round trip). Rows come back as plain tuples, unprocessed: meant for
-    statements returning plain integer and text columns.
+    are most of its writer's time. On PostgreSQL rows go through psycopg's own cursor (see
+    `_run_psycopg`); a statement with an IN list through `connection.execute`. Rows come
+    back as plain tuples, unprocessed: meant for statements returning plain integer and
+    text columns.
     """
 
     def __init__(self, statement: Executable) -> None:
@@ -233,6 +233,7 @@ class Prepared:
         self._compiled: _Compiled | None = None
         self._many: dict[int, str] = {}
         self._psycopg: _PsycopgCompiled | None = None
+        self._expands: bool | None = None
 
     def run(
         self, connection: Connection, params: list[dict[str, Any]] | dict[str, Any]
@@ -240,7 +241,7 @@ class Prepared:
         """Execute with one parameter set, or several (INSERT); return the rows, if any."""
         many = params if isinstance(params, list) else [params]
         dialect = connection.dialect.name
-        if dialect == "postgresql" and len(many) > 1:
+        if dialect == "postgresql" and many and not self._expanding(connection):
             return self._run_psycopg(connection, many)
         if dialect != "sqlite" or not many:
             result = connection.execute(self.statement, params)
@@ -282,8 +283,9 @@ class Prepared:
     def _run_psycopg(
         self, connection: Connection, many: list[dict[str, Any]]
     ) -> list[tuple[Any, ...]]:
-        """Several rows on psycopg's own cursor: one statement text, run once per row in
-        one pipeline (`executemany`), each row's RETURNING rows gathered in order.
+        """Rows on psycopg's own cursor: one row by `execute`; several by one statement
+        text run once per row in one pipeline (`executemany`), each row's RETURNING rows
+        gathered in order.
 
         SQLAlchemy sends several rows as one statement with a VALUES group per row: a new
         text for every batch size, with more parameters than psycopg caches (50), so the
@@ -314,6 +316,9 @@ class Prepared:
         dbapi_error = connection.dialect.loaded_dbapi.Error
         try:
             with driver.cursor() as cursor:
+                if len(rows) == 1:
+                    cursor.execute(sql, rows[0])
+                    return cursor.fetchall() if returns else []
                 cursor.executemany(sql, rows, returning=returns)
                 found: list[tuple[Any, ...]] = []
                 if returns:
@@ -325,6 +330,16 @@ class Prepared:
             raise exc.DBAPIError.instance(
                 sql, rows, error, dbapi_error, dialect=connection.dialect
             ) from error
+
+    def _expanding(self, connection: Connection) -> bool:
+        # An IN list's text changes with its length: left to SQLAlchemy, which renders it.
+        if self._expands is None:
+            statement: Any = self.statement
+            compiled: Any = statement.compile(dialect=connection.dialect)
+            self._expands = any(
+                getattr(bind, "expanding", False) for bind in compiled.binds.values()
+            )
+        return self._expands
 
     def _compile_psycopg(self, connection: Connection) -> _PsycopgCompiled:
         statement: Any = self.statement
