@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, exc, insert, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql import Executable
 from sqlmodel import Session, col
@@ -52,7 +52,6 @@ _BY_CHANNEL = (
 )
 
 
-@dataclass(eq=False)
 class UnitOfWork:
     """A session plus what one transaction shares between the operations it carries.
 
@@ -60,14 +59,50 @@ class UnitOfWork:
     `new_delivery_keys`: delivery keys checked up front and found unrecorded (each used
     once). `incidents`, `channels`: incidents loaded in this transaction, and which
     incident a channel belongs to (asked once). `people`: (user, name) pairs stored.
+
+    Made on a session, or on a connection in a transaction (`on_connection`): there the
+    ORM session is opened, joined to that transaction, only when first asked for.
     """
 
-    session: Session
-    pending: list[Rows] = field(default_factory=list)
-    new_delivery_keys: set[str] = field(default_factory=set)
-    incidents: dict[int, Incident] = field(default_factory=dict)
-    channels: dict[str, int] = field(default_factory=dict)
-    people: set[tuple[str, str]] = field(default_factory=set)
+    def __init__(self, session: Session | None = None) -> None:
+        self._session = session
+        self._connection: Connection | None = None
+        self._open_session: Callable[[], Session] | None = None
+        self.pending: list[Rows] = []
+        self.new_delivery_keys: set[str] = set()
+        self.incidents: dict[int, Incident] = {}
+        self.channels: dict[str, int] = {}
+        self.people: set[tuple[str, str]] = set()
+
+    @classmethod
+    def on_connection(
+        cls, connection: Connection, open_session: Callable[[], Session]
+    ) -> UnitOfWork:
+        """A unit of work in `connection`'s transaction; `open_session` makes the session
+        (bound to that connection) if an operation needs the ORM."""
+        uow = cls()
+        uow._connection = connection
+        uow._open_session = open_session
+        return uow
+
+    @property
+    def session(self) -> Session:
+        """The ORM session (opened now, on a connection's unit of work asked first)."""
+        if self._session is None:
+            assert self._open_session is not None, "a unit of work needs a session"
+            self._session = self._open_session()
+        return self._session
+
+    @property
+    def session_opened(self) -> Session | None:
+        """The session if there is one yet."""
+        return self._session
+
+    def connection(self) -> Connection:
+        """The transaction's connection, for Core statements."""
+        if self._connection is not None:
+            return self._connection
+        return self.session.connection()
 
     def rows(self) -> Rows:
         """A writer for one operation's new rows."""
@@ -87,10 +122,11 @@ class UnitOfWork:
             for table, added in rows.tables.items():
                 merged.setdefault(table, []).extend(added)
         if merged:
-            connection = self.session.connection()
+            connection = self.connection()
             for table, added in merged.items():
                 connection.execute(_insert(table), added)
-        self.session.flush()
+        if self._session is not None:
+            self._session.flush()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -126,7 +162,7 @@ class UnitOfWork:
             return None
         incident_id = self.channels.get(channel_id)
         if incident_id is None:
-            found = self.session.connection().execute(_BY_CHANNEL, {"p_channel": channel_id})
+            found = self.connection().execute(_BY_CHANNEL, {"p_channel": channel_id})
             row = found.first()
             if row is None:
                 return None
@@ -142,6 +178,31 @@ def _insert(table: Table) -> Any:
     if statement is None:
         statement = _INSERTS[table] = insert(table)
     return statement
+
+
+@contextmanager
+def connected_unit_of_work(engine: Engine, factory: sessionmaker[Session]) -> Iterator[UnitOfWork]:
+    """A unit of work on a connection of its own, committed on success, rolled back on any
+    error. Work done with Core statements alone never opens an ORM session (its
+    bookkeeping costs more than a small batch's statements); a session opened on the way
+    joins the transaction, and is told of the commit after it (its `after_commit` hooks).
+    """
+    with engine.connect() as connection:
+        uow: UnitOfWork | None = None
+        try:
+            with connection.begin():
+                uow = UnitOfWork.on_connection(connection, lambda: factory(bind=connection))
+                yield uow
+                uow.flush()
+        except BaseException:
+            session = uow.session_opened if uow is not None else None
+            if session is not None:
+                session.close()  # the transaction it joined is rolled back already
+            raise
+        session = uow.session_opened
+        if session is not None:
+            session.commit()  # the transaction is committed: this only runs the hooks
+            session.close()
 
 
 @contextmanager

@@ -130,7 +130,7 @@ def ingest_alerts(
     needs it; one result per alert, in order."""
     if not alerts:
         return []
-    connection = uow.session.connection()
+    connection = uow.connection()
     grouped = [(alert, domain.catalog.select(alert.labels)) for alert in alerts]
     keys = [grouping_key(alert, playbook) for alert, playbook in grouped]
     formers = [former_grouping_key(alert) for alert in alerts]
@@ -292,7 +292,7 @@ def _open_for(
             )
             rec.close()
     except IntegrityError:
-        row = uow.session.connection().execute(_FIND_OPEN, {"p_key": key}).first()
+        row = uow.connection().execute(_FIND_OPEN, {"p_key": key}).first()
         if row is None:
             raise
         return _Open(row.id, row.channel_id, row.channel_name)

@@ -45,7 +45,7 @@ def check_deliveries(uow: UnitOfWork, keys: list[str]) -> None:
     each pay for their own `already_done` lookup."""
     if not keys:
         return
-    found = set(uow.session.connection().scalars(_FIND_KEYS, {"p_keys": keys}))
+    found = set(uow.connection().scalars(_FIND_KEYS, {"p_keys": keys}))
     uow.new_delivery_keys.update(set(keys) - found)
 
 

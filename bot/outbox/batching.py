@@ -15,6 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import sessionmaker
@@ -37,20 +38,25 @@ class GroupCommit(Generic[Job, Result]):
     acknowledged), fewer and larger transactions leave more of the process to the requests.
     `give_way`, when given, is asked after the linger: while it says True the batch keeps
     waiting, for at most `give_way_for` seconds (work that may yield to a busier caller).
+    `begin`, when given, opens each transaction instead of a session of `sessions` (and
+    is what `work` receives; see `storage.unit_of_work.connected_unit_of_work`).
     """
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        work: Callable[[Session, list[Job]], list[Result]],
+        work: Callable[[Any, list[Job]], list[Result]],
         *,
         max_batch: int = 64,
         linger: float = 0.0,
         give_way: Callable[[], bool] | None = None,
         give_way_for: float = 0.0,
+        begin: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.work = work
+        # What a transaction hands the work: a session by default.
+        self.begin = begin or (lambda: transaction(sessions))
         self.max_batch = max_batch
         self.linger = linger
         self.give_way = give_way
@@ -110,7 +116,7 @@ class GroupCommit(Generic[Job, Result]):
             # Optimistic: every job in one transaction, no savepoints. A savepoint per job
             # costs two statements and a flush each; a job failing is rare (bad input is
             # refused before it is queued), so that case pays instead.
-            with transaction(self.sessions) as session:
+            with self.begin() as session:
                 try:
                     results = self.work(session, jobs)
                 except Exception as error:
@@ -135,7 +141,7 @@ class GroupCommit(Generic[Job, Result]):
 
     def _alone(self, job: Job) -> tuple[bool, Any]:
         try:
-            with transaction(self.sessions) as session:
+            with self.begin() as session:
                 return True, self.work(session, [job])[0]
         except Exception as error:
             return False, error

@@ -13,7 +13,6 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
 
 from bot.alerts import SOURCES, AlertPayloadError, UnknownSource, parse_notification
 from bot.composition.runtime import Runtime
@@ -32,7 +31,7 @@ from bot.web.body import read_body
 from bot.web.errors import ErrorBody, JSONErrorRoute, WebError, database_response
 from bot.web.sns import SOURCE as SNS_SOURCE
 from bot.web.sns import SnsGate
-from storage.unit_of_work import within
+from storage.unit_of_work import UnitOfWork, connected_unit_of_work
 
 log = logging.getLogger(__name__)
 PARSE_INLINE = 64 * 1024  # bytes: smaller bodies parse faster than a hop to a thread
@@ -96,7 +95,9 @@ class AlertIngestor:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.batches: GroupCommit[Notification, Ingested] = GroupCommit(
-            runtime.sessions, self._ingest
+            runtime.sessions,
+            self._ingest,
+            begin=lambda: connected_unit_of_work(runtime.engine, runtime.sessions),
         )
 
     async def __call__(
@@ -123,9 +124,8 @@ class AlertIngestor:
         with self.runtime.sessions() as session:
             return stored_answer(session, source, delivery_id)
 
-    def _ingest(self, session: Session, notes: list[Notification]) -> list[Ingested]:
-        with within(session) as uow:
-            return ingest_notifications(uow, self.runtime.domain, notes)
+    def _ingest(self, uow: UnitOfWork, notes: list[Notification]) -> list[Ingested]:
+        return ingest_notifications(uow, self.runtime.domain, notes)
 
 
 class _ReadsItsOwnRequest(APIRoute):

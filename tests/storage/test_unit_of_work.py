@@ -4,11 +4,11 @@ savepoint that rolls back, refused as one when a key is taken."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
-from storage.models import TimelineEvent
-from storage.unit_of_work import Rows, UnitOfWork, unit_of_work
+from storage.models import Incident, TimelineEvent
+from storage.unit_of_work import Rows, UnitOfWork, connected_unit_of_work, unit_of_work
 from tests.storage.helpers import NOW, stored_incident
 
 EVENTS = TimelineEvent.__table__
@@ -123,3 +123,56 @@ def test_an_incident_is_loaded_once_per_unit_of_work_and_found_by_its_channel(
         assert uow.incident_for_channel("C0INCIDENT") is found
         assert uow.channels == {"C0INCIDENT": incident}
         assert uow.incident_for_channel("C0ELSEWHERE") is None
+
+
+def _committed(sessions) -> list[str]:
+    with sessions() as session:
+        return list(session.scalars(select(TimelineEvent.text).order_by(TimelineEvent.id)))
+
+
+def test_a_connections_unit_of_work_commits_core_rows_without_opening_a_session(
+    engine, sessions
+) -> None:
+    incident_id = stored_incident(sessions)
+    opened: list[object] = []
+    event.listen(sessions, "after_begin", lambda *args: opened.append(args))
+    with connected_unit_of_work(engine, sessions) as uow:
+        _entry(uow.rows(), incident_id, "core only")
+    assert uow.session_opened is None
+    assert opened == []
+    assert _committed(sessions) == ["core only"]
+
+
+def test_a_session_opened_on_the_way_joins_the_transaction_and_hears_of_its_commit(
+    engine, sessions
+) -> None:
+    incident_id = stored_incident(sessions)
+    heard: list[list[str]] = []
+    event.listen(sessions, "after_commit", lambda session: heard.append(_committed(sessions)))
+    with connected_unit_of_work(engine, sessions) as uow:
+        _entry(uow.rows(), incident_id, "core")
+        incident = uow.incident(incident_id)
+        assert incident is not None
+        incident.title = "renamed in the same transaction"
+    assert _committed(sessions) == ["core"]
+    # Told after the commit: what it wrote is there to be read by then.
+    assert heard == [["core"]]
+    with sessions() as session:
+        assert session.get(Incident, incident_id).title == "renamed in the same transaction"
+
+
+def test_a_failing_connections_unit_of_work_takes_back_core_rows_and_orm_changes(
+    engine, sessions
+) -> None:
+    incident_id = stored_incident(sessions)
+    with pytest.raises(RuntimeError), connected_unit_of_work(engine, sessions) as uow:
+        _entry(uow.rows(), incident_id, "never")
+        uow.flush()
+        incident = uow.incident(incident_id)
+        assert incident is not None
+        incident.title = "never either"
+        uow.flush()
+        raise RuntimeError("the work failed")
+    assert _committed(sessions) == []
+    with sessions() as session:
+        assert session.get(Incident, incident_id).title == "t"
