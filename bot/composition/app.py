@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -12,7 +13,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
-from fastapi.telemetry import TelemetryConfig
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -27,6 +27,7 @@ from bot.integrations.journal import Journal
 from bot.integrations.unconfigured import unconfigured_routes
 from bot.observability.logs import log_request, redact_also
 from bot.observability.metrics import CONTENT_TYPE, Metrics, request_observer
+from bot.observability.telemetry import fastapi_telemetry
 from bot.outbox.dispatcher import Dispatcher
 from bot.scheduling.leader import AdvisoryLeader
 from bot.scheduling.scheduler import Scheduler
@@ -176,10 +177,12 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
             await http_client.aclose()
             await web_api.close()
 
-    # FastAPI's own OpenTelemetry looks up the global providers on every request; warroom
-    # exports Prometheus metrics and logs of its own, and an alert storm is many requests.
-    no_telemetry: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
-    app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan, telemetry=no_telemetry)
+    app = FastAPI(
+        title="warroom",
+        version="0.1.0",
+        lifespan=lifespan,
+        telemetry=fastapi_telemetry(os.environ),
+    )
     # Any route whose database goes away answers 503 JSON, never a stack trace.
     app.add_exception_handler(SQLAlchemyError, database_unavailable)
     # FastAPI's defaults answer {"detail": ...}; every answer of ours is {"error": ...}.
