@@ -413,7 +413,7 @@ class Prepared:
             compiled.string,
             defaults,
             dict(compiled._bind_processors),
-            bool(compiled.returning),
+            bool(compiled.returning) or bool(statement.is_select),
         )
         return self._psycopg
 
@@ -445,7 +445,7 @@ class Prepared:
             values=values,
             width=width,
             expanding=expanding,
-            returns=bool(compiled.returning),
+            returns=bool(compiled.returning) or bool(statement.is_select),
         )
         return self._compiled
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import String, any_, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -65,12 +66,22 @@ _OPEN_COLUMNS = (_INCIDENTS.c.id, _INCIDENTS.c.channel_id, _INCIDENTS.c.channel_
 _FIND_OPEN = select(*_OPEN_COLUMNS).where(
     _INCIDENTS.c.grouping_key == bindparam("p_key"), _INCIDENTS.c.status != "resolved"
 )
-_FIND_OPEN_MANY = Prepared(
-    select(*_OPEN_COLUMNS, _INCIDENTS.c.grouping_key).where(
-        _INCIDENTS.c.grouping_key.in_(bindparam("p_keys", expanding=True)),
-        _INCIDENTS.c.status != "resolved",
-    )
-)
+_FIND_OPEN_MANY = {
+    # An IN list's text changes with its length; PostgreSQL takes the keys as one array,
+    # so the lookup is one statement text (prepared once by the server).
+    "sqlite": Prepared(
+        select(*_OPEN_COLUMNS, _INCIDENTS.c.grouping_key).where(
+            _INCIDENTS.c.grouping_key.in_(bindparam("p_keys", expanding=True)),
+            _INCIDENTS.c.status != "resolved",
+        )
+    ),
+    "postgresql": Prepared(
+        select(*_OPEN_COLUMNS, _INCIDENTS.c.grouping_key).where(
+            _INCIDENTS.c.grouping_key == any_(bindparam("p_keys", type_=ARRAY(String))),
+            _INCIDENTS.c.status != "resolved",
+        )
+    ),
+}
 
 
 def _upsert_alert(insert: Any) -> Any:
@@ -137,9 +148,9 @@ def ingest_alerts(
     wanted = sorted(set(keys).union(former for former in formers if former))
     open_by_key = {
         key: _Open(incident_id, channel_id, channel_name)
-        for incident_id, channel_id, channel_name, key in _FIND_OPEN_MANY.run(
-            connection, {"p_keys": wanted}
-        )
+        for incident_id, channel_id, channel_name, key in _FIND_OPEN_MANY[
+            connection.dialect.name
+        ].run(connection, {"p_keys": wanted})
     }
     found: dict[str, _Open] = {}
     for key, former in zip(keys, formers, strict=True):

@@ -100,3 +100,11 @@ def test_a_taken_key_among_several_rows_raises_sqlalchemys_error_and_stores_noth
         Prepared(insert(stamps)).run(connection, rows)
     with tables.connect() as connection:
         assert connection.execute(select(stamps)).all() == []
+
+
+def test_a_select_returns_its_rows(tables: Engine) -> None:
+    with tables.begin() as connection:
+        Prepared(insert(stamps)).run(connection, [{"id": 1, "at": NOW, "wall": NOW}])
+        found = Prepared(select(stamps.c.id, stamps.c.at).where(stamps.c.id == bindparam("p")))
+        rows = found.run(connection, {"p": 1})
+    assert [row[0] for row in rows] == [1]
