@@ -1,8 +1,9 @@
 """The alert route's own lane: `POST /alerts/{source}` served past the router's layers.
 
 A storm is thousands of small requests, and on each of them Starlette's exception
-middleware, FastAPI's exit stacks, the router and the route's request wrapper cost about as
-much as warroom's own work on the alert (measured: bench/README.md, round six). The route
+middleware, FastAPI's exit stacks, the router and the route's request wrapper cost about a
+fifth of the event loop's time (bench/README.md, "Issue 22's CPU bars after the alert
+lane"). The route
 stays on the router (OpenAPI, other methods' 405, other paths' 404); this lane only calls
 its handler directly, with the same request, errors and answers, inside the same
 observers and body caps.
