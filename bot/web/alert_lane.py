@@ -3,10 +3,9 @@
 A storm is thousands of small requests, and on each of them Starlette's exception
 middleware, FastAPI's exit stacks, the router and the route's request wrapper cost about a
 fifth of the event loop's time (bench/README.md, "Issue 22's CPU bars after the alert
-lane"). The route
-stays on the router (OpenAPI, other methods' 405, other paths' 404); this lane only calls
-its handler directly, with the same request, errors and answers, inside the same
-observers and body caps.
+lane"). The route stays on the router (OpenAPI, other methods' 405, other paths' 404);
+this lane only calls its handler directly, with the same request, errors and answers,
+inside the same observers and body caps.
 """
 
 from __future__ import annotations
