@@ -247,9 +247,9 @@ class _Compiled:
     returns: bool
 
 
-# psycopg's text (named "%(p)s" parameters), every parameter with its default, the column
-# types' bind processors by parameter, and whether it returns rows.
-_PsycopgCompiled = tuple[str, dict[str, Any], dict[str, Callable[[Any], Any]], bool]
+# psycopg's text (named "%(p)s" parameters), every parameter with its default, those the
+# caller must give, the column types' bind processors by parameter, whether it returns rows.
+_PsycopgCompiled = tuple[str, dict[str, Any], frozenset[str], dict[str, Callable[[Any], Any]], bool]
 
 
 def _bound(
@@ -261,20 +261,23 @@ def _bound(
     values = []
     for name, default, processor in binds:
         value = given[name] if default is _NO_DEFAULT else given.get(name, default)
-        if processor is None:
-            values.append(value)
-        elif value.__class__ is datetime:
-            # A batch's rows share their times (the batch's "now", a group's startsAt):
-            # each is converted once. Equal instants at other offsets are told apart (a
-            # plain DateTime keeps the wall time).
-            key = (processor, value, value.utcoffset())
-            done = times.get(key, _NO_DEFAULT)
-            if done is _NO_DEFAULT:
-                done = times[key] = processor(value)
-            values.append(done)
-        else:
-            values.append(processor(value))
+        values.append(value if processor is None else _processed(processor, value, times))
     return tuple(values)
+
+
+def _processed(
+    processor: Callable[[Any], Any], value: Any, times: dict[tuple[Any, datetime, Any], Any]
+) -> Any:
+    """The value as the column type binds it. A batch's rows share their times (the
+    batch's "now", a group's startsAt): each is converted once per statement. Equal
+    instants at other offsets are told apart (a plain DateTime keeps the wall time)."""
+    if value.__class__ is not datetime:
+        return processor(value)
+    key = (processor, value, value.utcoffset())
+    done = times.get(key, _NO_DEFAULT)
+    if done is _NO_DEFAULT:
+        done = times[key] = processor(value)
+    return done
 
 
 class Prepared:
@@ -354,23 +357,16 @@ class Prepared:
         caller's order; values through the column types' own bind processing.
         """
         compiled = self._psycopg or self._compile_psycopg(connection)
-        sql, defaults, processors, returns = compiled
+        sql, defaults, required, processors, returns = compiled
         times: dict[tuple[Any, datetime, Any], Any] = {}
         rows = []
         for given in many:
+            if not required <= given.keys():
+                raise KeyError(f"no value for {sorted(required - given.keys())}")
             row = dict(defaults)
             for name, value in given.items():
                 processor = processors.get(name)
-                if processor is None:
-                    row[name] = value
-                elif value.__class__ is datetime:
-                    key = (processor, value, value.utcoffset())
-                    done = times.get(key, _NO_DEFAULT)
-                    if done is _NO_DEFAULT:
-                        done = times[key] = processor(value)
-                    row[name] = done
-                else:
-                    row[name] = processor(value)
+                row[name] = value if processor is None else _processed(processor, value, times)
             rows.append(row)
         driver = connection.connection.driver_connection
         assert driver is not None
@@ -409,9 +405,13 @@ class Prepared:
             raise ValueError("bind names that need escaping are not supported")
         # Every parameter the text names, with the value the statement carries (literals).
         defaults = compiled.construct_params(_check=False)
+        required = frozenset(
+            name for name, bind in compiled.binds.items() if bind.required and name in defaults
+        )
         self._psycopg = (
             compiled.string,
             defaults,
+            required,
             dict(compiled._bind_processors),
             bool(compiled.returning) or bool(statement.is_select),
         )

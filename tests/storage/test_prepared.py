@@ -108,3 +108,11 @@ def test_a_select_returns_its_rows(tables: Engine) -> None:
         found = Prepared(select(stamps.c.id, stamps.c.at).where(stamps.c.id == bindparam("p")))
         rows = found.run(connection, {"p": 1})
     assert [row[0] for row in rows] == [1]
+
+
+def test_a_row_missing_a_value_is_refused_before_anything_is_sent(tables: Engine) -> None:
+    upsert = _upsert(tables.dialect.name)
+    with pytest.raises(KeyError), tables.begin() as connection:
+        upsert.run(connection, [{"p_key": "a"}, {"key": "b"}])
+    with tables.connect() as connection:
+        assert connection.execute(select(counters)).all() == []
