@@ -36,8 +36,9 @@ from bot.incidents.opening import open_incident
 from bot.incidents.records import Outcome, Recorder
 from playbooks import Playbook
 from storage.models import Alert, Incident, TimelineEvent
+from storage.prepared import Prepared
 from storage.types import JSONType, UTCDateTime
-from storage.unit_of_work import Prepared, UnitOfWork
+from storage.unit_of_work import UnitOfWork
 
 
 @dataclass

@@ -23,8 +23,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from storage.prepared import Prepared
 from storage.types import UTCDateTime
-from storage.unit_of_work import Prepared
 
 HONG_KONG = timezone(timedelta(hours=8))
 NOW = datetime(2021, 3, 10, 9, 56, tzinfo=UTC)

@@ -1,0 +1,262 @@
+"""Core statements run on the driver's own cursor (`Prepared`): compiled by SQLAlchemy once,
+then each execution only binds its parameters. The alert writer's hot path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Executable
+
+# SQLite's limit on a statement's parameters (3.32 and later), as SQLAlchemy's own
+# many-row INSERT batches by.
+SQLITE_MAX_PARAMETERS = 32766
+_NO_DEFAULT = object()
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement as SQLAlchemy compiles it for SQLite, with what it does per parameter."""
+
+    sql: str
+    binds: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]  # name, default, processor
+    values: str | None  # an INSERT's "?, ..." VALUES group, to repeat for several rows
+    width: int  # the parameters of that group (the first ones)
+    expanding: tuple[str, ...]
+    returns: bool
+
+
+# psycopg's text (named "%(p)s" parameters), every parameter with its default, those the
+# caller must give, the column types' bind processors by parameter, whether it returns rows.
+_PsycopgCompiled = tuple[str, dict[str, Any], frozenset[str], dict[str, Callable[[Any], Any]], bool]
+
+
+def _bound(
+    binds: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...],
+    given: dict[str, Any],
+    times: dict[tuple[Any, datetime, Any], Any],
+) -> tuple[Any, ...]:
+    # A plain loop: per row of a storm's batch, a generator costs twice as much.
+    values = []
+    for name, default, processor in binds:
+        value = given[name] if default is _NO_DEFAULT else given.get(name, default)
+        values.append(value if processor is None else _processed(processor, value, times))
+    return tuple(values)
+
+
+def _processed(
+    processor: Callable[[Any], Any], value: Any, times: dict[tuple[Any, datetime, Any], Any]
+) -> Any:
+    """The value as the column type binds it. A batch's rows share their times (the
+    batch's "now", a group's startsAt): each is converted once per statement. Equal
+    instants at other offsets are told apart (a plain DateTime keeps the wall time)."""
+    if value.__class__ is not datetime:
+        return processor(value)
+    key = (processor, value, value.utcoffset())
+    done = times.get(key, _NO_DEFAULT)
+    if done is _NO_DEFAULT:
+        done = times[key] = processor(value)
+    return done
+
+
+class Prepared:
+    """A Core statement run on the driver's own cursor: compiled by SQLAlchemy once, then
+    each execution only binds its parameters (with the column types' own bind processing).
+
+    SQLAlchemy's execute path costs 30-150 us a statement in Python (execution context,
+    events, result wrapping) against a few us for sqlite3's; an alert batch's statements
+    are most of its writer's time. On PostgreSQL rows go through psycopg's own cursor (see
+    `_run_psycopg`); a statement with an IN list through `connection.execute`. Rows come
+    back as plain tuples, unprocessed: meant for statements returning plain integer and
+    text columns.
+    """
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._compiled: _Compiled | None = None
+        self._many: dict[int, str] = {}
+        self._psycopg: _PsycopgCompiled | None = None
+        self._expands: bool | None = None
+
+    def run(
+        self, connection: Connection, params: list[dict[str, Any]] | dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """Execute with one parameter set, or several (INSERT); return the rows, if any."""
+        many = params if isinstance(params, list) else [params]
+        dialect = connection.dialect.name
+        if dialect == "postgresql" and many and not self._expanding(connection):
+            return self._run_psycopg(connection, many)
+        if dialect != "sqlite" or not many:
+            result = connection.execute(self.statement, params)
+            return [tuple(row) for row in result] if result.returns_rows else []
+        compiled = self._compiled or self._compile(connection)
+        times: dict[tuple[Any, datetime, Any], Any] = {}
+        rows = [_bound(compiled.binds, set_, times) for set_ in many]
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        sql = compiled.sql
+        try:
+            if compiled.expanding:
+                (one,) = many
+                sql, row = self._expanded(compiled, one, rows[0])
+                return driver.execute(sql, row).fetchall()
+            if not compiled.returns:
+                if len(rows) == 1:
+                    driver.execute(sql, rows[0])
+                else:
+                    driver.executemany(sql, rows)
+                return []
+            found: list[tuple[Any, ...]] = []
+            # The VALUES group repeated per row; what follows it (the ON CONFLICT clause's
+            # own values) once, after them.
+            width = compiled.width
+            per = max(1, (SQLITE_MAX_PARAMETERS - len(compiled.binds)) // max(1, width))
+            for start in range(0, len(rows), per):
+                chunk = rows[start : start + per]
+                sql = self._for_rows(compiled, len(chunk))
+                flat = [value for row in chunk for value in row[:width]]
+                flat += chunk[0][width:]
+                found += driver.execute(sql, flat).fetchall()
+            return found
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise exc.DBAPIError.instance(
+                sql, rows, error, connection.dialect.loaded_dbapi.Error, dialect=connection.dialect
+            ) from error
+
+    def _run_psycopg(
+        self, connection: Connection, many: list[dict[str, Any]]
+    ) -> list[tuple[Any, ...]]:
+        """Rows on psycopg's own cursor: one row by `execute`; several by one statement
+        text run once per row in one pipeline (`executemany`), each row's RETURNING rows
+        gathered in order.
+
+        SQLAlchemy sends several rows as one statement with a VALUES group per row: a new
+        text for every batch size, with more parameters than psycopg caches (50), so the
+        driver parses it anew each time and PostgreSQL never prepares it. Rows in the
+        caller's order; values through the column types' own bind processing.
+        """
+        compiled = self._psycopg or self._compile_psycopg(connection)
+        sql, defaults, required, processors, returns = compiled
+        times: dict[tuple[Any, datetime, Any], Any] = {}
+        rows = []
+        for given in many:
+            if not required <= given.keys():
+                raise KeyError(f"no value for {sorted(required - given.keys())}")
+            row = dict(defaults)
+            for name, value in given.items():
+                processor = processors.get(name)
+                row[name] = value if processor is None else _processed(processor, value, times)
+            rows.append(row)
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        dbapi_error = connection.dialect.loaded_dbapi.Error
+        try:
+            with driver.cursor() as cursor:
+                if len(rows) == 1:
+                    cursor.execute(sql, rows[0])
+                    return cursor.fetchall() if returns else []
+                cursor.executemany(sql, rows, returning=returns)
+                found: list[tuple[Any, ...]] = []
+                if returns:
+                    found += cursor.fetchall()
+                    while cursor.nextset():
+                        found += cursor.fetchall()
+                return found
+        except dbapi_error as error:
+            raise exc.DBAPIError.instance(
+                sql, rows, error, dbapi_error, dialect=connection.dialect
+            ) from error
+
+    def _expanding(self, connection: Connection) -> bool:
+        # An IN list's text changes with its length: left to SQLAlchemy, which renders it.
+        if self._expands is None:
+            statement: Any = self.statement
+            compiled: Any = statement.compile(dialect=connection.dialect)
+            self._expands = any(
+                getattr(bind, "expanding", False) for bind in compiled.binds.values()
+            )
+        return self._expands
+
+    def _compile_psycopg(self, connection: Connection) -> _PsycopgCompiled:
+        statement: Any = self.statement
+        compiled: Any = statement.compile(dialect=connection.dialect, for_executemany=True)
+        if compiled.escaped_bind_names:
+            raise ValueError("bind names that need escaping are not supported")
+        # Every parameter the text names, with the value the statement carries (literals).
+        defaults = compiled.construct_params(_check=False)
+        required = frozenset(
+            name for name, bind in compiled.binds.items() if bind.required and name in defaults
+        )
+        self._psycopg = (
+            compiled.string,
+            defaults,
+            required,
+            dict(compiled._bind_processors),
+            bool(compiled.returning) or bool(statement.is_select),
+        )
+        return self._psycopg
+
+    def _compile(self, connection: Connection) -> _Compiled:
+        # As for an executemany: SQLite's compiler then says which part of an INSERT's
+        # VALUES repeats for each row (its "insertmanyvalues" group).
+        statement: Any = self.statement
+        compiled: Any = statement.compile(dialect=connection.dialect, for_executemany=True)
+        processors = compiled._bind_processors
+        expanding = tuple(
+            name for name, bind in compiled.binds.items() if getattr(bind, "expanding", False)
+        )
+        binds = []
+        for name in compiled.positiontup:
+            bind = compiled.binds[name]
+            # A value the statement carries itself (a literal in `.values()`) has a default.
+            default = _NO_DEFAULT if bind.required else bind.effective_value
+            binds.append((name, default, processors.get(name)))
+        manyvalues = getattr(compiled, "_insertmanyvalues", None)
+        values = manyvalues.single_values_expr if manyvalues is not None else None
+        width = values.count("?") if values is not None else len(binds)
+        if values is not None:
+            # What follows the VALUES group is bound once per statement, not per row.
+            assert all(default is not _NO_DEFAULT for _, default, _ in binds[width:])
+            assert f"VALUES ({values})" in compiled.string
+        self._compiled = _Compiled(
+            sql=compiled.string,
+            binds=tuple(binds),
+            values=values,
+            width=width,
+            expanding=expanding,
+            returns=bool(compiled.returning) or bool(statement.is_select),
+        )
+        return self._compiled
+
+    def _for_rows(self, compiled: _Compiled, count: int) -> str:
+        if count == 1:
+            return compiled.sql
+        sql = self._many.get(count)
+        if sql is None:
+            assert compiled.values is not None, "several rows for a statement without VALUES"
+            group = f"({compiled.values})"
+            sql = compiled.sql.replace(f"VALUES {group}", "VALUES " + ", ".join([group] * count), 1)
+            self._many[count] = sql
+        return sql
+
+    @staticmethod
+    def _expanded(
+        compiled: _Compiled, params: dict[str, Any], row: tuple[Any, ...]
+    ) -> tuple[str, list[Any]]:
+        # An expanding IN: one "?" per value, the values in its place among the others.
+        sql = compiled.sql
+        flat: list[Any] = []
+        for (name, _, _), value in zip(compiled.binds, row, strict=True):
+            if name in compiled.expanding:
+                values = list(params[name])
+                if not values:
+                    raise ValueError(f"{name}: an empty IN list")
+                sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * len(values)), 1)
+                flat += values
+            else:
+                flat.append(value)
+        return sql, flat
