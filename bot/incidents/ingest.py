@@ -67,20 +67,22 @@ _OPEN_COLUMNS = (_INCIDENTS.c.id, _INCIDENTS.c.channel_id, _INCIDENTS.c.channel_
 _FIND_OPEN = select(*_OPEN_COLUMNS).where(
     _INCIDENTS.c.grouping_key == bindparam("p_key"), _INCIDENTS.c.status != "resolved"
 )
+
+
+def _find_open_many(keys_match: Any) -> Prepared:
+    return Prepared(
+        select(*_OPEN_COLUMNS, _INCIDENTS.c.grouping_key).where(
+            keys_match, _INCIDENTS.c.status != "resolved"
+        )
+    )
+
+
+# An IN list's text changes with its length; PostgreSQL takes the keys as one array, so its
+# lookup is one statement text (prepared once by the server).
 _FIND_OPEN_MANY = {
-    # An IN list's text changes with its length; PostgreSQL takes the keys as one array,
-    # so the lookup is one statement text (prepared once by the server).
-    "sqlite": Prepared(
-        select(*_OPEN_COLUMNS, _INCIDENTS.c.grouping_key).where(
-            _INCIDENTS.c.grouping_key.in_(bindparam("p_keys", expanding=True)),
-            _INCIDENTS.c.status != "resolved",
-        )
-    ),
-    "postgresql": Prepared(
-        select(*_OPEN_COLUMNS, _INCIDENTS.c.grouping_key).where(
-            _INCIDENTS.c.grouping_key == any_(bindparam("p_keys", type_=ARRAY(String))),
-            _INCIDENTS.c.status != "resolved",
-        )
+    "sqlite": _find_open_many(_INCIDENTS.c.grouping_key.in_(bindparam("p_keys", expanding=True))),
+    "postgresql": _find_open_many(
+        _INCIDENTS.c.grouping_key == any_(bindparam("p_keys", type_=ARRAY(String)))
     ),
 }
 
@@ -238,8 +240,8 @@ def _join_all(
     joining: list[tuple[int, _Open]],
     results: list[IngestResult | None],
 ) -> None:
-    """Store the alerts that join open incidents (on the session's `connection`, asked for
-    once: each asking costs the session's bookkeeping): one upsert statement per round."""
+    """Store the alerts that join open incidents, on the unit of work's `connection` (asked
+    for once: a session's costs its bookkeeping each time): one upsert per round."""
     now = domain.clock.now()
     entries: list[dict[str, Any]] = []  # timeline entries of new alerts, inserted together
     for batch in _rounds(alerts, joining):
