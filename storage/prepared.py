@@ -63,6 +63,18 @@ def _processed(
     return done
 
 
+def _wrapped(connection: Connection, error: Any, sql: str, rows: Any) -> exc.StatementError:
+    """The driver's error as SQLAlchemy's; a connection found dead is invalidated, as
+    SQLAlchemy's own execute does (the pool then checks the others before their next use)."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
+    if lost:
+        connection.invalidate(error)
+    return exc.DBAPIError.instance(
+        sql, rows, error, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+    )
+
+
 class Prepared:
     """A Core statement run on the driver's own cursor: compiled by SQLAlchemy once, then
     each execution only binds its parameters (with the column types' own bind processing).
@@ -123,9 +135,7 @@ class Prepared:
                 found += driver.execute(sql, flat).fetchall()
             return found
         except connection.dialect.loaded_dbapi.Error as error:
-            raise exc.DBAPIError.instance(
-                sql, rows, error, connection.dialect.loaded_dbapi.Error, dialect=connection.dialect
-            ) from error
+            raise _wrapped(connection, error, sql, rows) from error
 
     def _run_psycopg(
         self, connection: Connection, many: list[dict[str, Any]]
@@ -153,7 +163,6 @@ class Prepared:
             rows.append(row)
         driver = connection.connection.driver_connection
         assert driver is not None
-        dbapi_error = connection.dialect.loaded_dbapi.Error
         try:
             with driver.cursor() as cursor:
                 if len(rows) == 1:
@@ -166,10 +175,8 @@ class Prepared:
                     while cursor.nextset():
                         found += cursor.fetchall()
                 return found
-        except dbapi_error as error:
-            raise exc.DBAPIError.instance(
-                sql, rows, error, dbapi_error, dialect=connection.dialect
-            ) from error
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _wrapped(connection, error, sql, rows) from error
 
     def _expanding(self, connection: Connection) -> bool:
         # An IN list's text changes with its length: left to SQLAlchemy, which renders it.

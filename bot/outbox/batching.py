@@ -5,7 +5,8 @@ it stores, and only one can write at a time anyway. One writer thread takes what
 queued (up to a batch), hands them all to one call of the work function in one transaction
 (so it can also share lookups and statements across them), commits, and only then answers
 every request: the "202 after commit" promise holds for each of them. When the work fails,
-the batch is rolled back and each job runs again in a transaction of its own.
+the batch is rolled back and each job runs again in a transaction of its own; when it
+failed because its connection had died, the whole batch runs again once first.
 """
 
 from __future__ import annotations
@@ -110,27 +111,7 @@ class GroupCommit(Generic[Job, Result]):
     def _run(
         self, batch: list[tuple[Job, asyncio.AbstractEventLoop, asyncio.Future[Result]]]
     ) -> None:
-        outcomes: list[tuple[bool, Any]]
-        jobs = [job for job, _, _ in batch]
-        try:
-            # Optimistic: every job in one transaction, no savepoints. A savepoint per job
-            # costs two statements and a flush each; a job failing is rare (bad input is
-            # refused before it is queued), so that case pays instead.
-            with self.begin() as session:
-                try:
-                    results = self.work(session, jobs)
-                except Exception as error:
-                    raise _JobFailed(error) from None  # roll back, then run each on its own
-                outcomes = [(True, result) for result in results]
-                if len(outcomes) != len(jobs):
-                    raise AssertionError(f"{len(outcomes)} results for {len(jobs)} jobs")
-        except _JobFailed as failed:
-            if len(jobs) == 1:
-                outcomes = [(False, failed.error)]
-            else:
-                outcomes = [self._alone(job) for job in jobs]
-        except Exception as error:  # the commit failed: nothing of this batch is stored
-            outcomes = [(False, error)] * len(batch)
+        outcomes = self._outcomes([job for job, _, _ in batch])
         # One wake-up per event loop for the whole batch, not one per job.
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]]
         by_loop = {}
@@ -138,6 +119,39 @@ class GroupCommit(Generic[Job, Result]):
             by_loop.setdefault(loop, []).append((future, ok, value))
         for loop, settled in by_loop.items():
             loop.call_soon_threadsafe(_settle, settled)
+
+    def _outcomes(self, jobs: list[Job]) -> list[tuple[bool, Any]]:
+        try:
+            return self._together(jobs)
+        except _JobFailed as failed:
+            error = failed.error
+            if getattr(error, "connection_invalidated", False):
+                # Its connection had died (the database restarted): nothing of the batch
+                # was stored, and the pool hands out a live one now.
+                try:
+                    return self._together(jobs)
+                except _JobFailed as again:
+                    error = again.error
+                except Exception as at_commit:
+                    return [(False, at_commit)] * len(jobs)
+            if len(jobs) == 1:
+                return [(False, error)]
+            return [self._alone(job) for job in jobs]
+        except Exception as error:  # the commit failed: nothing of this batch is stored
+            return [(False, error)] * len(jobs)
+
+    def _together(self, jobs: list[Job]) -> list[tuple[bool, Any]]:
+        # Optimistic: every job in one transaction, no savepoints. A savepoint per job
+        # costs two statements and a flush each; a job failing is rare (bad input is
+        # refused before it is queued), so that case pays instead.
+        with self.begin() as session:
+            try:
+                results = self.work(session, jobs)
+            except Exception as error:
+                raise _JobFailed(error) from None  # roll back, then run each on its own
+            if len(results) != len(jobs):
+                raise AssertionError(f"{len(results)} results for {len(jobs)} jobs")
+        return [(True, result) for result in results]
 
     def _alone(self, job: Job) -> tuple[bool, Any]:
         try:
