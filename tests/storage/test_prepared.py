@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from storage.prepared import Prepared
-from storage.types import UTCDateTime
+from storage.types import JSONType, UTCDateTime
 
 HONG_KONG = timezone(timedelta(hours=8))
 NOW = datetime(2021, 3, 10, 9, 56, tzinfo=UTC)
@@ -35,6 +35,14 @@ stamps = Table(
     Column("id", Integer, primary_key=True),
     Column("at", UTCDateTime),
     Column("wall", DateTime),  # SQLite's DATETIME keeps the wall time it is given
+)
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("body", String, nullable=False),
+    Column("data", JSONType),
 )
 counters = Table(
     "counters",
@@ -78,6 +86,38 @@ def test_rows_sharing_a_time_and_equal_instants_at_other_offsets_keep_their_own(
     if tables.dialect.name == "sqlite":
         wall = [row.wall.strftime("%H:%M") for row in stored]
         assert wall == ["09:56", "17:56", "10:01", "09:56"]
+
+
+def test_several_rows_keep_every_value_as_given(tables: Engine) -> None:
+    # On PostgreSQL several rows go as one JSON document: what JSON escapes or carries
+    # differently (quotes, backslashes, percent signs, emoji, offsets, nesting) comes back
+    # as given.
+    odd = 'quote " backslash \\ percent %(x)s %s newline\n tab\t emoji \U0001f525 CJK 交易'
+    given = [
+        {"id": 3, "at": NOW.astimezone(HONG_KONG), "body": odd, "data": {"labels": {"a": odd}}},
+        {"id": 1, "at": NOW + timedelta(microseconds=7), "body": "", "data": [1, 2.5, None]},
+        {"id": 2, "at": NOW, "body": "plain", "data": {"deep": [{"x": True}, "ü"]}},
+    ]
+    statement = (
+        insert(notes)
+        .values(
+            id=bindparam("p_id"),
+            at=bindparam("p_at", type_=UTCDateTime),
+            body=bindparam("p_body"),
+            data=bindparam("p_data", type_=JSONType),
+        )
+        .returning(notes.c.id)
+    )
+    rows = [{f"p_{key}": value for key, value in row.items()} for row in given]
+    with tables.begin() as connection:
+        returned = Prepared(statement).run(connection, rows)
+    assert sorted(row[0] for row in returned) == [1, 2, 3]
+    with tables.connect() as connection:
+        stored = connection.execute(select(notes).order_by(notes.c.id)).all()
+    by_id = {row["id"]: row for row in given}
+    for row in stored:
+        expected = by_id[row.id]
+        assert (row.at, row.body, row.data) == (expected["at"], expected["body"], expected["data"])
 
 
 def test_an_upsert_of_several_rows_returns_each_rows_outcome(tables: Engine) -> None:
