@@ -140,6 +140,46 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+def _document(
+    form: _Recordset,
+    many: list[dict[str, Any]],
+    defaults: dict[str, Any],
+    processors: dict[str, Callable[[Any], Any]],
+) -> str | None:
+    """Several rows as the recordset's JSON array, or None to run them one by one: a
+    value JSON cannot carry as the column would take it."""
+    # A batch's rows share their times: each converted and written out once.
+    done: dict[tuple[Any, Any, Any], Any] = {}
+    listed = []
+    for given in many:
+        values = {}
+        for name in form.names:
+            value = given[name] if name in given else defaults[name]
+            if name in form.json:
+                # The JSON column's own value (SQLAlchemy's processor only wraps it for
+                # psycopg); None is JSON's null to SQLAlchemy but SQL NULL here.
+                if value is None:
+                    return None
+            elif value.__class__ is datetime:
+                key = (name, value, value.utcoffset())
+                text = done.get(key)
+                if text is None:
+                    processor = processors.get(name)
+                    text = value if processor is None else processor(value)
+                    text = done[key] = text.isoformat() if isinstance(text, datetime) else text
+                value = text
+            else:
+                processor = processors.get(name)
+                if processor is not None:
+                    value = processor(value)
+            values[name] = value
+        listed.append(values)
+    try:
+        return json.dumps(listed, default=_jsonable, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
+
+
 class Prepared:
     """A Core statement run on the driver's own cursor: compiled by SQLAlchemy once, then
     each execution only binds its parameters (with the column types' own bind processing).
@@ -219,25 +259,30 @@ class Prepared:
         """
         compiled = self._psycopg or self._compile_psycopg(connection)
         sql, defaults, required, processors, returns = compiled
-        times: dict[tuple[Any, datetime, Any], Any] = {}
-        rows = []
         for given in many:
             if not required <= given.keys():
                 raise KeyError(f"no value for {sorted(required - given.keys())}")
-            row = dict(defaults)
-            for name, value in given.items():
-                processor = processors.get(name)
-                row[name] = value if processor is None else _processed(processor, value, times)
-            rows.append(row)
         driver = connection.connection.driver_connection
         assert driver is not None
-        document = self._document(many, rows) if len(rows) > 1 else None
+        form = self._rows_form
+        document = None
+        if form is not None and len(many) > 1:
+            document = _document(form, many, defaults, processors)
+        times: dict[tuple[Any, datetime, Any], Any] = {}
+        rows: list[dict[str, Any]] = []
+        if document is None:
+            for given in many:
+                row = dict(defaults)
+                for name, value in given.items():
+                    processor = processors.get(name)
+                    row[name] = value if processor is None else _processed(processor, value, times)
+                rows.append(row)
         try:
             with driver.cursor() as cursor:
                 if document is not None:
-                    assert self._rows_form is not None
-                    once = {name: defaults[name] for name in self._rows_form.once}
-                    cursor.execute(self._rows_form.sql, {**once, _ROWS: document})
+                    assert form is not None
+                    once = {name: defaults[name] for name in form.once}
+                    cursor.execute(form.sql, {**once, _ROWS: document})
                     return cursor.fetchall() if returns else []
                 if len(rows) == 1:
                     cursor.execute(sql, rows[0])
@@ -251,31 +296,6 @@ class Prepared:
                 return found
         except connection.dialect.loaded_dbapi.Error as error:
             raise _wrapped(connection, error, sql, rows) from error
-
-    def _document(self, many: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str | None:
-        """Several rows as the recordset's JSON array, or None to run them one by one: no
-        recordset form, or a value JSON cannot carry as the column would take it."""
-        form = self._rows_form
-        if form is None:
-            return None
-        listed = []
-        for given, row in zip(many, rows, strict=True):
-            values = {}
-            for name in form.names:
-                if name in form.json:
-                    # The JSON column's own value (SQLAlchemy's processor only wraps it for
-                    # psycopg); None is JSON's null to SQLAlchemy but SQL NULL here.
-                    value = given.get(name, row[name])
-                    if value is None:
-                        return None
-                else:
-                    value = row[name]
-                values[name] = value
-            listed.append(values)
-        try:
-            return json.dumps(listed, default=_jsonable, allow_nan=False, separators=(",", ":"))
-        except (TypeError, ValueError):
-            return None
 
     def _expanding(self, connection: Connection) -> bool:
         # An IN list's text changes with its length: left to SQLAlchemy, which renders it.

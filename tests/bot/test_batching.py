@@ -85,3 +85,33 @@ async def test_work_that_gives_way_waits_while_asked_and_never_past_its_limit(se
     assert await group.submit("after-limit") == "after-limit"
     assert 0.3 <= time.monotonic() - started < 30
     assert _stored(sessions) == {"after-quiet", "after-limit"}
+
+
+async def test_a_batch_waits_for_company_only_after_one_had_some(sessions) -> None:
+    sizes: list[int] = []
+
+    def store(session, delivery_ids: list[str]) -> list[str]:
+        sizes.append(len(delivery_ids))
+        return _store(session, delivery_ids)
+
+    group = GroupCommit(sessions, store, company_linger=0.3)
+
+    async def one_by_one(prefix: str) -> list[str]:
+        sent = []
+        for n in range(3):
+            sent.append(asyncio.create_task(group.submit(f"{prefix}{n}")))
+            await asyncio.sleep(0.03)
+        return list(await asyncio.gather(*sent))
+
+    # Requests coming one at a time are never held up for company that is not coming.
+    assert await one_by_one("lone") == ["lone0", "lone1", "lone2"]
+    assert sizes == [1, 1, 1]
+    sizes.clear()
+    together = [f"storm{n}" for n in range(4)]
+    assert await asyncio.gather(*(group.submit(name) for name in together)) == together
+    assert max(sizes) > 1
+    sizes.clear()
+    # Right after a batch had company, the next waits for the requests on their way.
+    assert await one_by_one("more") == ["more0", "more1", "more2"]
+    assert sizes == [3]
+    assert _stored(sessions) >= {"lone0", "storm3", "more2"}
