@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -82,7 +83,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # of failing with "database is locked" mid-transaction. On sqlite3's own
             # connection: SQLAlchemy's execute path costs ten times the statement, and every
             # transaction (each batch of an alert storm) begins here.
-            connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
+            driver_of(connection.connection).execute("BEGIN IMMEDIATE")
         except dialect.loaded_dbapi.Error as error:
             _release(connection.connection.dbapi_connection)
             raise exc.DBAPIError.instance(
@@ -120,6 +121,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+_died_at: weakref.WeakKeyDictionary[Engine, dict[str, float]] = weakref.WeakKeyDictionary()
+
+
+def found_dead(engine: Engine) -> None:
+    """A connection of `engine` was found dead outside its pool (a kept one): the pooled
+    ones are pinged before their next use, as when the pool invalidates one itself."""
+    state = _died_at.get(engine)
+    if state is not None:
+        state["died_at"] = time.monotonic()
+
+
 def ping_when_idle(engine: Engine) -> None:
     """Ping a connection taken from the pool when it sat idle for PING_IDLE_AFTER seconds,
     or was put back before a connection of the pool was last found dead; replace it if the
@@ -132,7 +144,7 @@ def ping_when_idle(engine: Engine) -> None:
     alert writer runs its batch again on a fresh one (`GroupCommit`).
     """
     dialect = engine.dialect
-    state = {"died_at": 0.0}
+    state = _died_at[engine] = {"died_at": 0.0}
 
     @event.listens_for(engine, "checkin")
     def _checked_in(dbapi_connection: Any, record: Any) -> None:
@@ -154,6 +166,12 @@ def ping_when_idle(engine: Engine) -> None:
             dialect.do_ping(dbapi_connection)
         except dialect.loaded_dbapi.Error as error:
             raise exc.DisconnectionError(f"connection found dead: {error}") from error
+
+
+def driver_of(pooled: Any) -> Any:
+    """The driver's own connection behind a pooled one, detached from its pool or not (a
+    detached one no longer names it as `driver_connection`; neither driver is wrapped)."""
+    return pooled.driver_connection or pooled.dbapi_connection
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -14,6 +14,8 @@ from sqlalchemy import JSON, exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Executable
 
+from storage.db import driver_of, found_dead
+
 # SQLite's limit on a statement's parameters (3.32 and later), as SQLAlchemy's own
 # many-row INSERT batches by.
 SQLITE_MAX_PARAMETERS = 32766
@@ -96,6 +98,7 @@ def _wrapped(connection: Connection, error: Any, sql: str, rows: Any) -> exc.Sta
     lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
     if lost:
         connection.invalidate(error)
+        found_dead(connection.engine)
     return exc.DBAPIError.instance(
         sql, rows, error, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
     )
@@ -214,8 +217,7 @@ class Prepared:
         compiled = self._compiled or self._compile(connection)
         times: dict[tuple[Any, datetime, Any], Any] = {}
         rows = [_bound(compiled.binds, set_, times) for set_ in many]
-        driver = connection.connection.driver_connection
-        assert driver is not None
+        driver = driver_of(connection.connection)
         sql = compiled.sql
         try:
             if compiled.expanding:
@@ -262,8 +264,7 @@ class Prepared:
         for given in many:
             if not required <= given.keys():
                 raise KeyError(f"no value for {sorted(required - given.keys())}")
-        driver = connection.connection.driver_connection
-        assert driver is not None
+        driver = driver_of(connection.connection)
         form = self._rows_form
         document = None
         if form is not None and len(many) > 1:

@@ -46,6 +46,8 @@ class GroupCommit(Generic[Job, Result]):
     `give_way_for` seconds (work that may yield to a busier caller).
     `begin`, when given, opens each transaction instead of a session of `sessions` (and
     is what `work` receives; see `storage.unit_of_work.connected_unit_of_work`).
+    `on_stop` is called on the writer thread when it stops, idle (what it kept, it gives
+    back).
     """
 
     def __init__(
@@ -59,11 +61,13 @@ class GroupCommit(Generic[Job, Result]):
         give_way: Callable[[], bool] | None = None,
         give_way_for: float = 0.0,
         begin: Callable[[], AbstractContextManager[Any]] | None = None,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.work = work
         # What a transaction hands the work: a session by default.
         self.begin = begin or (lambda: transaction(sessions))
+        self.on_stop = on_stop
         self.max_batch = max_batch
         self.linger = linger
         self.company_linger = company_linger
@@ -119,9 +123,13 @@ class GroupCommit(Generic[Job, Result]):
         return batch
 
     def _writer(self) -> None:
-        while (batch := self._take()) is not None:
-            if batch:
-                self._run(batch)
+        try:
+            while (batch := self._take()) is not None:
+                if batch:
+                    self._run(batch)
+        finally:
+            if self.on_stop is not None:
+                self.on_stop()
 
     def _run(
         self, batch: list[tuple[Job, asyncio.AbstractEventLoop, asyncio.Future[Result]]]

@@ -31,7 +31,7 @@ from bot.web.body import read_body
 from bot.web.errors import ErrorBody, JSONErrorRoute, WebError, database_response
 from bot.web.sns import SOURCE as SNS_SOURCE
 from bot.web.sns import SnsGate
-from storage.unit_of_work import UnitOfWork, connected_unit_of_work
+from storage.unit_of_work import KeptConnection, UnitOfWork, connected_unit_of_work
 
 log = logging.getLogger(__name__)
 PARSE_INLINE = 64 * 1024  # bytes: smaller bodies parse faster than a hop to a thread
@@ -97,11 +97,14 @@ class AlertIngestor:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        # The writer keeps its connection while alerts keep coming (see `KeptConnection`).
+        connection = KeptConnection(runtime.engine)
         self.batches: GroupCommit[Notification, Ingested] = GroupCommit(
             runtime.sessions,
             self._ingest,
-            begin=lambda: connected_unit_of_work(runtime.engine, runtime.sessions),
+            begin=lambda: connected_unit_of_work(connection, runtime.sessions),
             company_linger=COMPANY_LINGER,
+            on_stop=connection.release,
         )
 
     async def __call__(

@@ -4,6 +4,7 @@ after the pool found one dead; a batch whose connection had died is stored on a 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,11 +25,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
+import bot.outbox.batching
 import storage.db
 from bot.outbox.batching import GroupCommit
 from storage.db import make_engine, make_sessionmaker
 from storage.prepared import Prepared
-from storage.unit_of_work import UnitOfWork, connected_unit_of_work
+from storage.unit_of_work import KeptConnection, UnitOfWork, connected_unit_of_work
 
 pytestmark = pytest.mark.postgres
 
@@ -116,8 +118,9 @@ def keys(engine: Engine) -> Iterator[Table]:
     table.drop(engine)
 
 
+@pytest.mark.parametrize("kept", [False, True], ids=["pooled", "kept"])
 async def test_a_batch_whose_connection_died_is_stored_once_on_a_fresh_one(
-    engine: Engine, server: Engine, keys: Table, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, server: Engine, keys: Table, monkeypatch: pytest.MonkeyPatch, kept: bool
 ) -> None:
     monkeypatch.setattr(storage.db, "PING_IDLE_AFTER", 60.0)
     sessions = make_sessionmaker(engine)
@@ -129,7 +132,8 @@ async def test_a_batch_whose_connection_died_is_stored_once_on_a_fresh_one(
         used.append(_pid(connection))
         return [row[0] for row in store.run(connection, [{"key": job} for job in jobs])]
 
-    group = GroupCommit(sessions, work, begin=lambda: connected_unit_of_work(engine, sessions))
+    source = KeptConnection(engine) if kept else engine
+    group = GroupCommit(sessions, work, begin=lambda: connected_unit_of_work(source, sessions))
     assert await group.submit("before") == "before"
     _terminate(server, used[-1])
     assert await group.submit("after") == "after"  # not a database error: run again
@@ -137,4 +141,72 @@ async def test_a_batch_whose_connection_died_is_stored_once_on_a_fresh_one(
         stored = connection.execute(select(keys.c.key).order_by(keys.c.id)).scalars().all()
     assert stored == ["before", "after"]
     assert used[1] == used[0] and used[2] != used[0]  # tried on the dead one, then a new one
-    assert asyncio.get_running_loop()  # answered on the caller's loop
+
+
+def _gone(server: Engine, pid: int) -> bool:
+    """Whether that backend has ended (given a few seconds to)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with server.connect() as admin:
+            alive = admin.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid}
+            ).scalar_one()
+        if not alive:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_kept_connection_serves_a_threads_transactions_outside_the_pool(
+    engine: Engine, server: Engine, keys: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage.db, "PING_IDLE_AFTER", 60.0)
+    sessions = make_sessionmaker(engine)
+    kept = KeptConnection(engine)
+    pids = []
+    for key in ("a", "b"):
+        with connected_unit_of_work(kept, sessions) as uow:
+            connection = uow.connection()
+            connection.execute(insert(keys).values(key=key))
+            pids.append(_pid(connection))
+        assert engine.pool.checkedout() == 0  # not the pool's: a test's teardown counts it
+    assert pids[0] == pids[1]
+    # Idle past the limit: given back, and the next transaction takes another.
+    monkeypatch.setattr(storage.db, "PING_IDLE_AFTER", 0.0)
+    with connected_unit_of_work(kept, sessions) as uow:
+        pids.append(_pid(uow.connection()))
+    assert pids[2] != pids[0] and _gone(server, pids[0])
+    kept.release()
+    assert _gone(server, pids[2])
+    with engine.connect() as connection:
+        assert connection.execute(select(keys.c.key).order_by(keys.c.id)).scalars().all() == [
+            "a",
+            "b",
+        ]
+
+
+async def test_the_writer_gives_its_kept_connection_back_when_it_stops(
+    engine: Engine, server: Engine, keys: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage.db, "PING_IDLE_AFTER", 60.0)
+    monkeypatch.setattr(bot.outbox.batching, "IDLE_SECONDS", 0.05)
+    sessions = make_sessionmaker(engine)
+    kept = KeptConnection(engine)
+    used: list[int] = []
+
+    def work(uow: UnitOfWork, jobs: list[str]) -> list[str]:
+        used.append(_pid(uow.connection()))
+        return jobs
+
+    stopped: list[str] = []
+
+    def stop() -> None:
+        stopped.append(threading.current_thread().name)
+        kept.release()
+
+    group = GroupCommit(
+        sessions, work, begin=lambda: connected_unit_of_work(kept, sessions), on_stop=stop
+    )
+    assert await group.submit("one") == "one"
+    assert await asyncio.to_thread(_gone, server, used[0])  # once the writer is idle
+    assert stopped == ["group-commit"]  # released by the thread that kept it
