@@ -104,9 +104,9 @@ class GroupCommit(Generic[Job, Result]):
         if self.linger:
             time.sleep(self.linger)
         elif self.company_linger and time.monotonic() - self._company_at < COMPANY_MEMORY:
-            # A small batch costs its transaction's fixed part per job (a third of a
-            # storm's writer CPU at batches of two); a few ms more gathers most of a storm's
-            # next requests, which arrive while the event loop has the GIL.
+            # A small batch pays its transaction's fixed part per job; a few ms more
+            # gathers the storm's next requests, which arrive while the event loop has
+            # the GIL.
             time.sleep(self.company_linger)
         if self.give_way is not None:
             until = time.monotonic() + self.give_way_for
