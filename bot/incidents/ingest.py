@@ -14,10 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, insert, select
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -30,14 +27,13 @@ from bot.incidents.alert_identity import (
     opening_severity,
     opening_title,
 )
+from bot.incidents.alert_statements import ALERT_EVENT, FIND_OPEN, FIND_OPEN_MANY, UPSERT
 from bot.incidents.alerts import NormalizedAlert
 from bot.incidents.context import Domain
 from bot.incidents.opening import open_incident
 from bot.incidents.records import Outcome, Recorder
 from playbooks import Playbook
-from storage.models import Alert, Incident, TimelineEvent
-from storage.prepared import Prepared
-from storage.types import JSONType, UTCDateTime
+from storage.models import Alert, Incident
 from storage.unit_of_work import UnitOfWork
 
 
@@ -59,88 +55,6 @@ class _Open(NamedTuple):
     channel_name: str | None
 
 
-_INCIDENTS = Incident.__table__  # type: ignore[attr-defined]  # SQLModel's stubs omit it
-_ALERTS = Alert.__table__  # type: ignore[attr-defined]
-_EVENTS = TimelineEvent.__table__  # type: ignore[attr-defined]
-_OPEN_COLUMNS = (_INCIDENTS.c.id, _INCIDENTS.c.channel_id, _INCIDENTS.c.channel_name)
-
-_FIND_OPEN = select(*_OPEN_COLUMNS).where(
-    _INCIDENTS.c.grouping_key == bindparam("p_key"), _INCIDENTS.c.status != "resolved"
-)
-
-
-def _find_open_many(keys_match: Any) -> Prepared:
-    return Prepared(
-        select(*_OPEN_COLUMNS, _INCIDENTS.c.grouping_key).where(
-            keys_match, _INCIDENTS.c.status != "resolved"
-        )
-    )
-
-
-# An IN list's text changes with its length; PostgreSQL takes the keys as one JSON array,
-# so its lookup is one statement text (prepared once by the server). JSON rather than an
-# array parameter: psycopg dumps a list as an array in Python, at about a batch's round
-# trip of CPU, where the JSON encoder is C.
-_FIND_OPEN_MANY = {
-    "sqlite": _find_open_many(_INCIDENTS.c.grouping_key.in_(bindparam("p_keys", expanding=True))),
-    "postgresql": _find_open_many(
-        _INCIDENTS.c.grouping_key.in_(
-            select(func.jsonb_array_elements_text(bindparam("p_keys", type_=JSONB)))
-        )
-    ),
-}
-
-
-def _upsert_alert(insert: Any) -> Any:
-    # New: inserted with seen_count 1. Same status again: seen_count + 1 (so > 1 comes
-    # back). Status changed: the WHERE stops the update and no row comes back.
-    statement = insert(_ALERTS).values(
-        incident_id=bindparam("p_incident_id"),
-        source=bindparam("p_source"),
-        fingerprint=bindparam("p_fingerprint"),
-        title=bindparam("p_title"),
-        name=bindparam("p_name"),
-        status=bindparam("p_status"),
-        labels=bindparam("p_labels", type_=JSONType),
-        annotations=bindparam("p_annotations", type_=JSONType),
-        starts_at=bindparam("p_starts_at", type_=UTCDateTime),
-        ends_at=bindparam("p_ends_at", type_=UTCDateTime),
-        url=bindparam("p_url"),
-        first_seen_at=bindparam("p_now", type_=UTCDateTime),
-        last_seen_at=bindparam("p_now", type_=UTCDateTime),
-        seen_count=1,
-    )
-    return statement.on_conflict_do_update(
-        index_elements=["incident_id", "source", "fingerprint"],
-        set_={
-            "seen_count": _ALERTS.c.seen_count + 1,
-            "last_seen_at": statement.excluded.last_seen_at,
-        },
-        where=_ALERTS.c.status == statement.excluded.status,
-    ).returning(
-        _ALERTS.c.incident_id, _ALERTS.c.source, _ALERTS.c.fingerprint, _ALERTS.c.seen_count
-    )
-
-
-_UPSERT = {
-    "sqlite": Prepared(_upsert_alert(sqlite_insert)),
-    "postgresql": Prepared(_upsert_alert(pg_insert)),
-}
-
-_ALERT_EVENT = Prepared(
-    insert(_EVENTS).values(
-        incident_id=bindparam("p_incident_id"),
-        occurred_at=bindparam("p_at", type_=UTCDateTime),
-        recorded_at=bindparam("p_now", type_=UTCDateTime),
-        kind="alert",
-        actor=None,
-        text=bindparam("p_text"),
-        data=bindparam("p_data", type_=JSONType),
-        source="alert",
-    )
-)
-
-
 def ingest_alerts(
     uow: UnitOfWork, domain: Domain, alerts: list[NormalizedAlert]
 ) -> list[IngestResult]:
@@ -155,7 +69,7 @@ def ingest_alerts(
     wanted = sorted(set(keys).union(former for former in formers if former))
     open_by_key = {
         key: _Open(incident_id, channel_id, channel_name)
-        for incident_id, channel_id, channel_name, key in _FIND_OPEN_MANY[
+        for incident_id, channel_id, channel_name, key in FIND_OPEN_MANY[
             connection.dialect.name
         ].run(connection, {"p_keys": wanted})
     }
@@ -249,7 +163,7 @@ def _join_all(
     now = domain.clock.now()
     entries: list[dict[str, Any]] = []  # timeline entries of new alerts, inserted together
     for batch in _rounds(alerts, joining):
-        rows = _UPSERT[connection.dialect.name].run(
+        rows = UPSERT[connection.dialect.name].run(
             connection, [_alert_params(incident.id, alerts[n], now) for n, incident in batch]
         )
         # Rows come back in no promised order: match them by the alert's identity.
@@ -310,7 +224,7 @@ def _open_for(
             )
             rec.close()
     except IntegrityError:
-        row = uow.connection().execute(_FIND_OPEN, {"p_key": key}).first()
+        row = uow.connection().execute(FIND_OPEN, {"p_key": key}).first()
         if row is None:
             raise
         return _Open(row.id, row.channel_id, row.channel_name)
@@ -329,7 +243,7 @@ def _id(rec: Recorder) -> int:
 def _store(session: Session, now: datetime, incident_id: int, alert: NormalizedAlert) -> None:
     """Store the alert that opened the incident, and its timeline entry."""
     connection = session.connection()
-    _UPSERT[connection.dialect.name].run(connection, [_alert_params(incident_id, alert, now)])
+    UPSERT[connection.dialect.name].run(connection, [_alert_params(incident_id, alert, now)])
     _insert_entries(connection, [_entry(incident_id, alert, now)])
 
 
@@ -363,7 +277,7 @@ def _entry(incident_id: int, alert: NormalizedAlert, now: datetime) -> dict[str,
 
 def _insert_entries(connection: Connection, entries: list[dict[str, Any]]) -> None:
     if entries:
-        _ALERT_EVENT.run(connection, entries)  # one executemany for all of them
+        ALERT_EVENT.run(connection, entries)  # one executemany for all of them
 
 
 def _status_changed(rec: Recorder, alert: NormalizedAlert) -> bool:
