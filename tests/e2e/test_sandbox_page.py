@@ -125,7 +125,9 @@ def test_the_reference_incident_from_the_page(service, browser_page) -> None:
     page.select_option("#user-switch", "alice")
     page.locator("#incident-list a", has_text="api-error-30030").click()
     card = page.locator("#messages article.message.pinned", has=page.locator(".bk-header"))
-    expect(card.locator(".bk-header")).to_contain_text("SEV1 · #1 API error 30030")
+    # The card comes through the outbox once the channel exists, paced by the sandbox's
+    # rate limits; under CI's two busy workers that once took over 20 s.
+    expect(card.locator(".bk-header")).to_contain_text("SEV1 · #1 API error 30030", timeout=45_000)
     card.get_by_role("button", name="Acknowledge").click()
     expect(card.locator(".bk-field", has_text="Stage")).to_contain_text("Emergency response")
 
