@@ -144,7 +144,8 @@ class Alert(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    # No index of its own: uq_alerts_identity leads with it (0023 dropped the second one).
+    incident_id: int = Field(foreign_key="incidents.id")
     source: str
     fingerprint: str
     title: str
