@@ -10,7 +10,6 @@ PostgreSQL in its own process) and the page comes back as one value in one row.
 from __future__ import annotations
 
 import threading
-import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -201,37 +200,3 @@ def _ordered_aggregates(connection: Connection) -> bool:
         return True
     version: tuple[int, ...] = connection.dialect.dbapi.sqlite_version_info  # type: ignore[union-attr]
     return version >= (3, 44)
-
-
-class RecentWrites:
-    """Whether transactions are running on an engine now or just ran, for reads that give
-    way to writes: while they keep coming (an alert storm's group commits), a long read can
-    wait its turn a little instead of taking the CPU and GIL their answers wait for. Reads
-    through the engine count too: on SQLite they hold the writers' lock."""
-
-    def __init__(self, engine: Engine) -> None:
-        # time.monotonic() of the last begin and end; a float's assignment is atomic under
-        # the GIL. Two transactions at once show as one: this is a hint, not a count.
-        self.began = self.ended = 0.0
-        event.listen(engine, "begin", self._begin)
-        event.listen(engine, "commit", self._end)
-        event.listen(engine, "rollback", self._end)
-
-    def _begin(self, _connection: Connection) -> None:
-        self.began = time.monotonic()
-
-    def _end(self, _connection: Connection) -> None:
-        self.ended = time.monotonic()
-
-    def within(self, seconds: float) -> bool:
-        """Whether a transaction is open (begun within the last STALE seconds) or ended
-        within the last `seconds`."""
-        now = time.monotonic()
-        if self.began > self.ended:
-            return now - self.began < STALE
-        return now - self.ended < seconds
-
-
-# Seconds after which a transaction seen beginning and not ending no longer counts (its end
-# was not seen, or it is one long job that should not hold every read back).
-STALE = 1.0

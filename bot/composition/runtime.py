@@ -13,6 +13,7 @@ from sqlmodel import Session
 from bot.composition.config import Settings
 from bot.incidents.clock import Clock, SystemClock
 from bot.incidents.context import Domain
+from bot.outbox.batching import Traffic
 from playbooks import bundled_dir, load_dir
 from storage.db import (
     is_sqlite,
@@ -42,6 +43,8 @@ class Runtime:
     # For single-statement writes on an answer's path (see `make_statement_engine`);
     # None: the main engine.
     statement_engine: Engine | None = None
+    # Alert notifications waiting on their commit: long reads give way while they come.
+    alert_traffic: Traffic = field(default_factory=Traffic)
 
     @property
     def statement_sessions(self) -> sessionmaker[Session]:

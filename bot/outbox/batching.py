@@ -33,6 +33,23 @@ GIVE_WAY_POLL = 0.01
 COMPANY_MEMORY = 0.5  # seconds after a batch with company during which batches linger
 
 
+class Traffic:
+    """Requests waiting on a lane's commits: whether some are now, or were answered within
+    the last `quiet` seconds. For work that gives way to them (a read, a carry-out); the
+    lane's own requests, not every transaction on the engine, since an idle service still
+    runs a few a second (the scheduler's job store, the outbox's polls)."""
+
+    def __init__(self) -> None:
+        # Changed on the event loop by `GroupCommit.submit`; a thread may read them (an int
+        # and a float: each read is atomic under the GIL).
+        self.waiting = 0
+        self.answered_at = -math.inf
+
+    def busy(self, quiet: float) -> bool:
+        """Whether a request is waiting now or one was answered within `quiet` seconds."""
+        return self.waiting > 0 or time.monotonic() - self.answered_at < quiet
+
+
 class GroupCommit(Generic[Job, Result]):
     """Run `work(session, jobs)` on queued jobs in shared transactions, in arrival order.
 
@@ -47,7 +64,7 @@ class GroupCommit(Generic[Job, Result]):
     `begin`, when given, opens each transaction instead of a session of `sessions` (and
     is what `work` receives; see `storage.unit_of_work.connected_unit_of_work`).
     `on_stop` is called on the writer thread when it stops, idle (what it kept, it gives
-    back).
+    back). `traffic`, when given, counts the requests waiting on this lane's commits.
     """
 
     def __init__(
@@ -62,12 +79,14 @@ class GroupCommit(Generic[Job, Result]):
         give_way_for: float = 0.0,
         begin: Callable[[], AbstractContextManager[Any]] | None = None,
         on_stop: Callable[[], None] | None = None,
+        traffic: Traffic | None = None,
     ) -> None:
         self.sessions = sessions
         self.work = work
         # What a transaction hands the work: a session by default.
         self.begin = begin or (lambda: transaction(sessions))
         self.on_stop = on_stop
+        self.traffic = traffic
         self.max_batch = max_batch
         self.linger = linger
         self.company_linger = company_linger
@@ -85,12 +104,26 @@ class GroupCommit(Generic[Job, Result]):
         """Queue a job; return its result once its transaction is committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()
+        traffic = self.traffic
+        if traffic is None:
+            self._put(job, loop, future)
+            return await future
+        traffic.waiting += 1  # before the writer can take it
+        try:
+            self._put(job, loop, future)
+            return await future
+        finally:
+            traffic.waiting -= 1
+            traffic.answered_at = time.monotonic()
+
+    def _put(
+        self, job: Job, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Result]
+    ) -> None:
         with self._lock:
             self._queue.put((job, loop, future))
             if not self._running:
                 self._running = True
                 threading.Thread(target=self._writer, name="group-commit", daemon=True).start()
-        return await future
 
     def _take(self) -> list[tuple[Job, asyncio.AbstractEventLoop, asyncio.Future[Result]]] | None:
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -24,7 +23,7 @@ from sqlmodel import Session
 from bot.composition.runtime import Runtime
 from bot.incidents.commands import Command
 from bot.incidents.untrusted import clean_text
-from bot.outbox.batching import GroupCommit
+from bot.outbox.batching import GroupCommit, Traffic
 from bot.slack.errors import PERMANENT_ERRORS, slack_error
 from bot.slack.people import Directory, UnknownPerson
 from bot.slack.replies import reply_text, said
@@ -73,13 +72,12 @@ class Intake:
         self.runtime = runtime
         self.client = client
         self.directory = Directory(client)
-        self._storing = 0
-        self._stored_at = float("-inf")
+        self._stores = Traffic()
         # Requests arriving together share the commit their ack waits for.
         # Storing a batch is one INSERT: on PostgreSQL it runs without a transaction around
         # it, which would cost two more round trips on the ack's path.
         self._store: GroupCommit[Inbound, Accepted] = GroupCommit(
-            runtime.statement_sessions, self._accept
+            runtime.statement_sessions, self._accept, traffic=self._stores
         )
         # Carried out after the ack: nobody waits on it, so batches may wait for company.
         self._run: GroupCommit[tuple[int, Request | None], Reply] = GroupCommit(
@@ -92,7 +90,7 @@ class Intake:
 
     def _busy(self) -> bool:
         """Whether requests are being stored (read from the carry-out's thread)."""
-        return self._storing > 0 or time.monotonic() - self._stored_at < QUIET
+        return self._stores.busy(QUIET)
 
     def _accept(self, session: Session, inbounds: list[Inbound]) -> list[Accepted]:
         with within(session) as uow:
@@ -107,12 +105,7 @@ class Intake:
 
         Raises SQLAlchemyError when the database cannot take it (answer with an error).
         """
-        self._storing += 1
-        try:
-            accepted = await self._store.submit(inbound)
-        finally:
-            self._storing -= 1
-            self._stored_at = time.monotonic()
+        accepted = await self._store.submit(inbound)
         return replace(inbound, id=accepted.id) if accepted.new else None
 
     async def carry_out(self, inbound: Inbound) -> None:

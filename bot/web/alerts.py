@@ -108,6 +108,7 @@ class AlertIngestor:
             begin=lambda: connected_unit_of_work(connection, runtime.sessions),
             company_linger=COMPANY_LINGER,
             on_stop=connection.release,
+            traffic=runtime.alert_traffic,
         )
 
     async def __call__(

@@ -65,7 +65,7 @@ from bot.web.postmortem_body import PostmortemSaved
 from bot.web.stats_out import stats
 from bot.web.timeline_out import rendered_timeline
 from storage.db import transaction
-from storage.reads import NotRendered, RecentWrites, read_connection
+from storage.reads import NotRendered, read_connection
 
 # Incident ids are INTEGER columns; a larger number can name no incident, and sending it
 # to the database fails (SQLite: overflow, PostgreSQL: out of range) instead of finding none.
@@ -73,10 +73,12 @@ MAX_ID = 2**31 - 1
 IncidentId = Annotated[int, Path(ge=1, le=MAX_ID, description="the incident's number")]
 # Timeline pages read at once (a page is up to 1,000 entries); more readers queue.
 TIMELINE_READERS = 1
-# Seconds: a page waits while a transaction is open or ended within WRITES_QUIET, polling
-# every GIVE_WAY_POLL, for at most GIVE_WAY_FOR. A storm's group commits come a batch every
-# 50-250 ms (its answers are the slower part), hence the window; a 50-page timeline then
-# takes 5 s more to read in the middle of a storm, and nothing more when writes are quiet.
+# Seconds: a page waits while alert notifications wait on their commit or one was answered
+# within WRITES_QUIET, polling every GIVE_WAY_POLL, for at most GIVE_WAY_FOR; a 50-page
+# timeline then takes 5 s more to read in the middle of a storm, and nothing more when
+# alerts are quiet. Not every transaction: an idle service runs a few a second (the
+# scheduler's job store, the outbox's polls), and with those counted one page in five
+# waited 0.1 s for nothing.
 WRITES_QUIET = 0.25
 GIVE_WAY_POLL = 0.01
 GIVE_WAY_FOR = 0.1
@@ -246,7 +248,7 @@ def build_api_router(runtime: Runtime) -> APIRouter:
             return incident_detail(session, incident_id)
 
     page_reads = anyio.Semaphore(TIMELINE_READERS)
-    writes = RecentWrites(runtime.engine)
+    alerts = runtime.alert_traffic
     timeline_documented = [
         Depends(_documented(name, text)) for name, text in TIMELINE_PARAMETERS.items()
     ]
@@ -263,12 +265,12 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         # One page read at a time (a worker thread each, off the event loop): two readers
         # paging a long timeline would otherwise take two turns on the GIL for each one
         # the alerts' answers get. A reader beyond it waits here, holding no thread, and is
-        # served next; none is refused. While writes keep coming (an alert storm), each
-        # page first gives way to them for a moment: the storm's answers wait for the CPU
-        # a page and its reader take, and a page waits at most GIVE_WAY_FOR.
+        # served next; none is refused. While alerts keep coming (a storm), each page first
+        # gives way to them for a moment: the storm's answers wait for the CPU a page and
+        # its reader take, and a page waits at most GIVE_WAY_FOR.
         async with page_reads:
             waited = 0.0
-            while waited < GIVE_WAY_FOR and writes.within(WRITES_QUIET):
+            while waited < GIVE_WAY_FOR and alerts.busy(WRITES_QUIET):
                 await anyio.sleep(GIVE_WAY_POLL)
                 waited += GIVE_WAY_POLL
             return await anyio.to_thread.run_sync(timeline_response, incident_id, query)

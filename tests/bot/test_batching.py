@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.outbox.batching import GroupCommit
+from bot.outbox.batching import GroupCommit, Traffic
 from storage.models import Delivery
 
 NOW = datetime(2021, 3, 10, 9, 56, tzinfo=UTC)
@@ -115,3 +115,20 @@ async def test_a_batch_waits_for_company_only_after_one_had_some(sessions) -> No
     assert await one_by_one("more") == ["more0", "more1", "more2"]
     assert sizes == [3]
     assert _stored(sessions) >= {"lone0", "storm3", "more2"}
+
+
+async def test_traffic_counts_requests_until_answered_refused_or_not(sessions) -> None:
+    traffic = Traffic()
+    waiting: list[int] = []
+
+    def store(session, delivery_ids: list[str]) -> list[str]:
+        waiting.append(traffic.waiting)  # read on the writer thread while they wait
+        return _store(session, delivery_ids)
+
+    group = GroupCommit(sessions, store, traffic=traffic)
+    assert not traffic.busy(60)  # nothing has come yet
+    results = await asyncio.gather(group.submit("one"), group.submit("bad"), return_exceptions=True)
+    assert results[0] == "one" and isinstance(results[1], ValueError)
+    assert waiting[0] >= 1  # the job being stored is counted while it waits
+    assert traffic.waiting == 0  # the refused one is not left counted
+    assert traffic.busy(60) and not traffic.busy(0)  # answered just now, and no longer waiting

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from storage.db import make_engine, make_sessionmaker, transaction
 from storage.migrate import upgrade
 from storage.models import Incident
-from storage.reads import RecentWrites, read_connection, timeline_page_json
+from storage.reads import read_connection, timeline_page_json
 
 AT = datetime(2021, 3, 10, 10, 0, tzinfo=UTC)
 
@@ -84,17 +84,3 @@ def test_an_in_memory_database_is_read_on_its_one_connection() -> None:
         assert titles(engine) == ["in memory"]
     finally:
         engine.dispose()
-
-
-def test_recent_writes_sees_a_transaction_open_and_just_ended(
-    engine: Engine, sessions: sessionmaker[Session]
-) -> None:
-    writes = RecentWrites(engine)
-    assert not writes.within(60)  # nothing yet
-
-    with transaction(sessions) as session:
-        opened(session, "written")
-        assert writes.within(0)  # open: whatever the window
-
-    assert writes.within(60)  # ended within the last minute
-    assert not writes.within(0)  # and not within no time at all

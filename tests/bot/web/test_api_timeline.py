@@ -4,18 +4,22 @@ anything it cannot take."""
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import insert, select
 
 from bot.incidents.commands import parse_command
 from bot.incidents.service import execute
+from bot.web import api
 from storage.db import transaction
 from storage.models import TimelineEvent
 from storage.unit_of_work import unit_of_work
-from tests.bot.web.conftest import Served
+from tests.bot.web.conftest import BEARER, Served
 
 START = datetime(2021, 3, 10, 10, 0, tzinfo=UTC)
 
@@ -182,3 +186,27 @@ def test_the_openapi_schema_documents_the_paging(web: Served) -> None:
     assert names == ["cursor", "limit", "last"]
     fields = document["components"]["schemas"]["Timeline"]["properties"]
     assert set(fields) == {"events", "next_cursor"}
+
+
+def test_a_page_gives_way_to_alerts_coming_in_and_to_nothing_else(
+    web: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While alerts keep coming (one answered within WRITES_QUIET) a page waits its turn, at
+    most GIVE_WAY_FOR; the service's own transactions, which an idle service runs a few a
+    second (the scheduler's job store, the outbox's polls), hold no page back."""
+    monkeypatch.setattr(api, "WRITES_QUIET", 60.0)
+    monkeypatch.setattr(api, "GIVE_WAY_FOR", 60.0)
+    incident_id = declared(web)
+    with transaction(web.runtime.sessions) as session:
+        session.execute(select(1))  # as the job store looks for due jobs
+    # Held back, it would answer a minute later: the client gives up after ten seconds.
+    quiet = httpx.get(
+        f"{web.base}/api/incidents/{incident_id}/timeline", headers=BEARER, timeout=10
+    )
+    assert quiet.status_code == 200 and quiet.json()["events"]
+
+    assert web.post("generic", json.dumps({"title": "Order gateway 5xx"})).status_code == 202
+    monkeypatch.setattr(api, "GIVE_WAY_FOR", 0.5)
+    started = time.monotonic()
+    busy = timeline(web, incident_id)
+    assert busy["events"] and time.monotonic() - started >= 0.5
