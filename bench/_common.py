@@ -85,10 +85,17 @@ Request = tuple[str, bytes, dict[str, str]]  # path, body, headers
 
 
 async def closed_loop(
-    url: str, requests: Iterable[Request], *, sent: int, connections: int, expected: int
+    url: str,
+    requests: Iterable[Request],
+    *,
+    sent: int,
+    connections: int,
+    expected: int,
+    on_start: Callable[[], object] | None = None,
 ) -> Load:
     """POST every request over `connections` concurrent connections, each sending its next
-    as soon as it has an answer; time each answer. Requests are built as they are sent."""
+    as soon as it has an answer; time each answer. Requests are built as they are sent.
+    `on_start` is called once the clients are connected, as the first request goes."""
     load = Load(sent=sent, expected=expected)
     queue = iter(requests)
 
@@ -111,6 +118,8 @@ async def closed_loop(
         # Connect every client before the clock starts.
         await asyncio.gather(*(client.get(url + "/healthz") for client in clients))
         settle_gc()
+        if on_start is not None:
+            on_start()
         began = time.perf_counter()
         await asyncio.gather(*(worker(client) for client in clients))
         load.seconds = time.perf_counter() - began

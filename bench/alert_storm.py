@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,11 +112,19 @@ def notification(number: int) -> bytes:
     return json.dumps(body).encode()
 
 
-async def storm(url: str, bodies: list[bytes], connections: int = CONNECTIONS) -> Load:
-    """POST every body over `connections` concurrent connections; time each answer."""
+async def storm(
+    url: str,
+    bodies: list[bytes],
+    connections: int = CONNECTIONS,
+    on_start: Callable[[], object] | None = None,
+) -> Load:
+    """POST every body over `connections` concurrent connections; time each answer.
+    `on_start` is called as the first one goes (the clients connected)."""
     headers = {**AUTH, "Content-Type": "application/json"}
     requests = ((ROUTE, body, headers) for body in bodies)
-    return await closed_loop(url, requests, sent=len(bodies), connections=connections, expected=202)
+    return await closed_loop(
+        url, requests, sent=len(bodies), connections=connections, expected=202, on_start=on_start
+    )
 
 
 def cpu_ticks(pid: int) -> int:
