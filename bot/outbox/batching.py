@@ -64,7 +64,8 @@ class GroupCommit(Generic[Job, Result]):
     `begin`, when given, opens each transaction instead of a session of `sessions` (and
     is what `work` receives; see `storage.unit_of_work.connected_unit_of_work`).
     `on_stop` is called on the writer thread when it stops, idle (what it kept, it gives
-    back). `traffic`, when given, counts the requests waiting on this lane's commits.
+    back). `traffic` counts the requests waiting on this lane's commits (one of its own
+    if not given).
     """
 
     def __init__(
@@ -86,7 +87,8 @@ class GroupCommit(Generic[Job, Result]):
         # What a transaction hands the work: a session by default.
         self.begin = begin or (lambda: transaction(sessions))
         self.on_stop = on_stop
-        self.traffic = traffic
+        # Counted whether or not anyone asks (two attribute updates a request).
+        self.traffic = traffic or Traffic()
         self.max_batch = max_batch
         self.linger = linger
         self.company_linger = company_linger
@@ -105,25 +107,17 @@ class GroupCommit(Generic[Job, Result]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()
         traffic = self.traffic
-        if traffic is None:
-            self._put(job, loop, future)
-            return await future
         traffic.waiting += 1  # before the writer can take it
         try:
-            self._put(job, loop, future)
+            with self._lock:
+                self._queue.put((job, loop, future))
+                if not self._running:
+                    self._running = True
+                    threading.Thread(target=self._writer, name="group-commit", daemon=True).start()
             return await future
         finally:
             traffic.waiting -= 1
             traffic.answered_at = time.monotonic()
-
-    def _put(
-        self, job: Job, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Result]
-    ) -> None:
-        with self._lock:
-            self._queue.put((job, loop, future))
-            if not self._running:
-                self._running = True
-                threading.Thread(target=self._writer, name="group-commit", daemon=True).start()
 
     def _take(self) -> list[tuple[Job, asyncio.AbstractEventLoop, asyncio.Future[Result]]] | None:
         try:

@@ -74,12 +74,12 @@ IncidentId = Annotated[int, Path(ge=1, le=MAX_ID, description="the incident's nu
 # Timeline pages read at once (a page is up to 1,000 entries); more readers queue.
 TIMELINE_READERS = 1
 # Seconds: a page waits while alert notifications wait on their commit or one was answered
-# within WRITES_QUIET, polling every GIVE_WAY_POLL, for at most GIVE_WAY_FOR; a 50-page
+# within ALERTS_QUIET, polling every GIVE_WAY_POLL, for at most GIVE_WAY_FOR; a 50-page
 # timeline then takes 5 s more to read in the middle of a storm, and nothing more when
 # alerts are quiet. Not every transaction: an idle service runs a few a second (the
 # scheduler's job store, the outbox's polls), and with those counted one page in five
 # waited 0.1 s for nothing.
-WRITES_QUIET = 0.25
+ALERTS_QUIET = 0.25
 GIVE_WAY_POLL = 0.01
 GIVE_WAY_FOR = 0.1
 
@@ -270,7 +270,7 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         # its reader take, and a page waits at most GIVE_WAY_FOR.
         async with page_reads:
             waited = 0.0
-            while waited < GIVE_WAY_FOR and alerts.busy(WRITES_QUIET):
+            while waited < GIVE_WAY_FOR and alerts.busy(ALERTS_QUIET):
                 await anyio.sleep(GIVE_WAY_POLL)
                 waited += GIVE_WAY_POLL
             return await anyio.to_thread.run_sync(timeline_response, incident_id, query)

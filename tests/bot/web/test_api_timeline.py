@@ -191,10 +191,10 @@ def test_the_openapi_schema_documents_the_paging(web: Served) -> None:
 def test_a_page_gives_way_to_alerts_coming_in_and_to_nothing_else(
     web: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """While alerts keep coming (one answered within WRITES_QUIET) a page waits its turn, at
+    """While alerts keep coming (one answered within ALERTS_QUIET) a page waits its turn, at
     most GIVE_WAY_FOR; the service's own transactions, which an idle service runs a few a
     second (the scheduler's job store, the outbox's polls), hold no page back."""
-    monkeypatch.setattr(api, "WRITES_QUIET", 60.0)
+    monkeypatch.setattr(api, "ALERTS_QUIET", 60.0)
     monkeypatch.setattr(api, "GIVE_WAY_FOR", 60.0)
     incident_id = declared(web)
     with transaction(web.runtime.sessions) as session:
