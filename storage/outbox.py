@@ -80,12 +80,32 @@ def claim(
     A chain starts at the oldest unfinished operation of its lane and stops before the
     first one that is not due (waiting for a retry) or not ours: nothing in a lane ever
     overtakes an earlier operation. `FOR UPDATE SKIP LOCKED` lets replicas claim disjoint
-    rows; a running row whose lease ran out is due again.
+    rows; a running row whose lease ran out is due again. Only lanes whose oldest open
+    operation is due are looked at: hundreds queued behind one held or waiting for a retry
+    must not fill the window and hide a new incident's lane.
     """
+    open_ = col(OutboxOp.state).in_(("pending", "running"))
+    oldest = (
+        select(func.min(col(OutboxOp.id)).label("id"))
+        .where(open_, col(OutboxOp.incident_id).is_not(None))
+        .group_by(col(OutboxOp.incident_id), col(OutboxOp.lane))
+        .subquery()
+    )
+    heads = session.execute(
+        select(col(OutboxOp.incident_id), col(OutboxOp.lane))
+        .join(oldest, col(OutboxOp.id) == oldest.c.id)
+        .where(col(OutboxOp.next_attempt_at) <= now)
+        .order_by(col(OutboxOp.id))
+        .limit(limit)
+    )
+    ready = {(incident_id, lane) for incident_id, lane in heads}
+    ready_incidents = sorted({incident_id for incident_id, _ in ready})
     query = (
         select(OutboxOp)
         .where(
-            col(OutboxOp.state).in_(("pending", "running")), col(OutboxOp.next_attempt_at) <= now
+            open_,
+            col(OutboxOp.next_attempt_at) <= now,
+            col(OutboxOp.incident_id).in_(ready_incidents) | col(OutboxOp.incident_id).is_(None),
         )
         .order_by(col(OutboxOp.id))
         .limit(limit * 10)
@@ -98,7 +118,7 @@ def claim(
     for op in due.values():
         if op.incident_id is None:
             claimed.append([op])  # no incident, no order to keep
-        else:
+        elif (op.incident_id, op.lane) in ready:
             lanes.setdefault((op.incident_id, op.lane), []).append(op)
     for (incident_id, lane), _ops in list(lanes.items())[:limit]:
         open_ids = session.scalars(
@@ -138,6 +158,28 @@ def release(*, session: Session, op_ids: list[int], now: datetime) -> None:
             update(OutboxOp)
             .where(col(OutboxOp.id).in_(op_ids), col(OutboxOp.state) == "running")
             .values(state="pending", next_attempt_at=now, claimed_by=None, updated_at=now)
+        )
+
+
+def interrupt(*, session: Session, op_ids: list[int], worker: str, now: datetime) -> None:
+    """Hand back operations `worker` stopped in the middle of (it is shutting down): due at
+    once, for anyone, and marked as resumed, since the far side may have done part of them.
+    Not a fault of theirs: a worker stopping says nothing of the operation."""
+    if op_ids:
+        session.execute(
+            update(OutboxOp)
+            .where(
+                col(OutboxOp.id).in_(op_ids),
+                col(OutboxOp.state) == "running",
+                col(OutboxOp.claimed_by) == worker,
+            )
+            .values(
+                state="pending",
+                next_attempt_at=now,
+                claimed_by=None,
+                last_error=f"interrupted: {worker} stopped",
+                updated_at=now,
+            )
         )
 
 

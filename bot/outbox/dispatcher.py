@@ -45,6 +45,7 @@ class Dispatcher:
         lease: timedelta = timedelta(seconds=15),
         poll_interval: float = 1.0,
         concurrency: int = 16,
+        grace: float = 5.0,
         on_failed: Callable[[str, str], None] | None = None,
     ) -> None:
         self.sessions = sessions
@@ -55,7 +56,14 @@ class Dispatcher:
         self.lease = lease
         self.poll_interval = poll_interval
         self.worker = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.concurrency = concurrency
+        # How long a stop waits for the chains under way before interrupting them.
+        self.grace = grace
         self._semaphore = asyncio.Semaphore(concurrency)
+        # Claims made so far, and whether the last found more due chains than room to run
+        # them: how a finishing chain knows that work may be waiting for it (see `_start`).
+        self._claims = 0
+        self._saturated = False
         # Ids of claimed operations not yet finished; their lease is renewed while held.
         self._held: set[int] = set()
         self._wake = asyncio.Event()
@@ -72,31 +80,71 @@ class Dispatcher:
             loop.call_soon_threadsafe(self._wake.set)
 
     def stop(self) -> None:
-        """Finish the current round and return from run_forever."""
+        """Claim nothing more; run_forever returns once the chains begun end (see `grace`)."""
         self._stopping = True
         self.wake()
 
     async def run_forever(self) -> None:
-        """Run rounds until stopped, waking on `wake()` or every poll interval."""
+        """Claim due chains on `wake()` or every poll interval, each run as its own task,
+        until stopped; then give the chains begun `grace` seconds to finish, and hand back
+        what they had not finished, to be resumed at once by whoever runs next.
+
+        Chains are not run in rounds: a chain waiting on a slow far side (a Retry-After of
+        a minute, a call timing out) holds up its own lane only, never another incident's
+        channel opening behind it.
+        """
         self._loop = asyncio.get_running_loop()
         heartbeat = asyncio.create_task(self._heartbeat(), name="outbox-lease-heartbeat")
+        running: dict[asyncio.Task[int], list[int]] = {}
         try:
             while not self._stopping:
-                # Cleared before the round, so a wake during the round starts the next at once.
+                # Cleared before claiming, so a wake while claiming claims again at once.
                 self._wake.clear()
-                try:
-                    busy = await self.run_once()
-                except Exception:
-                    log.exception("outbox round failed; retrying shortly")
-                    busy = 0
-                if busy:
-                    continue
+                room = self.concurrency - len(running)
+                chains: list[list[OutboxOp]] = []
+                if room > 0:
+                    try:
+                        chains = await asyncio.to_thread(self._claim, room)
+                    except Exception:
+                        log.exception("could not claim outbox operations; retrying shortly")
+                    self._claims += 1
+                    for chain in chains:
+                        self._start(chain, running)
+                self._saturated = len(chains) >= room
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            try:
+                if running:
+                    await asyncio.wait(running, timeout=self.grace)
+            finally:
+                unfinished = [op_id for ids in running.values() for op_id in ids]
+                for task in list(running):
+                    task.cancel()
+                heartbeat.cancel()
+                if unfinished:
+                    # Not through to_thread: this may run while the task is being cancelled.
+                    self._interrupt(unfinished)
+
+    def _start(self, chain: list[OutboxOp], running: dict[asyncio.Task[int], list[int]]) -> None:
+        """Run a claimed chain as a task of its own, held in `running` until it ends."""
+        ids = [op.id for op in chain if op.id is not None]
+        self._held.update(ids)
+        claimed_at = self._claims
+        task = asyncio.create_task(self._run_chain(chain), name="outbox-chain")
+        running[task] = ids
+
+        def ended(task: asyncio.Task[int]) -> None:
+            running.pop(task, None)
+            if not task.cancelled() and task.exception() is not None:
+                error = task.exception()
+                log.error("outbox chain failed; its lease runs out", exc_info=error)
+            # A claim made while the chain ran passed over its lane (held, so not due), and
+            # a full claim left lanes waiting for room: either way, claim again now.
+            if self._claims != claimed_at or self._saturated:
+                self._wake.set()
+
+        task.add_done_callback(ended)
 
     async def _heartbeat(self) -> None:
         """Keep the lease on held operations alive, three renewals per lease.
@@ -139,10 +187,14 @@ class Dispatcher:
                 return
         raise RuntimeError(f"outbox still busy after {max_rounds} rounds")
 
-    def _claim(self) -> list[list[OutboxOp]]:
+    def _claim(self, limit: int = 50) -> list[list[OutboxOp]]:
         with transaction(self.sessions) as session:
             return outbox.claim(
-                session=session, worker=self.worker, now=self.clock.now(), lease=self.lease
+                session=session,
+                worker=self.worker,
+                now=self.clock.now(),
+                lease=self.lease,
+                limit=limit,
             )
 
     async def _run_chain(self, chain: list[OutboxOp]) -> int:
@@ -341,6 +393,16 @@ class Dispatcher:
         await asyncio.to_thread(work)
         if self.on_failed is not None:
             self.on_failed(op.kind, cause)
+
+    def _interrupt(self, op_ids: list[int]) -> None:
+        """Hand back operations this worker stopped in the middle of, due at once."""
+        try:
+            with transaction(self.sessions) as session:
+                outbox.interrupt(
+                    session=session, op_ids=op_ids, worker=self.worker, now=self.clock.now()
+                )
+        except Exception:  # their lease runs out instead
+            log.exception("could not hand back the outbox operations under way")
 
     def _release(self, op_ids: list[int]) -> None:
         with transaction(self.sessions) as session:

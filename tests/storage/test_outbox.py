@@ -68,6 +68,22 @@ def test_a_failing_third_party_does_not_hold_up_slack(sessions) -> None:
     assert _claim(sessions, NOW + timedelta(seconds=1)) == [["message.post"]]
 
 
+def test_a_long_queue_behind_a_held_operation_does_not_hide_another_incidents_lane(
+    sessions,
+) -> None:
+    busy, quiet = stored_incident(sessions), stored_incident(sessions)
+    _enqueue(sessions, busy, ("channel.open", "main"))
+    assert _claim(sessions) == [["channel.open"]]  # held: Slack is making it wait
+    # Echoes pile up behind it, more than a claim's window of rows, before the other
+    # incident's first operation.
+    _enqueue(sessions, busy, *[("message.post", "main")] * 40)
+    _enqueue(sessions, quiet, ("channel.open", "main"))
+    with transaction(sessions) as session:
+        chains = outbox.claim(session=session, worker="w1", now=NOW, lease=LEASE, limit=2)
+        claimed = [(op.incident_id, op.kind) for chain in chains for op in chain]
+    assert claimed == [(quiet, "channel.open")]
+
+
 def test_concurrent_claims_take_disjoint_operations(sessions) -> None:
     incidents = [stored_incident(sessions) for _ in range(8)]
     for incident in incidents:

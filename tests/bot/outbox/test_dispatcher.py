@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -453,3 +454,116 @@ async def test_a_route_remark_is_told_once_with_its_timeline_entry(
     assert [(e.text, e.data["kind"]) for e in entries] == [
         ("Could not invite U0NOBODY (user_not_found)", "channel.invite")
     ]
+
+
+def declared(sessions: sessionmaker[Session], domain: Domain, title: str) -> int:
+    """Another declared incident, its own operations done."""
+    with unit_of_work(sessions) as uow:
+        outcome = execute(
+            uow, domain, parse_command(f"declare {title} sev3"), incident=None, actor="U0ALICE"
+        )
+        assert outcome.incident is not None and outcome.incident.id is not None
+    with transaction(sessions) as session:
+        session.execute(update(OutboxOp).where(OutboxOp.state == "pending").values(state="done"))
+    return outcome.incident.id
+
+
+async def test_a_chain_waiting_on_a_slow_far_side_holds_up_only_its_own_lane(
+    sessions: sessionmaker[Session], clock: SimulatedClock, domain: Domain, incident_id: int
+) -> None:
+    other = declared(sessions, domain, "Market data stale")
+    slow_begun, let_go = asyncio.Event(), asyncio.Event()
+    posted: asyncio.Queue[tuple[int | None, str]] = asyncio.Queue()
+
+    async def post(effect: PostMessage, _attempt: Attempt) -> dict[str, Any]:
+        if effect.text == "slow":
+            slow_begun.set()
+            await let_go.wait()  # Slack said Retry-After: 60, or the call hangs
+        posted.put_nowait((effect.incident_id, effect.text))
+        return {}
+
+    async def next_post() -> tuple[int | None, str]:
+        return await asyncio.wait_for(posted.get(), timeout=10)
+
+    # No polling to fall back on: only wakes (work written) and chains ending claim.
+    dispatcher = Dispatcher(sessions, {PostMessage: Route(post)}, clock=clock, poll_interval=60)
+    running = asyncio.create_task(dispatcher.run_forever())
+    enqueue(sessions, clock, incident_id, PostMessage(text="slow"))
+    dispatcher.wake()
+    await asyncio.wait_for(slow_begun.wait(), timeout=10)
+
+    enqueue(sessions, clock, other, PostMessage(text="channel opened"))
+    enqueue(sessions, clock, incident_id, PostMessage(text="after the slow one"))
+    dispatcher.wake()
+    # The other incident's message goes out while the slow one still waits, and nothing
+    # overtakes the slow one in its own lane.
+    assert await next_post() == (other, "channel opened")
+    let_go.set()
+    assert await next_post() == (incident_id, "slow")
+    assert await next_post() == (incident_id, "after the slow one")
+    dispatcher.stop()
+    await asyncio.wait_for(running, timeout=10)
+    assert posted.empty()
+
+
+async def test_stopping_lets_the_chains_begun_finish(
+    sessions: sessionmaker[Session], clock: SimulatedClock, incident_id: int
+) -> None:
+    begun, done = asyncio.Event(), []
+
+    async def post(effect: PostMessage, _attempt: Attempt) -> dict[str, Any]:
+        begun.set()
+        await asyncio.sleep(0.2)
+        done.append(effect.text)
+        return {}
+
+    dispatcher = Dispatcher(sessions, {PostMessage: Route(post)}, clock=clock, poll_interval=60)
+    running = asyncio.create_task(dispatcher.run_forever())
+    start = last_op_id(sessions)
+    enqueue(sessions, clock, incident_id, PostMessage(text="under way"))
+    dispatcher.wake()
+    await asyncio.wait_for(begun.wait(), timeout=10)
+    dispatcher.stop()
+    await asyncio.wait_for(running, timeout=10)
+    assert done == ["under way"]
+    assert [op.state for op in op_rows(sessions, incident_id, start)] == ["done"]
+
+
+async def test_a_chain_still_under_way_after_the_grace_is_handed_back_to_be_resumed(
+    sessions: sessionmaker[Session], clock: SimulatedClock, incident_id: int
+) -> None:
+    begun = asyncio.Event()
+
+    async def hangs(effect: PostMessage, _attempt: Attempt) -> dict[str, Any]:
+        begun.set()
+        await asyncio.Event().wait()  # the far side never answers
+        return {}
+
+    dispatcher = Dispatcher(
+        sessions, {PostMessage: Route(hangs)}, clock=clock, poll_interval=60, grace=0.1
+    )
+    running = asyncio.create_task(dispatcher.run_forever())
+    start = last_op_id(sessions)
+    enqueue(sessions, clock, incident_id, PostMessage(text="stuck"))
+    enqueue(sessions, clock, incident_id, PostMessage(text="behind it"))
+    dispatcher.wake()
+    await asyncio.wait_for(begun.wait(), timeout=10)
+    dispatcher.stop()
+    await asyncio.wait_for(running, timeout=5)
+
+    # Due now, for any worker, and resumed: Slack may have posted it before the stop.
+    stuck, behind = op_rows(sessions, incident_id, start)
+    assert (stuck.state, stuck.claimed_by, stuck.next_attempt_at) == ("pending", None, clock.now())
+    assert stuck.last_error == f"interrupted: {dispatcher.worker} stopped"
+    assert stuck.faults == 0
+    assert (behind.state, behind.claimed_by) == ("pending", None)
+    resumed: list[tuple[str, bool]] = []
+
+    async def post(effect: PostMessage, attempt: Attempt) -> dict[str, Any]:
+        resumed.append((effect.text, attempt.resumed))
+        return {}
+
+    await Dispatcher(sessions, {PostMessage: Route(post)}, clock=clock).drain()
+    assert resumed[0] == ("stuck", True)
+    assert [text for text, _ in resumed] == ["stuck", "behind it"]
+    assert [op.state for op in op_rows(sessions, incident_id, start)] == ["done", "done"]
