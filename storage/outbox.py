@@ -6,7 +6,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, func, select, update
+from sqlalchemy import CursorResult, bindparam, func, literal, select, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from storage.models import OutboxOp
@@ -80,33 +81,26 @@ def claim(
     A chain starts at the oldest unfinished operation of its lane and stops before the
     first one that is not due (waiting for a retry) or not ours: nothing in a lane ever
     overtakes an earlier operation. `FOR UPDATE SKIP LOCKED` lets replicas claim disjoint
-    rows; a running row whose lease ran out is due again. Only lanes whose oldest open
-    operation is due are looked at: hundreds queued behind one held or waiting for a retry
-    must not fill the window and hide a new incident's lane.
+    rows; a running row whose lease ran out is due again. Only operations with nothing
+    open and not due before them in their lane are read: hundreds queued behind one held
+    or waiting for a retry must not fill the window and hide a new incident's lane.
     """
     open_ = col(OutboxOp.state).in_(("pending", "running"))
-    oldest = (
-        select(func.min(col(OutboxOp.id)).label("id"))
-        .where(open_, col(OutboxOp.incident_id).is_not(None))
-        .group_by(col(OutboxOp.incident_id), col(OutboxOp.lane))
-        .subquery()
+    earlier = aliased(OutboxOp)
+    waiting_before = (
+        select(literal(1))
+        .where(
+            col(earlier.incident_id) == col(OutboxOp.incident_id),
+            col(earlier.lane) == col(OutboxOp.lane),
+            col(earlier.state).in_(("pending", "running")),
+            col(earlier.id) < col(OutboxOp.id),
+            col(earlier.next_attempt_at) > now,
+        )
+        .exists()
     )
-    heads = session.execute(
-        select(col(OutboxOp.incident_id), col(OutboxOp.lane))
-        .join(oldest, col(OutboxOp.id) == oldest.c.id)
-        .where(col(OutboxOp.next_attempt_at) <= now)
-        .order_by(col(OutboxOp.id))
-        .limit(limit)
-    )
-    ready = {(incident_id, lane) for incident_id, lane in heads}
-    ready_incidents = sorted({incident_id for incident_id, _ in ready})
     query = (
         select(OutboxOp)
-        .where(
-            open_,
-            col(OutboxOp.next_attempt_at) <= now,
-            col(OutboxOp.incident_id).in_(ready_incidents) | col(OutboxOp.incident_id).is_(None),
-        )
+        .where(open_, col(OutboxOp.next_attempt_at) <= now, ~waiting_before)
         .order_by(col(OutboxOp.id))
         .limit(limit * 10)
     )
@@ -118,7 +112,7 @@ def claim(
     for op in due.values():
         if op.incident_id is None:
             claimed.append([op])  # no incident, no order to keep
-        elif (op.incident_id, op.lane) in ready:
+        else:
             lanes.setdefault((op.incident_id, op.lane), []).append(op)
     for (incident_id, lane), _ops in list(lanes.items())[:limit]:
         open_ids = session.scalars(

@@ -29,6 +29,9 @@ from storage.models import OutboxOp
 
 log = logging.getLogger(__name__)
 
+# The least time between two claims while chains are running (see run_forever).
+CLAIM_GAP = 0.1  # seconds
+
 # A finished operation: id, incident, kind, what the far side answered, what to tell.
 Finished = tuple[int, int | None, str, dict[str, Any], tuple[Remark, ...]]
 
@@ -97,9 +100,16 @@ class Dispatcher:
         heartbeat = asyncio.create_task(self._heartbeat(), name="outbox-lease-heartbeat")
         running: dict[asyncio.Task[int], list[int]] = {}
         try:
+            claimed_at = -CLAIM_GAP
             while not self._stopping:
+                if running:
+                    # In a storm every commit wakes us and most claims would find only lanes
+                    # already held: while chains run, claims come no closer than CLAIM_GAP
+                    # (a new incident's first step waits that long at most).
+                    await asyncio.sleep(claimed_at + CLAIM_GAP - self._loop.time())
                 # Cleared before claiming, so a wake while claiming claims again at once.
                 self._wake.clear()
+                claimed_at = self._loop.time()
                 room = self.concurrency - len(running)
                 chains: list[list[OutboxOp]] = []
                 if room > 0:
