@@ -107,6 +107,8 @@ class Dispatcher:
                     # already held: while chains run, claims come no closer than CLAIM_GAP
                     # (a new incident's first step waits that long at most).
                     await asyncio.sleep(claimed_at + CLAIM_GAP - self._loop.time())
+                    if self._stopping:
+                        break
                 # Cleared before claiming, so a wake while claiming claims again at once.
                 self._wake.clear()
                 claimed_at = self._loop.time()
@@ -129,12 +131,14 @@ class Dispatcher:
                     await asyncio.wait(running, timeout=self.grace)
             finally:
                 unfinished = [op_id for ids in running.values() for op_id in ids]
-                for task in list(running):
+                tasks = [*running, heartbeat]
+                for task in tasks:
                     task.cancel()
-                heartbeat.cancel()
                 if unfinished:
                     # Not through to_thread: this may run while the task is being cancelled.
                     self._interrupt(unfinished)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.gather(*tasks, return_exceptions=True)
 
     def _start(self, chain: list[OutboxOp], running: dict[asyncio.Task[int], list[int]]) -> None:
         """Run a claimed chain as a task of its own, held in `running` until it ends."""
