@@ -1,4 +1,4 @@
-"""The outbox dispatcher: carries out committed operations in order per incident, with retries."""
+"""The outbox dispatcher: claims due chains, leases them, and runs each as its own task."""
 
 from __future__ import annotations
 
@@ -7,22 +7,15 @@ import contextlib
 import logging
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from bot.incidents.clock import Clock, SystemClock
-from bot.incidents.effect_codec import UnknownEffect, decode
-from bot.incidents.effects import Effect, PostNotice
-from bot.incidents.notices import DeliveryFailed, Notice
-from bot.outbox.batching import GroupCommit
-from bot.outbox.errors import GiveUp, RetryLater
-from bot.outbox.outcomes import storable, tell
-from bot.outbox.retries import UNREADABLE, Fail, Retry, judge, worn_out
-from bot.outbox.routes import Attempt, Remark, Route, Routes, Superseded, Together
+from bot.outbox.chains import ChainRunner
+from bot.outbox.routes import Routes
 from storage import outbox
 from storage.db import transaction
 from storage.models import OutboxOp
@@ -31,9 +24,6 @@ log = logging.getLogger(__name__)
 
 # The least time between two claims while chains are running (see run_forever).
 CLAIM_GAP = 0.1  # seconds
-
-# A finished operation: id, incident, kind, what the far side answered, what to tell.
-Finished = tuple[int, int | None, str, dict[str, Any], tuple[Remark, ...]]
 
 
 class Dispatcher:
@@ -52,10 +42,9 @@ class Dispatcher:
         on_failed: Callable[[str, str], None] | None = None,
     ) -> None:
         self.sessions = sessions
-        # Told (effect kind, REFUSED | UNREADABLE | FAULT) of each operation failed for good.
-        self.on_failed = on_failed
         self.routes = dict(routes)
         self.clock = clock or SystemClock()
+        self._chains = ChainRunner(sessions, self.routes, self.clock, on_failed)
         self.lease = lease
         self.poll_interval = poll_interval
         self.worker = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
@@ -72,12 +61,9 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
-        # Operations finishing together are marked done in one transaction: a burst of
-        # echoes costs a commit per batch, not per message.
-        self._finished: GroupCommit[Finished, None] = GroupCommit(sessions, self._complete)
 
     def wake(self) -> None:
-        """Start a round now; safe to call from any thread."""
+        """Claim now; safe to call from any thread."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._wake.set)
@@ -142,16 +128,15 @@ class Dispatcher:
 
     def _start(self, chain: list[OutboxOp], running: dict[asyncio.Task[int], list[int]]) -> None:
         """Run a claimed chain as a task of its own, held in `running` until it ends."""
-        ids = [op.id for op in chain if op.id is not None]
-        self._held.update(ids)
+        ids = self._hold(chain)
         claimed_at = self._claims
         task = asyncio.create_task(self._run_chain(chain), name="outbox-chain")
         running[task] = ids
 
         def ended(task: asyncio.Task[int]) -> None:
             running.pop(task, None)
-            if not task.cancelled() and task.exception() is not None:
-                error = task.exception()
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
                 log.error("outbox chain failed; its lease runs out", exc_info=error)
             # A claim made while the chain ran passed over its lane (held, so not due), and
             # a full claim left lanes waiting for room: either way, claim again now.
@@ -190,7 +175,8 @@ class Dispatcher:
         chains = await asyncio.to_thread(self._claim)
         if not chains:
             return 0
-        self._held.update(op.id for chain in chains for op in chain if op.id is not None)
+        for chain in chains:
+            self._hold(chain)
         counts = await asyncio.gather(*(self._run_chain(chain) for chain in chains))
         return sum(counts)
 
@@ -211,202 +197,18 @@ class Dispatcher:
                 limit=limit,
             )
 
+    def _hold(self, chain: list[OutboxOp]) -> list[int]:
+        """Mark a claimed chain's operations held (their lease renewed); return their ids."""
+        ids = [op.id for op in chain if op.id is not None]
+        self._held.update(ids)
+        return ids
+
     async def _run_chain(self, chain: list[OutboxOp]) -> int:
         try:
-            return await self._run_ops(chain)
+            async with self._semaphore:
+                return await self._chains.run(chain)
         finally:
             self._held.difference_update(op.id for op in chain)
-
-    async def _run_ops(self, chain: list[OutboxOp]) -> int:
-        async with self._semaphore:
-            effects = [_effect(op) for op in chain]
-            ran = index = 0
-            while index < len(chain):
-                op, effect = chain[index], effects[index]
-                route = self.routes.get(type(effect)) if isinstance(effect, Effect) else None
-                plan = None
-                if route is not None and route.coalesce is not None:
-                    following = [e if isinstance(e, Effect) else None for e in effects[index + 1 :]]
-                    plan = route.coalesce(effect, following)
-                if isinstance(plan, Superseded):
-                    await self._finish(op, plan.result)  # no call to make
-                    index += 1
-                    continue
-                size = min(plan.size, len(chain) - index) if isinstance(plan, Together) else 1
-                # A resumed operation goes alone: its route looks for what it did before.
-                size = next((n for n in range(size) if _resumed(chain[index + n])), size) or 1
-                if route is None or route.run_together is None or size <= 1:
-                    ok = await self._run(op, effect)
-                    size = 1
-                else:
-                    ok = await self._run_together(
-                        route, chain[index : index + size], effects[index : index + size]
-                    )
-                ran += size
-                if not ok:
-                    later = chain[index + 1 :]
-                    await asyncio.to_thread(self._release, [o.id for o in later if o.id])
-                    break
-                index += size
-            return ran
-
-    async def _run_together(
-        self, route: Route[Any], ops: list[OutboxOp], effects: list[Effect | UnknownEffect]
-    ) -> bool:
-        """Like `_run`, for several: done together, or retried (or failed) together."""
-        assert route.run_together is not None
-        attempts = [_attempt(op) for op in ops]
-        try:
-            results = await route.run_together(effects, attempts)
-        except RetryLater as error:
-            # The far side may still be carrying the batch out: each operation waits, then
-            # runs alone, as resumed, and finds what the batch did.
-            for op in ops:
-                verdict = judge(op, error)
-                assert isinstance(verdict, Retry)
-                await self._retry(op, verdict)
-            return False
-        except Exception:
-            # Whatever went wrong, the first one's own run sorts it out (retry, backoff,
-            # failing for good); the rest wait behind it, as their chain does. Each runs as
-            # resumed: a timeout says nothing of whether the far side did it.
-            return await self._run(ops[0], effects[0], resumed=True) and await self._run_rest(
-                ops[1:], effects[1:]
-            )
-        # Submitted together, so they are marked done in one transaction, not one each.
-        await asyncio.gather(
-            *(self._finish(op, result) for op, result in zip(ops, results, strict=True))
-        )
-        return True
-
-    async def _run_rest(self, ops: list[OutboxOp], effects: list[Effect | UnknownEffect]) -> bool:
-        for op, effect in zip(ops, effects, strict=True):
-            if not await self._run(op, effect, resumed=True):
-                return False
-        return True
-
-    async def _run(
-        self, op: OutboxOp, effect: Effect | UnknownEffect, *, resumed: bool = False
-    ) -> bool:
-        """Carry out one operation; False when it must be retried (its chain waits)."""
-        if isinstance(effect, UnknownEffect):
-            await self._fail(op, Fail(str(effect), UNREADABLE))
-            return True
-        route = self.routes.get(type(effect))
-        if route is None:
-            await self._fail(op, Fail(f"no handler for {op.kind}", UNREADABLE))
-            return True
-        worn = worn_out(op)  # its last tries never reported back
-        if worn is not None:
-            await self._fail(op, worn)
-            return True
-        try:
-            result = await route.run(effect, _attempt(op, resumed=resumed))
-        except Exception as error:
-            verdict = judge(op, error)
-            if isinstance(verdict, Retry):
-                await self._retry(op, verdict)
-                return False
-            refused = isinstance(error, GiveUp)
-            notice = self._refusal(route, effect, verdict.error) if refused else None
-            await self._fail(op, verdict, notice=notice)
-            return True
-        await self._finish(op, result or {}, self._remarks(route, effect, result or {}))
-        return True
-
-    def _remarks(self, route: Route[Any], effect: Effect, result: dict[str, Any]) -> list[Remark]:
-        if route.remarks is None:
-            return []
-        try:
-            return list(route.remarks(effect, result))
-        except Exception:  # what to tell must never undo what was done
-            log.exception("could not read the remarks of a %s result", effect.kind)
-            return []
-
-    def _refusal(self, route: Route[Any], effect: Effect, reason: str) -> Notice | None:
-        if route.refused is None:
-            return None
-        try:
-            return route.refused(effect, reason)
-        except Exception:  # the generic notice still tells it
-            log.exception("could not word the refusal of a %s", effect.kind)
-            return None
-
-    async def _finish(
-        self, op: OutboxOp, result: dict[str, Any], remarks: Sequence[Remark] = ()
-    ) -> None:
-        assert op.id is not None
-        await self._finished.submit((op.id, op.incident_id, op.kind, result, tuple(remarks)))
-
-    def _complete(self, session: Session, done: list[Finished]) -> list[None]:
-        now = self.clock.now()
-        outbox.complete(
-            session=session, results={op_id: result for op_id, _, _, result, _ in done}, now=now
-        )
-        for op_id, incident_id, kind, _, remarks in done:
-            for remark in remarks:
-                if incident_id is not None:
-                    entry = remark.entry
-                    tell(session, incident_id, op_id, kind, entry, remark.text, remark.notice, now)
-        return [None] * len(done)
-
-    async def _retry(self, op: OutboxOp, retry: Retry) -> None:
-        error, delay, fault = retry.error, retry.delay, retry.fault
-        if not fault:
-            log.warning(
-                "outbox op %s (%s) failed, retrying in %.1fs: %s", op.id, op.kind, delay, error
-            )
-        op_id = op.id
-        assert op_id is not None
-        now = self.clock.now()
-
-        def work() -> None:
-            with transaction(self.sessions) as session:
-                outbox.retry_later(
-                    session=session,
-                    op_id=op_id,
-                    error=storable(error),
-                    at=now + timedelta(seconds=delay),
-                    now=now,
-                    fault=fault,
-                )
-
-        await asyncio.to_thread(work)
-
-    async def _fail(self, op: OutboxOp, fail: Fail, *, notice: Notice | None = None) -> None:
-        """Fail an operation for good: its timeline entry, and a notice in the incident's
-        channel (`notice`, else one saying what `fail` tells), written with it; the chain
-        goes on."""
-        error, cause, told, fault = fail.error, fail.cause, fail.told, fail.fault
-        log.error("outbox op %s (%s) failed for good: %s", op.id, op.kind, error)
-        now = self.clock.now()
-        op_id = op.id
-        assert op_id is not None
-        public = storable(told or error)[:500]
-
-        def work() -> None:
-            with transaction(self.sessions) as session:
-                outbox.fail(
-                    session=session, op_id=op_id, error=storable(error), now=now, fault=fault
-                )
-                if op.incident_id is not None:
-                    # A notice that cannot be posted is not told about in turn: no loop.
-                    said = notice or DeliveryFailed(kind=op.kind, reason=public)
-                    told_once = None if op.kind == PostNotice.kind else said
-                    tell(
-                        session,
-                        op.incident_id,
-                        op_id,
-                        op.kind,
-                        "delivery_failed",
-                        public,
-                        told_once,
-                        now,
-                    )
-
-        await asyncio.to_thread(work)
-        if self.on_failed is not None:
-            self.on_failed(op.kind, cause)
 
     def _interrupt(self, op_ids: list[int]) -> None:
         """Hand back operations this worker stopped in the middle of, due at once."""
@@ -417,25 +219,3 @@ class Dispatcher:
                 )
         except Exception:  # their lease runs out instead
             log.exception("could not hand back the outbox operations under way")
-
-    def _release(self, op_ids: list[int]) -> None:
-        with transaction(self.sessions) as session:
-            outbox.release(session=session, op_ids=op_ids, now=self.clock.now())
-
-
-def _resumed(op: OutboxOp) -> bool:
-    """Whether an earlier attempt at the operation may have got part of the way."""
-    return op.attempts > 0 or op.last_error is not None
-
-
-def _attempt(op: OutboxOp, *, resumed: bool = False) -> Attempt:
-    assert op.id is not None
-    return Attempt(op.id, resumed or _resumed(op), op.attempts, op.created_at)
-
-
-def _effect(op: OutboxOp) -> Effect | UnknownEffect:
-    """The effect an operation holds, or why this code cannot read it."""
-    try:
-        return decode(op.kind, op.version, op.payload)
-    except UnknownEffect as error:
-        return error
