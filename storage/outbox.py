@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -155,26 +156,28 @@ def release(*, session: Session, op_ids: list[int], now: datetime) -> None:
         )
 
 
-def interrupt(*, session: Session, op_ids: list[int], worker: str, now: datetime) -> None:
+def interrupt(
+    *,
+    session: Session,
+    op_ids: list[int],
+    worker: str,
+    now: datetime,
+    untried: Sequence[int] = (),
+) -> None:
     """Hand back operations `worker` stopped in the middle of (it is shutting down): due at
-    once, for anyone, and marked as resumed, since the far side may have done part of them.
-    Not a fault of theirs: a worker stopping says nothing of the operation."""
+    once, for anyone. `op_ids` had begun, so they are marked resumed (the far side may have
+    done part of them); `untried` had not, and go back as they were claimed. Not a fault of
+    theirs: a worker stopping says nothing of the operation."""
+    held = (col(OutboxOp.state) == "running", col(OutboxOp.claimed_by) == worker)
+    back = {"state": "pending", "next_attempt_at": now, "claimed_by": None, "updated_at": now}
     if op_ids:
         session.execute(
             update(OutboxOp)
-            .where(
-                col(OutboxOp.id).in_(op_ids),
-                col(OutboxOp.state) == "running",
-                col(OutboxOp.claimed_by) == worker,
-            )
-            .values(
-                state="pending",
-                next_attempt_at=now,
-                claimed_by=None,
-                last_error=f"interrupted: {worker} stopped",
-                updated_at=now,
-            )
+            .where(col(OutboxOp.id).in_(op_ids), *held)
+            .values(**back, last_error=f"interrupted: {worker} stopped")
         )
+    if untried:
+        session.execute(update(OutboxOp).where(col(OutboxOp.id).in_(untried), *held).values(back))
 
 
 def renew(

@@ -50,6 +50,9 @@ class ChainRunner:
         # Operations finishing together are marked done in one transaction: a burst of
         # echoes costs a commit per batch, not per message.
         self._finished: GroupCommit[Finished, None] = GroupCommit(sessions, self._complete)
+        # Operations whose call to the far side has begun, in chains still under way (the
+        # dispatcher forgets a chain's when it ends): what a stop hands back as resumed.
+        self.begun: set[int] = set()
 
     async def run(self, chain: list[OutboxOp]) -> int:
         """Carry out a claimed chain in order; return how many operations ran. An operation
@@ -91,6 +94,7 @@ class ChainRunner:
         """Like `_run`, for several: done together, or retried (or failed) together."""
         assert route.run_together is not None
         attempts = [_attempt(op) for op in ops]
+        self.begun.update(attempt.op_id for attempt in attempts)
         try:
             results = await route.run_together(effects, attempts)
         except RetryLater as error:
@@ -135,8 +139,10 @@ class ChainRunner:
         if worn is not None:
             await self._fail(op, worn)
             return True
+        attempt = _attempt(op, resumed=resumed)
+        self.begun.add(attempt.op_id)
         try:
-            result = await route.run(effect, _attempt(op, resumed=resumed))
+            result = await route.run(effect, attempt)
         except Exception as error:
             verdict = judge(op, error)
             if isinstance(verdict, Retry):

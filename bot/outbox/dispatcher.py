@@ -208,14 +208,23 @@ class Dispatcher:
             async with self._semaphore:
                 return await self._chains.run(chain)
         finally:
-            self._held.difference_update(op.id for op in chain)
+            ids = [op.id for op in chain]
+            self._held.difference_update(ids)
+            self._chains.begun.difference_update(ids)
 
     def _interrupt(self, op_ids: list[int]) -> None:
-        """Hand back operations this worker stopped in the middle of, due at once."""
+        """Hand back the operations of chains this worker stopped in the middle of, due at
+        once: those whose call had begun as resumed, the ones behind them untried."""
+        begun = [op_id for op_id in op_ids if op_id in self._chains.begun]
+        untried = [op_id for op_id in op_ids if op_id not in self._chains.begun]
         try:
             with transaction(self.sessions) as session:
                 outbox.interrupt(
-                    session=session, op_ids=op_ids, worker=self.worker, now=self.clock.now()
+                    session=session,
+                    op_ids=begun,
+                    untried=untried,
+                    worker=self.worker,
+                    now=self.clock.now(),
                 )
         except Exception:  # their lease runs out instead
             log.exception("could not hand back the outbox operations under way")
