@@ -215,11 +215,14 @@ def create_app(runtime: Runtime, *, public_url: str, replay: bool = False) -> Fa
     app.include_router(build_tracker_webhooks_router(runtime, webhook_readers(runtime.settings)))
     credentials = _credentials(runtime, public_url, app)
     signatures = SlackSignatures(credentials.signing_secret)
+    sandbox = getattr(app.state, "sandbox", None)
     slack = build_slack(
         runtime,
         credentials,
         process_before_response=replay,
         metrics=metrics,
+        # Posts are paced as Slack paces them; the local sandbox's pace can be switched off.
+        paced=(lambda: sandbox.rate_limits.enabled) if sandbox is not None else None,
     )
     socket_mode = _socket_mode(runtime, slack.bolt, public_url, replay=replay)
     app.state.socket_mode = socket_mode

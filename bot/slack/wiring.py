@@ -27,6 +27,7 @@ from bot.slack.app_rate_limited import acknowledge_app_rate_limited
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.intake import Intake
 from bot.slack.listeners import register
+from bot.slack.pacing import ChannelPace, PacedWebClient
 from bot.slack.postmortem_files import register_postmortem_files
 
 COMMAND_LINGER = 0.2  # seconds
@@ -64,8 +65,8 @@ class SlackSide:
     intake: Intake
 
 
-class MeteredWebClient(AsyncWebClient):
-    """An AsyncWebClient that counts every Web API call and failure by method."""
+class MeteredWebClient(PacedWebClient):
+    """A paced Web API client that counts every call and failure by method."""
 
     def __init__(self, *args: Any, metrics: Metrics, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -84,8 +85,13 @@ class MeteredWebClient(AsyncWebClient):
             raise
 
 
-def make_client(credentials: SlackCredentials, metrics: Metrics | None = None) -> AsyncWebClient:
-    """A Web API client that waits out rate limits and retries dropped connections and 5xx."""
+def make_client(
+    credentials: SlackCredentials,
+    metrics: Metrics | None = None,
+    paced: Callable[[], bool] | None = None,
+) -> AsyncWebClient:
+    """A Web API client that paces its posts per channel (while `paced` says so: always, if
+    not given), waits out rate limits and retries dropped connections and 5xx."""
     options: dict[str, Any] = {
         "token": credentials.bot_token,
         "base_url": credentials.api_url,
@@ -95,9 +101,10 @@ def make_client(credentials: SlackCredentials, metrics: Metrics | None = None) -
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
+        "pace": ChannelPace(enabled=paced) if paced is not None else ChannelPace(),
     }
     if metrics is None:
-        return AsyncWebClient(**options)
+        return PacedWebClient(**options)
     return MeteredWebClient(metrics=metrics, **options)
 
 
@@ -131,9 +138,11 @@ def build_slack(
     *,
     process_before_response: bool = False,
     metrics: Metrics | None = None,
+    paced: Callable[[], bool] | None = None,
 ) -> SlackSide:
-    """The Bolt app (signature checks on), its listeners and its request handler."""
-    client = make_client(credentials, metrics)
+    """The Bolt app (signature checks on), its listeners and its request handler; `paced`
+    as `make_client` takes it."""
+    client = make_client(credentials, metrics, paced)
     # Our listeners ack, hand their work to `later` and return: Bolt answers as each listener
     # returns, at once. Replays run the work inline, so each step's effects are in before
     # the next step is sent.

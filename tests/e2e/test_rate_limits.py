@@ -59,3 +59,31 @@ def test_the_switch_turns_the_sandbox_s_rate_limits_off(database: tuple[Engine, 
         for n in range(TIER_2_BURST + 5):
             bot.conversations_create(name=f"project-{n}")
         assert {c["status"] for c in service.sandbox.calls("conversations.create")} == {200}
+
+
+def test_incidents_opened_together_take_turns_in_the_broadcast_channel(
+    database: tuple[Engine, str],
+) -> None:
+    """docs.slack.dev/apis/web-api/rate-limits: chat.postMessage allows about one message a
+    second per channel, with short bursts. Incidents opened together each post to the
+    broadcast channel: their posts take turns instead of meeting 429s together."""
+    together = 8
+    with serving(database[1]) as service:
+        for n in range(together):
+            body = generic(f"Venue {n} down", "venues", f"v{n}")
+            answer = httpx.post(f"{service.url}/alerts/generic", json=body, headers=service.auth)
+            assert answer.status_code == 202, answer.text
+
+        def settled() -> bool:
+            with service.runtime.sessions() as session:
+                waiting = select(func.count()).select_from(OutboxOp)
+                return session.scalar(waiting.where(OutboxOp.state != "done")) == 0
+
+        wait_until(settled, timeout=60, interval=0.2)
+        (broadcast,) = [c for c in service.sandbox.info()["channels"] if c["name"] == "incidents"]
+        posted = [m["text"] for m in service.sandbox.messages(broadcast["id"])]
+        for n in range(together):
+            assert sum(f"Venue {n} down" in text for text in posted) == 1, posted
+        posts = service.sandbox.calls("chat.postMessage")
+        assert [c for c in posts if c["status"] == 429] == []
+        assert service.sandbox.calls("conversations.history") == []
