@@ -173,6 +173,18 @@ def wait_until(
         time.sleep(interval)
 
 
+def outbox_idle(client: httpx.Client) -> bool:
+    """Whether warroom's outbox holds no pending or running operation (its /metrics): the
+    Slack work an incident leaves behind (card, broadcast, pins, notices) is done."""
+    text = client.get("/metrics").raise_for_status().text
+    return not any(
+        line.startswith("warroom_outbox_depth{")
+        and ('"pending"' in line or '"running"' in line)
+        and float(line.rsplit(" ", 1)[1]) > 0
+        for line in text.splitlines()
+    )
+
+
 def machine() -> dict[str, Any]:
     """What the figures ran on: cores, memory, Python."""
     memory_gib = None

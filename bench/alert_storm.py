@@ -41,6 +41,7 @@ from _common import (
     baseline,
     closed_loop,
     machine,
+    outbox_idle,
     parse_args,
     report,
     slack_env,
@@ -216,19 +217,12 @@ def warm(servers: dict[str, Server]) -> None:
 
         wait_until(channels, timeout=120, interval=0.5, what="every incident's channel")
 
-        def drained() -> bool:
-            # Opening an incident leaves Slack work behind its channel (the card, the
-            # broadcast, the pins), paced by Slack's per-channel rate limits for many
-            # seconds at little CPU: left running, it lands in whichever turns come first.
-            text = client.get("/metrics").raise_for_status().text
-            return not any(
-                line.startswith("warroom_outbox_depth{")
-                and ('"pending"' in line or '"running"' in line)
-                and float(line.rsplit(" ", 1)[1]) > 0
-                for line in text.splitlines()
-            )
-
-        wait_until(drained, timeout=300, interval=0.5, what="the incidents' Slack work done")
+        # Opening an incident leaves Slack work behind its channel (the card, the broadcast,
+        # the pins), paced by Slack's per-channel rate limits for many seconds at little CPU:
+        # left running, it lands in whichever turns come first.
+        wait_until(
+            lambda: outbox_idle(client), timeout=300, interval=0.5, what="the Slack work done"
+        )
 
 
 def row(backend: str, target: str, load: Load, cpu_ms: float) -> None:
