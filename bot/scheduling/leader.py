@@ -105,16 +105,28 @@ class AdvisoryLeader:
         try:
             while True:
                 if self._connection is None:
-                    if await asyncio.to_thread(self._try_acquire):
+                    if await self._off_loop(self._try_acquire):
                         log.info("leader election: this process leads, epoch %s", self.epoch)
                         assert self.epoch is not None
                         self.on_elected(self.epoch)
-                elif not await asyncio.to_thread(self._still_holding):
+                elif not await self._off_loop(self._still_holding):
                     log.warning("leader election: lost the lock")
                     self.on_lost()
                 await asyncio.sleep(self.interval)
         finally:
             self.release()
+
+    @staticmethod
+    async def _off_loop(work: Callable[[], bool]) -> bool:
+        """`work` in a thread. Cancelled meanwhile, it still waits for the thread to end: the
+        connection is not for two threads at once, and `release` uses it next."""
+        done = asyncio.ensure_future(asyncio.to_thread(work))
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await done
+            raise
 
     def release(self) -> None:
         """Give the lock up (shutdown)."""
