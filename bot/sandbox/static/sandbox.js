@@ -71,8 +71,12 @@
   async function loadChannel() {
     const known = S.state.channels.find((c) => c.id === S.channel || c.name === S.channel);
     if (!known) S.channel = (S.state.channels[0] || {}).id;
+    const asked = S.channel;
     const data = await call(
       "ui/channel?channel=" + encodeURIComponent(S.channel) + "&user=" + encodeURIComponent(S.user));
+    // Another channel (or Home) was chosen while this one loaded: its own load shows it, and
+    // this older answer, arriving later, must not put the old channel back.
+    if (S.tab !== "channel" || S.channel !== asked) return;
     if (!data.ok) return toast("Could not load the channel: " + data.error);
     S.data = data;
     S.channel = data.channel.id;
