@@ -6,7 +6,7 @@ import httpx
 from sqlalchemy import Engine, func, select
 
 from storage.models import Incident, OutboxOp
-from tests.e2e.conftest import serving
+from tests.e2e.conftest import Service, serving
 from tests.e2e.test_refusals import generic
 from tests.support.server import wait_until
 
@@ -25,17 +25,7 @@ def test_incidents_opened_past_tier_2_s_budget_all_get_their_channel_and_card(
         bot = service.sandbox.bot()
         for n in range(TIER_2_BURST):
             bot.conversations_create(name=f"project-{n}")
-        for n in range(INCIDENTS):
-            body = generic(f"Venue {n} down", "venues", f"v{n}")
-            answer = httpx.post(f"{service.url}/alerts/generic", json=body, headers=service.auth)
-            assert answer.status_code == 202, answer.text
-
-        def settled() -> bool:
-            with service.runtime.sessions() as session:
-                waiting = select(func.count()).select_from(OutboxOp)
-                return session.scalar(waiting.where(OutboxOp.state != "done")) == 0
-
-        wait_until(settled, timeout=60, interval=0.2)
+        _open_and_settle(service, INCIDENTS)
         refused = [c for c in service.sandbox.calls("conversations.create") if c["status"] == 429]
         assert refused, "the incidents never met conversations.create's limit"
         with service.runtime.sessions() as session:
@@ -69,17 +59,7 @@ def test_incidents_opened_together_take_turns_in_the_broadcast_channel(
     broadcast channel: their posts take turns instead of meeting 429s together."""
     together = 8
     with serving(database[1]) as service:
-        for n in range(together):
-            body = generic(f"Venue {n} down", "venues", f"v{n}")
-            answer = httpx.post(f"{service.url}/alerts/generic", json=body, headers=service.auth)
-            assert answer.status_code == 202, answer.text
-
-        def settled() -> bool:
-            with service.runtime.sessions() as session:
-                waiting = select(func.count()).select_from(OutboxOp)
-                return session.scalar(waiting.where(OutboxOp.state != "done")) == 0
-
-        wait_until(settled, timeout=60, interval=0.2)
+        _open_and_settle(service, together)
         (broadcast,) = [c for c in service.sandbox.info()["channels"] if c["name"] == "incidents"]
         posted = [m["text"] for m in service.sandbox.messages(broadcast["id"])]
         for n in range(together):
@@ -87,3 +67,18 @@ def test_incidents_opened_together_take_turns_in_the_broadcast_channel(
         posts = service.sandbox.calls("chat.postMessage")
         assert [c for c in posts if c["status"] == 429] == []
         assert service.sandbox.calls("conversations.history") == []
+
+
+def _open_and_settle(service: Service, count: int) -> None:
+    """Send `count` alerts of groups of their own; wait until the outbox has done it all."""
+    for n in range(count):
+        body = generic(f"Venue {n} down", "venues", f"v{n}")
+        answer = httpx.post(f"{service.url}/alerts/generic", json=body, headers=service.auth)
+        assert answer.status_code == 202, answer.text
+
+    def settled() -> bool:
+        with service.runtime.sessions() as session:
+            waiting = select(func.count()).select_from(OutboxOp)
+            return session.scalar(waiting.where(OutboxOp.state != "done")) == 0
+
+    wait_until(settled, timeout=60, interval=0.2)
