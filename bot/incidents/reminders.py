@@ -7,9 +7,10 @@ Job ids follow `<kind>:<incident>[:<stage>]`.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from bot.incidents import effects, pages, postmortem_life, privacy, stages
 from bot.incidents.cadences import STATUS_UPDATE, UNACKNOWLEDGED, configured_or_default
@@ -17,8 +18,7 @@ from bot.incidents.context import Domain
 from bot.incidents.notices import StatusUpdateDue, Unacknowledged
 from bot.incidents.records import Outcome, Recorder, milestones_of
 from bot.incidents.times import format_duration
-from bot.incidents.views import timeline
-from storage.models import Incident
+from storage.models import Incident, TimelineEvent
 from storage.unit_of_work import UnitOfWork
 
 
@@ -78,6 +78,18 @@ def _open_incident(session: Session, incident_id: int) -> Incident | None:
     return incident
 
 
+def _last_update(session: Session, incident_id: int) -> datetime | None:
+    """When the incident's last status update (in the timeline's order) was recorded."""
+    # One seek of the kind index: a storm's incident has tens of thousands of entries.
+    at, number = col(TimelineEvent.occurred_at), col(TimelineEvent.id)
+    return session.scalar(
+        select(col(TimelineEvent.recorded_at))
+        .where(col(TimelineEvent.kind) == "update", col(TimelineEvent.incident_id) == incident_id)
+        .order_by(at.desc(), number.desc())
+        .limit(1)
+    )
+
+
 def status_update_due(uow: UnitOfWork, domain: Domain, incident_id: int) -> Outcome | None:
     """The update reminder fired: nudge the channel unless an update came meanwhile."""
     incident = _open_incident(uow.session, incident_id)
@@ -85,17 +97,17 @@ def status_update_due(uow: UnitOfWork, domain: Domain, incident_id: int) -> Outc
     if incident is None or cadence is None:
         return None
     rec = Recorder(uow, incident, domain.clock.now(), domain.tz)
-    updates = [e for e in timeline(uow.session, incident_id) if e.kind == "update"]
-    last = updates[-1].recorded_at if updates else incident.created_at
+    updated = _last_update(uow.session, incident_id)
+    last = updated if updated is not None else incident.created_at
     if rec.now - last < cadence - timedelta(seconds=1):
         return None  # an update raced the reminder
     since = format_duration(rec.now - last)
-    what = "the last status update" if updates else "the incident opened"
+    what = "the last status update" if updated is not None else "the incident opened"
     rec.event("reminder", f"status update due ({since} since {what})", actor=None, source="system")
     elapsed = int((rec.now - last).total_seconds())
     rec.effect(
         effects.PostNotice(
-            notice=StatusUpdateDue(elapsed_seconds=elapsed, since_last_update=bool(updates))
+            notice=StatusUpdateDue(elapsed_seconds=elapsed, since_last_update=updated is not None)
         )
     )
     rec.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import event
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -104,3 +105,37 @@ def test_maintenance_announcements_are_notices_of_the_window(
             ends_at=notice.ends_at,
         )
     ]
+
+
+def test_the_update_reminder_counts_from_the_last_update_reading_that_entry_alone(
+    run, sessions: sessionmaker[Session], domain: Domain, clock: SimulatedClock
+) -> None:
+    incident_id = run("declare Spot trading errors sev2").incident.id
+    clock.advance(timedelta(minutes=10))
+    run("update Failover to the standby matching engine started", incident_id)
+    clock.advance(timedelta(minutes=5))
+    run("update Failover done, order entry reopened", incident_id)
+    for n in range(3):  # entries after the last update do not count as one
+        clock.advance(timedelta(minutes=1))
+        run(f"note checking gateway {n}", incident_id)
+    clock.advance(timedelta(minutes=20))
+    statements: list[str] = []
+    engine = sessions.kw["bind"]
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with unit_of_work(sessions) as uow:
+            raced = reminders.status_update_due(uow, domain, incident_id)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert raced is None  # 23 minutes since the last update: not due on a 30-minute cadence
+    reads = [s for s in statements if "FROM timeline_events" in s]
+    # A storm's incident has tens of thousands of entries: the reminder reads one.
+    assert reads and all("LIMIT" in s for s in reads), reads
+    clock.advance(timedelta(minutes=8))
+    with unit_of_work(sessions) as uow:
+        due = reminders.status_update_due(uow, domain, incident_id)
+    assert notices_of(due) == [StatusUpdateDue(elapsed_seconds=31 * 60, since_last_update=True)]
