@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect, text
 
+from storage.reads import read_connection
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -47,7 +49,9 @@ def ensure_current(engine: Engine) -> bool:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty one."""
-    with engine.connect() as connection:
+    # A read that takes no writer's lock: every process checks this at start, and on SQLite
+    # a transaction of its own would wait for (and hold up) a running service's writer.
+    with read_connection(engine) as connection:
         if not inspect(connection).has_table(VERSION_TABLE):
             return None
         rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()

@@ -19,9 +19,11 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, text
+from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql.elements import TextClause
+from sqlmodel import Session
 
-from storage.db import is_sqlite
+from storage.db import driver_of, is_sqlite
 from storage.types import UTCDateTime
 
 # SQLite's readers, one engine per main engine: a file's WAL lets them read while the
@@ -48,6 +50,42 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
         return
     with engine.connect() as connection:
         yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def read_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for reads only, every read in it from one snapshot, that makes no writer
+    wait: on a SQLite file, a read transaction on a reader connection beside the writers
+    (a writer's transaction there takes the file's write lock, for every process, until it
+    ends); elsewhere, a transaction of the factory's own, rolled back at the end."""
+    bound = factory.kw.get("bind")
+    engine = bound if isinstance(bound, Engine) and is_sqlite(str(bound.url)) else None
+    if engine is None or engine.url.database in (None, "", ":memory:"):
+        with factory() as session:
+            if isinstance(bound, Engine) and bound.dialect.name == "postgresql":
+                # Read committed would take a new snapshot for every statement.
+                session.connection(
+                    execution_options={
+                        "isolation_level": "REPEATABLE READ",
+                        "postgresql_readonly": True,
+                    }
+                )
+            try:
+                yield session
+            finally:
+                session.rollback()
+        return
+    with _sqlite_reader(engine).connect() as connection:
+        driver = driver_of(connection.connection)
+        # Deferred: the snapshot is taken at the first read and kept until the rollback;
+        # a WAL file lets the writers commit meanwhile.
+        driver.execute("BEGIN")
+        try:
+            with factory(bind=connection) as session:
+                yield session
+        finally:
+            if driver.in_transaction:
+                driver.execute("ROLLBACK")
 
 
 def _sqlite_reader(engine: Engine) -> Engine:

@@ -198,11 +198,12 @@ def _bundled_scenario() -> Path:
 def cmd_postmortem(args: argparse.Namespace) -> int:
     """Print an incident's postmortem draft."""
     from bot.postmortem import current_draft
+    from storage.reads import read_session
 
     settings = _settings()
     runtime = _runtime(settings)
     try:
-        with runtime.sessions() as session:
+        with read_session(runtime.sessions) as session:
             print(
                 current_draft(session, args.id, tz=settings.tz, template_dir=settings.template_dir)
             )
@@ -217,11 +218,12 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
 def cmd_incidents(args: argparse.Namespace) -> int:
     """List incidents, or show one (`incidents show ID`)."""
     from bot.composition.cli_incidents import run_incidents
+    from storage.reads import read_session
 
     settings = _settings()
     runtime = _runtime(settings)
     try:
-        with runtime.sessions() as session:
+        with read_session(runtime.sessions) as session:
             return run_incidents(args, session, settings.tz)
     finally:
         runtime.close()
@@ -240,6 +242,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from bot.incidents.clock import SystemClock
     from bot.incidents.stats import read_stats
     from storage.db import make_sessionmaker
+    from storage.reads import read_session
 
     settings = _settings()
     try:
@@ -249,7 +252,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     gc.freeze()
     gc.enable()
     try:
-        with make_sessionmaker(engine)() as session:
+        # A read of every incident: on SQLite, one that makes the service's writers wait
+        # for nothing (a transaction of its own would hold the file's write lock).
+        with read_session(make_sessionmaker(engine)) as session:
             now = SystemClock().now()
             today = now.astimezone(settings.tz).date()
             weekly = weekly_request(args, now, settings.tz)

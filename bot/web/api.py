@@ -65,7 +65,7 @@ from bot.web.postmortem_body import PostmortemSaved
 from bot.web.stats_out import stats
 from bot.web.timeline_out import rendered_timeline
 from storage.db import transaction
-from storage.reads import NotRendered, read_connection
+from storage.reads import NotRendered, read_connection, read_session
 
 # Incident ids are INTEGER columns; a larger number can name no incident, and sending it
 # to the database fails (SQLite: overflow, PostgreSQL: out of range) instead of finding none.
@@ -236,15 +236,15 @@ def build_api_router(runtime: Runtime) -> APIRouter:
     def get_incidents(request: Request) -> StoredTextResponse:
         """List incidents newest first (by when they were opened), a page at a time."""
         query = read_list_query(request.query_params.multi_items())
-        with transaction(runtime.sessions) as session:
+        with read_session(runtime.sessions) as session:
             page = incidents(session, query.where, limit=query.limit, after=query.after)
-        # Answered past the transaction, which on SQLite holds the writers' lock.
+        # Answered past the read, whose snapshot the database keeps until it ends.
         return rendered(incident_list(page))
 
     @router.get("/incidents/{incident_id}", response_model=IncidentDetail, responses=not_found)
     def get_incident(incident_id: IncidentId) -> IncidentDetail:
         """One incident: milestones, current stage, roles, alerts, action items."""
-        with transaction(runtime.sessions) as session:
+        with read_session(runtime.sessions) as session:
             return incident_detail(session, incident_id)
 
     page_reads = anyio.Semaphore(TIMELINE_READERS)
@@ -283,9 +283,9 @@ def build_api_router(runtime: Runtime) -> APIRouter:
                 return rendered_timeline(connection, incident_id, query)
         except NotRendered:
             pass
-        with transaction(runtime.sessions) as session:
+        with read_session(runtime.sessions) as session:
             page = incident_timeline(session, incident_id, query)
-        # Answered past the transaction, which on SQLite holds the writers' lock.
+        # Answered past the read, whose snapshot the database keeps until it ends.
         return StoredTextResponse(timeline_json(page))
 
     @router.get(
@@ -295,7 +295,7 @@ def build_api_router(runtime: Runtime) -> APIRouter:
     )
     def get_postmortem(incident_id: IncidentId) -> PlainTextResponse:
         """The postmortem draft as Markdown (the stored one once resolved)."""
-        with transaction(runtime.sessions) as session:
+        with read_session(runtime.sessions) as session:
             try:
                 text = current_draft(
                     session,
@@ -321,7 +321,7 @@ def build_api_router(runtime: Runtime) -> APIRouter:
             raise WebError(422, str(error)) from error
         now = runtime.domain.clock.now()
         weekly = WeeklyRequest(until=now, tz=runtime.domain.tz, since=window, by=group)
-        with transaction(runtime.sessions) as session:
+        with read_session(runtime.sessions) as session:
             today = now.astimezone(runtime.domain.tz).date()
             return stats(session, today=today, weekly=weekly)
 

@@ -1,20 +1,21 @@
-"""`read_connection`: reads that wait for no writer, see what is committed and nothing
-else, and on SQLite cannot write."""
+"""`read_connection` and `read_session`: reads that wait for no writer, see what is committed
+and nothing else, and on SQLite cannot write."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from storage.db import make_engine, make_sessionmaker, transaction
 from storage.migrate import upgrade
 from storage.models import Incident
-from storage.reads import read_connection, timeline_page_json
+from storage.reads import read_connection, read_session, timeline_page_json
 
 AT = datetime(2021, 3, 10, 10, 0, tzinfo=UTC)
 
@@ -84,3 +85,38 @@ def test_an_in_memory_database_is_read_on_its_one_connection() -> None:
         assert titles(engine) == ["in memory"]
     finally:
         engine.dispose()
+
+
+def test_a_read_session_lets_a_writer_commit_and_keeps_its_own_snapshot(
+    sessions: sessionmaker[Session],
+) -> None:
+    with transaction(sessions) as session:
+        opened(session, "before the read")
+
+    def write() -> None:
+        with transaction(sessions) as session:
+            opened(session, "during the read")
+
+    with read_session(sessions) as session:
+        seen = session.scalars(select(Incident.title)).all()
+        # Another thread's writer commits while the read is open: it waits for nothing
+        # (a transaction of the read's own would hold SQLite's write lock until it ends).
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(timeout=10)
+        assert not writer.is_alive(), "the writer waited for the read"
+        again = session.scalars(select(Incident.title)).all()
+    assert seen == again == ["before the read"]  # one snapshot for the whole read
+    with read_session(sessions) as session:
+        assert session.scalars(select(Incident.title)).all() == [
+            "before the read",
+            "during the read",
+        ]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_read_session_on_sqlite_cannot_write(sessions: sessionmaker[Session]) -> None:
+    with read_session(sessions) as session, pytest.raises(OperationalError, match="readonly"):
+        opened(session, "written by a read")
+    with read_session(sessions) as session:
+        assert session.scalars(select(Incident.title)).all() == []
