@@ -57,7 +57,8 @@ def read_session(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session for reads only, every read in it from one snapshot, that makes no writer
     wait: on a SQLite file, a read transaction on a reader connection beside the writers
     (a writer's transaction there takes the file's write lock, for every process, until it
-    ends); elsewhere, a transaction of the factory's own, rolled back at the end."""
+    ends); elsewhere, a transaction of the factory's own, rolled back at the end. What
+    it loaded stays usable after the block."""
     bound = factory.kw.get("bind")
     engine = bound if isinstance(bound, Engine) and is_sqlite(str(bound.url)) else None
     if engine is None or engine.url.database in (None, "", ":memory:"):
@@ -70,10 +71,10 @@ def read_session(factory: sessionmaker[Session]) -> Iterator[Session]:
                         "postgresql_readonly": True,
                     }
                 )
-            try:
-                yield session
-            finally:
-                session.rollback()
+            # Closed, not rolled back: a rollback would expire what the read loaded, which
+            # the caller may use after the block; closing gives the transaction back unended
+            # and the pool rolls it back.
+            yield session
         return
     with _sqlite_reader(engine).connect() as connection:
         driver = driver_of(connection.connection)

@@ -11,7 +11,17 @@ from bot.postmortem.data import Postmortem, build
 from bot.postmortem.edits import merge
 from bot.postmortem.markdown import render
 
-__all__ = ["Postmortem", "build", "current_draft", "draft", "headline", "render", "store_draft"]
+__all__ = [
+    "Postmortem",
+    "build",
+    "current_draft",
+    "draft",
+    "drafted",
+    "headline",
+    "keep_draft",
+    "render",
+    "store_draft",
+]
 
 
 def draft(
@@ -26,17 +36,31 @@ def store_draft(
 ) -> tuple[Postmortem, str]:
     """Draft the postmortem anew, keeping the sections the team edited, and store it;
     return its data and text."""
+    pm, fresh = drafted(session, incident_id, tz=tz, template_dir=template_dir)
+    return pm, keep_draft(session, incident_id, fresh)
+
+
+def drafted(
+    session: Session, incident_id: int, *, tz: ZoneInfo, template_dir: Path | None = None
+) -> tuple[Postmortem, str]:
+    """The postmortem's data and its fresh Markdown, from reads alone (the slow part of
+    `store_draft`, which a read session can do without holding up any writer)."""
+    pm = build(session, incident_id, tz=tz)
+    return pm, render(pm, template_dir=template_dir)
+
+
+def keep_draft(session: Session, incident_id: int, fresh: str) -> str:
+    """Store a fresh draft as the incident's postmortem with the team's edited sections
+    merged in (read here, in the storing transaction); return the text stored."""
     from storage.models import Incident
     from storage.postmortem_drafts import save_generated
 
-    pm = build(session, incident_id, tz=tz)
-    fresh = render(pm, template_dir=template_dir)
     text = _with_edits(session, incident_id, fresh)
     save_generated(session=session, incident_id=incident_id, generated=fresh, current=text)
     incident = session.get(Incident, incident_id)
     assert incident is not None
     incident.postmortem = text
-    return pm, text
+    return text
 
 
 def current_draft(

@@ -13,6 +13,7 @@ from sqlmodel import Session, col
 from bot.outbox.errors import GiveUp
 from storage.db import transaction
 from storage.models import Incident
+from storage.reads import read_session
 
 _CHANNEL = select(col(Incident.channel_id)).where(col(Incident.id) == bindparam("p_id"))
 
@@ -29,6 +30,16 @@ class IncidentRows:
 
         def work() -> Any:
             with transaction(self.sessions) as session:
+                return fn(session)
+
+        return await asyncio.to_thread(work)
+
+    async def read(self, fn: Callable[[Session], Any]) -> Any:
+        """`fn(session)` on a read session (it must not write), on a worker thread: what a
+        card or a draft reads makes no writer wait (see `storage.reads.read_session`)."""
+
+        def work() -> Any:
+            with read_session(self.sessions) as session:
                 return fn(session)
 
         return await asyncio.to_thread(work)

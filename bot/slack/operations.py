@@ -30,7 +30,7 @@ from bot.incidents.effects import (
 )
 from bot.outbox.errors import GiveUp
 from bot.outbox.routes import Attempt, Route
-from bot.postmortem import headline, store_draft
+from bot.postmortem import drafted, headline, keep_draft
 from bot.postmortem.figure_data import TimelineData, gather
 from bot.slack.blocks import card_block_id, card_blocks, card_text
 from bot.slack.cards import card_view
@@ -140,7 +140,7 @@ class SlackOperations:
         """Post the incident card and pin it."""
         incident_id = _incident(effect)
         channel_id = await self.rows.channel(incident_id)
-        card = await self.rows.db(lambda s: card_view(s, _row(s, incident_id)))
+        card = await self.rows.read(lambda s: card_view(s, _row(s, incident_id)))
         ts = await self._orphan_card(channel_id, incident_id) if attempt.resumed else None
         if ts is None:
             response = await send_fitted(
@@ -180,7 +180,7 @@ class SlackOperations:
         incident = await self.rows.incident(incident_id)
         if not incident.channel_id or not incident.card_ts:
             raise GiveUp("the card was never posted")
-        card = await self.rows.db(lambda s: card_view(s, _row(s, incident_id)))
+        card = await self.rows.read(lambda s: card_view(s, _row(s, incident_id)))
         await send_fitted(
             self.client.chat_update,
             channel=incident.channel_id,
@@ -348,9 +348,12 @@ class SlackOperations:
                 title = await self.rows.db(lambda s: _row(s, incident_id).title)
                 figure_id = await self._upload_figure(incident_id, channel_id, title)
             return {"file_id": _file_id(found, filename), "found": True, "figure_id": figure_id}
-        pm, text = await self.rows.db(
-            lambda s: store_draft(s, incident_id, tz=self.tz, template_dir=self.template_dir)
+        # Built on a read session, stored in a short transaction: the draft of a storm's
+        # incident takes seconds to build, which would hold up every writer on SQLite.
+        pm, fresh = await self.rows.read(
+            lambda s: drafted(s, incident_id, tz=self.tz, template_dir=self.template_dir)
         )
+        text = await self.rows.db(lambda s: keep_draft(s, incident_id, fresh))
         response = await answered(
             self.client,
             self.client.files_upload_v2(
@@ -373,7 +376,7 @@ class SlackOperations:
         The draft is already posted: a figure that cannot be drawn or uploaded is logged
         and left out, never retried at the cost of the draft."""
         try:
-            data = await self.rows.db(lambda s: gather(s, incident_id))
+            data = await self.rows.read(lambda s: gather(s, incident_id))
             # Importing matplotlib and drawing are CPU-bound: a worker thread, so the event
             # loop never waits on them.
             png = await asyncio.to_thread(_draw_png, data, self.tz)

@@ -99,7 +99,7 @@ class PostmortemPublishing:
             text = current_draft(session, incident_id, tz=self.tz, template_dir=self.template_dir)
             return incident, text
 
-        incident, text = await self.rows.db(read)
+        incident, text = await self.rows.read(read)
         name = file_name(incident, self.tz)
         path = None
         if self.postmortem_dir is not None:
@@ -145,7 +145,7 @@ class PostmortemPublishing:
         assert self.postmortem_dir is not None
         folder, stem = self.postmortem_dir, name.removesuffix(".md")
         try:
-            data = await self.rows.db(lambda session: gather(session, incident_id))
+            data = await self.rows.read(lambda session: gather(session, incident_id))
             # Importing matplotlib, drawing and writing are slow: a worker thread.
             return await asyncio.to_thread(_draw_and_write, data, self.tz, folder, stem)
         except Exception:

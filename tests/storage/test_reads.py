@@ -120,3 +120,14 @@ def test_a_read_session_on_sqlite_cannot_write(sessions: sessionmaker[Session]) 
         opened(session, "written by a read")
     with read_session(sessions) as session:
         assert session.scalars(select(Incident.title)).all() == []
+
+
+def test_what_a_read_session_loaded_stays_usable_after_it(
+    sessions: sessionmaker[Session],
+) -> None:
+    with transaction(sessions) as session:
+        incident_id = opened(session, "Matching engine down")
+    with read_session(sessions) as session:
+        incident = session.get(Incident, incident_id)
+    # Publishing a postmortem reads the incident this way and names it afterwards.
+    assert incident is not None and incident.title == "Matching engine down"
