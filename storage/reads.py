@@ -9,6 +9,7 @@ PostgreSQL in its own process) and the page comes back as one value in one row.
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from collections.abc import Iterator
@@ -239,3 +240,80 @@ def _ordered_aggregates(connection: Connection) -> bool:
         return True
     version: tuple[int, ...] = connection.dialect.dbapi.sqlite_version_info  # type: ignore[union-attr]
     return version >= (3, 44)
+
+
+# An alert as the API's `AlertOut` writes it: its times as the timeline's are, its labels
+# and annotations as stored (JSON text: the same document, spelled as it was stored).
+_SQLITE_TIME = (
+    """CASE WHEN {c} IS NULL THEN 'null' ELSE '"' || substr({c}, 1, 10) || 'T'"""
+    """ || substr({c}, 12, 8) || CASE WHEN substr({c}, 20) = '.000000' THEN ''"""
+    """ ELSE substr({c}, 20) END || 'Z"' END"""
+)
+_POSTGRES_TIME = (
+    """CASE WHEN {c} IS NULL THEN 'null' ELSE '"'"""
+    """ || to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')"""
+    """ || CASE WHEN date_trunc('second', {c}) = {c} THEN ''"""
+    """ ELSE to_char({c} AT TIME ZONE 'UTC', '.US') END || 'Z"' END"""
+)
+_SQLITE_ALERT = (
+    """'{"source":' || json_quote(source) || ',"fingerprint":' || json_quote(fingerprint)"""
+    """ || ',"title":' || json_quote(title) || ',"status":' || json_quote(status)"""
+    """ || ',"labels":' || json(labels) || ',"annotations":' || json(annotations)"""
+    """ || ',"starts_at":' || """
+    + _SQLITE_TIME.format(c="starts_at")
+    + """ || ',"ends_at":' || """
+    + _SQLITE_TIME.format(c="ends_at")
+    + """ || ',"seen_count":' || seen_count || ',"url":' || json_quote(url) || '}'"""
+)
+_POSTGRES_ALERT = (
+    """'{"source":' || to_json(source)::text || ',"fingerprint":' || to_json(fingerprint)::text"""
+    """ || ',"title":' || to_json(title)::text || ',"status":' || to_json(status)::text"""
+    """ || ',"labels":' || labels::text || ',"annotations":' || annotations::text"""
+    """ || ',"starts_at":' || """
+    + _POSTGRES_TIME.format(c="starts_at")
+    + """ || ',"ends_at":' || """
+    + _POSTGRES_TIME.format(c="ends_at")
+    + """ || ',"seen_count":' || seen_count || ',"url":' || coalesce(to_json(url)::text, 'null')"""
+    """ || '}'"""
+)
+# A NUL or a lone surrogate kept in a JSON column by an older warroom (SQLite only), spelled
+# as JSON escapes: the ordinary read repairs them, this one would pass them on.
+_UNREPAIRED = re.compile(
+    r"\\u0000"
+    r"|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def alerts_json(*, connection: Connection, incident_id: int) -> str:
+    """Every alert of the incident as the API's JSON objects joined by commas, in the order
+    they came, rendered by the database in one statement (the GIL held for it, not for a
+    loop over tens of thousands). NotRendered when a stored value is in a form it cannot
+    render as the API does."""
+    sqlite = connection.dialect.name == "sqlite"
+    _, items, odd = connection.execute(
+        _alerts_statement(sqlite, _ordered_aggregates(connection)), {"incident": incident_id}
+    ).one()
+    if odd:
+        raise NotRendered("a stored time is not in SQLAlchemy's canonical form")
+    items = items or ""
+    if sqlite and _UNREPAIRED.search(items):
+        raise NotRendered("a stored JSON document holds a NUL or a lone surrogate")
+    return str(items)
+
+
+@cache
+def _alerts_statement(sqlite: bool, ordered: bool) -> TextClause:
+    if sqlite:
+        canonical = f" NOT GLOB {_SQLITE_CANONICAL}"
+        odd = f"total(starts_at{canonical}) + total(ends_at{canonical})"
+        # Before SQLite 3.44 an aggregate takes its rows in the subquery's order.
+        order_by = " ORDER BY id" if ordered else ""
+        rows = f"SELECT id, starts_at, ends_at, {_SQLITE_ALERT} AS alert FROM alerts"
+        aggregate = f"group_concat(alert, ','{order_by})"
+    else:
+        odd = "0"
+        rows = f"SELECT id, starts_at, ends_at, {_POSTGRES_ALERT} AS alert FROM alerts"
+        aggregate = "string_agg(alert, ',' ORDER BY id)"
+    rows += " WHERE incident_id = :incident ORDER BY id"
+    return text(f"SELECT count(*), {aggregate}, {odd} FROM ({rows}) AS shown")

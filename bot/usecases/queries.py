@@ -207,20 +207,25 @@ ALERT_SHOWN = select(
 )
 
 
-def incident_record(session: Session, incident_id: int) -> IncidentRecord | None:
-    """Everything known about one incident; None if there is no such incident."""
+def incident_record(
+    session: Session, incident_id: int, *, alerts: bool = True
+) -> IncidentRecord | None:
+    """Everything known about one incident (its alerts left out unless `alerts`); None if
+    there is no such incident."""
     found = snapshot(session, incident_id)
     if found is None:
         return None
-    alerts = session.execute(
-        ALERT_SHOWN.where(col(Alert.incident_id) == incident_id).order_by(col(Alert.id))
-    ).all()
+    shown: Sequence[Row[Any]] = []
+    if alerts:
+        shown = session.execute(
+            ALERT_SHOWN.where(col(Alert.incident_id) == incident_id).order_by(col(Alert.id))
+        ).all()
     items = session.scalars(
         select(Followup)
         .where(col(Followup.incident_id) == incident_id)
         .order_by(col(Followup.number))
     )
-    return IncidentRecord(found, alerts, list(items))
+    return IncidentRecord(found, shown, list(items))
 
 
 class TimelineEntry(NamedTuple):

@@ -65,7 +65,7 @@ from bot.web.postmortem_body import PostmortemSaved
 from bot.web.stats_out import stats
 from bot.web.timeline_out import rendered_timeline
 from storage.db import transaction
-from storage.reads import NotRendered, read_connection, read_session
+from storage.reads import NotRendered, alerts_json, read_connection, read_session
 
 # Incident ids are INTEGER columns; a larger number can name no incident, and sending it
 # to the database fails (SQLite: overflow, PostgreSQL: out of range) instead of finding none.
@@ -90,8 +90,13 @@ class StoredTextResponse(JSONResponse):
     stay readable."""
 
     def render(self, content: Any) -> bytes:
-        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        return clean_text(text).encode("utf-8")
+        return stored_json(content).encode("utf-8")
+
+
+def stored_json(content: Any) -> str:
+    """`content` as JSON text, valid UTF-8 whatever stored text it carries (see above)."""
+    text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return clean_text(text)
 
 
 def _summary(incident: IncidentSnapshot | IncidentListed) -> IncidentSummary:
@@ -141,9 +146,9 @@ def incident_list(page: IncidentPage) -> IncidentList:
     )
 
 
-def incident_detail(session: Session, incident_id: int) -> IncidentDetail:
-    """Everything known about one incident."""
-    record = incident_record(session, incident_id)
+def incident_detail(session: Session, incident_id: int, *, alerts: bool = True) -> IncidentDetail:
+    """Everything known about one incident (its alerts left empty unless `alerts`)."""
+    record = incident_record(session, incident_id, alerts=alerts)
     if record is None:
         raise WebError(404, f"no incident #{incident_id}")
     incident = record.incident
@@ -242,10 +247,23 @@ def build_api_router(runtime: Runtime) -> APIRouter:
         return rendered(incident_list(page))
 
     @router.get("/incidents/{incident_id}", response_model=IncidentDetail, responses=not_found)
-    def get_incident(incident_id: IncidentId) -> IncidentDetail:
+    def get_incident(incident_id: IncidentId) -> Response:
         """One incident: milestones, current stage, roles, alerts, action items."""
         with read_session(runtime.sessions) as session:
-            return incident_detail(session, incident_id)
+            # A storm's incident has tens of thousands of alerts: written out by the
+            # database (`storage.reads.alerts_json`), in the read's snapshot, unless a
+            # stored value needs the ordinary read's repairs.
+            try:
+                written = alerts_json(connection=session.connection(), incident_id=incident_id)
+            except NotRendered:
+                written = None
+            detail = incident_detail(session, incident_id, alerts=written is None)
+        answer = detail.model_dump(mode="json")
+        if written is None:
+            return StoredTextResponse(answer)
+        del answer["alerts"]
+        body = f'{stored_json(answer)[:-1]},"alerts":[{written}]}}'
+        return Response(body.encode("utf-8"), media_type="application/json")
 
     page_reads = anyio.Semaphore(TIMELINE_READERS)
     alerts = runtime.alert_traffic
