@@ -1,5 +1,6 @@
-"""Reads that wait for no writer and hold the GIL as little as they can: a timeline page
-rendered as JSON by the database itself, on a connection of its own.
+"""Reads that wait for no writer and hold the GIL as little as they can: connections and
+sessions that take no writer's lock (`read_connection`, `read_session`), and a timeline
+page or an incident's alerts rendered as JSON by the database itself.
 
 A page of 1,000 entries built in Python (rows, datetimes, dicts, the encoder) holds the GIL
 for many milliseconds, which the service's event loop and its writer thread then wait for.
