@@ -173,21 +173,30 @@ def _rendered(
     return TimelineJSON(items or "", (at.astimezone(UTC), int(last_id)))
 
 
+# A stored time as the API writes it, in JSON quotes: ISO 8601, microseconds only when not
+# zero, `Z` for UTC (`{c}`: the column).
+_SQLITE_TIME = (
+    """'"' || substr({c}, 1, 10) || 'T' || substr({c}, 12, 8)"""
+    """ || CASE WHEN substr({c}, 20) = '.000000' THEN '' ELSE substr({c}, 20) END || 'Z"'"""
+)
+_POSTGRES_TIME = (
+    """'"' || to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')"""
+    """ || CASE WHEN date_trunc('second', {c}) = {c} THEN ''"""
+    """ ELSE to_char({c} AT TIME ZONE 'UTC', '.US') END || 'Z"'"""
+)
 # One entry's JSON, exactly as `json.dumps(..., ensure_ascii=False, separators=(",", ":"))`
 # writes it (json_quote and to_json escape what it escapes, the same way: tested for every
-# code point), the time as the API writes it: ISO 8601, microseconds only when not zero,
-# `Z` for UTC.
+# code point), the time as above.
 _SQLITE_ENTRY = (
-    """'{"at":"' || substr(occurred_at, 1, 10) || 'T' || substr(occurred_at, 12, 8)"""
-    """ || CASE WHEN substr(occurred_at, 20) = '.000000' THEN '' ELSE substr(occurred_at, 20) END"""
-    """ || 'Z","kind":' || json_quote(kind) || ',"actor":' || json_quote(actor)"""
+    """'{"at":' || """
+    + _SQLITE_TIME.format(c="occurred_at")
+    + """ || ',"kind":' || json_quote(kind) || ',"actor":' || json_quote(actor)"""
     """ || ',"text":' || json_quote(text) || ',"source":' || json_quote(source) || '}'"""
 )
 _POSTGRES_ENTRY = (
-    """'{"at":"' || to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')"""
-    """ || CASE WHEN date_trunc('second', occurred_at) = occurred_at THEN ''"""
-    """ ELSE to_char(occurred_at AT TIME ZONE 'UTC', '.US') END"""
-    """ || 'Z","kind":' || to_json(kind)::text"""
+    """'{"at":' || """
+    + _POSTGRES_TIME.format(c="occurred_at")
+    + """ || ',"kind":' || to_json(kind)::text"""
     """ || ',"actor":' || coalesce(to_json(actor)::text, 'null')"""
     """ || ',"text":' || to_json(text)::text || ',"source":' || to_json(source)::text || '}'"""
 )
@@ -243,27 +252,21 @@ def _ordered_aggregates(connection: Connection) -> bool:
     return version >= (3, 44)
 
 
+def _nullable(time: str, column: str) -> str:
+    """A time column that may be unset, as `time` renders it or JSON's null."""
+    return f"CASE WHEN {column} IS NULL THEN 'null' ELSE {time.format(c=column)} END"
+
+
 # An alert as the API's `AlertOut` writes it: its times as the timeline's are, its labels
-# and annotations as stored (JSON text: the same document, spelled as it was stored).
-_SQLITE_TIME = (
-    """CASE WHEN {c} IS NULL THEN 'null' ELSE '"' || substr({c}, 1, 10) || 'T'"""
-    """ || substr({c}, 12, 8) || CASE WHEN substr({c}, 20) = '.000000' THEN ''"""
-    """ ELSE substr({c}, 20) END || 'Z"' END"""
-)
-_POSTGRES_TIME = (
-    """CASE WHEN {c} IS NULL THEN 'null' ELSE '"'"""
-    """ || to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')"""
-    """ || CASE WHEN date_trunc('second', {c}) = {c} THEN ''"""
-    """ ELSE to_char({c} AT TIME ZONE 'UTC', '.US') END || 'Z"' END"""
-)
+# and annotations as stored (the same JSON documents, spelled as stored).
 _SQLITE_ALERT = (
     """'{"source":' || json_quote(source) || ',"fingerprint":' || json_quote(fingerprint)"""
     """ || ',"title":' || json_quote(title) || ',"status":' || json_quote(status)"""
     """ || ',"labels":' || json(labels) || ',"annotations":' || json(annotations)"""
     """ || ',"starts_at":' || """
-    + _SQLITE_TIME.format(c="starts_at")
+    + _nullable(_SQLITE_TIME, "starts_at")
     + """ || ',"ends_at":' || """
-    + _SQLITE_TIME.format(c="ends_at")
+    + _nullable(_SQLITE_TIME, "ends_at")
     + """ || ',"seen_count":' || seen_count || ',"url":' || json_quote(url) || '}'"""
 )
 _POSTGRES_ALERT = (
@@ -271,9 +274,9 @@ _POSTGRES_ALERT = (
     """ || ',"title":' || to_json(title)::text || ',"status":' || to_json(status)::text"""
     """ || ',"labels":' || labels::text || ',"annotations":' || annotations::text"""
     """ || ',"starts_at":' || """
-    + _POSTGRES_TIME.format(c="starts_at")
+    + _nullable(_POSTGRES_TIME, "starts_at")
     + """ || ',"ends_at":' || """
-    + _POSTGRES_TIME.format(c="ends_at")
+    + _nullable(_POSTGRES_TIME, "ends_at")
     + """ || ',"seen_count":' || seen_count || ',"url":' || coalesce(to_json(url)::text, 'null')"""
     """ || '}'"""
 )
@@ -292,7 +295,7 @@ def alerts_json(*, connection: Connection, incident_id: int) -> str:
     loop over tens of thousands). NotRendered when a stored value is in a form it cannot
     render as the API does."""
     sqlite = connection.dialect.name == "sqlite"
-    _, items, odd = connection.execute(
+    items, odd = connection.execute(
         _alerts_statement(sqlite, _ordered_aggregates(connection)), {"incident": incident_id}
     ).one()
     if odd:
@@ -317,4 +320,4 @@ def _alerts_statement(sqlite: bool, ordered: bool) -> TextClause:
         rows = f"SELECT id, starts_at, ends_at, {_POSTGRES_ALERT} AS alert FROM alerts"
         aggregate = "string_agg(alert, ',' ORDER BY id)"
     rows += " WHERE incident_id = :incident ORDER BY id"
-    return text(f"SELECT count(*), {aggregate}, {odd} FROM ({rows}) AS shown")
+    return text(f"SELECT {aggregate}, {odd} FROM ({rows}) AS shown")
