@@ -26,7 +26,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import Alias
 from sqlmodel import Session, col
 
-from storage.models import Incident, Milestone, TimelineEvent
+from storage.models import Incident, Milestone, TimelineEvent, of_kind
 from storage.types import UTCDateTime, written_cadence
 
 
@@ -86,13 +86,14 @@ class Moment:
                 .where(col(row.name) == self.milestone)
                 .subquery()
             )
+        assert self.first_event is not None  # one of the two is set
         event = aliased(TimelineEvent)
         return (
             select(
                 col(event.incident_id).label("incident_id"),
                 func.min(col(event.occurred_at), type_=UTCDateTime).label("at"),
             )
-            .where(col(event.kind) == self.first_event)
+            .where(of_kind(col(event.kind), self.first_event))
             .group_by(col(event.incident_id))
             .subquery()
         )
@@ -187,7 +188,7 @@ def _moment_columns(
         # Converted inside: epoch_us names its argument twice on SQLite, a subquery run twice.
         converted[Moment(first_event=kind)] = (
             select(epoch_us(posted))
-            .where(col(TimelineEvent.kind) == kind, col(TimelineEvent.incident_id) == number)
+            .where(of_kind(col(TimelineEvent.kind), kind), col(TimelineEvent.incident_id) == number)
             .order_by(posted)
             .limit(1)
             .scalar_subquery()
@@ -347,7 +348,7 @@ def updates_on_cadence(
             .over(partition_by=owner, order_by=posted)
             .label("before"),
         )
-        .where(col(TimelineEvent.kind) == update)
+        .where(of_kind(col(TimelineEvent.kind), update))
         .subquery("entries")
     )
     began = epoch_us(col(opened.at))
@@ -362,7 +363,7 @@ def updates_on_cadence(
     # Converted inside: epoch_us names its argument twice on SQLite, a subquery run twice.
     last = (
         select(epoch_us(posted))
-        .where(col(TimelineEvent.kind) == update, owner == number)
+        .where(of_kind(col(TimelineEvent.kind), update), owner == number)
         .order_by(posted.desc())
         .limit(1)
         .scalar_subquery()

@@ -23,7 +23,7 @@ from bot.incidents.context import Domain
 from bot.incidents.notices import StillFiringAfterResolve
 from bot.incidents.records import Outcome, Recorder
 from playbooks import Playbook
-from storage.models import Incident, TimelineEvent
+from storage.models import Incident, TimelineEvent, of_kind
 from storage.unit_of_work import UnitOfWork
 
 REFIRING = "refiring"  # the timeline kind of the once-per-resolve entry
@@ -91,7 +91,7 @@ def still_firing(
         select(col(TimelineEvent.id))
         .where(
             col(TimelineEvent.incident_id) == incident_id,
-            col(TimelineEvent.kind) == REFIRING,
+            of_kind(col(TimelineEvent.kind), REFIRING),
             col(TimelineEvent.recorded_at) >= incident.resolved_at,
         )
         .limit(1)

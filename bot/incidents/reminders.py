@@ -18,7 +18,7 @@ from bot.incidents.context import Domain
 from bot.incidents.notices import StatusUpdateDue, Unacknowledged
 from bot.incidents.records import Outcome, Recorder, milestones_of
 from bot.incidents.times import format_duration
-from storage.models import Incident, TimelineEvent
+from storage.models import Incident, TimelineEvent, of_kind
 from storage.unit_of_work import UnitOfWork
 
 
@@ -84,7 +84,10 @@ def _last_update(session: Session, incident_id: int) -> datetime | None:
     at, number = col(TimelineEvent.occurred_at), col(TimelineEvent.id)
     return session.scalar(
         select(col(TimelineEvent.recorded_at))
-        .where(col(TimelineEvent.kind) == "update", col(TimelineEvent.incident_id) == incident_id)
+        .where(
+            of_kind(col(TimelineEvent.kind), "update"),
+            col(TimelineEvent.incident_id) == incident_id,
+        )
         .order_by(at.desc(), number.desc())
         .limit(1)
     )

@@ -17,7 +17,7 @@ from bot.incidents.overview import IncidentList
 from bot.incidents.people import known_names, name_of, with_names
 from bot.incidents.postmortem_life import KINDS as POSTMORTEM_KINDS
 from bot.incidents.times import elapsed, format_duration, format_on_day, start_day
-from storage.models import Incident, Milestone, TimelineEvent
+from storage.models import Incident, Milestone, TimelineEvent, of_kind
 
 if TYPE_CHECKING:
     from bot.incidents.snapshot import IncidentSnapshot
@@ -156,7 +156,7 @@ def _last_responses(
     at, number = col(TimelineEvent.occurred_at), col(TimelineEvent.id)
     query = _shown_columns(incident_id).order_by(at.desc(), number.desc())
     if kind is not None:
-        query = query.where(col(TimelineEvent.kind) == kind)
+        query = query.where(of_kind(col(TimelineEvent.kind), kind))
     found: list[_Shown] = []
     before: tuple[datetime, int] | None = None
     while len(found) < count:
@@ -188,7 +188,7 @@ def _responses_count(session: Session, incident_id: int) -> int:
         .where(mine, kind.not_in((*FOLLOWUP_CHANGES, *_DATA_KINDS)))
     )
     decided = session.execute(
-        select(kind, col(TimelineEvent.data)).where(mine, kind.in_(_DATA_KINDS))
+        select(kind, col(TimelineEvent.data)).where(mine, of_kind(kind, *_DATA_KINDS))
     )
     return int(plain or 0) + sum(1 for what, data in decided if not is_bookkeeping(what, data))
 

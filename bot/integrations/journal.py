@@ -20,7 +20,7 @@ from bot.incidents.clock import Clock
 from bot.incidents.effects import OPEN_CHANNEL
 from bot.incidents.snapshot import IncidentSnapshot, snapshot
 from storage.db import transaction
-from storage.models import Incident, Maintenance, OutboxOp, TimelineEvent
+from storage.models import Incident, Maintenance, OutboxOp, TimelineEvent, of_kind
 
 KIND = "integration"
 
@@ -123,7 +123,7 @@ class Journal:
                         select(TimelineEvent)
                         .where(
                             col(TimelineEvent.incident_id) == incident_id,
-                            col(TimelineEvent.kind) == KIND,
+                            of_kind(col(TimelineEvent.kind), KIND),
                         )
                         .order_by(col(TimelineEvent.id).desc())
                         .limit(1)

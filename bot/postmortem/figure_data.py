@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bot.incidents.snapshot import snapshot
-from storage.models import TimelineEvent
+from storage.models import TimelineEvent, of_kind
 
 # The milestones marked, in the order they happen in a typical incident.
 MILESTONES = ("started", "declared", "acknowledged", "mitigated", "resolved")
@@ -51,7 +51,7 @@ def gather(session: Session, incident_id: int) -> TimelineData:
             select(col(TimelineEvent.occurred_at))
             .where(
                 col(TimelineEvent.incident_id) == incident_id,
-                col(TimelineEvent.kind) == "update",
+                of_kind(col(TimelineEvent.kind), "update"),
             )
             .order_by(col(TimelineEvent.occurred_at))
         ).scalars()
