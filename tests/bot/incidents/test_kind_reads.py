@@ -8,11 +8,13 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, func, select
+from sqlmodel import col
 
 from bot.incidents import reminders
 from bot.incidents.stats import read_stats
 from bot.postmortem.figure_data import gather
+from storage.models import TimelineEvent, of_kind
 from storage.unit_of_work import unit_of_work
 from tests.bot.incidents.conftest import reference_alert
 
@@ -74,3 +76,22 @@ def test_every_read_by_kind_states_the_index_condition_and_is_served_by_the_inde
         for sql, parameters in reads:
             plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters).all()
             assert "ix_timeline_kind" in " | ".join(row[-1] for row in plan), sql
+
+
+def test_of_kind_finds_entries_of_any_kind_the_alerts_included(run, ingest, sessions) -> None:
+    for number in range(3):  # one alert-opened incident, three alert entries
+        ingest(reference_alert(fingerprint=f"f{number}"))
+    incident_id = run("declare Spot trading errors sev2").incident.id
+    run("update Failover started", incident_id)
+    run("note checking the gateways", incident_id)
+    kind = col(TimelineEvent.kind)
+
+    def count(*kinds: str) -> int:
+        with sessions() as session:
+            query = select(func.count()).select_from(TimelineEvent).where(of_kind(kind, *kinds))
+            return int(session.scalar(query) or 0)
+
+    assert count("alert") == 3
+    assert count("update") == 1
+    assert count("update", "note") == 2
+    assert count("update", "alert") == 4  # the index's condition is left out: it would hide them
