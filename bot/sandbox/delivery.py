@@ -7,8 +7,10 @@ import hmac
 import json
 import logging
 import queue
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 # Slack gives an app 3 seconds to answer anything it sends.
 APP_TIMEOUT = 3.0
 RETRY_DELAYS = (0.5, 2.0, 5.0)
+STACK_DEPTH = 15  # calls shown of each thread when the app misses the deadline
 
 
 def signed_headers(secret: str, body: bytes, content_type: str, *, now: float) -> dict[str, str]:
@@ -72,11 +75,24 @@ def post_to_app(
     try:
         response = http.post(url, content=body, headers=headers, timeout=APP_TIMEOUT)
     except httpx.TimeoutException:
+        # With the app served by this process (sandbox mode, the tests), what each of its
+        # threads is doing at the deadline says what held the answer up.
+        log.warning("the app did not answer %s within %.0f s:\n%s", url, APP_TIMEOUT, threads())
         return AppAnswer(0, failure="http_timeout")
     except httpx.HTTPError:
         return AppAnswer(0, failure="connection_failed")
     failure = None if response.is_success else "http_error"
     return AppAnswer(response.status_code, dict(response.headers), response.content, failure)
+
+
+def threads() -> str:
+    """Every thread of this process and where it is, innermost calls last."""
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    shown = []
+    for ident, frame in sys._current_frames().items():
+        stack = "".join(traceback.format_stack(frame)[-STACK_DEPTH:])
+        shown.append(f"thread {names.get(ident, ident)}:\n{stack}")
+    return "\n".join(shown)
 
 
 @dataclass
