@@ -5,17 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Index,
-    UniqueConstraint,
-    and_,
-    literal_column,
-    text,
-)
+from sqlalchemy import BigInteger, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from storage.timeline_kinds import NOT_ALERT
 from storage.types import JSONType, UTCDateTime, written_cadence
 
 OPEN_STATUSES = ("investigating", "identified", "monitoring")
@@ -117,21 +110,6 @@ class Milestone(SQLModel, table=True):
     source: str  # alert | command | backdate | pin | declare
     actor: str | None = None
     history: list[dict[str, Any]] = _json(list)
-
-
-# ix_timeline_kind's condition. A read by kind states it in these words: neither SQLite nor
-# a prepared PostgreSQL plan proves it from `kind = ?`, and without it they read around the
-# index.
-NOT_ALERT = "kind <> 'alert'"
-
-
-def of_kind(kind: Any, *kinds: str) -> ColumnElement[bool]:
-    """Where the timeline entry's `kind` column is one of `kinds`, in the form that lets
-    ix_timeline_kind serve it."""
-    chosen = kind == kinds[0] if len(kinds) == 1 else kind.in_(kinds)
-    if "alert" in kinds:
-        return chosen
-    return and_(chosen, kind != literal_column("'alert'"))
 
 
 class TimelineEvent(SQLModel, table=True):

@@ -26,7 +26,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import Alias
 from sqlmodel import Session, col
 
-from storage.models import Incident, Milestone, TimelineEvent, of_kind
+from storage.models import Incident, Milestone, TimelineEvent
+from storage.timeline_kinds import of_kind
 from storage.types import UTCDateTime, written_cadence
 
 

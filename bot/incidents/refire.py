@@ -23,7 +23,8 @@ from bot.incidents.context import Domain
 from bot.incidents.notices import StillFiringAfterResolve
 from bot.incidents.records import Outcome, Recorder
 from playbooks import Playbook
-from storage.models import Incident, TimelineEvent, of_kind
+from storage.models import Incident, TimelineEvent
+from storage.timeline_kinds import of_kind
 from storage.unit_of_work import UnitOfWork
 
 REFIRING = "refiring"  # the timeline kind of the once-per-resolve entry

@@ -18,7 +18,8 @@ from bot.incidents.context import Domain
 from bot.incidents.notices import StatusUpdateDue, Unacknowledged
 from bot.incidents.records import Outcome, Recorder, milestones_of
 from bot.incidents.times import format_duration
-from storage.models import Incident, TimelineEvent, of_kind
+from storage.models import Incident, TimelineEvent
+from storage.timeline_kinds import of_kind
 from storage.unit_of_work import UnitOfWork
 
 

@@ -17,7 +17,8 @@ from bot.incidents.overview import IncidentList
 from bot.incidents.people import known_names, name_of, with_names
 from bot.incidents.postmortem_life import KINDS as POSTMORTEM_KINDS
 from bot.incidents.times import elapsed, format_duration, format_on_day, start_day
-from storage.models import Incident, Milestone, TimelineEvent, of_kind
+from storage.models import Incident, Milestone, TimelineEvent
+from storage.timeline_kinds import of_kind
 
 if TYPE_CHECKING:
     from bot.incidents.snapshot import IncidentSnapshot

@@ -20,7 +20,8 @@ from bot.incidents.clock import Clock
 from bot.incidents.effects import OPEN_CHANNEL
 from bot.incidents.snapshot import IncidentSnapshot, snapshot
 from storage.db import transaction
-from storage.models import Incident, Maintenance, OutboxOp, TimelineEvent, of_kind
+from storage.models import Incident, Maintenance, OutboxOp, TimelineEvent
+from storage.timeline_kinds import of_kind
 
 KIND = "integration"
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bot.incidents.snapshot import snapshot
-from storage.models import TimelineEvent, of_kind
+from storage.models import TimelineEvent
+from storage.timeline_kinds import of_kind
 
 # The milestones marked, in the order they happen in a typical incident.
 MILESTONES = ("started", "declared", "acknowledged", "mitigated", "resolved")

@@ -6,7 +6,7 @@ alert entries: on SQLite a page written to the WAL per incident a batch touches 
 pages for a storm's batch of 14 over 20 incidents, 10% of the writer's time). No read by
 kind asks for the alerts' entries (an incident's alerts are read from `alerts`, its
 timeline by `ix_timeline_incident_occurred`), so the index leaves them out. A read by kind
-says `kind <> 'alert'` itself (`storage.models.of_kind`): neither database proves it from
+says `kind <> 'alert'` itself (`storage.timeline_kinds.of_kind`): neither database proves it from
 `kind = ?`.
 
 Revision ID: 0024

@@ -14,7 +14,8 @@ from sqlmodel import col
 from bot.incidents import reminders
 from bot.incidents.stats import read_stats
 from bot.postmortem.figure_data import gather
-from storage.models import TimelineEvent, of_kind
+from storage.models import TimelineEvent
+from storage.timeline_kinds import of_kind
 from storage.unit_of_work import unit_of_work
 from tests.bot.incidents.conftest import reference_alert
 
