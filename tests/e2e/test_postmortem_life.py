@@ -17,9 +17,9 @@ from tests.e2e.conftest import Service, serving
 from tests.e2e.test_slack_flow import _incident
 from tests.support.server import fetch_file, wait_until
 
-# Wednesday 2027-01-06 17:56 in Hong Kong: later than the real clock, so APScheduler's own
+# Wednesday 2038-01-06 17:56 in Hong Kong: years later than the real clock, so APScheduler's own
 # thread never fires these jobs by itself; the test fires them as their time comes.
-START = datetime(2027, 1, 6, 9, 56, tzinfo=UTC)
+START = datetime(2038, 1, 6, 9, 56, tzinfo=UTC)
 
 
 def _said(service: Service, channel: str, words: str) -> list[dict]:
@@ -73,7 +73,7 @@ def test_owner_review_reminder_publish_and_archive(
         assert (record.owner, record.status, record.due.isoformat()) == (
             "U0ALICE",
             "draft",
-            "2027-01-13",
+            "2038-01-13",
         )
         wait_until(lambda: "postmortem:1" in _jobs(service), timeout=10)
 
@@ -95,13 +95,13 @@ def test_owner_review_reminder_publish_and_archive(
         assert _record(service).status == "in_review"
 
         # The due date, 09:00 in Hong Kong: Bob is reminded in the channel.
-        clock.set(datetime(2027, 1, 13, 1, 0, tzinfo=UTC))
+        clock.set(datetime(2038, 1, 13, 1, 0, tzinfo=UTC))
         scheduler.fire_postmortem(1)
         reminder = wait_until(
             lambda: _said(service, channel, "postmortem for this incident is due")
         )
         assert reminder[0]["text"].startswith(":memo: <@U0BOB>: the postmortem")
-        assert "(due 2027-01-13)" in reminder[0]["text"]
+        assert "(due 2038-01-13)" in reminder[0]["text"]
 
         alice.command("/incident postmortem publish", channel)
         wait_until(
@@ -109,20 +109,20 @@ def test_owner_review_reminder_publish_and_archive(
                 service, channel, "Postmortem published; the channel is archived in 7 days"
             )
         )
-        written = folder / "2027-01-06-trading-down.md"
+        written = folder / "2038-01-06-trading-down.md"
         wait_until(written.exists, timeout=10)
         final = wait_until(lambda: _said(service, channel, "Published postmortem for incident #1"))
         assert f"Written to `{written}`" in final[0]["text"]
         (file,) = final[0]["files"]
-        assert file["name"] == "2027-01-06-trading-down.md"
+        assert file["name"] == "2038-01-06-trading-down.md"
         content = written.read_text(encoding="utf-8")
         assert content.startswith("# ")
         # The timeline figure lies beside it, as SVG and PNG, and is embedded under the title.
         assert content.split("\n")[2] == (
-            "![Timeline of the incident](2027-01-06-trading-down.png)"
+            "![Timeline of the incident](2038-01-06-trading-down.png)"
         )
-        assert (folder / "2027-01-06-trading-down.png").read_bytes().startswith(b"\x89PNG")
-        assert "<svg" in (folder / "2027-01-06-trading-down.svg").read_text(encoding="utf-8")
+        assert (folder / "2038-01-06-trading-down.png").read_bytes().startswith(b"\x89PNG")
+        assert "<svg" in (folder / "2038-01-06-trading-down.svg").read_text(encoding="utf-8")
         assert fetch_file(service.sandbox, file["url_private"]).text == content
         assert not list(folder.glob(".*.tmp"))  # written through a temporary file, renamed
         wait_until(lambda: "archive:1" in _jobs(service) and "postmortem:1" not in _jobs(service))
@@ -134,9 +134,9 @@ def test_owner_review_reminder_publish_and_archive(
         alice.command("/incident postmortem publish", channel)
         wait_until(lambda: written.read_text(encoding="utf-8") == content, timeout=10)
         assert sorted(p.name for p in folder.iterdir()) == [
-            "2027-01-06-trading-down.md",
-            "2027-01-06-trading-down.png",
-            "2027-01-06-trading-down.svg",
+            "2038-01-06-trading-down.md",
+            "2038-01-06-trading-down.png",
+            "2038-01-06-trading-down.svg",
         ]
 
         # A week later the channel is archived, after a last word on where the postmortem is.

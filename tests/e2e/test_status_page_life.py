@@ -162,13 +162,16 @@ def test_maintenance_is_published_with_its_window_and_follows_it(
     database: tuple[Engine, str],
 ) -> None:
     statuspage = FakeStatuspage()
-    clock = SimulatedClock(datetime(2026, 12, 7, 1, 0, tzinfo=UTC))  # 09:00 in Hong Kong
+    # Years ahead: the scheduler's jobs for the window wait on the wall clock, and a window
+    # already past in real time fired its start by itself (this test broke on 2026-12-08
+    # 02:00 UTC, its first window's start); here only the test fires them.
+    clock = SimulatedClock(datetime(2036, 12, 7, 1, 0, tzinfo=UTC))  # 09:00 in Hong Kong
     with respx.mock(assert_all_mocked=False, assert_all_called=False) as mock:
         mock.route(host="127.0.0.1").pass_through()
         statuspage.install(mock)
         with serving(database[1], clock=clock, **SETTINGS) as service:
             alice = service.sandbox.as_user("alice")
-            text = "/incident maintenance 2026-12-08 10:00 2h Matching engine upgrade"
+            text = "/incident maintenance 2036-12-08 10:00 2h Matching engine upgrade"
             assert alice.command(text, "general")["ok"]
             wait_until(lambda: _done(service, 1), timeout=15)
             scheduled = dict(statuspage.incidents["sp1"])
@@ -179,7 +182,7 @@ def test_maintenance_is_published_with_its_window_and_follows_it(
             clock.advance(timedelta(hours=2))
             scheduler.fire_maintenance(1, "end")
             wait_until(lambda: _done(service, 3), timeout=15)
-            second = "/incident maintenance 2026-12-09 10:00 1h Ledger reindex"
+            second = "/incident maintenance 2036-12-09 10:00 1h Ledger reindex"
             assert alice.command(second, "general")["ok"]
             wait_until(lambda: _done(service, 4), timeout=15)
             assert alice.command("/incident maintenance cancel 2", "general")["ok"]
@@ -191,8 +194,8 @@ def test_maintenance_is_published_with_its_window_and_follows_it(
     assert scheduled["status"] == "scheduled"
     assert scheduled["name"] == "Matching engine upgrade"
     # 10:00-12:00 Hong Kong time is 02:00-04:00 UTC.
-    assert scheduled["scheduled_for"] == "2026-12-08T02:00:00Z"
-    assert scheduled["scheduled_until"] == "2026-12-08T04:00:00Z"
+    assert scheduled["scheduled_for"] == "2036-12-08T02:00:00Z"
+    assert scheduled["scheduled_until"] == "2036-12-08T04:00:00Z"
     assert scheduled["scheduled_remind_prior"] is True
     # warroom moves it itself, on its scheduler's clock.
     assert scheduled["scheduled_auto_in_progress"] is False
